@@ -1,13 +1,21 @@
 // The flowid trace: a Cap'n Proto file of framed chunks (DESIGN §4), read and written here.
 // Cap'n Proto types never leave trace/: callers see plain flowid::Event values.
 //
-// File layout (all integers little-endian):
-//   magic "FLOWIDTR" | u32 format_version | header chunk | event chunk* | footer chunk
-// Every chunk is framed: u32 magic, u8 kind, u8 compression, u16 reserved, u32 stored_bytes,
-// u32 raw_bytes, u32 event_count, u64 checksum-of-stored-bytes, then stored_bytes of payload
-// (a Cap'n Proto message, packed, optionally zstd-compressed). A reader that meets a cut or a
-// damaged chunk reports where and keeps every whole chunk before it; after a damaged chunk it
-// searches forward for the next chunk magic and carries on.
+// File layout (all integers little-endian; every frame starts at a multiple of 8 bytes so that an
+// mmapped, uncompressed chunk is read in place by Cap'n Proto without a copy):
+//   preamble (16 bytes): magic "FLOWIDTR" | u32 format_version | u32 reserved (0)
+//   header chunk | event chunk* | footer chunk
+// Every chunk is a 32-byte frame header followed by its payload, zero-padded to 8 bytes:
+//   u32 magic "FLCK" | u8 kind (0 header, 1 events, 2 footer) | u8 compression | u16 flags
+//   (bit 0: payload is Cap'n Proto packed) | u32 stored_bytes (payload as stored, without padding)
+//   | u32 raw_bytes (the unpacked, uncompressed message) | u32 event_count
+//   | u32 header_check (hash of the 20 bytes before it) | u64 checksum (hash of the padded payload)
+// The payload is one Cap'n Proto message (trace/flowid_trace.capnp): Header, Chunk or Footer. The
+// header check lets a reader trust a frame's sizes before it trusts its payload, so a file that
+// ends inside a chunk (kTruncated) is told apart from a damaged frame (kDamagedChunk). A reader
+// that meets a cut or a damaged chunk reports where and keeps every whole chunk before it; after
+// a damaged chunk it skips it (or, when the frame header itself is bad, searches forward on
+// 8-byte boundaries for the next valid frame header) and carries on.
 #pragma once
 
 #include <array>
@@ -67,6 +75,9 @@ struct WriterOptions {
   // memory use is bounded by one chunk.
   uint32_t chunk_events_max = 4096;
   uint32_t chunk_bytes_max = 1u << 20;
+  // Store the Cap'n Proto message packed. Off by default: packing costs an unpack copy on every
+  // read and, under zstd, barely saves bytes (see bench/trace_bench.cc for the numbers).
+  bool packed = false;
 };
 
 // Explicit Cap'n Proto ReaderOptions: traces from the field are untrusted input.
@@ -74,6 +85,10 @@ struct ReaderOptions {
   uint64_t traversal_limit_words = 64u << 20;  // per chunk.
   uint32_t nesting_limit = 16;
   uint32_t chunk_bytes_max = 64u << 20;        // a frame claiming more is damaged.
+  // Recompute event_digest over the events read and compare it with the footer's (a mismatch is
+  // reported as a kDamagedChunk issue on the footer chunk). Only checked when every chunk was
+  // read and no unknown event kind was skipped.
+  bool verify_digest = true;
 };
 
 // A problem found while reading: the file, the byte offset, which chunk, what.
@@ -117,6 +132,9 @@ class TraceWriter {
   // `skipped_records` goes into the footer.
   virtual void finish(uint64_t skipped_records = 0) = 0;
   virtual uint64_t bytes_written() const = 0;
+  // Empty while every write succeeded; otherwise the first failure ("PATH: write: No space left
+  // on device"). After a failure the writer drops further output.
+  virtual std::string last_error() const { return {}; }
 };
 
 // Opens path for writing (truncating). Returns null and sets *error on failure.

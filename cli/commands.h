@@ -1,0 +1,33 @@
+// Subcommands of the flowid CLI. Each add_* function registers one subcommand on the top-level
+// app and returns the action to run when that subcommand was chosen. main() only wires them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace flowid::cli {
+
+// Exit codes, documented in `flowid --help` and docs/cli.md. CI relies on them.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFindings = 1,      // differences, findings or violations were found.
+  kExitUsage = 2,         // bad flags or arguments.
+  kExitInputError = 3,    // an input could not be read at all (missing, not a trace, bad rules).
+  kExitDamagedInput = 4,  // an input was read only in part (truncated or damaged trace).
+  kExitInternal = 70,     // a bug in flowid.
+};
+
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Subcommand add_inspect(CLI::App& parent);
+Subcommand add_stats(CLI::App& parent);
+Subcommand add_sample(CLI::App& parent);
+
+// Text shown at the end of `flowid --help`.
+std::string exit_code_help();
+
+}  // namespace flowid::cli
