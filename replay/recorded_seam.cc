@@ -1,0 +1,144 @@
+#include "replay/recorded_seam.h"
+
+#include <fmt/format.h>
+
+#include "harness/event_format.h"
+
+namespace flowid::replay {
+namespace {
+
+LookupArgs token_args(const AuditToken& token) {
+  LookupArgs a;
+  a.token = token;
+  return a;
+}
+LookupArgs pid_args(int32_t pid) {
+  LookupArgs a;
+  a.pid = pid;
+  return a;
+}
+LookupArgs code_args(CodeRef code, std::string_view requirement = {}) {
+  LookupArgs a;
+  a.code_handle = code;
+  a.requirement = std::string(requirement);
+  return a;
+}
+
+template <typename T>
+SeamResult<T> not_recorded() {
+  return SeamResult<T>{kNotRecorded, T{}};
+}
+
+}  // namespace
+
+std::string describe(const OffScriptCall& c) {
+  std::string args;
+  auto add = [&args](const std::string& part) {
+    if (!args.empty()) args += ", ";
+    args += part;
+  };
+  if (c.args.token) add(short_execution(*c.args.token));
+  if (c.args.pid != 0) add(fmt::format("pid {}", c.args.pid));
+  if (c.args.code_handle != 0) add(fmt::format("code #{}", c.args.code_handle));
+  if (!c.args.requirement.empty()) add(fmt::format("req '{}'", c.args.requirement));
+  if (!c.args.path.empty()) add(c.args.path);
+  return fmt::format("{}({})", name_of(c.call), args);
+}
+
+void RecordedSeam::reset(uint64_t flow_id, std::span<const Lookup> recorded) {
+  flow_id_ = flow_id;
+  recorded_ = recorded;
+  used_.assign(recorded.size(), false);
+  cursor_ = 0;
+  answered_ = 0;
+  off_script_.clear();
+}
+
+const Lookup* RecordedSeam::take(LookupCall call, const LookupArgs& args) {
+  const std::size_t n = recorded_.size();
+  // Forward from the cursor first (recorded order), then wrap around to earlier unused entries.
+  for (std::size_t step = 0; step < n; ++step) {
+    std::size_t i = (cursor_ + step) % n;
+    if (used_[i]) continue;
+    const Lookup& l = recorded_[i];
+    if (l.call == call && l.args == args) {
+      used_[i] = true;
+      cursor_ = i + 1;
+      ++answered_;
+      return &l;
+    }
+  }
+  off_script_.push_back(OffScriptCall{flow_id_, call, args});
+  return nullptr;
+}
+
+SeamResult<CodeRef> RecordedSeam::guest_by_audit_token(const AuditToken& token) {
+  const Lookup* l = take(LookupCall::kGuestByAuditToken, token_args(token));
+  if (!l) return not_recorded<CodeRef>();
+  return {l->outcome, l->data.code_handle};
+}
+SeamResult<CodeRef> RecordedSeam::guest_by_pid(int32_t pid) {
+  const Lookup* l = take(LookupCall::kGuestByPid, pid_args(pid));
+  if (!l) return not_recorded<CodeRef>();
+  return {l->outcome, l->data.code_handle};
+}
+SeamResult<CodeRef> RecordedSeam::static_code(CodeRef code) {
+  const Lookup* l = take(LookupCall::kStaticCode, code_args(code));
+  if (!l) return not_recorded<CodeRef>();
+  return {l->outcome, l->data.code_handle};
+}
+SeamResult<std::string> RecordedSeam::code_path(CodeRef code) {
+  const Lookup* l = take(LookupCall::kCodePath, code_args(code));
+  if (!l) return not_recorded<std::string>();
+  return {l->outcome, l->data.path};
+}
+LookupOutcome RecordedSeam::check_validity(CodeRef code, std::string_view requirement) {
+  const Lookup* l = take(LookupCall::kCheckValidity, code_args(code, requirement));
+  return l ? l->outcome : kNotRecorded;
+}
+SeamResult<CodeIdentity> RecordedSeam::signing_information(CodeRef code) {
+  const Lookup* l = take(LookupCall::kSigningInformation, code_args(code));
+  if (!l) return not_recorded<CodeIdentity>();
+  return {l->outcome, l->data.identity.value_or(CodeIdentity{})};
+}
+int32_t RecordedSeam::audit_token_to_pid(const AuditToken& token) {
+  // audit_token_to_pid reads a field of the token: it cannot race and needs no recording. A
+  // recorded entry is consumed when present so that evidence lines up, but its absence is not
+  // off-script.
+  const std::size_t n = recorded_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!used_[i] && recorded_[i].call == LookupCall::kAuditTokenToPid &&
+        recorded_[i].args.token == token) {
+      used_[i] = true;
+      ++answered_;
+      break;
+    }
+  }
+  return token.pid();
+}
+SeamResult<std::string> RecordedSeam::proc_pidpath(int32_t pid) {
+  const Lookup* l = take(LookupCall::kProcPidpath, pid_args(pid));
+  if (!l) return not_recorded<std::string>();
+  return {l->outcome, l->data.path};
+}
+SeamResult<std::string> RecordedSeam::proc_pidpath_audittoken(const AuditToken& token) {
+  const Lookup* l = take(LookupCall::kProcPidpathAudittoken, token_args(token));
+  if (!l) return not_recorded<std::string>();
+  return {l->outcome, l->data.path};
+}
+SeamResult<AuditToken> RecordedSeam::token_for_pid(int32_t pid) {
+  const Lookup* l = take(LookupCall::kTokenForPid, pid_args(pid));
+  if (!l) return not_recorded<AuditToken>();
+  return {l->outcome, l->data.token.value_or(AuditToken{})};
+}
+LookupOutcome RecordedSeam::kill_zero(int32_t pid) {
+  const Lookup* l = take(LookupCall::kKillZero, pid_args(pid));
+  return l ? l->outcome : kNotRecorded;
+}
+SeamResult<int32_t> RecordedSeam::responsible_pid(int32_t pid) {
+  const Lookup* l = take(LookupCall::kResponsiblePid, pid_args(pid));
+  if (!l) return not_recorded<int32_t>();
+  return {l->outcome, l->data.pid};
+}
+
+}  // namespace flowid::replay

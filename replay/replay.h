@@ -1,0 +1,86 @@
+// Replaying traces against a resolver and a filter (DESIGN §4).
+//
+// Faithful mode: every flow in the trace is resolved again by the chosen resolver, whose seam
+// answers only from the lookups the trace recorded for that flow (RecordedSeam). The produced
+// verdict is compared with the expected one — the trace's own recorded verdict, or a golden
+// file's — and a call the trace never recorded is reported as off-script.
+//
+// Streaming: events are read once, in order. A flow is replayed when its recorded verdict
+// arrives (by then all its lookups have been seen), or at the end of the trace for flows that
+// never got one. Lifecycle events are passed to the resolver's observe() as they are read.
+// Memory is bounded by the flows in flight at once (flow seen, verdict not yet).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/filter.h"
+#include "harness/model.h"
+#include "harness/resolver.h"
+#include "replay/recorded_seam.h"
+#include "trace/trace.h"
+
+namespace flowid::replay {
+
+// What differs between an expected and a produced verdict (the deciding rule's name is reported
+// but not compared: replaying with another rule file renames rules without changing behaviour).
+struct VerdictDifference {
+  uint64_t flow_id = 0;
+  std::optional<Verdict> expected;  // absent: nothing was expected for this flow.
+  std::optional<Verdict> produced;  // absent: the expectation names a flow the trace lacks.
+  std::string what;                 // "decision allow -> drop, status verified -> gone".
+};
+
+// Compares the fields that matter: decision, status, label and identity.
+std::string compare_verdicts(const Verdict& expected, const Verdict& produced);
+
+struct FlowReplay {
+  Flow flow;
+  Verdict produced;
+  std::optional<Verdict> expected;
+  std::vector<OffScriptCall> off_script;
+};
+
+struct TraceReplayResult {
+  std::string path;
+  uint64_t events = 0;
+  uint64_t flows = 0;
+  uint64_t lookups_answered = 0;
+  std::vector<VerdictDifference> differences;
+  std::vector<OffScriptCall> off_script;
+  std::vector<Verdict> produced;        // in the order flows were replayed.
+  uint64_t verdict_digest = 0;          // event_digest over the produced verdicts.
+  std::vector<std::string> read_issues; // "FILE: at byte N (chunk C): ..." for a damaged trace.
+  bool readable = true;                 // false: nothing could be read.
+
+  bool passed() const {
+    return readable && read_issues.empty() && differences.empty() && off_script.empty();
+  }
+};
+
+// Golden verdicts: one line per flow, reviewable in a pull request.
+//   # comment
+//   flow 3: allow verified [verified] cdhash=94d650db... path=/usr/libexec/trustd rule=apple
+// The identity fields are cdhash (hex or -), signing_id, team_id and path (last, to the end of
+// the line, so paths with spaces work).
+std::string format_golden_line(const Verdict& verdict);
+std::string format_golden(const std::vector<Verdict>& verdicts, const std::string& comment);
+// Parses a golden file; on error returns nullopt and sets *error to "FILE:LINE: what".
+std::optional<std::vector<Verdict>> parse_golden(std::string_view text, std::string_view file,
+                                                 std::string* error);
+
+struct FaithfulOptions {
+  // When set, expected verdicts come from here (by flow id) instead of the trace's own verdicts.
+  const std::vector<Verdict>* golden = nullptr;
+};
+
+// Replays one trace faithfully. resolver must be fresh (no state from another trace).
+TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& reader,
+                                  Resolver& resolver, const Filter& filter,
+                                  const FaithfulOptions& options = {});
+
+}  // namespace flowid::replay
