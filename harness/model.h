@@ -351,6 +351,10 @@ inline constexpr int32_t kSecCsInvalidObjectRef = -67071;  // a handle that name
 inline constexpr int32_t kSecCsGuestInvalid = -67063;      // errSecCSGuestInvalid: guest dead.
 inline constexpr int32_t kKernFailure = 5;                 // KERN_FAILURE
 inline constexpr int32_t kKernInvalidArgument = 4;         // KERN_INVALID_ARGUMENT
+// Added by the simulated world (appended): a requirement text that does not parse, and a path
+// with no code at it (SecStaticCodeCreateWithPath / launches of a missing file).
+inline constexpr int32_t kSecCsReqInvalid = -67052;          // errSecCSReqInvalid
+inline constexpr int32_t kSecCsStaticCodeNotFound = -67068;  // errSecCSStaticCodeNotFound
 }  // namespace codes
 
 // A short symbolic name for an outcome ("EPERM(100001)", "errSecCSReqFailed", "ESRCH", "ok").
