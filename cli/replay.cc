@@ -1,0 +1,246 @@
+// `flowid replay TRACE...`: replays traces against a resolver strategy and a rule file and says,
+// per trace, whether the verdicts match what was expected (DESIGN §4). Human summary by default,
+// --json for tools, --junit FILE for CI systems; exit code 1 on any difference or finding.
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "harness/event_format.h"
+#include "harness/filter.h"
+#include "harness/strategies/catalog.h"
+#include "replay/replay.h"
+
+namespace flowid::cli {
+namespace {
+
+struct ReplayOptions {
+  std::vector<std::string> traces;
+  std::string mode = "faithful";
+  std::string resolver = "token+recheck";
+  std::string rules_path;
+  std::string golden;
+  bool update_golden = false;
+  bool json = false;
+  std::string junit_path;
+  std::string shard;
+  bool check_determinism = false;
+  bool quiet = false;
+};
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The golden file for a trace: --golden names a file (one trace) or a directory holding
+// TRACE-STEM.RESOLVER.golden files.
+std::string golden_path_for(const ReplayOptions& options, const std::string& trace_path) {
+  if (options.golden.empty()) return {};
+  std::filesystem::path golden(options.golden);
+  if (std::filesystem::is_directory(golden)) {
+    auto stem = std::filesystem::path(trace_path).stem().string();
+    return (golden / fmt::format("{}.{}.golden", stem, options.resolver)).string();
+  }
+  return options.golden;
+}
+
+// Replays one trace once with a fresh resolver.
+replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::string& path,
+                                      const Filter& filter,
+                                      const std::vector<Verdict>* golden) {
+  auto reader = trace::open_reader(path);
+  auto resolver = make_resolver(options.resolver);
+  replay::FaithfulOptions faithful;
+  faithful.golden = golden;
+  return replay::replay_faithful(path, *reader, *resolver, filter, faithful);
+}
+
+// Shows what --update-golden changes: one line per flow whose verdict line differs.
+void print_golden_changes(const std::string& golden_path, const std::optional<std::string>& old_text,
+                          const std::string& new_text) {
+  std::map<std::string, std::string> old_lines;
+  std::map<std::string, std::string> new_lines;
+  auto collect = [](const std::string& text, std::map<std::string, std::string>& lines) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("flow ", 0) != 0) continue;
+      lines[line.substr(0, line.find(':'))] = line;
+    }
+  };
+  if (old_text) collect(*old_text, old_lines);
+  collect(new_text, new_lines);
+  int changes = 0;
+  for (const auto& [flow, line] : new_lines) {
+    auto it = old_lines.find(flow);
+    if (it == old_lines.end()) {
+      fmt::print("  + {}\n", line);
+      ++changes;
+    } else if (it->second != line) {
+      fmt::print("  - {}\n  + {}\n", it->second, line);
+      ++changes;
+    }
+  }
+  for (const auto& [flow, line] : old_lines) {
+    if (!new_lines.count(flow)) {
+      fmt::print("  - {}\n", line);
+      ++changes;
+    }
+  }
+  fmt::print("{}: {}\n", golden_path,
+             !old_text ? "created" : changes == 0 ? "unchanged" : fmt::format("{} flows changed", changes));
+}
+
+int run_replay(const ReplayOptions& options) {
+  if (options.mode != "faithful") {
+    fmt::print(stderr, "flowid replay: mode '{}' is not available in this build (modes: faithful)\n",
+               options.mode);
+    return kExitUsage;
+  }
+  if (!make_resolver(options.resolver)) {
+    fmt::print(stderr, "flowid replay: unknown resolver '{}' (known: {})\n", options.resolver,
+               fmt::join(resolver_names(), ", "));
+    return kExitUsage;
+  }
+  if (options.update_golden && options.golden.empty()) {
+    fmt::print(stderr, "flowid replay: --update-golden needs --golden FILE-or-DIR\n");
+    return kExitUsage;
+  }
+  RuleSet rules;
+  if (!options.rules_path.empty()) {
+    RuleError error;
+    auto loaded = load_rules(options.rules_path, &error);
+    if (!loaded) {
+      fmt::print(stderr, "flowid replay: {}\n", error.describe());
+      return kExitInputError;
+    }
+    rules = std::move(*loaded);
+  }
+  Filter filter(rules);
+
+  auto shard = parse_shard(options.shard);
+  if (!shard) {
+    fmt::print(stderr, "flowid replay: --shard expects i/n with 0 <= i < n, got '{}'\n", options.shard);
+    return kExitUsage;
+  }
+
+  SuiteReport report;
+  report.title = fmt::format("replay {} resolver={}{}", options.mode, options.resolver,
+                             options.rules_path.empty() ? "" : " rules=" + options.rules_path);
+  int exit_code = kExitOk;
+  for (std::size_t i = 0; i < options.traces.size(); ++i) {
+    if (i % shard->count != shard->index) continue;
+    const std::string& path = options.traces[i];
+    CaseReport c;
+    c.name = path;
+
+    std::string golden_path = golden_path_for(options, path);
+    std::optional<std::vector<Verdict>> golden;
+    if (!golden_path.empty() && !options.update_golden) {
+      auto text = read_file(golden_path);
+      if (!text) {
+        c.errors.push_back(fmt::format("{}: cannot read golden file", golden_path));
+      } else {
+        std::string error;
+        golden = replay::parse_golden(*text, golden_path, &error);
+        if (!golden) c.errors.push_back(error);
+      }
+    }
+    if (!c.errors.empty()) {
+      report.cases.push_back(std::move(c));
+      exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
+      continue;
+    }
+
+    auto result = replay_once(options, path, filter, golden ? &*golden : nullptr);
+    c.flows = result.flows;
+    c.events = result.events;
+    c.digest = result.verdict_digest;
+    for (const auto& issue : result.read_issues) c.errors.push_back(issue);
+    if (!result.readable) {
+      report.cases.push_back(std::move(c));
+      exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
+      continue;
+    }
+    if (options.update_golden) {
+      auto old_text = read_file(golden_path);
+      std::string text = replay::format_golden(
+          result.produced, fmt::format("golden verdicts: {} replayed {} with resolver {}",
+                                       std::filesystem::path(path).filename().string(),
+                                       options.mode, options.resolver));
+      if (!options.json) print_golden_changes(golden_path, old_text, text);
+      std::ofstream(golden_path, std::ios::binary) << text;
+      // After an update the produced verdicts are the expectation: only off-script calls and
+      // read problems still count.
+      result.differences.clear();
+    }
+    for (const auto& d : result.differences) {
+      c.failures.push_back(fmt::format("flow {}: {}", d.flow_id, d.what));
+    }
+    for (const auto& call : result.off_script) {
+      c.failures.push_back(fmt::format("flow {}: off-script call {} (the trace recorded no such lookup)",
+                                       call.flow_id, replay::describe(call)));
+    }
+    if (options.check_determinism) {
+      auto again = replay_once(options, path, filter, golden ? &*golden : nullptr);
+      if (again.verdict_digest != result.verdict_digest) {
+        c.failures.push_back(fmt::format("nondeterministic: verdict digest {:016x} then {:016x}",
+                                         result.verdict_digest, again.verdict_digest));
+      }
+    }
+    if (!c.failures.empty()) exit_code = std::max(exit_code, static_cast<int>(kExitFindings));
+    if (!c.errors.empty()) exit_code = std::max(exit_code, static_cast<int>(kExitDamagedInput));
+    report.cases.push_back(std::move(c));
+  }
+
+  print_report(report, options.json, options.quiet);
+  if (!options.junit_path.empty()) {
+    std::string error;
+    if (!write_junit(report, options.junit_path, &error)) {
+      fmt::print(stderr, "flowid replay: {}\n", error);
+      return kExitInputError;
+    }
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+Subcommand add_replay(CLI::App& parent) {
+  auto options = std::make_shared<ReplayOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "replay", "Replay traces against a resolver strategy and rules; compare the verdicts");
+  app->add_option("TRACE", options->traces, "Trace files")->required();
+  app->add_option("--mode", options->mode,
+                  "faithful: the seam answers from the trace's recorded lookups")
+      ->default_str("faithful");
+  app->add_option("--resolver", options->resolver, "Resolver strategy (see `flowid strategies`)")
+      ->default_str("token+recheck");
+  app->add_option("--rules", options->rules_path, "Rule file (docs/rules.md); default: no rules");
+  app->add_option("--golden", options->golden,
+                  "Expected verdicts: a golden file, or a directory of TRACE-STEM.RESOLVER.golden "
+                  "files; default: the verdicts recorded in the trace");
+  app->add_flag("--update-golden", options->update_golden,
+                "Write the produced verdicts to the golden files and show what changed");
+  app->add_flag("--json", options->json, "One JSON object with every trace's result");
+  app->add_option("--junit", options->junit_path, "Also write a JUnit XML report (one test case per trace)");
+  app->add_option("--shard", options->shard,
+                  "Replay only shard i of n (0-based, 'i/n'); default from GTEST_SHARD_INDEX and "
+                  "GTEST_TOTAL_SHARDS");
+  app->add_flag("--check-determinism", options->check_determinism,
+                "Replay every trace twice and compare the verdict digests");
+  app->add_flag("-q,--quiet", options->quiet, "Only the summary line and failures");
+  app->footer(
+      "Exit code 1 when any trace has a verdict difference, an off-script call or a finding.");
+  return {app, [options] { return run_replay(*options); }};
+}
+
+}  // namespace flowid::cli
