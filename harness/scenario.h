@@ -1,0 +1,133 @@
+// Scenarios: a small, line-based text format for a world script — files, processes, flows, the
+// moments the filter resolves them, races inside a resolution — plus the rules in force and what
+// each strategy is expected to do. Scenarios are the hand-written evidence for faults F1–F11
+// (`flowid matrix`) and the source of the bundled fixtures (compiled to traces). They are meant to
+// be read and reviewed in a pull request; docs/scenarios.md describes the format.
+//
+//   # F1: the flow's process exits and its pid is reused before the filter looks it up.
+//   scenario f1-pid-reuse
+//   fault F1
+//   world pid-policy=reuse-last
+//   rule allow-good allow signing_id=com.good team_id=GOODTEAM01
+//   file /Applications/Good.app/Contents/MacOS/Good developer-id signing_id=com.good team_id=GOODTEAM01
+//   file /tmp/evil unsigned
+//   spawn evil /tmp/evil
+//   flow f1 evil host=exfil.example.net
+//   exit evil
+//   spawn good /Applications/Good.app/Contents/MacOS/Good
+//   resolve f1
+//   expect pid-path BYPASSED
+//   expect token+recheck downgraded
+//
+// A `resolve` or `launch` line may be followed by indented race lines, `before-call N: STEP`,
+// which run STEP just before the N-th seam call of that resolution (1-based): that is how a
+// check-then-use race inside a strategy is reached. Race steps a strategy never reaches (it made
+// fewer calls) run right after it returns, so every strategy sees the same world afterwards.
+//
+// This file is pure: parsing takes text, running takes a World. Loading files is the caller's.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harness/filter.h"
+#include "harness/oracle.h"
+#include "harness/resolver.h"
+#include "harness/world.h"
+
+namespace flowid::scenario {
+
+enum class StepKind : uint8_t {
+  kFile,        // file PATH KIND [signing_id=] [team_id=] [runtime] [content=N]
+  kReplace,     // replace PATH KIND ...       (new content at an existing path)
+  kRemove,      // remove PATH
+  kRename,      // rename FROM TO
+  kSpawn,       // spawn NAME PATH [parent=NAME] [responsible=NAME] [uid=N]
+  kExec,        // exec NAME PATH
+  kExit,        // exit NAME [zombie] [status=N]
+  kReap,        // reap NAME
+  kFlow,        // flow FLOW NAME [app=NAME] [host=H] [port=N] [udp] [ipv6] [inbound]
+                //   [app-token=absent|malformed] [process-token=absent|malformed]
+  kAdvance,     // advance DURATION   (5ms, 20us, 1s, 100ns)
+  kFailNext,    // fail-next CALL COUNT DOMAIN:CODE   (F8; e.g. errno:35, osstatus:100003)
+  kDelay,       // delay CALL DURATION                 (F8: every CALL takes this long)
+  kResolve,     // resolve FLOW
+  kLaunch,      // launch PATH requirement="..."
+};
+
+struct Step {
+  StepKind kind = StepKind::kAdvance;
+  int line = 0;
+  std::vector<std::string> args;                            // positional arguments.
+  std::vector<std::pair<std::string, std::string>> options; // key=value (flags: value "").
+  // kResolve / kLaunch: race steps, each run before the given seam call (1-based).
+  std::vector<std::pair<uint32_t, Step>> races;
+
+  // The value of option `key`, or nullptr.
+  const std::string* option(std::string_view key) const;
+};
+
+struct Expectation {
+  std::string strategy;
+  Cell cell = Cell::kCorrect;
+  int line = 0;
+};
+
+struct Scenario {
+  std::string file;         // for messages.
+  std::string name;
+  std::string description;  // the leading comment block, or `describe` lines.
+  std::vector<std::string> faults;  // "F1" ... "F11".
+  WorldConfig world;
+  RuleSet rules;
+  std::string rules_file;   // `rules FILE` (relative to the scenario file; the loader reads it).
+  std::string record_with = "token+recheck";  // whose verdicts a compiled trace records.
+  std::vector<Step> steps;
+  std::vector<Expectation> expectations;
+
+  bool tests_launchers() const;  // has launch steps (else: resolver steps).
+};
+
+// Parses a scenario. `file` names it in errors ("FILE:LINE: what is wrong").
+std::optional<Scenario> parse_scenario(std::string_view text, std::string_view file,
+                                       std::string* error);
+
+// What happened to one flow or launch under one strategy.
+struct FlowOutcome {
+  std::string name;  // the scenario's name for the flow.
+  Flow flow;
+  uint64_t resolved_ns = 0;
+  FlowCheck check;
+};
+struct LaunchOutcome {
+  std::string path;
+  LaunchCheck check;
+};
+
+struct RunResult {
+  std::string strategy;
+  std::vector<FlowOutcome> flows;
+  std::vector<LaunchOutcome> launches;
+  Cell cell = Cell::kCorrect;  // the worst cell over flows and launches.
+  // Everything that happened, in order: world events, then per resolution its lookups and
+  // verdict. This is what a compiled trace holds.
+  std::vector<Event> events;
+  std::string error;  // a step the world refused: "FILE:LINE: ..." (a scenario bug).
+  bool ok() const { return error.empty(); }
+};
+
+// The worse of two cells: BYPASSED > MISATTRIBUTED > CRASHED > downgraded > correct.
+Cell worse(Cell a, Cell b);
+std::optional<Cell> parse_cell(std::string_view name);
+
+// Runs the scenario's resolve steps with `resolver` (launch steps are an error here).
+RunResult run_resolver(const Scenario& scenario, Resolver& resolver,
+                       const OracleOptions& oracle = {});
+// Runs the scenario's launch steps with `launcher`.
+RunResult run_launcher(const Scenario& scenario, Launcher& launcher,
+                       const OracleOptions& oracle = {});
+
+}  // namespace flowid::scenario
