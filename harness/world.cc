@@ -693,6 +693,7 @@ SeamResult<AuditToken> World::launch_image(ImageId image, bool suspended) {
   options.suspended = suspended;
   WorldResult<AuditToken> r = spawn_image(image, options, true);
   if (!r.ok()) return {posix(EAGAIN), {}};
+  executions_.back().launched_by_caller = true;
   return {{}, r.value};
 }
 

@@ -119,6 +119,7 @@ struct Execution {
   ImageId image = 0;
   ExecutionState state = ExecutionState::kRunning;
   bool ran_code = false;          // some of its code executed (false for suspended-then-killed).
+  bool launched_by_caller = false;  // created through LaunchSeam (a launcher's own child).
   std::optional<AuditToken> parent;
   // The responsible app's token at spawn (absent: the execution is its own responsible process).
   std::optional<AuditToken> responsible;
