@@ -1,9 +1,10 @@
-// The byte framing of a trace file (layout: trace/trace.h), shared by writer and reader. Only
-// trace/ includes this.
+// The byte framing of a trace file (layout: trace/trace.h), shared by writer and reader
+// (and by the trace tests, which build unusual frames). Nothing outside trace/ and tests/ uses it.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "trace/hash.h"
@@ -73,6 +74,36 @@ inline FrameHeader decode(const unsigned char* in) {
   h.header_check = static_cast<uint32_t>(load_le(in + 20, 4));
   h.checksum = load_le(in + 24, 8);
   return h;
+}
+
+// Appends one whole frame (header, payload, zero padding) to out. raw_bytes is the size of the
+// message before packing/compression (equal to payload.size() for a plain payload). Tests use
+// this to build traces the writer never would (newer schemas, hostile chunks).
+inline void append_frame(std::string& out, ChunkKind kind, std::string_view payload,
+                         uint32_t event_count, uint32_t raw_bytes, uint8_t compression = 0,
+                         uint16_t flags = 0) {
+  FrameHeader h;
+  h.kind = static_cast<uint8_t>(kind);
+  h.compression = compression;
+  h.flags = flags;
+  h.stored_bytes = static_cast<uint32_t>(payload.size());
+  h.raw_bytes = raw_bytes;
+  h.event_count = event_count;
+  const std::size_t start = out.size();
+  out.append(kFrameHeaderBytes, '\0');
+  out.append(payload);
+  out.append(padded8(payload.size()) - payload.size(), '\0');
+  const auto* base = reinterpret_cast<const unsigned char*>(out.data()) + start;
+  h.checksum = hash::bytes(kPayloadCheckSeed, base + kFrameHeaderBytes, padded8(payload.size()));
+  encode(h, reinterpret_cast<unsigned char*>(out.data()) + start);
+}
+
+// The 16-byte file preamble.
+inline std::string preamble(uint32_t format_version) {
+  std::string out(kFileMagic, sizeof kFileMagic);
+  out.append(8, '\0');
+  store_le(reinterpret_cast<unsigned char*>(out.data()) + 8, format_version, 4);
+  return out;
 }
 
 inline bool header_valid(const unsigned char* in) {
