@@ -1,0 +1,88 @@
+// The state every importer writes through: the output trace (opened lazily, once the first
+// timestamp fixes the trace's epoch), the statistics, the bad-record policy (strict stops,
+// lenient skips and counts) and the input position used in every message.
+//
+// Times: importers hand in wall-clock nanoseconds since the Unix epoch as the source states
+// them. The trace's time 0 is the first timestamp of the import (header start_wall_time_ns);
+// event times are relative to it. Events before any timestamp get time 0; an event whose
+// timestamp precedes the epoch (inputs out of order) gets time 0 too and is counted as unmapped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "import/import.h"
+
+namespace flowid::import {
+
+class ImportContext {
+ public:
+  ImportContext(trace::TraceHeader header, const ImportOptions& options, WriterFactory open_writer,
+                ImportStats& stats);
+  ImportContext(const ImportContext&) = delete;
+  ImportContext& operator=(const ImportContext&) = delete;
+
+  const ImportOptions& options() const { return options_; }
+  ImportStats& stats() { return stats_; }
+
+  // The input being read; messages say "NAME:LINE: ...".
+  void set_input(std::string_view name) { input_name_ = name; }
+  const std::string& input_name() const { return input_name_; }
+
+  // Sets the header's host before the trace is opened (later calls are ignored).
+  void set_host(std::string_view host);
+
+  // Writes an event. When `wall_time_ns` is set, event.time_ns is overwritten with the time
+  // relative to the trace's epoch; otherwise the event gets the time of the previous event.
+  // `event` is taken by reference so importers can reuse one scratch event per kind.
+  void emit(Event& event, std::optional<uint64_t> wall_time_ns);
+  // Convenience: a Marker at the given time.
+  void marker(std::string text, std::optional<uint64_t> wall_time_ns);
+
+  // A bad record at `line`. Strict: records the error and stops the import. Lenient: counts it
+  // under `reason`, marks it in the trace (DroppedEvents) and goes on.
+  void bad_record(uint64_t line, std::string_view reason, std::string_view message);
+  void ignored(std::string_view reason, uint64_t count = 1);
+  void unmapped(std::string_view reason, uint64_t count = 1);
+  void record_read() { ++stats_.records; }
+
+  // True once the import must stop (strict bad record, output failure).
+  bool stopped() const { return stopped_; }
+
+  uint64_t next_flow_id() { return ++last_flow_id_; }
+
+  // Finishes the trace (opening it if nothing was written). Returns false when the output
+  // could not be opened or written (stats.error says why).
+  bool finish(std::optional<std::string> stop_note);
+  bool output_failed() const { return output_failed_; }
+
+ private:
+  bool open_if_needed();
+  void write(const Event& event);
+  void flush_dropped();
+
+  trace::TraceHeader header_;
+  ImportOptions options_;
+  WriterFactory open_writer_;
+  ImportStats& stats_;
+  std::unique_ptr<trace::TraceWriter> writer_;
+  std::string input_name_;
+  std::optional<uint64_t> epoch_wall_ns_;
+  uint64_t last_time_ns_ = 0;
+  uint64_t last_flow_id_ = 0;
+  bool host_set_ = false;
+  bool stopped_ = false;
+  bool output_failed_ = false;
+  // Events that arrived before the first timestamp, written once the epoch is known (bounded
+  // by ImportLimits::pending_untimed_events_max; beyond it the trace opens without an epoch).
+  std::vector<Event> pending_;
+  // Consecutive bad records are coalesced into one DroppedEvents event.
+  uint64_t dropped_count_ = 0;
+  std::string dropped_reason_;
+};
+
+}  // namespace flowid::import
