@@ -26,6 +26,7 @@ struct Subcommand {
 Subcommand add_inspect(CLI::App& parent);
 Subcommand add_stats(CLI::App& parent);
 Subcommand add_sample(CLI::App& parent);
+Subcommand add_record(CLI::App& parent);
 Subcommand add_replay(CLI::App& parent);
 
 // Text shown at the end of `flowid --help`.

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   subcommands.push_back(add_inspect(app));
   subcommands.push_back(add_stats(app));
   subcommands.push_back(add_sample(app));
+  subcommands.push_back(add_record(app));
   subcommands.push_back(add_replay(app));
 
   try {

@@ -1,0 +1,40 @@
+// Pieces shared by the tree recorder (recorder.cc) and the system recorder (system_recorder.cc).
+// Internal to recorder/.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "harness/model.h"
+#include "trace/trace.h"
+
+namespace flowid::recorder::internal {
+
+uint64_t monotonic_ns();
+uint64_t realtime_ns();
+// CLOCK_BOOTTIME - CLOCK_MONOTONIC now: converts connector timestamps to /proc start ticks.
+uint64_t boottime_offset_ns();
+uint64_t clock_ticks_per_second();
+
+// True when this process is in the initial user and pid namespaces (the process connector
+// only reports there). Uses the fixed inode numbers the kernel gives the initial namespaces.
+bool in_initial_namespaces();
+
+trace::TraceHeader make_header(std::string_view recorder_name, std::string_view description);
+
+// "127.0.0.1" / "::1" / unix path ("@name" for the abstract namespace) and the port.
+Endpoint endpoint_of(const sockaddr_storage& address, std::size_t length_bytes,
+                     uint32_t* family);
+
+Uuid flow_uuid(uint64_t run_salt, uint64_t flow_id);
+
+LookupOutcome errno_outcome(int error);
+
+// A lookup event with flow, call, pid argument, outcome and duration filled in.
+Lookup make_lookup(uint64_t flow_id, LookupCall call, int32_t pid, int error,
+                   uint64_t duration_ns);
+
+}  // namespace flowid::recorder::internal
