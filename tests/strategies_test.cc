@@ -10,7 +10,9 @@
 #include <cerrno>
 
 #include "harness/builders.h"
+#include "harness/oracle.h"
 #include "harness/strategies/catalog.h"
+#include "harness/world.h"
 #include "tests/fake_seam.h"
 
 namespace flowid {
@@ -593,6 +595,44 @@ RC_GTEST_PROP(StrategyProperties, EveryResolverIsTotalAndConsistent, ()) {
       RC_ASSERT(a.claimed_execution == kCurlToken.execution());
     }
   }
+}
+
+// The same claim against the simulated world and its oracle: whatever happens to the flow's
+// process between any two seam calls (exit, pid reuse, exec, zombie), the token-bound strategies
+// never name another execution, not even with a warning.
+RC_GTEST_PROP(StrategyProperties, TokenBoundStrategiesNeverNameAnotherExecutionInTheSim, ()) {
+  const std::string name(*rc::gen::element<std::string>("token", "token+recheck"));
+  const bool sandboxed_target = *rc::gen::arbitrary<bool>();
+  const std::size_t race_before_call = *rc::gen::inRange<std::size_t>(0, 8);
+  const int race = *rc::gen::inRange(0, 4);  // 0 exit, 1 exit + pid reuse, 2 exec, 3 zombie
+
+  WorldConfig config;
+  config.pid_policy = PidPolicy::kReuseLastFreed;
+  World world(config);
+  const CodeIdentity app = build::developer_id_app("/Applications/A.app/A", "com.a", "TEAM1");
+  const CodeIdentity evil = build::unsigned_binary("/tmp/evil");
+  RC_ASSERT(world.install_file(app) == WorldError::kNone);
+  RC_ASSERT(world.install_file(evil) == WorldError::kNone);
+  RC_ASSERT(world.install_file(kTrustd) == WorldError::kNone);
+  const AuditToken target = world.start_process(sandboxed_target ? kTrustd.path : app.path).value;
+  const Flow flow = world.open_flow(target).value;
+
+  std::size_t calls = 0;
+  world.set_scheduler_hook([&](LookupCall, World& w) {
+    if (calls++ != race_before_call) return;
+    switch (race) {
+      case 0: w.exit_process(target); break;
+      case 1:
+        w.exit_process(target);
+        w.start_process(evil.path);
+        break;
+      case 2: w.exec_process(target, evil.path); break;
+      default: w.exit_process(target, 0, ExitStage::kExited); break;
+    }
+  });
+  auto resolver = make_resolver(name);
+  const FlowCheck check = resolve_and_check(world, *resolver, Filter(RuleSet{}), flow);
+  for (const Finding& finding : check.findings) RC_FAIL(describe(finding));
 }
 
 // --------------------------------------------------------------------------------------------
