@@ -8,7 +8,7 @@
 //                                       connects. Prints "first=PID second=PID". Exit 77 when
 //                                       ns_last_pid cannot be written.
 //   hold HOST PORT reap|zombie MS       a child connects; after MS ms it is SIGKILLed, then
-//                                       reaped at once (reap) or only after 3*MS ms (zombie).
+//                                       reaped at once (reap) or only after 8*MS ms (zombie).
 //                                       Prints "child=PID".
 // Exit status 0 when every connect succeeded, 1 otherwise, 2 on bad usage.
 #include <arpa/inet.h>
@@ -206,7 +206,7 @@ int mode_hold(const sockaddr_in& address, bool reap, unsigned kill_after_ms) {
   std::fflush(stdout);
   sleep_ms(kill_after_ms);
   ::kill(child, SIGKILL);
-  if (!reap) sleep_ms(3 * kill_after_ms);
+  if (!reap) sleep_ms(8 * kill_after_ms);
   ::waitpid(child, nullptr, 0);
   return 0;
 }
