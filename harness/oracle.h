@@ -11,7 +11,8 @@
 // - "Exited by resolution" means the creating execution is no longer running when the check is
 //   made (zombie, reaped, or replaced by an exec), so its pid may name someone else.
 // - I1 (violation): status verified => the claim carries an identity and it names an acceptable
-//   image.
+//   image. Attribution::claimed_execution is informational: an identical binary running in
+//   another execution (pid reused by the same program) still names the true program.
 // - I2: a claim whose identity names no acceptable image and whose status is not verified (I1
 //   covers verified). Labelled unverified (status unverified and the verdict's label is the
 //   unverified warning) -> warning; shown as verified by the filter -> violation; status gone or
@@ -149,7 +150,8 @@ struct LaunchCheck {
   Cell cell = Cell::kCorrect;
 };
 
-// Builds an ObservedSeam over the world, sets the flow id, calls resolver.resolve(flow,
+// Each collected Lookup's duration_ns is the virtual time the world charged for that call (F8
+// delays; 0 by default). Builds an ObservedSeam over the world, sets the flow id, calls resolver.resolve(flow,
 // world.now_ns(), seam) and filter.decide, then checks. An exception from the resolver or the
 // filter, or a seam call budget overrun, is an I7 finding (the attribution is then unknown and
 // the verdict the filter's answer for unknown, or drop if the filter threw).
