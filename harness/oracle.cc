@@ -142,22 +142,24 @@ std::vector<Finding> Oracle::check_flow(const Flow& flow, const Attribution& cla
   auto claim_text = [&]() {
     return claim.identity ? short_identity(*claim.identity) : std::string("nothing");
   };
-  const std::string truth_text =
-      fmt::format("{} pid {} pidversion {}{}", short_identity(creator_image),
+  // Built only when a finding needs it: most flows produce none.
+  auto truth_text = [&]() {
+    return fmt::format("{} pid {} pidversion {}{}", short_identity(creator_image),
                   truth->execution.pid, truth->execution.pidversion,
                   exited ? fmt::format(" ({} at {} ns)", name_of(creator->state), creator->ended_ns)
                          : std::string());
+  };
 
   // I1 / I2 / I3.
   if (claim.status == AttributionStatus::kVerified) {
     if (!claim.identity) {
       add(Invariant::kI1VerifiedIsCorrect, Severity::kViolation,
           fmt::format("claimed verified without an identity (method {}); truth {}", claim.method,
-                      truth_text));
+                      truth_text()));
     } else if (wrong) {
       add(Invariant::kI1VerifiedIsCorrect, Severity::kViolation,
           fmt::format("verified identity {} (method {}) is not the flow's program {}",
-                      claim_text(), claim.method, truth_text));
+                      claim_text(), claim.method, truth_text()));
       if (exited) {
         add(Invariant::kI3GoneIsGone, Severity::kViolation,
             fmt::format("the flow's execution had ended, yet {} was claimed verified (method {})",
@@ -169,22 +171,22 @@ std::vector<Finding> Oracle::check_flow(const Flow& flow, const Attribution& cla
       if (verdict.label == VerdictLabel::kVerified) {
         add(Invariant::kI2NoSilentMisattribution, Severity::kViolation,
             fmt::format("unverified identity {} of another program shown as verified; truth {}",
-                        claim_text(), truth_text));
+                        claim_text(), truth_text()));
       } else {
         add(Invariant::kI2NoSilentMisattribution, Severity::kWarning,
             fmt::format("unverified identity {} (method {}) names another program; truth {}",
-                        claim_text(), claim.method, truth_text));
+                        claim_text(), claim.method, truth_text()));
       }
     } else if (exited) {
       add(Invariant::kI3GoneIsGone, Severity::kViolation,
           fmt::format("execution ended; claim '{}' carries another program's identity {}; "
                       "truth {}",
-                      name_of(claim.status), claim_text(), truth_text));
+                      name_of(claim.status), claim_text(), truth_text()));
     } else {
       add(Invariant::kI2NoSilentMisattribution, Severity::kViolation,
           fmt::format("claim '{}' carries another program's identity {} without the unverified "
                       "label; truth {}",
-                      name_of(claim.status), claim_text(), truth_text));
+                      name_of(claim.status), claim_text(), truth_text()));
     }
   }
 
