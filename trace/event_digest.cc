@@ -1,39 +1,78 @@
-// event_digest: a canonical, field-by-field encoding of an Event folded into a 64-bit state.
+// event_digest: a canonical, field-by-field encoding of an Event hashed into a 64-bit state.
 //
 // The encoding is defined here, not by struct memory, so the digest is the same on every
-// platform and compiler: every field is folded as a 64-bit value in declaration order (signed
-// values sign-extended, enums as their numeric value), an optional as a presence flag followed by
-// its value when present, a string as its length followed by the hash of its bytes. Each event
-// starts with its kind and time and ends with an avalanche, so the order of events matters.
-// Changing anything here changes every recorded digest: treat it as part of the trace format.
+// platform and compiler: every field is appended as 8 little-endian bytes in declaration order
+// (signed values sign-extended, enums as their numeric value), an optional as a presence word
+// followed by its value when present, a string as its length followed by its bytes, zero-padded
+// to 8. The byte stream is hashed in blocks of kBlockBytes (each block's hash is the seed of the
+// next), starting from the caller's state, so the order of events and of fields matters.
+// Building the stream and hashing it with the 4-lane hash is several times faster than folding
+// field by field (a chain of dependent multiplies), which matters because the reader verifies
+// the digest by default. Changing anything here changes every recorded digest: treat it as part
+// of the trace format.
+#include <algorithm>
+#include <cstring>
+
 #include "trace/hash.h"
 #include "trace/trace.h"
 
 namespace flowid::trace {
 namespace {
 
-constexpr uint64_t kStringSeed = 0x737472696e670001ULL;
-
 class Folder {
  public:
-  explicit Folder(uint64_t state) : state_(state) {}
-  uint64_t state() const { return state_; }
+  static constexpr std::size_t kBlockBytes = 1024;
 
-  void u64(uint64_t v) { state_ = hash::fold(state_, v); }
+  explicit Folder(uint64_t state) : state_(state) {}
+  uint64_t finish() {
+    flush();
+    return state_;
+  }
+
+  [[gnu::always_inline]] void u64(uint64_t v) {
+    if (used_ + 8 > kBlockBytes) [[unlikely]] flush();
+    hash::store_le64(block_ + used_, v);
+    used_ += 8;
+  }
   void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
   template <typename E>
   void enumeration(E v) {
     u64(static_cast<uint64_t>(v));
   }
   void boolean(bool v) { u64(v ? 1 : 0); }
+  void raw(const void* data, std::size_t size) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    const std::size_t padded = (size + 7) & ~std::size_t{7};
+    std::size_t pad = padded - size;
+    while (size > 0) {
+      if (used_ == kBlockBytes) flush();
+      std::size_t n = std::min(size, kBlockBytes - used_);
+      std::memcpy(block_ + used_, p, n);
+      used_ += n;
+      p += n;
+      size -= n;
+    }
+    // used_ stays a multiple of 8 after the padding, since blocks are.
+    if (pad > 0) {
+      std::memset(block_ + used_, 0, pad);
+      used_ += pad;
+    }
+  }
   void string(const std::string& s) {
     u64(s.size());
-    u64(hash::bytes(kStringSeed, s));
+    const std::size_t padded = (s.size() + 7) & ~std::size_t{7};
+    if (used_ + padded <= kBlockBytes) [[likely]] {
+      // The common case, a short string that fits the block: copy it and zero the padding.
+      std::memcpy(block_ + used_, s.data(), s.size());
+      std::memset(block_ + used_ + s.size(), 0, padded - s.size());
+      used_ += padded;
+      return;
+    }
+    raw(s.data(), s.size());
   }
   template <std::size_t N>
   void byte_array(const std::array<uint8_t, N>& a) {
-    u64(N);
-    u64(hash::bytes(kStringSeed, a.data(), N));
+    raw(a.data(), N);
   }
   void token(const AuditToken& t) {
     for (uint32_t w : t.words) u64(w);
@@ -143,7 +182,15 @@ class Folder {
   }
 
  private:
+  [[gnu::noinline]] void flush() {
+    if (used_ == 0) return;
+    state_ = hash::bytes(state_, block_, used_);
+    used_ = 0;
+  }
+
   uint64_t state_;
+  std::size_t used_ = 0;
+  unsigned char block_[kBlockBytes];
 };
 
 }  // namespace
@@ -153,7 +200,7 @@ uint64_t event_digest(uint64_t state, const Event& event) {
   folder.u64(event.body.index());
   folder.u64(event.time_ns);
   std::visit([&folder](const auto& body) { folder.body(body); }, event.body);
-  return hash::avalanche(folder.state());
+  return folder.finish();
 }
 
 }  // namespace flowid::trace
