@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   subcommands.push_back(add_sample(app));
   subcommands.push_back(add_record(app));
   subcommands.push_back(add_replay(app));
+  subcommands.push_back(add_matrix(app));
 
   try {
     app.parse(argc, argv);

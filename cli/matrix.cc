@@ -1,0 +1,263 @@
+// `flowid matrix`: every reference strategy against every fault scenario, as a strategy x fault
+// table (DESIGN §3). Each cell is the worst outcome over the scenarios that exercise that fault —
+// correct, downgraded (labelled unverified, gone or unknown; or a launch refused safely),
+// MISATTRIBUTED, BYPASSED or CRASHED — with the scenario that produced it. Scenarios carry their
+// expected cells; a cell that differs from its expectation fails the run (exit 1).
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "cli/commands.h"
+#include "harness/event_format.h"
+#include "harness/scenario.h"
+#include "harness/strategies/catalog.h"
+#include "replay/scenario_files.h"
+
+namespace flowid::cli {
+namespace {
+
+constexpr int kFaultCount = 11;
+
+struct MatrixOptions {
+  std::string scenarios_dir;
+  bool json = false;
+  bool verbose = false;
+  std::vector<std::string> strategies;
+};
+
+struct CellEntry {
+  Cell cell = Cell::kCorrect;
+  std::string scenario;
+  bool present = false;
+};
+
+struct StrategyRow {
+  std::string name;
+  bool launcher = false;
+  std::array<CellEntry, kFaultCount> cells{};
+};
+
+struct Mismatch {
+  std::string scenario;
+  std::string file;
+  int line = 0;
+  std::string strategy;
+  Cell expected;
+  Cell actual;
+};
+
+struct RunRecord {
+  std::string scenario;
+  std::string strategy;
+  scenario::RunResult result;
+  std::optional<Cell> expected;
+};
+
+int fault_index(const std::string& fault) { return std::stoi(fault.substr(1)) - 1; }
+
+void print_markdown(const std::vector<StrategyRow>& rows) {
+  std::string header = "| strategy |";
+  std::string rule = "| --- |";
+  for (int f = 0; f < kFaultCount; ++f) {
+    header += fmt::format(" F{} |", f + 1);
+    rule += " --- |";
+  }
+  fmt::print("{}\n{}\n", header, rule);
+  for (const auto& row : rows) {
+    std::string line = fmt::format("| {} |", row.name);
+    for (const auto& c : row.cells) {
+      line += c.present ? fmt::format(" {} ({}) |", name_of(c.cell), c.scenario) : " - |";
+    }
+    fmt::print("{}\n", line);
+  }
+}
+
+void print_json(const std::vector<StrategyRow>& rows, const std::vector<RunRecord>& runs,
+                const std::vector<Mismatch>& mismatches) {
+  std::string out = "{\"faults\":[";
+  for (int f = 0; f < kFaultCount; ++f) out += fmt::format("{}\"F{}\"", f ? "," : "", f + 1);
+  out += "],\"strategies\":[";
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const auto& row = rows[r];
+    out += fmt::format("{}{{\"name\":\"{}\",\"kind\":\"{}\",\"cells\":{{", r ? "," : "", row.name,
+                       row.launcher ? "launcher" : "resolver");
+    bool first = true;
+    for (int f = 0; f < kFaultCount; ++f) {
+      const auto& c = row.cells[static_cast<std::size_t>(f)];
+      if (!c.present) continue;
+      out += fmt::format("{}\"F{}\":{{\"cell\":\"{}\",\"scenario\":\"{}\"}}", first ? "" : ",", f + 1,
+                         name_of(c.cell), c.scenario);
+      first = false;
+    }
+    out += "}}";
+  }
+  out += "],\"runs\":[";
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    out += fmt::format("{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"cell\":\"{}\",\"expected\":{}", i ? "," : "",
+                       run.scenario, run.strategy, name_of(run.result.cell),
+                       run.expected ? fmt::format("\"{}\"", name_of(*run.expected)) : "null");
+    out += ",\"findings\":[";
+    bool first = true;
+    for (const auto& flow : run.result.flows) {
+      for (const auto& finding : flow.check.findings) {
+        out += first ? "" : ",";
+        append_json_bytes(out, describe(finding));
+        first = false;
+      }
+    }
+    for (const auto& launch : run.result.launches) {
+      for (const auto& finding : launch.check.findings) {
+        out += first ? "" : ",";
+        append_json_bytes(out, describe(finding));
+        first = false;
+      }
+    }
+    out += "]}";
+  }
+  out += "],\"mismatches\":[";
+  for (std::size_t i = 0; i < mismatches.size(); ++i) {
+    const auto& m = mismatches[i];
+    out += fmt::format("{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"expected\":\"{}\",\"actual\":\"{}\",\"line\":{}}}",
+                       i ? "," : "", m.scenario, m.strategy, name_of(m.expected), name_of(m.actual), m.line);
+  }
+  out += "]}\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void print_run_details(const RunRecord& run) {
+  fmt::print("{} x {}: {}\n", run.scenario, run.strategy, name_of(run.result.cell));
+  for (const auto& flow : run.result.flows) {
+    const auto& check = flow.check;
+    fmt::print("  flow {} (#{}): {} {} via {}{} -> {} [{}]\n", flow.name, flow.flow.flow_id,
+               name_of(check.attribution.status),
+               check.attribution.identity ? describe_identity(*check.attribution.identity) : "no identity",
+               check.attribution.method.empty() ? "-" : check.attribution.method, "",
+               name_of(check.verdict.decision), check.verdict.rule);
+    for (const auto& l : check.lookups) fmt::print("      {}\n", format_event_line(Event{0, l}).substr(18));
+    for (const auto& f : check.findings) fmt::print("    ! {}\n", describe(f));
+  }
+  for (const auto& launch : run.result.launches) {
+    const auto& check = launch.check;
+    fmt::print("  launch {}: {} via {}\n", launch.path, check.result.launched ? "launched" : "refused",
+               check.result.method);
+    for (const auto& l : check.lookups) fmt::print("      {}\n", format_event_line(Event{0, l}).substr(18));
+    for (const auto& f : check.findings) fmt::print("    ! {}\n", describe(f));
+  }
+}
+
+int run_matrix(const MatrixOptions& options) {
+  std::string dir = options.scenarios_dir.empty()
+                        ? replay::default_fixtures_dir() + "/scenarios"
+                        : options.scenarios_dir;
+  auto files = replay::scenario_files(dir);
+  if (files.empty()) {
+    fmt::print(stderr, "flowid matrix: {}: no *.scenario files\n", dir);
+    return kExitInputError;
+  }
+  std::vector<scenario::Scenario> scenarios;
+  for (const auto& file : files) {
+    std::string error;
+    auto s = replay::load_scenario(file, &error);
+    if (!s) {
+      fmt::print(stderr, "flowid matrix: {}\n", error);
+      return kExitInputError;
+    }
+    scenarios.push_back(std::move(*s));
+  }
+
+  std::vector<StrategyRow> rows;
+  auto wanted = [&options](std::string_view name) {
+    if (options.strategies.empty()) return true;
+    return std::find(options.strategies.begin(), options.strategies.end(), name) != options.strategies.end();
+  };
+  for (auto name : resolver_names()) {
+    if (wanted(name)) rows.push_back({std::string(name), false, {}});
+  }
+  for (auto name : launcher_names()) {
+    if (wanted(name)) rows.push_back({std::string(name), true, {}});
+  }
+  for (const auto& name : options.strategies) {
+    if (!make_resolver(name) && !make_launcher(name)) {
+      fmt::print(stderr, "flowid matrix: unknown strategy '{}'\n", name);
+      return kExitUsage;
+    }
+  }
+
+  std::vector<RunRecord> runs;
+  std::vector<Mismatch> mismatches;
+  int exit_code = kExitOk;
+  for (auto& row : rows) {
+    for (const auto& s : scenarios) {
+      if (s.tests_launchers() != row.launcher) continue;
+      RunRecord run;
+      run.scenario = s.name;
+      run.strategy = row.name;
+      if (row.launcher) {
+        auto launcher = make_launcher(row.name);
+        run.result = scenario::run_launcher(s, *launcher);
+      } else {
+        auto resolver = make_resolver(row.name);
+        run.result = scenario::run_resolver(s, *resolver);
+      }
+      if (!run.result.ok()) {
+        fmt::print(stderr, "flowid matrix: {} (strategy {})\n", run.result.error, row.name);
+        return kExitInputError;
+      }
+      for (const auto& e : s.expectations) {
+        if (e.strategy != row.name) continue;
+        run.expected = e.cell;
+        if (e.cell != run.result.cell) {
+          mismatches.push_back({s.name, s.file, e.line, row.name, e.cell, run.result.cell});
+        }
+      }
+      for (const auto& fault : s.faults) {
+        auto& entry = row.cells[static_cast<std::size_t>(fault_index(fault))];
+        // Keep the worst cell; on a tie, the first scenario (files are sorted by name).
+        if (!entry.present || scenario::worse(entry.cell, run.result.cell) != entry.cell) {
+          entry = {run.result.cell, s.name, true};
+        }
+      }
+      runs.push_back(std::move(run));
+    }
+  }
+
+  if (options.json) {
+    print_json(rows, runs, mismatches);
+  } else {
+    print_markdown(rows);
+    if (options.verbose) {
+      fmt::print("\n");
+      for (const auto& run : runs) print_run_details(run);
+    }
+    fmt::print("\n{} scenarios x {} strategies, {} runs; {} expectation{} not met\n", scenarios.size(),
+               rows.size(), runs.size(), mismatches.size(), mismatches.size() == 1 ? "" : "s");
+  }
+  std::fflush(stdout);
+  for (const auto& m : mismatches) {
+    fmt::print(stderr, "{}:{}: {} expected {} for {}, got {}\n", m.file, m.line, m.scenario,
+               name_of(m.expected), m.strategy, name_of(m.actual));
+    exit_code = kExitFindings;
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+Subcommand add_matrix(CLI::App& parent) {
+  auto options = std::make_shared<MatrixOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "matrix", "Run every strategy against every fault scenario; print the strategy x fault table");
+  app->add_option("--scenarios", options->scenarios_dir,
+                  "Folder of *.scenario files (default: the bundled fixtures/scenarios)");
+  app->add_option("--strategy", options->strategies, "Only these strategies (repeat or comma-separate)")
+      ->delimiter(',');
+  app->add_flag("--json", options->json, "One JSON object: cells, every run with its findings, mismatches");
+  app->add_flag("-v,--verbose", options->verbose, "Also show each run's lookups, claims and findings");
+  app->footer("Exit code 1 when a scenario's `expect` line is not met.");
+  return {app, [options] { return run_matrix(*options); }};
+}
+
+}  // namespace flowid::cli
