@@ -1,18 +1,382 @@
+// NEFilterFlow descriptions in `log stream` / `log show` output.
+//
+// Every log line (it starts with a timestamp "2022-12-24 15:29:05.393943+0200") becomes a
+// Marker holding the whole line, so the extension's own logging stays next to the flows; lines
+// that continue a multi-line message are appended to its marker. When a log line mentions "new
+// flow" (any case), the indented "key = value" lines after it are the flow's description and
+// become one Flow event (the heading line is kept as a marker before it). Bad values inside a
+// description (a pid that is not a number, a malformed UUID or endpoint) are bad records at the
+// line of the key.
+//
+// Identity: procPID / eprocPID are bare pids. They go into the Flow's proc_pid / eproc_pid and
+// the flow's tokens stay absent: a pid names no execution, and inventing a pidversion would make
+// a pid-derived attribution look token-bound. Only a description that carries a token in full
+// (sourceAppAuditToken / sourceProcessAuditToken as NSData with every byte) fills a FlowToken;
+// an abbreviated NSData ("... ") is counted as unmapped and left absent.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
 #include "import/parser.h"
+#include "import/text.h"
 
 namespace flowid::import {
 namespace {
-class StubParser final : public LineParser {
- public:
-  explicit StubParser(ImportContext& context) : context_(context) {}
-  void begin_input() override {}
-  void line(std::string_view, uint64_t) override { context_.record_read(); }
-  void end_input() override {}
- private:
-  ImportContext& context_;
-};
-}  // namespace
-std::unique_ptr<LineParser> make_nefilterflow_parser(ImportContext& context) {
-  return std::make_unique<StubParser>(context);
+
+bool contains_new_flow(std::string_view text) {
+  static constexpr std::string_view kNeedle = "new flow";
+  if (text.size() < kNeedle.size()) return false;
+  for (std::size_t i = 0; i + kNeedle.size() <= text.size(); ++i) {
+    bool match = true;
+    for (std::size_t j = 0; j < kNeedle.size() && match; ++j) {
+      match = std::tolower(static_cast<unsigned char>(text[i + j])) == kNeedle[j];
+    }
+    if (match) return true;
+  }
+  return false;
 }
+
+// "  key = value" -> key, value. False when the line is not indented or has no " = ".
+bool split_key_value(std::string_view line, std::string_view* key, std::string_view* value) {
+  if (line.empty() || (line[0] != ' ' && line[0] != '\t')) return false;
+  std::string_view t = trim(line);
+  std::size_t eq = t.find(" = ");
+  if (eq == std::string_view::npos) {
+    // "key =" with an empty value.
+    if (t.size() >= 2 && t.substr(t.size() - 2) == " =") {
+      *key = trim(t.substr(0, t.size() - 2));
+      *value = {};
+      return !key->empty() && key->find(' ') == std::string_view::npos;
+    }
+    return false;
+  }
+  *key = trim(t.substr(0, eq));
+  *value = trim(t.substr(eq + 3));
+  return !key->empty() && key->find(' ') == std::string_view::npos;
+}
+
+enum class DataResult : uint8_t { kOk, kNull, kAbbreviated, kBad };
+
+// NSData's description as NEFilterFlow prints it: "20:{length = 20, bytes = 0xd43e...}" (the
+// "N:" prefix is optional), "<d43e30f8 96b84332 ...>" or "(null)". Long data is abbreviated
+// with "..." and cannot be recovered.
+DataResult parse_nsdata(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.empty() || text == "(null)" || text == "nil") return DataResult::kNull;
+  std::optional<uint64_t> declared;
+  std::string_view hex;
+  std::size_t brace = text.find('{');
+  if (brace != std::string_view::npos) {
+    if (text.back() != '}') return DataResult::kBad;
+    std::string_view inner = text.substr(brace + 1, text.size() - brace - 2);
+    constexpr std::string_view kLength = "length = ";
+    constexpr std::string_view kBytes = "bytes = 0x";
+    std::size_t l = inner.find(kLength);
+    std::size_t b = inner.find(kBytes);
+    if (l == std::string_view::npos || b == std::string_view::npos) return DataResult::kBad;
+    std::size_t comma = inner.find(',', l);
+    if (comma == std::string_view::npos) return DataResult::kBad;
+    declared = parse_uint(inner.substr(l + kLength.size(), comma - l - kLength.size()));
+    if (!declared) return DataResult::kBad;
+    hex = trim(inner.substr(b + kBytes.size()));
+  } else if (text.front() == '<' && text.back() == '>') {
+    hex = text.substr(1, text.size() - 2);
+  } else {
+    return DataResult::kBad;
+  }
+  if (hex.find("...") != std::string_view::npos) return DataResult::kAbbreviated;
+  std::string compact;
+  compact.reserve(hex.size());
+  for (char c : hex) {
+    if (c != ' ') compact.push_back(c);
+  }
+  if (!decode_hex(compact, out)) return DataResult::kBad;
+  if (declared && *declared != out.size()) return DataResult::kBad;
+  return DataResult::kOk;
+}
+
+// "192.168.50.138:53497", "[2001:db8::1]:443", "2001:db8::1.443" (Apple's IPv6 form),
+// "host.example:80", or an address without a port.
+bool parse_endpoint(std::string_view text, Endpoint& out) {
+  out = Endpoint{};
+  if (text.empty() || text == "(null)") return true;
+  auto port_of = [](std::string_view p, uint16_t& port) {
+    auto v = parse_uint(p);
+    if (!v || *v > 65535) return false;
+    port = static_cast<uint16_t>(*v);
+    return true;
+  };
+  if (text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return false;
+    out.address = std::string(text.substr(1, close - 1));
+    if (close + 1 == text.size()) return true;
+    if (text[close + 1] != ':') return false;
+    return port_of(text.substr(close + 2), out.port);
+  }
+  std::size_t colons = static_cast<std::size_t>(std::count(text.begin(), text.end(), ':'));
+  if (colons > 1) {  // IPv6: "address.port".
+    std::size_t dot = text.rfind('.');
+    if (dot != std::string_view::npos && text.find(':', dot) == std::string_view::npos &&
+        text.substr(0, dot).find('.') == std::string_view::npos) {
+      out.address = std::string(text.substr(0, dot));
+      return port_of(text.substr(dot + 1), out.port);
+    }
+    out.address = std::string(text);
+    return true;
+  }
+  if (colons == 1) {
+    std::size_t colon = text.find(':');
+    out.address = std::string(text.substr(0, colon));
+    return port_of(text.substr(colon + 1), out.port);
+  }
+  out.address = std::string(text);
+  return true;
+}
+
+class NeFilterFlowParser final : public LineParser {
+ public:
+  explicit NeFilterFlowParser(ImportContext& context) : context_(context) {}
+
+  void begin_input() override {
+    marker_.reset();
+    in_block_ = false;
+    heading_is_flow_ = false;
+  }
+
+  void line(std::string_view text, uint64_t line_number) override {
+    std::size_t consumed = 0;
+    bool had_offset = false;
+    if (auto time = parse_log_timestamp(text, &consumed, &had_offset)) {
+      finish_block();
+      flush_marker();
+      context_.record_read();
+      if (!had_offset) context_.unmapped("log timestamp without a UTC offset (read as UTC)");
+      marker_ = PendingMarker{std::string(text), *time};
+      heading_is_flow_ = contains_new_flow(text);
+      return;
+    }
+    std::string_view key;
+    std::string_view value;
+    if ((in_block_ || heading_is_flow_) && split_key_value(text, &key, &value)) {
+      if (!in_block_) start_block(line_number);
+      if (!block_bad_ && !apply(key, value)) {
+        context_.bad_record(line_number, problem_reason_, problem_);
+        block_bad_ = true;
+      }
+      return;
+    }
+    finish_block();
+    heading_is_flow_ = false;
+    if (marker_) {
+      marker_->text.push_back('\n');
+      marker_->text.append(text);
+    } else if (!trim(text).empty()) {
+      marker_ = PendingMarker{std::string(text), std::nullopt};
+    }
+  }
+
+  void end_input() override {
+    finish_block();
+    flush_marker();
+  }
+
+ private:
+  struct PendingMarker {
+    std::string text;
+    std::optional<uint64_t> time;
+  };
+
+  void flush_marker() {
+    if (!marker_) return;
+    scratch_.body = Marker{std::move(marker_->text)};
+    context_.emit(scratch_, marker_->time);
+    block_time_ = marker_->time;
+    marker_.reset();
+  }
+
+  void start_block(uint64_t line_number) {
+    flush_marker();  // the heading line goes before its flow.
+    in_block_ = true;
+    block_bad_ = false;
+    has_identifier_ = false;
+    block_line_ = line_number;
+    flow_ = Flow{};
+  }
+
+  void finish_block() {
+    if (!in_block_) return;
+    in_block_ = false;
+    heading_is_flow_ = false;
+    if (block_bad_) return;
+    if (!has_identifier_) {
+      context_.bad_record(block_line_, "flow without identifier",
+                          "flow description has no identifier");
+      return;
+    }
+    flow_.flow_id = context_.next_flow_id();
+    if (!flow_.source_app_audit_token.present && !flow_.source_process_audit_token.present) {
+      context_.unmapped("flow without audit token (procPID/eprocPID kept as bare pids)");
+    }
+    scratch_.body = std::move(flow_);
+    context_.emit(scratch_, block_time_);
+  }
+
+  bool fail(std::string_view reason, std::string message) {
+    problem_reason_ = reason;
+    problem_ = std::move(message);
+    return false;
+  }
+
+  bool number(std::string_view key, std::string_view value, uint64_t max, uint64_t& out) {
+    auto v = parse_uint(value);
+    if (!v || *v > max) {
+      return fail("bad flow field", fmt::format("{} = '{}' is not a number in range", key,
+                                                value.substr(0, 40)));
+    }
+    out = *v;
+    return true;
+  }
+
+  bool token(std::string_view key, std::string_view value, FlowToken& out) {
+    std::string bytes;
+    switch (parse_nsdata(value, bytes)) {
+      case DataResult::kNull:
+        out = FlowToken{};
+        return true;
+      case DataResult::kAbbreviated:
+        context_.unmapped("audit token abbreviated in the description (left absent)");
+        out = FlowToken{};
+        return true;
+      case DataResult::kBad:
+        return fail("bad flow field", fmt::format("{} = '{}' is not NSData", key,
+                                                  value.substr(0, 60)));
+      case DataResult::kOk:
+        break;
+    }
+    out = FlowToken{};
+    out.present = true;
+    out.size_bytes = static_cast<uint32_t>(bytes.size());
+    // audit_token_t words are host-endian uint32 (little-endian on every Mac NE runs on).
+    for (std::size_t w = 0; w < AuditToken::kWordCount && 4 * w + 4 <= bytes.size(); ++w) {
+      uint32_t word = 0;
+      for (int b = 3; b >= 0; --b) {
+        word = (word << 8) | static_cast<uint8_t>(bytes[4 * w + static_cast<std::size_t>(b)]);
+      }
+      out.token.words[w] = word;
+    }
+    if (!out.well_formed()) context_.unmapped("audit token of the wrong size (kept as malformed)");
+    return true;
+  }
+
+  bool uuid(std::string_view key, std::string_view value, Uuid& out) {
+    if (value.empty() || value == "(null)") return true;
+    auto u = parse_uuid(value);
+    if (!u) return fail("bad flow field", fmt::format("{} = '{}' is not a UUID", key,
+                                                      value.substr(0, 40)));
+    out = *u;
+    return true;
+  }
+
+  static std::string text_value(std::string_view value) {
+    return value == "(null)" ? std::string() : std::string(value);
+  }
+
+  bool apply(std::string_view key, std::string_view value) {
+    uint64_t n = 0;
+    if (key == "identifier") {
+      if (!uuid(key, value, flow_.identifier)) return false;
+      has_identifier_ = true;
+    } else if (key == "hostname") {
+      flow_.hostname = text_value(value);
+    } else if (key == "remoteHostname") {
+      flow_.remote_hostname = text_value(value);
+    } else if (key == "sourceAppIdentifier") {
+      flow_.source_app_identifier = text_value(value);
+    } else if (key == "sourceAppVersion") {
+      flow_.source_app_version = text_value(value);
+    } else if (key == "sourceAppUniqueIdentifier") {
+      std::string bytes;
+      switch (parse_nsdata(value, bytes)) {
+        case DataResult::kOk:
+          flow_.source_app_unique_identifier = std::move(bytes);
+          break;
+        case DataResult::kNull:
+          break;
+        case DataResult::kAbbreviated:
+          context_.unmapped("sourceAppUniqueIdentifier abbreviated (left empty)");
+          break;
+        case DataResult::kBad:
+          return fail("bad flow field", fmt::format("sourceAppUniqueIdentifier = '{}' is not "
+                                                    "NSData",
+                                                    value.substr(0, 60)));
+      }
+    } else if (key == "procPID" || key == "eprocPID") {
+      auto v = parse_int(value);
+      if (!v || *v < 0 || *v > INT32_MAX) {
+        return fail("bad flow field", fmt::format("{} = '{}' is not a pid", key,
+                                                  value.substr(0, 40)));
+      }
+      (key == "procPID" ? flow_.proc_pid : flow_.eproc_pid) = static_cast<int32_t>(*v);
+    } else if (key == "direction") {
+      if (value == "outbound" || value == "2") {
+        flow_.direction = FlowDirection::kOutbound;
+      } else if (value == "inbound" || value == "1") {
+        flow_.direction = FlowDirection::kInbound;
+      } else if (value == "any" || value == "0") {
+        flow_.direction = FlowDirection::kAny;
+      } else {
+        return fail("bad flow field", fmt::format("direction = '{}' is not outbound, inbound or "
+                                                  "any",
+                                                  value.substr(0, 40)));
+      }
+    } else if (key == "inBytes") {
+      if (!number(key, value, UINT64_MAX, flow_.in_bytes)) return false;
+    } else if (key == "outBytes") {
+      if (!number(key, value, UINT64_MAX, flow_.out_bytes)) return false;
+    } else if (key == "localEndpoint" || key == "remoteEndpoint") {
+      Endpoint& e = key == "localEndpoint" ? flow_.local_endpoint : flow_.remote_endpoint;
+      if (!parse_endpoint(value, e)) {
+        return fail("bad flow field", fmt::format("{} = '{}' is not an endpoint", key,
+                                                  value.substr(0, 60)));
+      }
+    } else if (key == "protocol" || key == "family" || key == "type") {
+      if (!number(key, value, UINT32_MAX, n)) return false;
+      (key == "protocol" ? flow_.protocol : key == "family" ? flow_.family : flow_.type) =
+          static_cast<uint32_t>(n);
+    } else if (key == "procUUID") {
+      return uuid(key, value, flow_.proc_uuid);
+    } else if (key == "eprocUUID") {
+      return uuid(key, value, flow_.eproc_uuid);
+    } else if (key == "sourceAppAuditToken") {
+      return token(key, value, flow_.source_app_audit_token);
+    } else if (key == "sourceProcessAuditToken") {
+      return token(key, value, flow_.source_process_audit_token);
+    }
+    // signature, socketID, url, filterState ... are not part of the model: skipped.
+    return true;
+  }
+
+  ImportContext& context_;
+  std::optional<PendingMarker> marker_;
+  bool heading_is_flow_ = false;
+  bool in_block_ = false;
+  bool block_bad_ = false;
+  bool has_identifier_ = false;
+  uint64_t block_line_ = 0;
+  std::optional<uint64_t> block_time_;
+  Flow flow_;
+  Event scratch_;
+  std::string_view problem_reason_;
+  std::string problem_;
+};
+
+}  // namespace
+
+std::unique_ptr<LineParser> make_nefilterflow_parser(ImportContext& context) {
+  return std::make_unique<NeFilterFlowParser>(context);
+}
+
 }  // namespace flowid::import
