@@ -112,8 +112,10 @@ struct RunResult {
   std::vector<FlowOutcome> flows;
   std::vector<LaunchOutcome> launches;
   Cell cell = Cell::kCorrect;  // the worst cell over flows and launches.
-  // Everything that happened, in order: world events, then per resolution its lookups and
-  // verdict. This is what a compiled trace holds.
+  // Everything that happened, in order, as a trace holds it: world events, and for each
+  // resolution its lookups with the world events of its races between them (an event that ran
+  // before seam call k follows the first k-1 lookups), then the verdict. Model replay rebuilds
+  // the races from exactly this interleaving.
   std::vector<Event> events;
   std::string error;  // a step the world refused: "FILE:LINE: ..." (a scenario bug).
   bool ok() const { return error.empty(); }
@@ -122,6 +124,10 @@ struct RunResult {
 // The worse of two cells: BYPASSED > MISATTRIBUTED > CRASHED > downgraded > correct.
 Cell worse(Cell a, Cell b);
 std::optional<Cell> parse_cell(std::string_view name);
+
+// Writes a scenario as text that parse_scenario reads back to an equal scenario (comments other
+// than the description are not kept). Used to save generated counterexamples for review.
+std::string format_scenario(const Scenario& scenario);
 
 // Runs the scenario's resolve steps with `resolver` (launch steps are an error here).
 RunResult run_resolver(const Scenario& scenario, Resolver& resolver,

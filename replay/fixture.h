@@ -1,0 +1,30 @@
+// Fixtures: scenarios compiled to traces (DESIGN §4). A compiled trace holds the world events of
+// the scenario, for each flow the lookups that EVERY reference resolver makes (so that any of them
+// can be replayed faithfully from it), interleaved with the races as they happened, and the
+// verdicts of the scenario's record-with strategy.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/scenario.h"
+#include "trace/trace.h"
+
+namespace flowid::replay {
+
+struct CompiledScenario {
+  trace::TraceHeader header;
+  std::vector<Event> events;
+};
+
+// Runs every reference resolver (or launcher) over the scenario and merges their lookups.
+// Errors ("FILE:LINE: ...") when the scenario does not run or record_with is unknown.
+std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& scenario,
+                                                 std::string* error);
+
+// Compiles and writes the trace. Errors name the output file.
+bool write_compiled(const CompiledScenario& compiled, const std::string& path,
+                    const trace::WriterOptions& options, std::string* error);
+
+}  // namespace flowid::replay
