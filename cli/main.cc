@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   subcommands.push_back(add_record(app));
   subcommands.push_back(add_replay(app));
   subcommands.push_back(add_matrix(app));
+  subcommands.push_back(add_import(app));
 
   try {
     app.parse(argc, argv);

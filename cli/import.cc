@@ -1,0 +1,258 @@
+// `flowid import [--format F] INPUT... -o OUT.trace`: converts field traces (eslogger JSON,
+// NEFilterFlow log descriptions, Tetragon JSON, auditd records) into one flowid trace.
+//
+// Exit codes: 0 imported (in --lenient mode possibly with skipped records, listed on stderr);
+// 2 usage; 3 an input could not be read or its format not recognised, or the output could not
+// be written; 4 strict mode stopped at a bad record: the output trace is still finished and
+// valid, holds everything before that record and ends with a marker naming it.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+#include "cli/commands.h"
+#include "import/import.h"
+
+namespace flowid::cli {
+namespace {
+
+struct ImportCliOptions {
+  std::vector<std::string> inputs;
+  std::string output;
+  std::string format;
+  bool lenient = false;
+  bool quiet = false;
+  bool zstd = true;
+};
+
+// An input file (or stdin for "-") whose first block was read ahead for format detection.
+struct OpenInput {
+  std::string name;
+  int fd = -1;
+  std::string head;
+  std::size_t head_offset = 0;
+  uint64_t size_bytes = 0;  // 0 when unknown.
+  ~OpenInput() {
+    if (fd > 0) ::close(fd);
+  }
+};
+
+constexpr std::size_t kDetectBytes = 64u << 10;
+
+bool open_input(const std::string& name, OpenInput& input, std::string* error) {
+  input.name = name;
+  if (name == "-") {
+    input.fd = 0;
+  } else {
+    input.fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (input.fd < 0) {
+      *error = fmt::format("{}: {}", name, std::strerror(errno));
+      return false;
+    }
+    struct stat st {};
+    if (::fstat(input.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      input.size_bytes = static_cast<uint64_t>(st.st_size);
+    }
+    if (::fstat(input.fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+      *error = fmt::format("{}: is a directory", name);
+      return false;
+    }
+  }
+  input.head.resize(kDetectBytes);
+  std::size_t got = 0;
+  while (got < kDetectBytes) {
+    ssize_t n = ::read(input.fd, input.head.data() + got, kDetectBytes - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = fmt::format("{}: {}", name, std::strerror(errno));
+      return false;
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  input.head.resize(got);
+  return true;
+}
+
+std::string summary_line(const import::ImportStats& stats) {
+  std::string kinds;
+  for (int k = 0; k < kEventKindCount; ++k) {
+    if (stats.events_by_kind[static_cast<std::size_t>(k)] == 0) continue;
+    kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ",
+                         stats.events_by_kind[static_cast<std::size_t>(k)],
+                         name_of(static_cast<EventKind>(k)));
+  }
+  return kinds.empty() ? "no events" : kinds;
+}
+
+void print_counts(std::string_view title, const std::map<std::string, uint64_t, std::less<>>& m) {
+  if (m.empty()) return;
+  uint64_t total = 0;
+  for (const auto& [reason, count] : m) total += count;
+  fmt::print(stderr, "  {} {}:\n", total, title);
+  for (const auto& [reason, count] : m) fmt::print(stderr, "    {:>8}  {}\n", count, reason);
+}
+
+int run_import_command(const ImportCliOptions& options) {
+  std::optional<import::Format> forced;
+  if (!options.format.empty()) {
+    forced = import::parse_format(options.format);
+    if (!forced) {
+      fmt::print(stderr,
+                 "flowid import: unknown format '{}' (formats: eslogger, nefilterflow, "
+                 "tetragon, auditd)\n",
+                 options.format);
+      return kExitUsage;
+    }
+  }
+  std::vector<std::unique_ptr<OpenInput>> opened;
+  std::vector<import::InputSpec> specs;
+  uint64_t total_bytes = 0;
+  bool size_known = true;
+  for (const auto& name : options.inputs) {
+    auto input = std::make_unique<OpenInput>();
+    std::string error;
+    if (!open_input(name, *input, &error)) {
+      fmt::print(stderr, "flowid import: {}\n", error);
+      return kExitInputError;
+    }
+    import::InputSpec spec{name, forced.value_or(import::Format::kEslogger)};
+    if (!forced) {
+      auto detected = import::detect_format(input->head);
+      if (!detected) {
+        fmt::print(stderr,
+                   "flowid import: {}: format not recognised (give --format eslogger|"
+                   "nefilterflow|tetragon|auditd)\n",
+                   name);
+        return kExitInputError;
+      }
+      spec.format = *detected;
+    }
+    if (input->size_bytes == 0) size_known = false;
+    total_bytes += input->size_bytes;
+    specs.push_back(spec);
+    opened.push_back(std::move(input));
+  }
+
+  std::vector<import::ByteSource> sources;
+  for (auto& input_ptr : opened) {
+    OpenInput* input = input_ptr.get();
+    sources.push_back([input](char* buffer, std::size_t capacity, std::string* error) -> int64_t {
+      if (input->head_offset < input->head.size()) {
+        std::size_t n = std::min(capacity, input->head.size() - input->head_offset);
+        std::memcpy(buffer, input->head.data() + input->head_offset, n);
+        input->head_offset += n;
+        return static_cast<int64_t>(n);
+      }
+      for (;;) {
+        ssize_t n = ::read(input->fd, buffer, capacity);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) *error = std::strerror(errno);
+        return n;
+      }
+    });
+  }
+
+  trace::WriterOptions writer_options;
+  writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
+  std::string output = options.output;
+  import::WriterFactory factory = [&output, &writer_options](const trace::TraceHeader& header,
+                                                             std::string* error) {
+    return trace::open_writer(output, header, writer_options, error);
+  };
+
+  // Progress: every ~1 s on a terminal. The clock is read here, in the CLI, never in import/.
+  const bool show_progress = !options.quiet && ::isatty(2) == 1;
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  import::ProgressFn progress = [&](const import::ImportStats& stats, uint64_t done) {
+    if (!show_progress) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::seconds(1)) return;
+    last = now;
+    double seconds = std::chrono::duration<double>(now - start).count();
+    double mb = static_cast<double>(done) / 1e6;
+    std::string of = size_known && total_bytes > 0
+                         ? fmt::format(" of {:.0f} MB ({:.0f}%)", total_bytes / 1e6,
+                                       100.0 * static_cast<double>(done) / total_bytes)
+                         : std::string();
+    fmt::print(stderr, "\rflowid import: {:.0f} MB{}, {} events, {:.0f} MB/s   ", mb, of,
+               stats.events, seconds > 0 ? mb / seconds : 0.0);
+  };
+
+  import::ImportOptions import_options;
+  import_options.lenient = options.lenient;
+  import::ImportStats stats;
+  import::ImportStatus status =
+      import::import_streams(specs, sources, import_options, factory, stats, progress);
+  if (show_progress) fmt::print(stderr, "\r\033[K");
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!options.quiet || status != import::ImportStatus::kOk) {
+    fmt::print(stderr, "flowid import: {} -> {}: {} records from {} bytes in {:.2f} s; {} events "
+               "({})\n",
+               fmt::join(options.inputs, " "), options.output, stats.records, stats.input_bytes,
+               seconds, stats.events, summary_line(stats));
+    if (stats.skipped_records) {
+      fmt::print(stderr, "  {} bad records skipped (--lenient; counted in the trace footer):\n",
+                 stats.skipped_records);
+      for (const auto& [reason, count] : stats.skipped_by_reason) {
+        fmt::print(stderr, "    {:>8}  {}\n", count, reason);
+      }
+      for (const auto& first : stats.first_skipped) fmt::print(stderr, "    e.g. {}\n", first);
+    }
+    print_counts("records ignored (not modelled)", stats.ignored_by_reason);
+    print_counts("things not mapped as recorded (inferred or left absent)",
+                 stats.unmapped_by_reason);
+  }
+  switch (status) {
+    case import::ImportStatus::kOk:
+      return kExitOk;
+    case import::ImportStatus::kBadRecord:
+      fmt::print(stderr,
+                 "flowid import: {}\n  (the trace holds everything before this record; "
+                 "--lenient skips bad records)\n",
+                 stats.error.value_or("bad record"));
+      return kExitDamagedInput;
+    case import::ImportStatus::kUnreadable:
+    case import::ImportStatus::kOutputFailed:
+      fmt::print(stderr, "flowid import: {}\n", stats.error.value_or("error"));
+      return kExitInputError;
+  }
+  return kExitInternal;
+}
+
+}  // namespace
+
+Subcommand add_import(CLI::App& parent) {
+  auto options = std::make_shared<ImportCliOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "import", "Import field traces (eslogger, NEFilterFlow log, Tetragon, auditd) into a trace");
+  app->add_option("INPUT", options->inputs, "Input files ('-' for stdin), imported in order")
+      ->required();
+  app->add_option("-o,--output", options->output, "Output trace file")->required();
+  app->add_option("--format", options->format,
+                  "eslogger | nefilterflow | tetragon | auditd (default: detected per input)");
+  app->add_flag("--lenient", options->lenient,
+                "Skip bad records (counted in the footer, marked in the trace) instead of "
+                "stopping at the first");
+  app->add_flag("-q,--quiet", options->quiet, "No progress and no summary unless something failed");
+  app->add_flag("!--no-zstd", options->zstd, "Write uncompressed chunks");
+  app->footer(
+      "Format detection looks at the first non-empty lines that do not start with '#':\n"
+      "JSON with process_exec/exit/connect/close/kprobe/listen keys -> tetragon; JSON with\n"
+      "event_type and audit_token or schema_version -> eslogger; 'type=X msg=audit(' ->\n"
+      "auditd; a `log` timestamp line -> nefilterflow.\n"
+      "Exit codes: 0 ok (lenient skips are listed on stderr), 2 usage, 3 unreadable input,\n"
+      "unknown format or unwritable output, 4 strict mode stopped at a bad record (the trace\n"
+      "is finished with everything before it). See docs/importers.md.");
+  return {app, [options] { return run_import_command(*options); }};
+}
+
+}  // namespace flowid::cli
