@@ -73,6 +73,9 @@ struct RuleError {
 // Returns nullopt and fills *error on the first bad line.
 std::optional<RuleSet> parse_rules(std::string_view text, std::string_view file, RuleError* error);
 std::optional<RuleSet> load_rules(const std::string& path, RuleError* error);
+// Writes a rule set in the rule file format; parse_rules reads it back to an equal set (line
+// numbers aside). Used to embed the rules a trace was made with in its header.
+std::string format_rules(const RuleSet& rules);
 
 class Filter final {
  public:

@@ -526,4 +526,56 @@ std::optional<RuleSet> load_rules(const std::string& path, RuleError* error) {
   return parse_rules(text, path, error);
 }
 
+
+namespace {
+
+// A basic TOML string with the escapes the parser understands.
+std::string toml_string(std::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += fmt::format("\\u{:04X}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string policy_value(const FilterPolicy::Entry& e) {
+  return e.mode == FilterPolicy::Mode::kApplyRules ? std::string("rules")
+                                                   : std::string(name_of(e.decision));
+}
+
+}  // namespace
+
+std::string format_rules(const RuleSet& set) {
+  std::string out = "[policy]\n";
+  out += fmt::format("unverified = \"{}\"\ngone = \"{}\"\nunknown = \"{}\"\nno_rule = \"{}\"\n",
+                     policy_value(set.policy.unverified), policy_value(set.policy.gone),
+                     policy_value(set.policy.unknown), name_of(set.policy.no_rule));
+  for (const Rule& r : set.rules) {
+    out += fmt::format("\n[[rule]]  # {} tier\nname = {}\naction = \"{}\"\n", name_of(r.tier),
+                       toml_string(r.name), name_of(r.action));
+    if (r.cdhash) {
+      out += "cdhash = \"";
+      for (uint8_t b : *r.cdhash) out += fmt::format("{:02x}", b);
+      out += "\"\n";
+    }
+    if (!r.signing_id.empty()) out += fmt::format("signing_id = {}\n", toml_string(r.signing_id));
+    if (!r.team_id.empty()) out += fmt::format("team_id = {}\n", toml_string(r.team_id));
+    if (r.platform) out += "platform = true\n";
+    if (!r.path.empty()) out += fmt::format("path = {}\n", toml_string(r.path));
+  }
+  return out;
+}
+
 }  // namespace flowid

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 
@@ -440,7 +441,13 @@ class Runner {
       : scenario_(scenario), oracle_(oracle), world_(config_for(scenario)),
         filter_(scenario.rules) {
     world_.set_event_listener([this](const Event& event) {
-      result_.events.push_back(event);
+      // During a resolution, world events come from its races: keep them with the number of
+      // seam calls made so far, to interleave them with the lookups afterwards.
+      if (resolving_) {
+        race_events_.emplace_back(calls_ == 0 ? 0 : calls_ - 1, event);
+      } else {
+        result_.events.push_back(event);
+      }
       if (resolver_ != nullptr) resolver_->observe(event);
     });
   }
@@ -673,6 +680,9 @@ class Runner {
   // Installs the race steps as a scheduler hook that counts seam calls.
   void arm_races(const Step& step) {
     calls_ = 0;
+    resolving_ = true;
+    resolve_start_ns_ = world_.now_ns();
+    race_events_.clear();
     if (step.races.empty()) return;
     world_.set_scheduler_hook([this, &step](LookupCall, World&) {
       ++calls_;
@@ -682,12 +692,32 @@ class Runner {
     });
   }
 
-  // Runs the race steps the strategy did not reach.
+  // Runs the race steps the strategy did not reach (they count as after the last call).
   void finish_races(const Step& step) {
     world_.clear_scheduler_hook();
+    calls_ = calls_ + 1;
     for (const auto& [before, race] : step.races) {
-      if (before > calls_) apply(race);
+      if (before >= calls_) apply(race);
     }
+    resolving_ = false;
+  }
+
+  // Appends a resolution's lookups with its race events between them: an event that ran before
+  // seam call k follows the first k-1 lookups.
+  // Lookups are stamped with the latest time seen so far in the resolution (the seam does not
+  // say when each call returned), so timestamps never go backwards.
+  void append_interleaved(const std::vector<Lookup>& lookups) {
+    std::size_t next = 0;
+    uint64_t time_ns = resolve_start_ns_;
+    for (std::size_t i = 0; i < lookups.size(); ++i) {
+      while (next < race_events_.size() && race_events_[next].first <= i) {
+        time_ns = std::max(time_ns, race_events_[next].second.time_ns);
+        result_.events.push_back(race_events_[next++].second);
+      }
+      result_.events.push_back(Event{time_ns, lookups[i]});
+    }
+    for (; next < race_events_.size(); ++next) result_.events.push_back(race_events_[next].second);
+    race_events_.clear();
   }
 
   bool resolve(const Step& step) {
@@ -701,7 +731,7 @@ class Runner {
     outcome.check = resolve_and_check(world_, *resolver_, filter_, it->second, oracle_);
     finish_races(step);
     outcome.resolved_ns = world_.now_ns();
-    for (const auto& lookup : outcome.check.lookups) result_.events.push_back(Event{world_.now_ns(), lookup});
+    append_interleaved(outcome.check.lookups);
     result_.events.push_back(Event{world_.now_ns(), outcome.check.verdict});
     result_.cell = worse(result_.cell, outcome.check.cell);
     result_.flows.push_back(std::move(outcome));
@@ -717,7 +747,7 @@ class Runner {
     outcome.path = step.args[0];
     outcome.check = launch_and_check(world_, *launcher_, step.args[0], *requirement, oracle_);
     finish_races(step);
-    for (const auto& lookup : outcome.check.lookups) result_.events.push_back(Event{world_.now_ns(), lookup});
+    append_interleaved(outcome.check.lookups);
     result_.cell = worse(result_.cell, outcome.check.cell);
     result_.launches.push_back(std::move(outcome));
     return result_.error.empty();
@@ -733,6 +763,9 @@ class Runner {
   std::map<std::string, Flow> flows_;
   std::map<std::string, uint32_t> content_versions_;
   uint32_t calls_ = 0;
+  bool resolving_ = false;
+  uint64_t resolve_start_ns_ = 0;
+  std::vector<std::pair<std::size_t, Event>> race_events_;  // (lookups before it, event).
   RunResult result_;
 };
 
@@ -744,6 +777,140 @@ RunResult run_resolver(const Scenario& scenario, Resolver& resolver, const Oracl
 
 RunResult run_launcher(const Scenario& scenario, Launcher& launcher, const OracleOptions& oracle) {
   return Runner(scenario, oracle).run(nullptr, &launcher);
+}
+
+}  // namespace flowid::scenario
+
+namespace flowid::scenario {
+namespace {
+
+// Quotes a token when the tokenizer would otherwise split or misread it.
+std::string quote_if_needed(std::string_view text) {
+  bool plain = !text.empty();
+  for (char c : text) plain = plain && c != ' ' && c != '\t' && c != '"' && c != '#' && c != '\\';
+  if (plain) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string_view verb_of(StepKind kind) {
+  for (const auto& v : kVerbs) {
+    if (v.kind == kind) return v.name;
+  }
+  return "?";
+}
+
+std::string format_step(const Step& step) {
+  std::string line(verb_of(step.kind));
+  for (const auto& a : step.args) line += " " + quote_if_needed(a);
+  for (const auto& [key, value] : step.options) {
+    line += " ";
+    if (value.empty()) {
+      line += key;
+    } else {
+      // key=value with the value quoted when needed: key="a b".
+      line += key + "=" + quote_if_needed(value);
+    }
+  }
+  return line;
+}
+
+std::string_view decision_word(Decision d) { return name_of(d); }
+
+std::string policy_word(const FilterPolicy::Entry& e) {
+  return e.mode == FilterPolicy::Mode::kApplyRules ? std::string("rules")
+                                                   : std::string(decision_word(e.decision));
+}
+
+}  // namespace
+
+std::string format_scenario(const Scenario& s) {
+  std::string out;
+  // The description becomes the leading comment block, wrapped at ~96 columns.
+  if (!s.description.empty()) {
+    std::string line = "#";
+    std::size_t p = 0;
+    while (p < s.description.size()) {
+      auto space = s.description.find(' ', p);
+      if (space == std::string::npos) space = s.description.size();
+      std::string word = s.description.substr(p, space - p);
+      if (line.size() + 1 + word.size() > 96 && line.size() > 1) {
+        out += line + "\n";
+        line = "#";
+      }
+      line += " " + word;
+      p = space + 1;
+    }
+    out += line + "\n";
+  }
+  out += fmt::format("scenario {}\n", quote_if_needed(s.name));
+  if (!s.faults.empty()) {
+    out += "fault";
+    for (const auto& f : s.faults) out += " " + f;
+    out += "\n";
+  }
+  if (s.record_with != "token+recheck") out += fmt::format("record-with {}\n", quote_if_needed(s.record_with));
+
+  const WorldConfig defaults;
+  const WorldConfig& w = s.world;
+  std::string world;
+  if (w.pid_policy != defaults.pid_policy) {
+    world += w.pid_policy == PidPolicy::kLowestFree   ? " pid-policy=lowest-free"
+             : w.pid_policy == PidPolicy::kReuseLastFreed ? " pid-policy=reuse-last"
+                                                        : " pid-policy=sequential";
+  }
+  if (w.pid_min != defaults.pid_min) world += fmt::format(" pid-min={}", w.pid_min);
+  if (w.pid_max != defaults.pid_max) world += fmt::format(" pid-max={}", w.pid_max);
+  if (w.seed != defaults.seed) world += fmt::format(" seed={}", w.seed);
+  if (w.caller.sandboxed != defaults.caller.sandboxed || w.caller.root != defaults.caller.root) {
+    world += fmt::format(" caller={},{}", w.caller.sandboxed ? "sandboxed" : "unsandboxed",
+                         w.caller.root ? "root" : "user");
+  }
+  if (w.eperm_path_prefixes != defaults.eperm_path_prefixes) {
+    world += " no-eperm";
+    for (const auto& prefix : w.eperm_path_prefixes) world += " eperm-prefix=" + quote_if_needed(prefix);
+  }
+  if (!world.empty()) out += "world" + world + "\n";
+
+  if (!s.rules_file.empty()) {
+    out += fmt::format("rules {}\n", quote_if_needed(s.rules_file));
+  } else {
+    const FilterPolicy policy_defaults;
+    const FilterPolicy& p = s.rules.policy;
+    if (!(p == policy_defaults)) {
+      out += fmt::format("policy unverified={} gone={} unknown={} no_rule={}\n", policy_word(p.unverified),
+                         policy_word(p.gone), policy_word(p.unknown), decision_word(p.no_rule));
+    }
+    for (const auto& r : s.rules.rules) {
+      std::string line = fmt::format("rule {} {}", quote_if_needed(r.name), decision_word(r.action));
+      if (r.cdhash) line += " cdhash=" + [&] {
+        std::string h;
+        for (uint8_t b : *r.cdhash) h += fmt::format("{:02x}", b);
+        return h;
+      }();
+      if (!r.signing_id.empty()) line += " signing_id=" + quote_if_needed(r.signing_id);
+      if (!r.team_id.empty()) line += " team_id=" + quote_if_needed(r.team_id);
+      if (r.platform) line += " platform=true";
+      if (!r.path.empty()) line += " path=" + quote_if_needed(r.path);
+      out += line + "\n";
+    }
+  }
+  out += "\n";
+  for (const auto& step : s.steps) {
+    out += format_step(step) + "\n";
+    for (const auto& [before, race] : step.races) {
+      out += fmt::format("  before-call {}: {}\n", before, format_step(race));
+    }
+  }
+  if (!s.expectations.empty()) out += "\n";
+  for (const auto& e : s.expectations) {
+    out += fmt::format("expect {} {}\n", quote_if_needed(e.strategy), name_of(e.cell));
+  }
+  return out;
 }
 
 }  // namespace flowid::scenario

@@ -226,31 +226,9 @@ TEST(RulesErrors, ErrorsStopAtTheFirstBadLine) {
   EXPECT_EQ(error.line, 2);
 }
 
-// Round trip: any valid rule set, written out in the format, parses back to itself.
-std::string render(const RuleSet& set) {
-  std::string out = "[policy]\n";
-  auto entry = [](const FilterPolicy::Entry& e) {
-    return e.mode == FilterPolicy::Mode::kApplyRules ? std::string("rules")
-                                                     : std::string(name_of(e.decision));
-  };
-  out += fmt::format("unverified = \"{}\"\ngone = \"{}\"\nunknown = \"{}\"\nno_rule = \"{}\"\n",
-                     entry(set.policy.unverified), entry(set.policy.gone),
-                     entry(set.policy.unknown), name_of(set.policy.no_rule));
-  for (const Rule& r : set.rules) {
-    out += fmt::format("\n[[rule]]  # {}\nname = \"{}\"\naction = \"{}\"\n", name_of(r.tier),
-                       r.name, name_of(r.action));
-    if (r.cdhash) {
-      out += "cdhash = \"";
-      for (uint8_t b : *r.cdhash) out += fmt::format("{:02x}", b);
-      out += "\"\n";
-    }
-    if (!r.signing_id.empty()) out += fmt::format("signing_id = \"{}\"\n", r.signing_id);
-    if (!r.team_id.empty()) out += fmt::format("team_id = '{}'\n", r.team_id);
-    if (r.platform) out += "platform = true\n";
-    if (!r.path.empty()) out += fmt::format("path = \"{}\"\n", r.path);
-  }
-  return out;
-}
+// Round trip: any valid rule set, written out in the format (format_rules), parses back to
+// itself.
+std::string render(const RuleSet& set) { return format_rules(set); }
 
 rc::Gen<FilterPolicy::Entry> policy_entry() {
   return rc::gen::element(FilterPolicy::Entry{FilterPolicy::Mode::kDecide, Decision::kAllow},
