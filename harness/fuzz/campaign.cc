@@ -1,0 +1,134 @@
+#include "harness/fuzz/campaign.h"
+
+#include <fmt/format.h>
+
+#include "harness/strategies/catalog.h"
+
+namespace flowid::fuzz {
+
+std::string case_name(const std::string& strategy, uint64_t seed, uint64_t case_index) {
+  std::string clean;
+  for (char c : strategy) clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
+  return fmt::format("fuzz-{}-s{}-c{}", clean, seed, case_index);
+}
+
+CaseRecord run_case(const CampaignOptions& options, uint64_t case_index) {
+  CaseRecord record;
+  record.index = case_index;
+  record.seed = case_seed(options.seed, case_index);
+  Choices choices(record.seed);
+  GeneratorOptions generator = options.generator;
+  generator.launchers = options.strategy.launcher;
+  record.generated = generate_case(generator, choices, case_name(options.strategy.name, options.seed, case_index));
+  record.generated.seed = record.seed;
+  record.generated.scenario.record_with = options.strategy.launcher ? "kernel-launch-requirement" : "token+recheck";
+  record.verdict = check_scenario(record.generated.scenario, options.strategy, options.oracle);
+  return record;
+}
+
+namespace {
+std::string fault_list_argument(FaultSet faults) {
+  if (faults == kAllFaults) return "all";
+  if (faults == kResolverFaults) return "resolver";
+  if (faults == kLauncherFaults) return "launcher";
+  return format_fault_set(faults);
+}
+}  // namespace
+
+std::string reproduce_command(const CampaignOptions& options, uint64_t case_index) {
+  return fmt::format("flowid fuzz --{} {} --faults {} --seed {} --case {}{}",
+                     options.strategy.launcher ? "launcher" : "strategy", options.strategy.name,
+                     fault_list_argument(options.generator.faults), options.seed, case_index,
+                     options.generator.swarm ? "" : " --no-swarm");
+}
+
+Counterexample minimize(const CampaignOptions& options, const CaseRecord& failing, const ShrinkOptions& shrink) {
+  Counterexample out;
+  out.case_index = failing.index;
+  out.case_seed = failing.seed;
+  out.reproduce = reproduce_command(options, failing.index);
+  ShrinkOptions shrink_options = shrink;
+  shrink_options.oracle = options.oracle;
+  out.shrink = shrink_case(failing.generated, options.strategy, shrink_options);
+  out.credited = out.shrink.shrunk.injected;
+  auto& s = out.shrink.shrunk.scenario;
+  s.description = fmt::format(
+      "Found by flowid fuzz: strategy {} violates {} ({}). Faults: {}. Seed {}, case {}; shrunk "
+      "from {} to {} steps. Reproduce: {}",
+      options.strategy.name, format_invariants(out.shrink.verdict.violated), name_of(out.shrink.verdict.cell),
+      format_fault_set(out.credited), options.seed, failing.index, out.shrink.original_size,
+      out.shrink.shrunk_size, out.reproduce);
+  return out;
+}
+
+void add_reference_expectations(scenario::Scenario& scenario, const std::string& skip) {
+  const bool launchers = scenario.tests_launchers();
+  const auto names = launchers ? launcher_names() : resolver_names();
+  scenario.expectations.clear();
+  for (auto name : names) {
+    if (name == skip) continue;
+    auto strategy = reference_strategy(name);
+    if (!strategy) continue;
+    CaseVerdict verdict = check_scenario(scenario, *strategy);
+    if (!verdict.ran()) continue;
+    scenario.expectations.push_back({std::string(name), verdict.cell, 0});
+  }
+}
+
+void CampaignTally::add(const CaseRecord& record) {
+  ++cases;
+  if (!record.verdict.ran()) ++invalid;
+  if (record.verdict.failed()) ++failed;
+  for (int i = 0; i < kFaultCount; ++i) {
+    auto& tally = faults[static_cast<std::size_t>(i)];
+    if (contains(record.generated.enabled, fault_at(i))) ++tally.cases_enabled;
+    if (contains(record.generated.injected, fault_at(i))) {
+      ++tally.cases_injected;
+      if (record.verdict.failed()) ++tally.cases_failed;
+    }
+  }
+}
+
+void CampaignTally::merge(const CampaignTally& other) {
+  cases += other.cases;
+  failed += other.failed;
+  invalid += other.invalid;
+  for (std::size_t i = 0; i < faults.size(); ++i) {
+    faults[i].cases_enabled += other.faults[i].cases_enabled;
+    faults[i].cases_injected += other.faults[i].cases_injected;
+    faults[i].cases_failed += other.faults[i].cases_failed;
+  }
+}
+
+bool CorpusVerdict::passed() const {
+  if (!applicable) return true;
+  if (!verdict.ran()) return false;
+  if (expected) return *expected == verdict.cell;
+  return !verdict.failed();
+}
+
+std::string CorpusVerdict::problem() const {
+  if (passed()) return {};
+  if (!verdict.ran()) return fmt::format("{}: does not run: {}", file, verdict.error);
+  if (expected) {
+    return fmt::format("{}: expected {}, got {}{}{}", file, name_of(*expected), name_of(verdict.cell),
+                       verdict.first_violation.empty() ? "" : ": ", verdict.first_violation);
+  }
+  return fmt::format("{}: still fails ({}): {}", file, format_invariants(verdict.violated), verdict.first_violation);
+}
+
+CorpusVerdict replay_corpus_entry(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
+                                  const OracleOptions& oracle) {
+  CorpusVerdict out;
+  out.file = scenario.file;
+  out.name = scenario.name;
+  out.applicable = scenario.tests_launchers() == strategy.launcher;
+  if (!out.applicable) return out;
+  for (const auto& e : scenario.expectations) {
+    if (e.strategy == strategy.name) out.expected = e.cell;
+  }
+  out.verdict = check_scenario(scenario, strategy, oracle);
+  return out;
+}
+
+}  // namespace flowid::fuzz

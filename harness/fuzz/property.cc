@@ -1,0 +1,158 @@
+#include "harness/fuzz/property.h"
+
+#include <variant>
+
+#include "harness/strategies/catalog.h"
+
+namespace flowid::fuzz {
+namespace {
+
+// FNV-1a over bytes, then folded into the running digest with splitmix64's mixer.
+uint64_t fold_bytes(uint64_t state, std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : bytes) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return mix64(state ^ h);
+}
+uint64_t fold(uint64_t state, uint64_t value) { return mix64(state ^ mix64(value)); }
+
+uint64_t fold_identity(uint64_t state, const std::optional<CodeIdentity>& identity) {
+  if (!identity) return fold(state, 0);
+  state = fold_bytes(state, identity->path);
+  state = fold_bytes(state, identity->signing_id);
+  state = fold_bytes(state, identity->team_id);
+  if (identity->cdhash) state = fold_bytes(state, std::string_view(reinterpret_cast<const char*>(identity->cdhash->data()), identity->cdhash->size()));
+  return fold(state, static_cast<uint64_t>(identity->signature) | (identity->platform ? 0x100u : 0u));
+}
+
+uint64_t fold_token(uint64_t state, const AuditToken& token) {
+  for (uint32_t word : token.words) state = fold(state, word);
+  return state;
+}
+
+// The fields of an event that a run decides: kinds, times, tokens, lookups and verdicts.
+uint64_t fold_event(uint64_t state, const Event& event) {
+  state = fold(state, (static_cast<uint64_t>(event.kind()) << 56) ^ event.time_ns);
+  return std::visit(
+      [state](const auto& body) -> uint64_t {
+        using T = std::decay_t<decltype(body)>;
+        uint64_t s = state;
+        if constexpr (std::is_same_v<T, ProcessSpawn>) {
+          s = fold_identity(fold_token(s, body.token), body.image);
+        } else if constexpr (std::is_same_v<T, ProcessExec>) {
+          s = fold_identity(fold_token(fold_token(s, body.previous), body.token), body.image);
+        } else if constexpr (std::is_same_v<T, ProcessExit>) {
+          s = fold(fold_token(s, body.token), static_cast<uint64_t>(body.stage));
+        } else if constexpr (std::is_same_v<T, FileChange>) {
+          s = fold_identity(fold_bytes(fold(s, static_cast<uint64_t>(body.op)), body.path + "\n" + body.new_path),
+                            body.image);
+        } else if constexpr (std::is_same_v<T, Flow>) {
+          s = fold(s, body.flow_id);
+          s = fold_token(s, body.source_process_audit_token.token);
+          s = fold_token(s, body.source_app_audit_token.token);
+          s = fold(s, (uint64_t{body.source_process_audit_token.size_bytes} << 32) |
+                          body.source_app_audit_token.size_bytes);
+        } else if constexpr (std::is_same_v<T, Lookup>) {
+          s = fold(s, (static_cast<uint64_t>(body.call) << 40) ^
+                          (static_cast<uint64_t>(body.outcome.domain) << 32) ^
+                          static_cast<uint32_t>(body.outcome.code));
+          s = fold(s, body.flow_id);
+          s = fold_bytes(s, body.data.path);
+        } else if constexpr (std::is_same_v<T, Verdict>) {
+          s = fold(s, (static_cast<uint64_t>(body.decision) << 16) | (static_cast<uint64_t>(body.status) << 8) |
+                          static_cast<uint64_t>(body.label));
+          s = fold_identity(fold_bytes(s, body.rule), body.identity);
+        }
+        return s;
+      },
+      event.body);
+}
+
+void collect(CaseVerdict& verdict, const std::vector<Finding>& findings) {
+  for (const auto& finding : findings) {
+    verdict.digest = fold(verdict.digest, (static_cast<uint64_t>(finding.invariant) << 8) |
+                                              static_cast<uint64_t>(finding.severity));
+    if (finding.severity != Severity::kViolation) {
+      ++verdict.warnings;
+      continue;
+    }
+    ++verdict.violations;
+    verdict.violated |= invariant_bit(finding.invariant);
+    if (verdict.first_violation.empty()) verdict.first_violation = describe(finding);
+  }
+}
+
+}  // namespace
+
+std::optional<StrategyUnderTest> reference_strategy(std::string_view name) {
+  StrategyUnderTest strategy;
+  strategy.name = std::string(name);
+  if (make_resolver(name)) {
+    std::string owned(name);
+    strategy.make_resolver = [owned] { return flowid::make_resolver(owned); };
+    return strategy;
+  }
+  if (make_launcher(name)) {
+    std::string owned(name);
+    strategy.launcher = true;
+    strategy.make_launcher = [owned] { return flowid::make_launcher(owned); };
+    return strategy;
+  }
+  return std::nullopt;
+}
+
+std::string format_invariants(InvariantSet set) {
+  std::string out;
+  for (unsigned i = 1; i <= 7; ++i) {
+    if ((set & (1u << i)) == 0) continue;
+    if (!out.empty()) out += ',';
+    out += "I" + std::to_string(i);
+  }
+  return out.empty() ? "none" : out;
+}
+
+Invariant primary_invariant(InvariantSet violated) {
+  for (Invariant invariant : {Invariant::kI4VerdictSafety, Invariant::kI5LauncherSafety,
+                              Invariant::kI1VerifiedIsCorrect, Invariant::kI3GoneIsGone,
+                              Invariant::kI2NoSilentMisattribution, Invariant::kI7Totality}) {
+    if ((violated & invariant_bit(invariant)) != 0) return invariant;
+  }
+  return Invariant::kI7Totality;
+}
+
+CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
+                           const OracleOptions& oracle, scenario::RunResult* run) {
+  scenario::RunResult result;
+  if (strategy.launcher) {
+    auto launcher = strategy.make_launcher();
+    result = scenario::run_launcher(scenario, *launcher, oracle);
+  } else {
+    auto resolver = strategy.make_resolver();
+    result = scenario::run_resolver(scenario, *resolver, oracle);
+  }
+  CaseVerdict verdict;
+  verdict.error = result.error;
+  verdict.cell = result.cell;
+  verdict.digest = fold_bytes(0x666c6f7769646675ULL, result.error);
+  for (const auto& event : result.events) verdict.digest = fold_event(verdict.digest, event);
+  verdict.event_count = static_cast<uint32_t>(result.events.size());
+  for (const auto& flow : result.flows) {
+    verdict.digest = fold(verdict.digest, static_cast<uint64_t>(flow.check.cell));
+    collect(verdict, flow.check.findings);
+  }
+  for (const auto& launch : result.launches) {
+    verdict.digest = fold(verdict.digest, static_cast<uint64_t>(launch.check.cell) | (launch.check.result.launched ? 0x10u : 0u));
+    collect(verdict, launch.check.findings);
+  }
+  if (run != nullptr) *run = std::move(result);
+  return verdict;
+}
+
+CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
+                           const OracleOptions& oracle) {
+  return check_scenario(scenario, strategy, oracle, nullptr);
+}
+
+}  // namespace flowid::fuzz

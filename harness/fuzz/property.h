@@ -1,0 +1,66 @@
+// The property every generated case is checked against: the oracle's invariants (DESIGN §3,
+// I1-I5 and I7) hold for every flow and launch of the schedule. A case FAILS when the oracle
+// reports any violation-severity finding (I2's warning-level finding — a wrong name correctly
+// labelled unverified — is counted, not failed).
+//
+// A strategy under test is a named factory: a fresh resolver or launcher for every run, so no
+// cache survives from one case to the next (cases are independent and can run on any thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "harness/fuzz/generator.h"
+#include "harness/oracle.h"
+#include "harness/resolver.h"
+#include "harness/scenario.h"
+
+namespace flowid::fuzz {
+
+struct StrategyUnderTest {
+  std::string name;
+  bool launcher = false;
+  std::function<std::unique_ptr<Resolver>()> make_resolver;
+  std::function<std::unique_ptr<Launcher>()> make_launcher;
+};
+
+// A reference strategy from the catalog (resolver or launcher), or nullopt for an unknown name.
+std::optional<StrategyUnderTest> reference_strategy(std::string_view name);
+
+using InvariantSet = uint8_t;  // bit n = invariant In (bits 1-5 and 7).
+inline constexpr InvariantSet invariant_bit(Invariant invariant) {
+  return static_cast<InvariantSet>(1u << static_cast<unsigned>(invariant));
+}
+std::string format_invariants(InvariantSet set);  // "I1,I4" or "none"
+
+struct CaseVerdict {
+  std::string error;            // the scenario did not run ("FILE:LINE: ..."): not a finding.
+  Cell cell = Cell::kCorrect;   // the worst cell over flows and launches.
+  InvariantSet violated = 0;    // invariants with a violation-severity finding.
+  uint32_t violations = 0;
+  uint32_t warnings = 0;
+  std::string first_violation;  // describe() of the first violation, for reports.
+  // A stable digest of everything the run produced (events, verdicts, findings): the same case
+  // must give the same digest every time (I6).
+  uint64_t digest = 0;
+  uint32_t event_count = 0;
+
+  bool ran() const { return error.empty(); }
+  bool failed() const { return ran() && violated != 0; }
+};
+
+// Runs the scenario with a fresh strategy and checks it.
+CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
+                           const OracleOptions& oracle = {});
+// The same, keeping the full run (flows, findings, events) for reports.
+CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
+                           const OracleOptions& oracle, scenario::RunResult* run);
+
+// The invariant a failing case is shrunk against: the most severe one it violates
+// (I4/I5 > I1 > I3 > I2 > I7).
+Invariant primary_invariant(InvariantSet violated);
+
+}  // namespace flowid::fuzz

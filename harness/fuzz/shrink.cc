@@ -1,0 +1,198 @@
+#include "harness/fuzz/shrink.h"
+
+#include <utility>
+
+namespace flowid::fuzz {
+namespace {
+
+// Named bound on the outer fix-point loop (each round must remove or simplify something).
+constexpr uint32_t kShrinkRoundsMax = 64;
+
+class Shrinker {
+ public:
+  Shrinker(const StrategyUnderTest& strategy, const ShrinkOptions& options, InvariantSet target)
+      : strategy_(strategy), options_(options), target_(target) {}
+
+  uint32_t runs() const { return runs_; }
+
+  // True (and verdict filled) when the candidate runs and violates the target.
+  bool still_fails(const GeneratedCase& candidate, CaseVerdict* verdict = nullptr) {
+    if (runs_ >= options_.runs_max) return false;
+    ++runs_;
+    CaseVerdict v = check_scenario(candidate.scenario, strategy_, options_.oracle);
+    const bool fails = v.ran() && (v.violated & target_) != 0;
+    if (fails && verdict != nullptr) *verdict = std::move(v);
+    return fails;
+  }
+
+  bool exhausted() const { return runs_ >= options_.runs_max; }
+
+  bool remove_step_chunks(GeneratedCase& best) {
+    bool progress = false;
+    std::size_t chunk = best.scenario.steps.size() / 2;
+    if (chunk == 0) chunk = 1;
+    while (chunk >= 1 && !exhausted()) {
+      bool removed_any = false;
+      for (std::size_t start = 0; start < best.scenario.steps.size() && !exhausted();) {
+        GeneratedCase candidate = best;
+        const std::size_t end = std::min(start + chunk, candidate.scenario.steps.size());
+        candidate.scenario.steps.erase(candidate.scenario.steps.begin() + static_cast<std::ptrdiff_t>(start),
+                                       candidate.scenario.steps.begin() + static_cast<std::ptrdiff_t>(end));
+        candidate.step_faults.erase(candidate.step_faults.begin() + static_cast<std::ptrdiff_t>(start),
+                                    candidate.step_faults.begin() + static_cast<std::ptrdiff_t>(end));
+        if (still_fails(candidate)) {
+          best = std::move(candidate);
+          removed_any = progress = true;
+        } else {
+          start += chunk;
+        }
+      }
+      if (chunk == 1) break;
+      chunk = removed_any ? chunk : chunk / 2;
+    }
+    return progress;
+  }
+
+  bool simplify_races(GeneratedCase& best) {
+    bool progress = false;
+    for (std::size_t s = 0; s < best.scenario.steps.size() && !exhausted(); ++s) {
+      for (std::size_t r = 0; r < best.scenario.steps[s].races.size() && !exhausted();) {
+        GeneratedCase candidate = best;
+        auto& races = candidate.scenario.steps[s].races;
+        races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
+        if (still_fails(candidate)) {
+          best = std::move(candidate);
+          progress = true;
+        } else {
+          ++r;
+        }
+      }
+      for (std::size_t r = 0; r < best.scenario.steps[s].races.size() && !exhausted(); ++r) {
+        while (best.scenario.steps[s].races[r].first > 1 && !exhausted()) {
+          GeneratedCase candidate = best;
+          --candidate.scenario.steps[s].races[r].first;
+          if (!still_fails(candidate)) break;
+          best = std::move(candidate);
+          progress = true;
+        }
+      }
+    }
+    return progress;
+  }
+
+  bool remove_rules(GeneratedCase& best) {
+    bool progress = false;
+    for (std::size_t i = 0; i < best.scenario.rules.rules.size() && !exhausted();) {
+      GeneratedCase candidate = best;
+      candidate.scenario.rules.rules.erase(candidate.scenario.rules.rules.begin() + static_cast<std::ptrdiff_t>(i));
+      if (still_fails(candidate)) {
+        best = std::move(candidate);
+        progress = true;
+      } else {
+        ++i;
+      }
+    }
+    return progress;
+  }
+
+  // Tries one change; keeps it when the case still fails.
+  template <typename Change>
+  bool attempt(GeneratedCase& best, Change change) {
+    if (exhausted()) return false;
+    GeneratedCase candidate = best;
+    if (!change(candidate)) return false;
+    if (!still_fails(candidate)) return false;
+    best = std::move(candidate);
+    return true;
+  }
+
+  bool simplify_values(GeneratedCase& best) {
+    bool progress = false;
+    const WorldConfig defaults;
+    progress |= attempt(best, [](GeneratedCase& c) {
+      if (c.scenario.world.pid_policy == PidPolicy::kSequential) return false;
+      c.scenario.world.pid_policy = PidPolicy::kSequential;
+      return true;
+    });
+    progress |= attempt(best, [](GeneratedCase& c) {
+      if (!c.scenario.world.caller.sandboxed) return false;
+      c.scenario.world.caller.sandboxed = false;
+      return true;
+    });
+    const FilterPolicy default_policy;
+    progress |= attempt(best, [&](GeneratedCase& c) {
+      if (c.scenario.rules.policy == default_policy) return false;
+      c.scenario.rules.policy = default_policy;
+      return true;
+    });
+    progress |= attempt(best, [&](GeneratedCase& c) {
+      if (c.scenario.rules.policy.unverified == default_policy.unverified) return false;
+      c.scenario.rules.policy.unverified = default_policy.unverified;
+      return true;
+    });
+    progress |= attempt(best, [&](GeneratedCase& c) {
+      if (c.scenario.rules.policy.gone == default_policy.gone && c.scenario.rules.policy.unknown == default_policy.unknown) return false;
+      c.scenario.rules.policy.gone = default_policy.gone;
+      c.scenario.rules.policy.unknown = default_policy.unknown;
+      return true;
+    });
+    for (std::size_t s = 0; s < best.scenario.steps.size() && !exhausted(); ++s) {
+      for (std::size_t o = 0; o < best.scenario.steps[s].options.size() && !exhausted();) {
+        const std::string key = best.scenario.steps[s].options[o].first;
+        // Options that carry meaning a step needs (identities, the requirement) stay.
+        if (key == "signing_id" || key == "team_id" || key == "requirement" || key == "responsible" ||
+            key == "app" || key == "zombie") {
+          ++o;
+          continue;
+        }
+        const bool removed = attempt(best, [s, o](GeneratedCase& c) {
+          auto& options = c.scenario.steps[s].options;
+          options.erase(options.begin() + static_cast<std::ptrdiff_t>(o));
+          return true;
+        });
+        progress |= removed;
+        if (!removed) ++o;
+      }
+    }
+    return progress;
+  }
+
+ private:
+  const StrategyUnderTest& strategy_;
+  const ShrinkOptions& options_;
+  InvariantSet target_;
+  uint32_t runs_ = 0;
+};
+
+}  // namespace
+
+ShrinkResult shrink_case(const GeneratedCase& failing, const StrategyUnderTest& strategy,
+                         const ShrinkOptions& options) {
+  ShrinkResult result;
+  result.shrunk = failing;
+  result.original_size = schedule_size(failing.scenario);
+  result.verdict = check_scenario(failing.scenario, strategy, options.oracle);
+  result.shrunk_size = result.original_size;
+  if (!result.verdict.failed()) return result;
+  result.target = primary_invariant(result.verdict.violated);
+
+  Shrinker shrinker(strategy, options, invariant_bit(result.target));
+  GeneratedCase best = failing;
+  for (uint32_t round = 0; round < kShrinkRoundsMax && !shrinker.exhausted(); ++round) {
+    bool progress = shrinker.remove_step_chunks(best);
+    progress |= shrinker.simplify_races(best);
+    progress |= shrinker.remove_rules(best);
+    progress |= shrinker.simplify_values(best);
+    if (!progress) break;
+  }
+  // Renumber lines so that messages about the shrunk case point at its own steps.
+  for (std::size_t i = 0; i < best.scenario.steps.size(); ++i) best.scenario.steps[i].line = static_cast<int>(i) + 1;
+  refresh_faults(best);
+  result.verdict = check_scenario(best.scenario, strategy, options.oracle);
+  result.runs = shrinker.runs();
+  result.shrunk = std::move(best);
+  result.shrunk_size = schedule_size(result.shrunk.scenario);
+  return result;
+}
+
+}  // namespace flowid::fuzz
