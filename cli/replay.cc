@@ -15,6 +15,7 @@
 #include "harness/filter.h"
 #include "harness/strategies/catalog.h"
 #include "replay/replay.h"
+#include "replay/world_config.h"
 
 namespace flowid::cli {
 namespace {
@@ -53,12 +54,47 @@ std::string golden_path_for(const ReplayOptions& options, const std::string& tra
   return options.golden;
 }
 
+// The rules for a trace: --rules when given, else the rules embedded in the trace's header (a
+// compiled fixture carries its own), else none.
+std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules, const trace::TraceReader& reader,
+                                 const std::string& path, std::string* error) {
+  if (cli_rules) return cli_rules;
+  auto embedded = replay::rules_from_header(reader.header(), path, error);
+  if (!embedded && !error->empty()) return std::nullopt;
+  return embedded ? embedded : std::optional<RuleSet>(RuleSet{});
+}
+
 // Replays one trace once with a fresh resolver.
 replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::string& path,
-                                      const Filter& filter,
+                                      const std::optional<RuleSet>& cli_rules,
                                       const std::vector<Verdict>* golden) {
   auto reader = trace::open_reader(path);
+  replay::TraceReplayResult failed;
+  failed.path = path;
+  if (!reader->ok()) {
+    failed.readable = false;
+    for (const auto& issue : reader->issues()) failed.read_issues.push_back(trace::describe(issue, path));
+    return failed;
+  }
+  std::string error;
+  auto rules = rules_for(cli_rules, *reader, path, &error);
+  if (!rules) {
+    failed.readable = false;
+    failed.read_issues.push_back(error);
+    return failed;
+  }
+  Filter filter(*rules);
   auto resolver = make_resolver(options.resolver);
+  if (options.mode == "model") {
+    replay::ModelOptions model;
+    if (!replay::world_config_from_header(reader->header(), path, &model.world, &error)) {
+      failed.readable = false;
+      failed.read_issues.push_back(error);
+      return failed;
+    }
+    model.golden = golden;
+    return replay::replay_model(path, *reader, *resolver, filter, model);
+  }
   replay::FaithfulOptions faithful;
   faithful.golden = golden;
   return replay::replay_faithful(path, *reader, *resolver, filter, faithful);
@@ -100,9 +136,8 @@ void print_golden_changes(const std::string& golden_path, const std::optional<st
 }
 
 int run_replay(const ReplayOptions& options) {
-  if (options.mode != "faithful") {
-    fmt::print(stderr, "flowid replay: mode '{}' is not available in this build (modes: faithful)\n",
-               options.mode);
+  if (options.mode != "faithful" && options.mode != "model") {
+    fmt::print(stderr, "flowid replay: unknown mode '{}' (modes: faithful, model)\n", options.mode);
     return kExitUsage;
   }
   if (!make_resolver(options.resolver)) {
@@ -114,17 +149,15 @@ int run_replay(const ReplayOptions& options) {
     fmt::print(stderr, "flowid replay: --update-golden needs --golden FILE-or-DIR\n");
     return kExitUsage;
   }
-  RuleSet rules;
+  std::optional<RuleSet> cli_rules;
   if (!options.rules_path.empty()) {
     RuleError error;
-    auto loaded = load_rules(options.rules_path, &error);
-    if (!loaded) {
+    cli_rules = load_rules(options.rules_path, &error);
+    if (!cli_rules) {
       fmt::print(stderr, "flowid replay: {}\n", error.describe());
       return kExitInputError;
     }
-    rules = std::move(*loaded);
   }
-  Filter filter(rules);
 
   auto shard = parse_shard(options.shard);
   if (!shard) {
@@ -160,7 +193,7 @@ int run_replay(const ReplayOptions& options) {
       continue;
     }
 
-    auto result = replay_once(options, path, filter, golden ? &*golden : nullptr);
+    auto result = replay_once(options, path, cli_rules, golden ? &*golden : nullptr);
     c.flows = result.flows;
     c.events = result.events;
     c.digest = result.verdict_digest;
@@ -185,12 +218,20 @@ int run_replay(const ReplayOptions& options) {
     for (const auto& d : result.differences) {
       c.failures.push_back(fmt::format("flow {}: {}", d.flow_id, d.what));
     }
+    for (const auto& finding : result.findings) {
+      if (finding.severity == Severity::kViolation) {
+        c.failures.push_back(describe(finding));
+      } else {
+        c.warnings.push_back(describe(finding));
+      }
+    }
+    for (const auto& e : result.model_errors) c.warnings.push_back("world: " + e);
     for (const auto& call : result.off_script) {
       c.failures.push_back(fmt::format("flow {}: off-script call {} (the trace recorded no such lookup)",
                                        call.flow_id, replay::describe(call)));
     }
     if (options.check_determinism) {
-      auto again = replay_once(options, path, filter, golden ? &*golden : nullptr);
+      auto again = replay_once(options, path, cli_rules, golden ? &*golden : nullptr);
       if (again.verdict_digest != result.verdict_digest) {
         c.failures.push_back(fmt::format("nondeterministic: verdict digest {:016x} then {:016x}",
                                          result.verdict_digest, again.verdict_digest));
@@ -220,11 +261,13 @@ Subcommand add_replay(CLI::App& parent) {
       "replay", "Replay traces against a resolver strategy and rules; compare the verdicts");
   app->add_option("TRACE", options->traces, "Trace files")->required();
   app->add_option("--mode", options->mode,
-                  "faithful: the seam answers from the trace's recorded lookups")
+                  "faithful: the seam answers from the trace's recorded lookups; model: the world is "
+                  "rebuilt from the trace's events and the simulator answers, checked by the oracle")
       ->default_str("faithful");
   app->add_option("--resolver", options->resolver, "Resolver strategy (see `flowid strategies`)")
       ->default_str("token+recheck");
-  app->add_option("--rules", options->rules_path, "Rule file (docs/rules.md); default: no rules");
+  app->add_option("--rules", options->rules_path,
+                  "Rule file (docs/rules.md); default: the rules embedded in the trace, else none");
   app->add_option("--golden", options->golden,
                   "Expected verdicts: a golden file, or a directory of TRACE-STEM.RESOLVER.golden "
                   "files; default: the verdicts recorded in the trace");
@@ -239,7 +282,9 @@ Subcommand add_replay(CLI::App& parent) {
                 "Replay every trace twice and compare the verdict digests");
   app->add_flag("-q,--quiet", options->quiet, "Only the summary line and failures");
   app->footer(
-      "Exit code 1 when any trace has a verdict difference, an off-script call or a finding.");
+      "Exit code 1 when any trace has a verdict difference, an off-script call or an invariant\n"
+      "violation (warnings, such as an unverified label on another program's name, are shown\n"
+      "but do not fail).");
   return {app, [options] { return run_replay(*options); }};
 }
 

@@ -47,6 +47,8 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
       append_string_array(out, c.failures);
       out += ",\"errors\":";
       append_string_array(out, c.errors);
+      out += ",\"warnings\":";
+      append_string_array(out, c.warnings);
       out += '}';
     }
     out += fmt::format("],\"passed\":{},\"failed\":{}}}\n", passed, failed);
@@ -61,6 +63,9 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
                c.passed() ? "PASS" : "FAIL", c.name, c.flows, c.events, c.digest);
     for (const auto& e : c.errors) fmt::print("        error: {}\n", e);
     for (const auto& f : c.failures) fmt::print("        {}\n", f);
+    if (!quiet) {
+      for (const auto& w : c.warnings) fmt::print("        warning: {}\n", w);
+    }
   }
   fmt::print("{} case{}: {} passed, {} failed\n", report.cases.size(),
              report.cases.size() == 1 ? "" : "s", passed, failed);

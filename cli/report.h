@@ -16,6 +16,7 @@ struct CaseReport {
   uint64_t digest = 0;
   std::vector<std::string> failures;  // differences, off-script calls, findings.
   std::vector<std::string> errors;    // the case could not run (or ran on damaged input).
+  std::vector<std::string> warnings;  // reported, but do not fail the case.
   double seconds = 0;
   bool passed() const { return failures.empty() && errors.empty(); }
 };

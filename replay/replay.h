@@ -20,6 +20,7 @@
 
 #include "harness/filter.h"
 #include "harness/model.h"
+#include "harness/oracle.h"
 #include "harness/resolver.h"
 #include "replay/recorded_seam.h"
 #include "trace/trace.h"
@@ -56,9 +57,19 @@ struct TraceReplayResult {
   uint64_t verdict_digest = 0;          // event_digest over the produced verdicts.
   std::vector<std::string> read_issues; // "FILE: at byte N (chunk C): ..." for a damaged trace.
   bool readable = true;                 // false: nothing could be read.
+  // Model and perturbed modes: the oracle's findings (warnings included) and events the world
+  // could not apply ("event 12 (spawn 744.3): pid-in-use").
+  std::vector<Finding> findings;
+  std::vector<std::string> model_errors;
 
+  uint64_t violations() const {
+    uint64_t n = 0;
+    for (const auto& f : findings) n += f.severity == Severity::kViolation;
+    return n;
+  }
   bool passed() const {
-    return readable && read_issues.empty() && differences.empty() && off_script.empty();
+    return readable && read_issues.empty() && differences.empty() && off_script.empty() &&
+           violations() == 0;
   }
 };
 
@@ -82,5 +93,33 @@ struct FaithfulOptions {
 TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& reader,
                                   Resolver& resolver, const Filter& filter,
                                   const FaithfulOptions& options = {});
+
+}  // namespace flowid::replay
+
+namespace flowid::replay {
+
+struct ModelOptions {
+  // The world to rebuild; normally from world_config_from_header().
+  WorldConfig world;
+  OracleOptions oracle;
+  // When set, produced verdicts are compared with these (by flow id); otherwise model mode
+  // reports findings only (the trace's recorded verdicts may come from another strategy).
+  const std::vector<Verdict>* golden = nullptr;
+};
+
+// Model replay: the world is rebuilt from the trace's lifecycle, file and flow events; the
+// resolver asks the simulated world. A flow is resolved where the trace shows its first lookup
+// (or, with no lookups, at its verdict, or right away when it has neither); world events between
+// that flow's lookups run as races before the same seam call of the replayed resolver (an event
+// after k of the flow's lookups runs before call k+1). The oracle checks every resolution.
+// The trace is read into memory first (races need look-ahead).
+TraceReplayResult replay_model(const std::string& path, trace::TraceReader& reader,
+                               Resolver& resolver, const Filter& filter,
+                               const ModelOptions& options);
+
+// The same over events already in memory (perturbed replay and fuzz counterexamples).
+TraceReplayResult replay_model_events(const std::string& path, const std::vector<Event>& events,
+                                      Resolver& resolver, const Filter& filter,
+                                      const ModelOptions& options);
 
 }  // namespace flowid::replay

@@ -1,0 +1,121 @@
+#include "replay/fixture.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "harness/strategies/catalog.h"
+#include "replay/world_config.h"
+
+namespace flowid::replay {
+namespace {
+
+// Adds to `base` the lookups of `other` it lacks, counting duplicates: if `other` made the same
+// call with the same answer twice and `base` holds it once, one more copy is added.
+void merge_lookups(std::vector<Lookup>& base, const std::vector<Lookup>& other) {
+  std::vector<bool> used(base.size(), false);
+  for (const auto& lookup : other) {
+    bool found = false;
+    for (std::size_t i = 0; i < base.size() && !found; ++i) {
+      if (!used[i] && base[i] == lookup) {
+        used[i] = true;
+        found = true;
+      }
+    }
+    if (!found) {
+      base.push_back(lookup);
+      used.push_back(true);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, std::string* error) {
+  CompiledScenario compiled;
+  trace::TraceHeader& h = compiled.header;
+  h.recorder = fmt::format("flowid fixture build {}", FLOWID_VERSION_STRING);
+  h.host = "flowid-sim";
+  h.os = "simulated macOS";
+  h.clock = "virtual";
+  h.caller = s.world.caller;
+  h.resolver_config.emplace_back("scenario", s.name);
+  std::string faults;
+  for (const auto& f : s.faults) faults += (faults.empty() ? "" : ",") + f;
+  if (!faults.empty()) h.resolver_config.emplace_back("faults", faults);
+  append_world_config(s.world, h.resolver_config);
+  h.resolver_config.emplace_back("rules", format_rules(s.rules));
+
+  if (s.tests_launchers()) {
+    const std::string launcher_name =
+        s.record_with == "token+recheck" ? std::string("kernel-launch-requirement") : s.record_with;
+    auto launcher = make_launcher(launcher_name);
+    if (!launcher) {
+      *error = fmt::format("{}: record-with names no launcher: '{}'", s.file, launcher_name);
+      return std::nullopt;
+    }
+    h.resolver_config.emplace_back("record-with", launcher_name);
+    auto run = scenario::run_launcher(s, *launcher);
+    if (!run.ok()) {
+      *error = run.error;
+      return std::nullopt;
+    }
+    compiled.events = std::move(run.events);
+    return compiled;
+  }
+
+  auto recorder = make_resolver(s.record_with);
+  if (!recorder) {
+    *error = fmt::format("{}: record-with names no resolver: '{}'", s.file, s.record_with);
+    return std::nullopt;
+  }
+  h.resolver_config.emplace_back("record-with", s.record_with);
+  auto main = scenario::run_resolver(s, *recorder);
+  if (!main.ok()) {
+    *error = main.error;
+    return std::nullopt;
+  }
+
+  // Every reference resolver's lookups per flow, so any of them replays faithfully.
+  std::map<uint64_t, std::vector<Lookup>> recorded;
+  for (const auto& flow : main.flows) recorded[flow.flow.flow_id] = flow.check.lookups;
+  std::map<uint64_t, std::vector<Lookup>> merged = recorded;
+  for (auto name : resolver_names()) {
+    if (name == s.record_with) continue;
+    auto resolver = make_resolver(name);
+    auto run = scenario::run_resolver(s, *resolver);
+    if (!run.ok()) {
+      *error = run.error;
+      return std::nullopt;
+    }
+    for (const auto& flow : run.flows) merge_lookups(merged[flow.flow.flow_id], flow.check.lookups);
+  }
+
+  // The extra lookups go after the recording strategy's own (and after its races), just before
+  // the verdict, so the interleaving that encodes the races is unchanged.
+  for (auto& event : main.events) {
+    if (auto* verdict = std::get_if<Verdict>(&event.body)) {
+      const auto& own = recorded[verdict->flow_id];
+      const auto& all = merged[verdict->flow_id];
+      for (std::size_t i = own.size(); i < all.size(); ++i) {
+        compiled.events.push_back(Event{event.time_ns, all[i]});
+      }
+    }
+    compiled.events.push_back(std::move(event));
+  }
+  return compiled;
+}
+
+bool write_compiled(const CompiledScenario& compiled, const std::string& path,
+                    const trace::WriterOptions& options, std::string* error) {
+  auto writer = trace::open_writer(path, compiled.header, options, error);
+  if (!writer) {
+    *error = fmt::format("{}: {}", path, *error);
+    return false;
+  }
+  for (const auto& event : compiled.events) writer->append(event);
+  writer->finish();
+  return true;
+}
+
+}  // namespace flowid::replay
