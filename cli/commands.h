@@ -29,7 +29,10 @@ Subcommand add_sample(CLI::App& parent);
 Subcommand add_record(CLI::App& parent);
 Subcommand add_replay(CLI::App& parent);
 Subcommand add_matrix(CLI::App& parent);
+Subcommand add_fixture(CLI::App& parent);
+Subcommand add_suite(CLI::App& parent);
 Subcommand add_import(CLI::App& parent);
+Subcommand add_fuzz(CLI::App& parent);
 
 // Text shown at the end of `flowid --help`.
 std::string exit_code_help();

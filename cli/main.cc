@@ -36,7 +36,10 @@ int main(int argc, char** argv) {
   subcommands.push_back(add_record(app));
   subcommands.push_back(add_replay(app));
   subcommands.push_back(add_matrix(app));
+  subcommands.push_back(add_fixture(app));
+  subcommands.push_back(add_suite(app));
   subcommands.push_back(add_import(app));
+  subcommands.push_back(add_fuzz(app));
 
   try {
     app.parse(argc, argv);
