@@ -9,6 +9,7 @@
 // event in memory). All rates are per second of one thread's CPU time (see CpuClock).
 //
 // Usage: trace_bench [--events N] [--quick] [--chunk-events N] [--passes N] [--dir DIR] [--keep]
+//                    [--zstd-level L]
 // Output: a human table, then one JSON object per figure per line:
 //   {"bench": "trace_read_events_per_s", "value": V, "unit": "events/s"}
 #include <capnp/message.h>
@@ -36,6 +37,7 @@ namespace {
 struct Options {
   uint64_t events = 3'000'000;
   uint32_t chunk_events = 4096;
+  int zstd_level = WriterOptions{}.zstd_level;
   int passes = 3;
   std::string dir = "/tmp";
   bool keep_files = false;  // leave the trace files in dir (for profiling the reader alone).
@@ -408,6 +410,7 @@ int run(const Options& options) {
     wo.compression = enc.compression;
     wo.packed = enc.packed;
     wo.chunk_events_max = options.chunk_events;
+    wo.zstd_level = options.zstd_level;
     double write_s = 1e30;
     uint64_t file_bytes = 0;
     for (int pass = 0; pass < options.passes; ++pass) {
@@ -532,6 +535,8 @@ int main(int argc, char** argv) {
       options.chunk_events = static_cast<uint32_t>(std::stoul(value()));
     } else if (arg == "--passes") {
       options.passes = std::max(1, std::stoi(value()));
+    } else if (arg == "--zstd-level") {
+      options.zstd_level = std::stoi(value());
     } else if (arg == "--keep") {
       options.keep_files = true;
     } else if (arg == "--dir") {

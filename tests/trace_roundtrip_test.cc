@@ -9,6 +9,7 @@
 
 #include "harness/builders.h"
 #include "tests/event_gen.h"
+#include "trace/frame.h"
 #include "trace/trace.h"
 
 namespace flowid::trace {
@@ -215,6 +216,43 @@ TEST(TraceReader, StatsCountPayloadBytes) {
   EXPECT_GT(s.raw_payload_bytes, 0u);
   EXPECT_EQ(s.raw_payload_bytes, s.stored_payload_bytes);  // uncompressed, unpacked.
   EXPECT_LE(s.stored_payload_bytes + 16 + 3 * 32, bytes.size());
+}
+
+}  // namespace
+}  // namespace flowid::trace
+
+namespace flowid::trace {
+namespace {
+
+// chunk_bytes_max bounds the writer's memory: no chunk message grows past it by more than the
+// one event that crossed it.
+TEST(TraceWriter, ChunksStayWithinChunkBytesMax) {
+  WriterOptions options;
+  options.chunk_bytes_max = 4096;
+  std::vector<Event> events;
+  auto image = build::developer_id_app("/Applications/Some App.app/Contents/MacOS/Some App",
+                                       "com.example.someapp", "ABCDE12345");
+  for (uint64_t i = 0; i < 500; ++i) {
+    Lookup l = build::lookup(i, LookupCall::kSigningInformation);
+    l.data.identity = image;
+    l.data.identity->path += std::to_string(i);  // distinct strings: nothing shared.
+    l.args.token = build::token(static_cast<int32_t>(i), 1);
+    events.push_back(build::lookup_event(i, l));
+    events.push_back(build::flow(i, build::tcp_flow(i, build::token(1, 1), "h" + std::to_string(i))));
+  }
+  auto bytes = write_to_bytes(TraceHeader{}, events, options);
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t event_chunks = 0;
+  for (uint64_t at = 16; at < bytes.size();) {
+    auto h = frame::decode(data + at);
+    at += frame::kFrameHeaderBytes + frame::padded8(h.stored_bytes);
+    if (h.kind != static_cast<uint8_t>(frame::ChunkKind::kEvents)) continue;
+    ++event_chunks;
+    EXPECT_LE(h.raw_bytes, options.chunk_bytes_max + 512u) << "chunk " << event_chunks;
+  }
+  EXPECT_GT(event_chunks, 10u);
+  auto back = read_all(memory_reader(bytes));
+  EXPECT_EQ(back.events, events);
 }
 
 }  // namespace

@@ -75,36 +75,48 @@ class StringSink final : public Sink {
   std::string* out_;
 };
 
-// A rough upper bound of an event's encoded size, to keep a chunk under chunk_bytes_max before
-// it is encoded. Struct sizes are generous; strings count in full although interning may share.
+// An upper bound of an event's share of the chunk message, to keep a chunk under
+// chunk_bytes_max before it is encoded. The struct sizes follow the schema's layout (an event
+// list element is 3 words, a Flow 26 words inline, a token struct 5 words with its pointer, ...)
+// rounded up; each string counts as a table entry of its own (interning can only share).
+std::size_t string_bytes(const std::string& s) { return 8 + ((s.size() + 7) & ~std::size_t{7}); }
+
 std::size_t approx_bytes(const Event& e) {
-  constexpr std::size_t kString = 16;
+  constexpr std::size_t kToken = 40;
   auto identity = [](const CodeIdentity& c) {
-    return 96 + c.path.size() + c.signing_id.size() + c.team_id.size() + 3 * kString;
+    return 64 + string_bytes(c.path) + string_bytes(c.signing_id) + string_bytes(c.team_id);
   };
   auto opt_identity = [&](const std::optional<CodeIdentity>& c) { return c ? identity(*c) : 0; };
-  return 40 + std::visit(
+  return 24 + std::visit(
                   [&](const auto& b) -> std::size_t {
                     using T = std::decay_t<decltype(b)>;
-                    if constexpr (std::is_same_v<T, ProcessSpawn>) return 160 + identity(b.image);
-                    if constexpr (std::is_same_v<T, ProcessExec>) return 120 + identity(b.image);
-                    if constexpr (std::is_same_v<T, ProcessExit>) return 64;
-                    if constexpr (std::is_same_v<T, FileChange>)
-                      return 32 + b.path.size() + b.new_path.size() + 2 * kString +
+                    if constexpr (std::is_same_v<T, ProcessSpawn>) {
+                      return 16 + 3 * kToken + identity(b.image);
+                    } else if constexpr (std::is_same_v<T, ProcessExec>) {
+                      return 16 + 2 * kToken + identity(b.image);
+                    } else if constexpr (std::is_same_v<T, ProcessExit>) {
+                      return 16 + kToken;
+                    } else if constexpr (std::is_same_v<T, FileChange>) {
+                      return 24 + string_bytes(b.path) + string_bytes(b.new_path) +
                              opt_identity(b.image);
-                    if constexpr (std::is_same_v<T, Flow>)
-                      return 256 + b.source_app_identifier.size() + b.source_app_version.size() +
-                             b.source_app_unique_identifier.size() + b.hostname.size() +
-                             b.remote_hostname.size() + b.local_endpoint.address.size() +
-                             b.remote_endpoint.address.size() + 7 * kString;
-                    if constexpr (std::is_same_v<T, Lookup>)
-                      return 192 + b.args.requirement.size() + b.args.path.size() +
-                             b.data.path.size() + 3 * kString + opt_identity(b.data.identity);
-                    if constexpr (std::is_same_v<T, Verdict>)
-                      return 64 + b.rule.size() + kString + opt_identity(b.identity);
-                    if constexpr (std::is_same_v<T, Marker>) return 16 + b.text.size() + kString;
-                    if constexpr (std::is_same_v<T, DroppedEvents>)
-                      return 24 + b.reason.size() + kString;
+                    } else if constexpr (std::is_same_v<T, Flow>) {
+                      return 216 + string_bytes(b.source_app_identifier) +
+                             string_bytes(b.source_app_version) +
+                             string_bytes(b.source_app_unique_identifier) +
+                             string_bytes(b.hostname) + string_bytes(b.remote_hostname) +
+                             string_bytes(b.local_endpoint.address) +
+                             string_bytes(b.remote_endpoint.address);
+                    } else if constexpr (std::is_same_v<T, Lookup>) {
+                      return 96 + 2 * kToken + string_bytes(b.args.requirement) +
+                             string_bytes(b.args.path) + string_bytes(b.data.path) +
+                             opt_identity(b.data.identity);
+                    } else if constexpr (std::is_same_v<T, Verdict>) {
+                      return 40 + string_bytes(b.rule) + opt_identity(b.identity);
+                    } else if constexpr (std::is_same_v<T, Marker>) {
+                      return 16 + string_bytes(b.text);
+                    } else {
+                      return 24 + string_bytes(b.reason);
+                    }
                   },
                   e.body);
 }
