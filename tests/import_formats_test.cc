@@ -235,8 +235,8 @@ TEST(TetragonImport, FixtureMapsExecIdsToPidversions) {
   for (const auto& m : r.all<Marker>()) {
     mapping_marker = mapping_marker || m.text == "tetragon exec_id Y3VybA== = 101.3 /usr/bin/curl";
     close_marker = close_marker ||
-                   m.text.find("process_close of flow #1") != std::string::npos &&
-                       m.text.find("bytes_received 15221") != std::string::npos;
+                   (m.text.find("process_close of flow #1") != std::string::npos &&
+                    m.text.find("bytes_received 15221") != std::string::npos);
   }
   EXPECT_TRUE(mapping_marker);
   EXPECT_TRUE(close_marker);
