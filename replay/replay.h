@@ -1,7 +1,8 @@
 // Replaying traces against a resolver and a filter (DESIGN §4).
 //
 // Faithful mode: every flow in the trace is resolved again by the chosen resolver, whose seam
-// answers only from the lookups the trace recorded for that flow (RecordedSeam). The produced
+// answers only from the lookups the trace recorded for that flow (RecordedSeam; for a Linux
+// recording, LinuxRecordedSeam derives the answers from the recorded Linux lookups). The produced
 // verdict is compared with the expected one — the trace's own recorded verdict, or a golden
 // file's — and a call the trace never recorded is reported as off-script.
 //
@@ -84,9 +85,17 @@ std::string format_golden(const std::vector<Verdict>& verdicts, const std::strin
 std::optional<std::vector<Verdict>> parse_golden(std::string_view text, std::string_view file,
                                                  std::string* error);
 
+// Which seam answers the resolver's calls in faithful replay.
+enum class FaithfulAnswers : uint8_t {
+  kAuto = 0,            // kLinuxRecording when is_linux_recording(header), else kRecorded.
+  kRecorded = 1,        // RecordedSeam: recorded seam calls, matched by call and arguments.
+  kLinuxRecording = 2,  // LinuxRecordedSeam: seam answers derived from recorded Linux lookups.
+};
+
 struct FaithfulOptions {
   // When set, expected verdicts come from here (by flow id) instead of the trace's own verdicts.
   const std::vector<Verdict>* golden = nullptr;
+  FaithfulAnswers answers = FaithfulAnswers::kAuto;
 };
 
 // Replays one trace faithfully. resolver must be fresh (no state from another trace).
@@ -112,6 +121,8 @@ struct ModelOptions {
 // (or, with no lookups, at its verdict, or right away when it has neither); world events between
 // that flow's lookups run as races before the same seam call of the replayed resolver (an event
 // after k of the flow's lookups runs before call k+1). The oracle checks every resolution.
+// Faults that live in the lookups rather than the world (F8: transient failures, slow calls) are
+// not replayed: the sim answers, not the recording. Perturbed mode injects them.
 // The trace is read into memory first (races need look-ahead).
 TraceReplayResult replay_model(const std::string& path, trace::TraceReader& reader,
                                Resolver& resolver, const Filter& filter,
