@@ -1,0 +1,815 @@
+// `flowid fuzz`: property-based fault injection against a resolver or launcher strategy
+// (DESIGN §3; docs/fuzzing.md). Cases are generated schedules (harness/fuzz/); the oracle's
+// invariants are the properties. A run
+//   1. replays the counterexample corpus first (the bundled fixtures/counterexamples and any
+//      --corpus DIR), like a regression database;
+//   2. generates cases until the budget (time or cases) is spent or every fault in the plan has a
+//      credited violation, on --jobs threads (case k always uses the same seed, whatever thread
+//      runs it);
+//   3. shrinks each violation that brings a new fault, writes it as DIR/NAME.scenario (reviewable,
+//      replayed by later runs) and DIR/NAME.trace (`flowid replay --mode model` reproduces it),
+//      and prints the seed and a one-line reproduce command;
+//   4. re-runs a sample of cases and compares digests (determinism, I6);
+//   5. prints a per-fault report: found or not, after how many cases and how long, the shrunk size.
+// `flowid fuzz --matrix` does this for every reference strategy x every fault (one fault per
+// cell, deterministic case budget) and prints the table as Markdown or JSON.
+//
+// Exit codes: 1 when a violation was found or a corpus entry regressed; for --matrix, 1 when a
+// cell differs from the bundled expectations (a cell is expected to find a violation exactly when
+// fixtures/counterexamples holds STRATEGY--FN.scenario).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "harness/event_format.h"
+#include "harness/fuzz/campaign.h"
+#include "harness/strategies/catalog.h"
+#include "replay/perturb.h"
+#include "replay/scenario_files.h"
+
+namespace flowid::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using fuzz::Fault;
+using fuzz::FaultSet;
+
+// Named bounds.
+constexpr uint64_t kCasesLimit = uint64_t{1} << 40;
+constexpr uint32_t kUncreditedShrinksMax = 16;  // per fault: shrinks that did not credit it.
+constexpr uint32_t kJobsMax = 256;
+constexpr uint64_t kDeterminismSample = 64;
+constexpr uint64_t kMatrixDefaultCases = 3000;
+constexpr uint64_t kTallyFlushCases = 64;
+
+struct FuzzOptions {
+  std::string strategy;
+  std::string launcher;
+  std::string faults = "all";
+  std::string budget = "30s";
+  std::optional<uint64_t> seed;
+  std::optional<uint64_t> single_case;
+  uint32_t jobs = 1;
+  std::vector<std::string> corpus_dirs;
+  bool no_default_corpus = false;
+  std::string out_dir = "flowid-fuzz-out";
+  bool json = false;
+  std::string junit_path;
+  bool matrix = false;
+  bool progress = false;
+  bool no_swarm = false;
+  bool keep_going = false;
+  bool expect_all = false;
+  uint32_t shrink_runs = 3000;
+};
+
+struct Budget {
+  std::optional<double> seconds;
+  std::optional<uint64_t> cases;
+};
+
+// "30s", "500ms", "2m", "1h", "10000", "10000cases".
+std::optional<Budget> parse_budget(const std::string& text) {
+  Budget budget;
+  auto number = [](std::string_view digits) -> std::optional<double> {
+    if (digits.empty()) return std::nullopt;
+    std::size_t used = 0;
+    try {
+      double v = std::stod(std::string(digits), &used);
+      if (used != digits.size() || v < 0) return std::nullopt;
+      return v;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  struct Unit {
+    std::string_view suffix;
+    double seconds;
+  };
+  static constexpr Unit kUnits[] = {{"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}};
+  std::string_view t = text;
+  if (t.ends_with("cases")) {
+    auto n = number(t.substr(0, t.size() - 5));
+    if (!n) return std::nullopt;
+    budget.cases = static_cast<uint64_t>(*n);
+    return budget;
+  }
+  for (const auto& unit : kUnits) {
+    if (t.size() > unit.suffix.size() && t.ends_with(unit.suffix)) {
+      auto n = number(t.substr(0, t.size() - unit.suffix.size()));
+      if (n) {
+        budget.seconds = *n * unit.seconds;
+        return budget;
+      }
+    }
+  }
+  auto n = number(t);
+  if (!n) return std::nullopt;
+  budget.cases = static_cast<uint64_t>(*n);
+  return budget;
+}
+
+// What a campaign found for one fault.
+struct FaultFinding {
+  uint64_t case_index = 0;
+  double seconds = 0;           // time to find (before shrinking).
+  fuzz::Counterexample counterexample;
+  std::optional<replay::CounterexampleFiles> files;
+  std::string write_error;
+};
+
+struct CampaignReport {
+  std::string strategy;
+  FaultSet plan = 0;
+  uint64_t seed = 0;
+  fuzz::CampaignTally tally;
+  double seconds = 0;
+  std::array<std::optional<FaultFinding>, fuzz::kFaultCount> found;
+  std::vector<fuzz::CorpusVerdict> corpus;
+  uint64_t determinism_checked = 0;
+  std::vector<std::string> determinism_failures;
+  std::vector<std::string> invalid_cases;  // generator bugs.
+};
+
+class Campaign {
+ public:
+  Campaign(fuzz::CampaignOptions options, FaultSet plan, Budget budget, uint32_t jobs, bool keep_going,
+           fuzz::ShrinkOptions shrink, bool progress)
+      : options_(std::move(options)), plan_(plan), budget_(budget), jobs_(jobs), keep_going_(keep_going),
+        shrink_(shrink), progress_(progress) {}
+
+  CampaignReport run() {
+    report_.strategy = options_.strategy.name;
+    report_.plan = plan_;
+    report_.seed = options_.seed;
+    start_ = Clock::now();
+    std::vector<std::thread> threads;
+    for (uint32_t j = 0; j < jobs_; ++j) threads.emplace_back([this] { work(); });
+    if (progress_) {
+      while (running_.load() != 0 || threads_started_.load() < jobs_) {
+        print_progress();
+        std::unique_lock lock(progress_mutex_);
+        progress_cv_.wait_for(lock, std::chrono::milliseconds(250));
+        if (threads_started_.load() == jobs_ && running_.load() == 0) break;
+      }
+    }
+    for (auto& t : threads) t.join();
+    if (progress_) fmt::print(stderr, "\r\033[K");
+    report_.seconds = elapsed();
+    return std::move(report_);
+  }
+
+ private:
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  bool all_found_locked() const {
+    for (int i = 0; i < fuzz::kFaultCount; ++i) {
+      if (fuzz::contains(plan_, fuzz::fault_at(i)) && !report_.found[static_cast<std::size_t>(i)] &&
+          uncredited_[static_cast<std::size_t>(i)] < kUncreditedShrinksMax) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void work() {
+    ++running_;
+    ++threads_started_;
+    fuzz::CampaignTally local;
+    const uint64_t cases_max = budget_.cases.value_or(kCasesLimit);
+    while (true) {
+      if (budget_.seconds && elapsed() >= *budget_.seconds) break;
+      const uint64_t k = next_.fetch_add(1);
+      if (k >= cases_max || k > stop_after_.load()) break;
+      fuzz::CaseRecord record = fuzz::run_case(options_, k);
+      local.add(record);
+      if (!record.verdict.ran()) {
+        std::lock_guard lock(mutex_);
+        if (report_.invalid_cases.size() < 8) {
+          report_.invalid_cases.push_back(fmt::format("case {}: {}", k, record.verdict.error));
+        }
+      } else if (record.verdict.failed()) {
+        consider(record);
+      }
+      if (local.cases >= kTallyFlushCases) flush(local);
+    }
+    flush(local);
+    --running_;
+    progress_cv_.notify_all();
+  }
+
+  void flush(fuzz::CampaignTally& local) {
+    std::lock_guard lock(mutex_);
+    report_.tally.merge(local);
+    local = fuzz::CampaignTally{};
+  }
+
+  // Shrinks a failing case when it may credit a fault that has no (earlier) finding yet.
+  void consider(const fuzz::CaseRecord& record) {
+    const double found_at = elapsed();
+    FaultSet wanted = 0;
+    {
+      std::lock_guard lock(mutex_);
+      for (int i = 0; i < fuzz::kFaultCount; ++i) {
+        const auto index = static_cast<std::size_t>(i);
+        if (!fuzz::contains(plan_ & record.generated.injected, fuzz::fault_at(i))) continue;
+        if (report_.found[index] && report_.found[index]->case_index < record.index) continue;
+        if (!report_.found[index] && uncredited_[index] >= kUncreditedShrinksMax) continue;
+        wanted |= fuzz::bit(fuzz::fault_at(i));
+      }
+    }
+    if (wanted == 0 && !keep_going_) return;
+    if (wanted == 0) return;
+    fuzz::Counterexample cx = fuzz::minimize(options_, record, shrink_);
+    std::lock_guard lock(mutex_);
+    bool credited_any = false;
+    for (int i = 0; i < fuzz::kFaultCount; ++i) {
+      const auto index = static_cast<std::size_t>(i);
+      if (!fuzz::contains(wanted, fuzz::fault_at(i))) continue;
+      if (!fuzz::contains(cx.credited, fuzz::fault_at(i))) {
+        ++uncredited_[index];
+        continue;
+      }
+      if (report_.found[index] && report_.found[index]->case_index < record.index) continue;
+      report_.found[index] = FaultFinding{record.index, found_at, cx, std::nullopt, {}};
+      credited_any = true;
+    }
+    (void)credited_any;
+    if (!keep_going_ && all_found_locked()) {
+      uint64_t last = 0;
+      for (const auto& f : report_.found) {
+        if (f) last = std::max(last, f->case_index);
+      }
+      // Cases below the last credited one still run, so the earliest finding per fault wins
+      // however the cases were spread over threads.
+      uint64_t current = stop_after_.load();
+      while (last < current && !stop_after_.compare_exchange_weak(current, last)) {
+      }
+    }
+  }
+
+  void print_progress() {
+    std::lock_guard lock(mutex_);
+    const double t = elapsed();
+    const uint64_t cases = report_.tally.cases;
+    std::string line = fmt::format("\r\033[K[{:6.1f}s] {} cases ({:.0f}/s) {} failing |", t, cases,
+                                   t > 0 ? static_cast<double>(cases) / t : 0.0, report_.tally.failed);
+    for (int i = 0; i < fuzz::kFaultCount; ++i) {
+      if (!fuzz::contains(plan_, fuzz::fault_at(i))) continue;
+      const auto index = static_cast<std::size_t>(i);
+      line += fmt::format(" {}{}{}", fuzz::fault_id(fuzz::fault_at(i)), report_.found[index] ? "!" : ":",
+                          report_.tally.faults[index].cases_injected);
+    }
+    fmt::print(stderr, "{}", line);
+    std::fflush(stderr);
+  }
+
+  fuzz::CampaignOptions options_;
+  FaultSet plan_;
+  Budget budget_;
+  uint32_t jobs_;
+  bool keep_going_;
+  fuzz::ShrinkOptions shrink_;
+  bool progress_;
+  Clock::time_point start_;
+  std::atomic<uint64_t> next_{0};
+  std::atomic<uint64_t> stop_after_{~uint64_t{0}};
+  std::atomic<uint32_t> running_{0};
+  std::atomic<uint32_t> threads_started_{0};
+  std::mutex mutex_;
+  std::mutex progress_mutex_;
+  std::condition_variable progress_cv_;
+  std::array<uint32_t, fuzz::kFaultCount> uncredited_{};
+  CampaignReport report_;
+};
+
+std::string default_corpus_dir() { return replay::default_fixtures_dir() + "/counterexamples"; }
+
+// Loads the corpus folders; missing default corpus is fine, a missing --corpus is an error.
+bool load_corpora(const FuzzOptions& options, std::vector<scenario::Scenario>& corpus, std::string* error) {
+  std::vector<std::pair<std::string, bool>> dirs;
+  if (!options.no_default_corpus) dirs.emplace_back(default_corpus_dir(), false);
+  for (const auto& d : options.corpus_dirs) dirs.emplace_back(d, true);
+  for (const auto& [dir, required] : dirs) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      if (!required) continue;
+      // A user corpus that does not exist yet is created by --out; nothing to replay.
+      continue;
+    }
+    auto loaded = replay::load_corpus(dir, error);
+    if (!loaded) return false;
+    for (auto& s : *loaded) corpus.push_back(std::move(s));
+  }
+  return true;
+}
+
+void check_determinism(const fuzz::CampaignOptions& options, uint64_t cases_run, CampaignReport& report) {
+  const uint64_t sample = std::min<uint64_t>(kDeterminismSample, cases_run);
+  SplitMix64 pick(options.seed ^ 0xd37e4317ULL);
+  for (uint64_t i = 0; i < sample; ++i) {
+    const uint64_t k = cases_run <= kDeterminismSample ? i : pick.below(cases_run);
+    auto a = fuzz::run_case(options, k);
+    auto b = fuzz::run_case(options, k);
+    ++report.determinism_checked;
+    if (a.verdict.digest != b.verdict.digest) {
+      report.determinism_failures.push_back(
+          fmt::format("case {}: digest {:016x} then {:016x}", k, a.verdict.digest, b.verdict.digest));
+    }
+  }
+}
+
+std::string json_string(std::string_view text) {
+  std::string out;
+  append_json_bytes(out, text);
+  return out;
+}
+
+void print_human(const CampaignReport& report, const fuzz::CampaignOptions& options) {
+  const auto& t = report.tally;
+  fmt::print("flowid fuzz: strategy {}, faults {}, seed {}\n", report.strategy, fuzz::format_fault_set(report.plan),
+             report.seed);
+  fmt::print("{} cases in {:.2f}s ({:.0f} cases/s), {} failing, {} invalid\n", t.cases, report.seconds,
+             report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed, t.invalid);
+  if (!report.corpus.empty()) {
+    std::size_t applicable = 0;
+    std::size_t failed = 0;
+    for (const auto& c : report.corpus) {
+      applicable += c.applicable ? 1 : 0;
+      failed += c.passed() ? 0 : 1;
+    }
+    fmt::print("corpus: {} entries replayed first, {} regressed\n", applicable, failed);
+    for (const auto& c : report.corpus) {
+      if (!c.passed()) fmt::print("  ! {}\n", c.problem());
+    }
+  }
+  fmt::print("\n| fault | cases with it | violation | invariant | cell | after cases | after | shrunk steps |\n");
+  fmt::print("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  for (int i = 0; i < fuzz::kFaultCount; ++i) {
+    const Fault fault = fuzz::fault_at(i);
+    if (!fuzz::contains(report.plan, fault)) continue;
+    const auto index = static_cast<std::size_t>(i);
+    const auto& f = report.found[index];
+    if (f) {
+      const auto& s = f->counterexample.shrink;
+      fmt::print("| {} {} | {} | yes | {} | {} | {} | {:.3f}s | {} (from {}) |\n", fuzz::fault_id(fault),
+                 fuzz::fault_name(fault), t.faults[index].cases_injected, fuzz::format_invariants(s.verdict.violated),
+                 name_of(s.verdict.cell), f->case_index + 1, f->seconds, s.shrunk_size, s.original_size);
+    } else {
+      fmt::print("| {} {} | {} | no | - | - | - | - | - |\n", fuzz::fault_id(fault), fuzz::fault_name(fault),
+                 t.faults[index].cases_injected);
+    }
+  }
+  // Each counterexample once (a case may be credited to several faults).
+  std::vector<uint64_t> shown;
+  for (const auto& f : report.found) {
+    if (!f || std::find(shown.begin(), shown.end(), f->case_index) != shown.end()) continue;
+    shown.push_back(f->case_index);
+    const auto& s = f->counterexample.shrink;
+    fmt::print("\nviolation: {} (faults {})\n", s.verdict.first_violation, fuzz::format_fault_set(f->counterexample.credited));
+    fmt::print("  seed {}, case {} (case seed {})\n", options.seed, f->case_index, f->counterexample.case_seed);
+    fmt::print("  reproduce: {}\n", f->counterexample.reproduce);
+    if (f->files) {
+      fmt::print("  scenario:  {}\n  trace:     {}\n", f->files->scenario_path, f->files->trace_path);
+      fmt::print("  replay:    flowid replay --mode model --resolver {} {}\n", report.strategy, f->files->trace_path);
+    } else if (!f->write_error.empty()) {
+      fmt::print("  (not saved: {})\n", f->write_error);
+    }
+  }
+  if (report.determinism_checked > 0) {
+    fmt::print("\ndeterminism: {} cases run twice, {} digest mismatches\n", report.determinism_checked,
+               report.determinism_failures.size());
+    for (const auto& d : report.determinism_failures) fmt::print("  ! {}\n", d);
+  }
+  for (const auto& e : report.invalid_cases) fmt::print("  ! invalid generated case (a flowid bug): {}\n", e);
+}
+
+std::string report_json(const CampaignReport& report) {
+  const auto& t = report.tally;
+  std::string out = fmt::format(
+      "{{\"strategy\":{},\"faults\":{},\"seed\":{},\"cases\":{},\"seconds\":{:.6f},\"cases_per_second\":{:.1f},"
+      "\"failing_cases\":{},\"invalid_cases\":{},\"determinism\":{{\"checked\":{},\"mismatches\":{}}},\"corpus\":[",
+      json_string(report.strategy), json_string(fuzz::format_fault_set(report.plan)), report.seed, t.cases,
+      report.seconds, report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed, t.invalid,
+      report.determinism_checked, report.determinism_failures.size());
+  bool first = true;
+  for (const auto& c : report.corpus) {
+    if (!c.applicable) continue;
+    out += fmt::format("{}{{\"file\":{},\"passed\":{},\"cell\":\"{}\",\"problem\":{}}}", first ? "" : ",",
+                       json_string(c.file), c.passed() ? "true" : "false", name_of(c.verdict.cell),
+                       json_string(c.problem()));
+    first = false;
+  }
+  out += "],\"results\":[";
+  first = true;
+  for (int i = 0; i < fuzz::kFaultCount; ++i) {
+    const Fault fault = fuzz::fault_at(i);
+    if (!fuzz::contains(report.plan, fault)) continue;
+    const auto index = static_cast<std::size_t>(i);
+    const auto& f = report.found[index];
+    out += fmt::format("{}{{\"fault\":\"{}\",\"name\":\"{}\",\"cases_injected\":{},\"found\":{}", first ? "" : ",",
+                       fuzz::fault_id(fault), fuzz::fault_name(fault), t.faults[index].cases_injected,
+                       f ? "true" : "false");
+    first = false;
+    if (f) {
+      const auto& s = f->counterexample.shrink;
+      out += fmt::format(
+          ",\"case\":{},\"cases_to_find\":{},\"seconds_to_find\":{:.6f},\"invariants\":{},\"cell\":\"{}\","
+          "\"shrunk_steps\":{},\"original_steps\":{},\"shrink_runs\":{},\"violation\":{},\"reproduce\":{}",
+          f->case_index, f->case_index + 1, f->seconds, json_string(fuzz::format_invariants(s.verdict.violated)),
+          name_of(s.verdict.cell), s.shrunk_size, s.original_size, s.runs, json_string(s.verdict.first_violation),
+          json_string(f->counterexample.reproduce));
+      if (f->files) {
+        out += fmt::format(",\"scenario\":{},\"trace\":{}", json_string(f->files->scenario_path),
+                           json_string(f->files->trace_path));
+      }
+    }
+    out += "}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+SuiteReport suite_of(const CampaignReport& report) {
+  SuiteReport suite;
+  suite.title = fmt::format("flowid fuzz {}", report.strategy);
+  for (const auto& c : report.corpus) {
+    if (!c.applicable) continue;
+    CaseReport r;
+    r.name = "corpus:" + c.file;
+    r.digest = c.verdict.digest;
+    if (!c.passed()) r.failures.push_back(c.problem());
+    suite.cases.push_back(std::move(r));
+  }
+  for (int i = 0; i < fuzz::kFaultCount; ++i) {
+    const Fault fault = fuzz::fault_at(i);
+    if (!fuzz::contains(report.plan, fault)) continue;
+    CaseReport r;
+    r.name = fmt::format("{} {}", fuzz::fault_id(fault), fuzz::fault_name(fault));
+    r.flows = report.tally.faults[static_cast<std::size_t>(i)].cases_injected;
+    if (const auto& f = report.found[static_cast<std::size_t>(i)]) {
+      r.failures.push_back(fmt::format("{} (reproduce: {})", f->counterexample.shrink.verdict.first_violation,
+                                       f->counterexample.reproduce));
+      r.seconds = f->seconds;
+    }
+    suite.cases.push_back(std::move(r));
+  }
+  for (const auto& d : report.determinism_failures) {
+    CaseReport r;
+    r.name = "determinism";
+    r.failures.push_back(d);
+    suite.cases.push_back(std::move(r));
+  }
+  return suite;
+}
+
+// Writes each distinct counterexample once; every finding of the same case shares the files.
+void save_counterexamples(CampaignReport& report, const std::string& dir, bool matrix_names, bool expect_all) {
+  for (std::size_t i = 0; i < report.found.size(); ++i) {
+    auto& f = report.found[i];
+    if (!f) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (report.found[j] && report.found[j]->case_index == f->case_index && report.found[j]->files) {
+        f->files = report.found[j]->files;
+      }
+    }
+    if (f->files) continue;
+    const std::string name = matrix_names ? fmt::format("{}--{}", report.strategy, fuzz::fault_id(fuzz::fault_at(static_cast<int>(i))))
+                                          : fuzz::case_name(report.strategy, report.seed, f->case_index);
+    std::string error;
+    f->files = replay::write_counterexample(f->counterexample, report.strategy, dir, name, expect_all, &error);
+    if (!f->files) f->write_error = error;
+  }
+}
+
+bool any_problem(const CampaignReport& report) {
+  for (const auto& f : report.found) {
+    if (f) return true;
+  }
+  for (const auto& c : report.corpus) {
+    if (!c.passed()) return true;
+  }
+  return !report.determinism_failures.empty() || !report.invalid_cases.empty();
+}
+
+std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, std::string* error) {
+  const bool launcher = !options.launcher.empty();
+  const std::string name = launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
+  auto strategy = fuzz::reference_strategy(name);
+  if (!strategy || strategy->launcher != launcher) {
+    *error = fmt::format("unknown {} '{}' (flowid fuzz --help lists them)", launcher ? "launcher" : "strategy", name);
+    return std::nullopt;
+  }
+  return strategy;
+}
+
+int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& campaign, FaultSet plan) {
+  const uint64_t k = *options.single_case;
+  auto record = fuzz::run_case(campaign, k);
+  fmt::print("case {} (seed {}, case seed {}): {} steps, faults {}\n", k, campaign.seed, record.seed,
+             fuzz::schedule_size(record.generated.scenario), fuzz::format_fault_set(record.generated.injected));
+  if (!record.verdict.ran()) {
+    fmt::print(stderr, "flowid fuzz: the generated case does not run (a flowid bug): {}\n", record.verdict.error);
+    return kExitInternal;
+  }
+  if (!record.verdict.failed()) {
+    fmt::print("no violation ({}); digest {:016x}\n", name_of(record.verdict.cell), record.verdict.digest);
+    return kExitOk;
+  }
+  fuzz::ShrinkOptions shrink;
+  shrink.runs_max = options.shrink_runs;
+  CampaignReport report;
+  report.strategy = campaign.strategy.name;
+  report.seed = campaign.seed;
+  report.plan = plan;
+  auto cx = fuzz::minimize(campaign, record, shrink);
+  std::size_t slot = 0;
+  for (int i = 0; i < fuzz::kFaultCount; ++i) {
+    if (fuzz::contains(cx.credited, fuzz::fault_at(i))) {
+      slot = static_cast<std::size_t>(i);
+      break;
+    }
+  }
+  report.found[slot] = FaultFinding{k, 0, cx, std::nullopt, {}};
+  save_counterexamples(report, options.out_dir, false, options.expect_all);
+  const auto& f = *report.found[slot];
+  fmt::print("violation: {}\n", cx.shrink.verdict.first_violation);
+  fmt::print("shrunk from {} to {} steps ({} runs), faults {}\n\n{}\n", cx.shrink.original_size, cx.shrink.shrunk_size,
+             cx.shrink.runs, fuzz::format_fault_set(cx.credited), scenario::format_scenario(cx.shrink.shrunk.scenario));
+  fmt::print("reproduce: {}\n", cx.reproduce);
+  if (f.files) fmt::print("scenario: {}\ntrace: {}\n", f.files->scenario_path, f.files->trace_path);
+  if (!f.write_error.empty()) fmt::print(stderr, "flowid fuzz: {}\n", f.write_error);
+  return kExitFindings;
+}
+
+int run_fuzz(const FuzzOptions& options) {
+  std::string error;
+  auto strategy = strategy_of(options, &error);
+  if (!strategy) {
+    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    return kExitUsage;
+  }
+  auto faults = fuzz::parse_fault_list(options.faults, &error);
+  if (!faults) {
+    fmt::print(stderr, "flowid fuzz: --faults: {}\n", error);
+    return kExitUsage;
+  }
+  const FaultSet plan = *faults & (strategy->launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
+  if (plan == 0) {
+    fmt::print(stderr, "flowid fuzz: none of {} applies to a {} (resolvers: F1-F10; launchers: F5, F8, F11)\n",
+               options.faults, strategy->launcher ? "launcher" : "resolver");
+    return kExitUsage;
+  }
+  auto budget = parse_budget(options.budget);
+  if (!budget) {
+    fmt::print(stderr, "flowid fuzz: --budget '{}': expected a duration (30s, 500ms, 2m) or a case count (10000)\n",
+               options.budget);
+    return kExitUsage;
+  }
+  fuzz::CampaignOptions campaign;
+  campaign.strategy = *strategy;
+  campaign.generator.faults = plan;
+  campaign.generator.swarm = !options.no_swarm;
+  // No seed given: one from the clock, printed so the run can be repeated.
+  campaign.seed = options.seed.value_or(static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffULL);
+  if (options.single_case) return run_single_case(options, campaign, plan);
+
+  CampaignReport corpus_report;
+  std::vector<scenario::Scenario> corpus;
+  if (!load_corpora(options, corpus, &error)) {
+    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    return kExitInputError;
+  }
+  std::vector<fuzz::CorpusVerdict> corpus_verdicts;
+  for (const auto& s : corpus) corpus_verdicts.push_back(fuzz::replay_corpus_entry(s, *strategy));
+
+  fuzz::ShrinkOptions shrink;
+  shrink.runs_max = options.shrink_runs;
+  const uint32_t jobs = std::clamp<uint32_t>(options.jobs, 1, kJobsMax);
+  const bool progress = options.progress || (::isatty(2) == 1 && !options.json);
+  Campaign run(campaign, plan, *budget, jobs, options.keep_going, shrink, progress);
+  CampaignReport report = run.run();
+  report.corpus = std::move(corpus_verdicts);
+  check_determinism(campaign, report.tally.cases, report);
+  save_counterexamples(report, options.out_dir, false, options.expect_all);
+
+  if (options.json) {
+    const std::string json = report_json(report);
+    std::fwrite(json.data(), 1, json.size(), stdout);
+  } else {
+    print_human(report, campaign);
+  }
+  if (!options.junit_path.empty() && !write_junit(suite_of(report), options.junit_path, &error)) {
+    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    return kExitInputError;
+  }
+  if (!report.invalid_cases.empty()) return kExitInternal;
+  return any_problem(report) ? kExitFindings : kExitOk;
+}
+
+// ---- --matrix
+
+struct MatrixCell {
+  std::string strategy;
+  Fault fault = Fault::kPidReuse;
+  bool launcher = false;
+  CampaignReport report;
+  bool expected_found = false;
+};
+
+int run_matrix_mode(const FuzzOptions& options) {
+  std::string error;
+  auto budget = parse_budget(options.budget);
+  if (!budget) {
+    fmt::print(stderr, "flowid fuzz: --budget '{}': expected a duration or a case count\n", options.budget);
+    return kExitUsage;
+  }
+  // The matrix is a deterministic table unless a time budget is asked for explicitly.
+  if (options.budget == "30s") budget = Budget{std::nullopt, kMatrixDefaultCases};
+  auto faults = fuzz::parse_fault_list(options.faults, &error);
+  if (!faults) {
+    fmt::print(stderr, "flowid fuzz: --faults: {}\n", error);
+    return kExitUsage;
+  }
+  const uint64_t seed = options.seed.value_or(1);
+  const std::string expectations_dir = options.corpus_dirs.empty() ? default_corpus_dir() : options.corpus_dirs.front();
+  std::vector<MatrixCell> cells;
+  auto add_row = [&](std::string_view name, bool launcher) {
+    if (!options.strategy.empty() && options.strategy != name) return;
+    const FaultSet applicable = *faults & (launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
+    for (int i = 0; i < fuzz::kFaultCount; ++i) {
+      if (!fuzz::contains(applicable, fuzz::fault_at(i))) continue;
+      MatrixCell cell;
+      cell.strategy = std::string(name);
+      cell.fault = fuzz::fault_at(i);
+      cell.launcher = launcher;
+      std::error_code ec;
+      cell.expected_found = std::filesystem::exists(
+          fmt::format("{}/{}--{}.scenario", expectations_dir, name, fuzz::fault_id(cell.fault)), ec);
+      cells.push_back(std::move(cell));
+    }
+  };
+  for (auto name : resolver_names()) add_row(name, false);
+  for (auto name : launcher_names()) add_row(name, true);
+
+  fuzz::ShrinkOptions shrink;
+  shrink.runs_max = options.shrink_runs;
+  const uint32_t jobs = std::clamp<uint32_t>(options.jobs, 1, kJobsMax);
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t c = next.fetch_add(1); c < cells.size(); c = next.fetch_add(1)) {
+      auto& cell = cells[c];
+      fuzz::CampaignOptions campaign;
+      campaign.strategy = *fuzz::reference_strategy(cell.strategy);
+      campaign.generator.faults = fuzz::bit(cell.fault);
+      campaign.generator.swarm = false;
+      campaign.seed = seed;
+      Campaign run(campaign, fuzz::bit(cell.fault), *budget, 1, false, shrink, false);
+      cell.report = run.run();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (uint32_t j = 0; j < jobs; ++j) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+
+  if (!options.out_dir.empty() && options.out_dir != "flowid-fuzz-out") {
+    for (auto& cell : cells) save_counterexamples(cell.report, options.out_dir, true, true);
+  }
+
+  std::vector<std::string> mismatches;
+  for (const auto& cell : cells) {
+    const bool found = cell.report.found[static_cast<std::size_t>(cell.fault)].has_value();
+    if (found != cell.expected_found) {
+      mismatches.push_back(fmt::format("{} x {}: {} a violation, {}", cell.strategy, fuzz::fault_id(cell.fault),
+                                       found ? "found" : "did not find",
+                                       cell.expected_found ? "expected one" : "expected none"));
+    }
+  }
+
+  if (options.json) {
+    std::string out = fmt::format("{{\"seed\":{},\"cells\":[", seed);
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const auto& cell = cells[c];
+      const auto& f = cell.report.found[static_cast<std::size_t>(cell.fault)];
+      out += fmt::format("{}{{\"strategy\":{},\"kind\":\"{}\",\"fault\":\"{}\",\"cases\":{},\"seconds\":{:.6f},\"found\":{},"
+                         "\"expected_found\":{}",
+                         c ? "," : "", json_string(cell.strategy), cell.launcher ? "launcher" : "resolver",
+                         fuzz::fault_id(cell.fault), cell.report.tally.cases, cell.report.seconds, f ? "true" : "false",
+                         cell.expected_found ? "true" : "false");
+      if (f) {
+        const auto& s = f->counterexample.shrink;
+        out += fmt::format(",\"invariants\":{},\"cell\":\"{}\",\"cases_to_find\":{},\"seconds_to_find\":{:.6f},"
+                           "\"shrunk_steps\":{},\"violation\":{},\"reproduce\":{}",
+                           json_string(fuzz::format_invariants(s.verdict.violated)), name_of(s.verdict.cell),
+                           f->case_index + 1, f->seconds, s.shrunk_size, json_string(s.verdict.first_violation),
+                           json_string(f->counterexample.reproduce));
+      }
+      out += "}";
+    }
+    out += "],\"mismatches\":[";
+    for (std::size_t i = 0; i < mismatches.size(); ++i) out += (i ? "," : "") + json_string(mismatches[i]);
+    out += "]}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  } else {
+    std::vector<Fault> columns;
+    for (int i = 0; i < fuzz::kFaultCount; ++i) {
+      if (fuzz::contains(*faults, fuzz::fault_at(i))) columns.push_back(fuzz::fault_at(i));
+    }
+    std::string header = "| strategy |";
+    std::string rule = "| --- |";
+    for (Fault f : columns) {
+      header += fmt::format(" {} |", fuzz::fault_id(f));
+      rule += " --- |";
+    }
+    fmt::print("{}\n{}\n", header, rule);
+    std::string current;
+    std::string line;
+    auto flush_line = [&] {
+      if (!current.empty()) fmt::print("{}\n", line);
+    };
+    for (const auto& name_list : {resolver_names(), launcher_names()}) {
+      for (auto name : name_list) {
+        bool any = false;
+        std::string row = fmt::format("| {} |", name);
+        for (Fault f : columns) {
+          const MatrixCell* cell = nullptr;
+          for (const auto& c : cells) {
+            if (c.strategy == name && c.fault == f) cell = &c;
+          }
+          if (cell == nullptr) {
+            row += " n/a |";
+            continue;
+          }
+          any = true;
+          const auto& found = cell->report.found[static_cast<std::size_t>(f)];
+          if (found) {
+            const auto& s = found->counterexample.shrink;
+            row += fmt::format(" {} {} @{} ({} steps) |", name_of(s.verdict.cell),
+                               fuzz::format_invariants(s.verdict.violated), found->case_index + 1, s.shrunk_size);
+          } else {
+            row += fmt::format(" none in {} |", cell->report.tally.cases);
+          }
+        }
+        if (any) fmt::print("{}\n", row);
+      }
+    }
+    (void)flush_line;
+    fmt::print("\nseed {}; each cell: one fault, cases until the first violation (shrunk size), or none in N cases\n", seed);
+  }
+  std::fflush(stdout);
+  for (const auto& m : mismatches) fmt::print(stderr, "flowid fuzz --matrix: {}\n", m);
+  return mismatches.empty() ? kExitOk : kExitFindings;
+}
+
+}  // namespace
+
+Subcommand add_fuzz(CLI::App& parent) {
+  auto options = std::make_shared<FuzzOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "fuzz", "Property-based fault injection: generated schedules with faults F1-F11, checked by the oracle");
+  std::string resolvers;
+  for (auto name : resolver_names()) resolvers += (resolvers.empty() ? "" : ", ") + std::string(name);
+  std::string launchers;
+  for (auto name : launcher_names()) launchers += (launchers.empty() ? "" : ", ") + std::string(name);
+  app->add_option("--strategy", options->strategy, "Resolver strategy under test (default token+recheck): " + resolvers);
+  app->add_option("--launcher", options->launcher, "Launcher strategy under test instead: " + launchers);
+  app->add_option("--faults", options->faults,
+                  "Fault plan: F1,F3 or names (pid-reuse, exit-race, sandbox-eperm, exec-after-flow, "
+                  "replaced-on-disk, delegation, malformed-token, transient-failure, zombie, same-name, "
+                  "launch-toctou), or all / resolver / launcher (default all)");
+  app->add_option("--budget", options->budget, "Time (30s, 500ms, 2m) or number of cases (10000); default 30s");
+  app->add_option("--seed", options->seed, "Run seed (default: from the clock, printed)");
+  app->add_option("--case", options->single_case, "Run only case K of --seed (reproduce a finding)");
+  app->add_option("-j,--jobs", options->jobs, "Threads (each with its own worlds); case K always uses the same seed");
+  app->add_option("--corpus", options->corpus_dirs,
+                  "Counterexample folder replayed first (repeatable; the bundled fixtures/counterexamples always is)");
+  app->add_flag("--no-default-corpus", options->no_default_corpus, "Do not replay fixtures/counterexamples");
+  app->add_option("--out", options->out_dir, "Where counterexamples are written (default flowid-fuzz-out)");
+  app->add_flag("--json", options->json, "One JSON object instead of the human report");
+  app->add_option("--junit", options->junit_path, "Also write JUnit XML (one test case per fault and corpus entry)");
+  app->add_flag("--matrix", options->matrix,
+                "Every reference strategy x every fault (one fault per cell; default budget 3000 cases per cell); "
+                "Markdown table, or --json");
+  app->add_flag("--progress", options->progress, "Live progress line on stderr even when it is not a terminal");
+  app->add_flag("--no-swarm", options->no_swarm, "Enable every planned fault in every case (default: swarm subsets)");
+  app->add_flag("--keep-going", options->keep_going, "Do not stop once every planned fault has a violation");
+  app->add_flag("--expect-all", options->expect_all,
+                "Saved counterexamples get expect lines for the strategy under test too (building the bundled corpus)");
+  app->add_option("--shrink-runs", options->shrink_runs, "Bound on candidate runs while shrinking one case (default 3000)");
+  app->footer(
+      "Exit code 1 when a violation was found, a corpus entry regressed or determinism failed;\n"
+      "with --matrix, when a cell differs from fixtures/counterexamples (a cell is expected to find a\n"
+      "violation exactly when STRATEGY--FN.scenario exists there). docs/fuzzing.md has the details.");
+  return {app, [options] { return options->matrix ? run_matrix_mode(*options) : run_fuzz(*options); }};
+}
+
+}  // namespace flowid::cli
