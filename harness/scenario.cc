@@ -686,8 +686,8 @@ class Runner {
     if (step.races.empty()) return;
     world_.set_scheduler_hook([this, &step](LookupCall, World&) {
       ++calls_;
-      for (const auto& [before, race] : step.races) {
-        if (before == calls_) apply(race);
+      for (const auto& race : step.races) {
+        if (race.before_call == calls_) apply(race.step);
       }
     });
   }
@@ -696,8 +696,8 @@ class Runner {
   void finish_races(const Step& step) {
     world_.clear_scheduler_hook();
     calls_ = calls_ + 1;
-    for (const auto& [before, race] : step.races) {
-      if (before >= calls_) apply(race);
+    for (const auto& race : step.races) {
+      if (race.before_call >= calls_) apply(race.step);
     }
     resolving_ = false;
   }
@@ -902,8 +902,8 @@ std::string format_scenario(const Scenario& s) {
   out += "\n";
   for (const auto& step : s.steps) {
     out += format_step(step) + "\n";
-    for (const auto& [before, race] : step.races) {
-      out += fmt::format("  before-call {}: {}\n", before, format_step(race));
+    for (const auto& race : step.races) {
+      out += fmt::format("  before-call {}: {}\n", race.before_call, format_step(race.step));
     }
   }
   if (!s.expectations.empty()) out += "\n";

@@ -58,16 +58,27 @@ enum class StepKind : uint8_t {
   kLaunch,      // launch PATH requirement="..."
 };
 
+struct Race;
+
 struct Step {
   StepKind kind = StepKind::kAdvance;
   int line = 0;
   std::vector<std::string> args;                            // positional arguments.
   std::vector<std::pair<std::string, std::string>> options; // key=value (flags: value "").
   // kResolve / kLaunch: race steps, each run before the given seam call (1-based).
-  std::vector<std::pair<uint32_t, Step>> races;
+  std::vector<Race> races;
 
   // The value of option `key`, or nullptr.
   const std::string* option(std::string_view key) const;
+};
+
+// A step run just before seam call `before_call` (1-based) of a resolution or launch. A named
+// struct rather than std::pair: pair's constructors inspect Step while Step is still incomplete.
+struct Race {
+  Race() = default;
+  Race(uint32_t before, Step race_step) : before_call(before), step(std::move(race_step)) {}
+  uint32_t before_call = 0;
+  Step step;
 };
 
 struct Expectation {

@@ -41,8 +41,8 @@ void expect_same_steps(const std::vector<scenario::Step>& a, const std::vector<s
     EXPECT_EQ(a[i].options, b[i].options) << where << " step " << i;
     ASSERT_EQ(a[i].races.size(), b[i].races.size()) << where << " step " << i;
     for (std::size_t r = 0; r < a[i].races.size(); ++r) {
-      EXPECT_EQ(a[i].races[r].first, b[i].races[r].first);
-      expect_same_steps({a[i].races[r].second}, {b[i].races[r].second}, where + " race");
+      EXPECT_EQ(a[i].races[r].before_call, b[i].races[r].before_call);
+      expect_same_steps({a[i].races[r].step}, {b[i].races[r].step}, where + " race");
     }
   }
 }
