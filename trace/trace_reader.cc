@@ -94,7 +94,9 @@ class ChunkedReader final : public TraceReader {
     open();
   }
 
-  ~ChunkedReader() override {
+  // noexcept explicitly: KJ destructors are noexcept(false), which would make this one laxer than
+  // the base class's (an error under clang).
+  ~ChunkedReader() noexcept override {
     message_.reset();
     if (dctx_ != nullptr) ZSTD_freeDCtx(dctx_);
   }
@@ -387,11 +389,18 @@ class ChunkedReader final : public TraceReader {
     out.skipped_records = r.getSkippedRecords();
     footer_ = out;
     // The digest covers every event the writer wrote, so it can only match when we saw them all.
-    if (options_.verify_digest && !damage_seen_ && stats_.skipped_unknown_events == 0 &&
-        (out.event_count != events_read_ || out.digest != digest_)) {
+    if (damage_seen_) return;
+    const uint64_t seen = events_read_ + stats_.skipped_unknown_events;
+    if (out.event_count != seen) {
       issue(TraceIssue::Kind::kDamagedChunk, chunk_offset_, chunk_index_current_,
-            fmt::format("footer says {} events with digest {:016x}; read {} with digest {:016x}",
-                        out.event_count, out.digest, events_read_, digest_));
+            fmt::format("footer says {} events but the chunks hold {}: whole chunks are missing "
+                        "or were added",
+                        out.event_count, seen));
+    } else if (options_.verify_digest && stats_.skipped_unknown_events == 0 &&
+               out.digest != digest_) {
+      issue(TraceIssue::Kind::kDamagedChunk, chunk_offset_, chunk_index_current_,
+            fmt::format("footer digest {:016x} differs from the events' digest {:016x}",
+                        out.digest, digest_));
     }
   }
 
