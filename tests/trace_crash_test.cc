@@ -381,15 +381,31 @@ TEST(HostileTrace, FooterDigestMismatchIsReported) {
   frame::append_frame(bytes, frame::ChunkKind::kFooter,
                       {words.asChars().begin(), words.asChars().size()}, 0,
                       static_cast<uint32_t>(words.asChars().size()));
-  auto r = read_all(bytes);
+  ReaderOptions verify;
+  verify.verify_digest = true;
+  auto r = read_all(bytes, verify);
   EXPECT_EQ(r.events, events);
   const TraceIssue* issue = find_issue(*r.reader, Kind::kDamagedChunk);
   ASSERT_NE(issue, nullptr);
   EXPECT_EQ(issue->offset, at);
   EXPECT_NE(issue->message.find("digest"), std::string::npos);
-  ReaderOptions no_verify;
-  no_verify.verify_digest = false;
-  EXPECT_TRUE(read_all(bytes, no_verify).reader->clean());
+  // By default only the event count is compared, and it matches.
+  EXPECT_TRUE(read_all(bytes).reader->clean());
+}
+
+// Frames are independent, so a whole chunk cut out cleanly passes every checksum; the footer's
+// event count (always compared) still gives it away.
+TEST(HostileTrace, AWholeMissingChunkIsReportedAtTheFooter) {
+  const SmallTrace t = make_small_trace(Compression::kNone, false);
+  // Drop the second event chunk (frame_starts[0] is the header chunk).
+  std::string bytes = t.bytes.substr(0, t.frame_starts[2]) + t.bytes.substr(t.frame_starts[3]);
+  auto r = read_all(bytes);
+  EXPECT_EQ(r.events.size(), t.events.size() - 3);
+  const TraceIssue* issue = find_issue(*r.reader, Kind::kDamagedChunk);
+  ASSERT_NE(issue, nullptr) << issues_text(*r.reader);
+  EXPECT_EQ(issue->offset, t.frame_starts.back() - (t.frame_starts[3] - t.frame_starts[2]));
+  EXPECT_NE(issue->message.find("missing"), std::string::npos) << issue->message;
+  EXPECT_FALSE(r.reader->clean());
 }
 
 }  // namespace

@@ -253,7 +253,9 @@ TEST(TraceEvolution, UnknownEventKindsAreSkippedAndCounted) {
 
 TEST(TraceEvolution, UnknownFieldsAreIgnoredAndTheDigestStillMatches) {
   NewerTrace t = make_newer_trace(kFormatVersion, /*with_future_events=*/false, false);
-  auto reader = memory_reader(t.bytes);
+  ReaderOptions verify;
+  verify.verify_digest = true;
+  auto reader = memory_reader(t.bytes, verify);
   EXPECT_EQ(reader->header(), t.header);
   EXPECT_EQ(read_events(*reader), t.known_events);
   EXPECT_EQ(reader->stats().skipped_unknown_events, 0u);

@@ -69,7 +69,9 @@ RC_GTEST_PROP(TraceRoundTrip, AnyEventsAndHeaderRoundTripExactly, (const TraceHe
     RC_ASSERT(writer->bytes_written() == bytes.size());
   }
 
-  auto back = read_all(memory_reader(bytes));
+  ReaderOptions verify;
+  verify.verify_digest = true;
+  auto back = read_all(memory_reader(bytes, verify));
   RC_ASSERT(back.reader->ok());
   RC_ASSERT(back.reader->header() == header);
   RC_ASSERT(back.events == events);
