@@ -31,6 +31,7 @@ Subcommand add_replay(CLI::App& parent);
 Subcommand add_matrix(CLI::App& parent);
 Subcommand add_fixture(CLI::App& parent);
 Subcommand add_suite(CLI::App& parent);
+Subcommand add_diff(CLI::App& parent);
 Subcommand add_import(CLI::App& parent);
 Subcommand add_fuzz(CLI::App& parent);
 

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   subcommands.push_back(add_matrix(app));
   subcommands.push_back(add_fixture(app));
   subcommands.push_back(add_suite(app));
+  subcommands.push_back(add_diff(app));
   subcommands.push_back(add_import(app));
   subcommands.push_back(add_fuzz(app));
 

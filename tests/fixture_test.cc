@@ -268,6 +268,28 @@ TEST_F(ReplayCli, MissingTraceIsAnInputError) {
   EXPECT_NE(r.out.find("none.trace"), std::string::npos) << r.out;
 }
 
+TEST_F(ReplayCli, DiffShowsTheFirstDifference) {
+  auto same = run_flowid({"diff", f01_, f01_});
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_NE(same.out.find("identical"), std::string::npos);
+  auto other = run_flowid({"diff", f01_, f03_});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.out.find("first difference at event 0"), std::string::npos) << other.out;
+  EXPECT_NE(other.out.find("resolver_config scenario"), std::string::npos) << other.out;
+  auto json = run_flowid({"diff", "--json", f01_, f03_});
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(json.out);
+  ASSERT_EQ(doc.error(), simdjson::SUCCESS) << json.out;
+  EXPECT_FALSE(bool(doc["identical"]));
+  EXPECT_EQ(uint64_t(doc["index"]), 0u);
+
+  std::string golden = std::string(FLOWID_SOURCE_DIR) + "/fixtures/golden/";
+  auto verdicts = run_flowid({"diff", golden + "f01_pid_reuse.pid-path.golden", golden + "f01_pid_reuse.token.golden"});
+  EXPECT_EQ(verdicts.exit_code, 1);
+  EXPECT_NE(verdicts.out.find("decision allow -> drop"), std::string::npos) << verdicts.out;
+  EXPECT_EQ(run_flowid({"diff", f01_, golden + "f01_pid_reuse.token.golden"}).exit_code, 2);
+}
+
 TEST(Suite, BundledSuitePassesAgainstTheGoldens) {
   auto r = run_flowid({"suite"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

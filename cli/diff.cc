@@ -1,0 +1,177 @@
+// `flowid diff A B`: where two traces, or two verdict streams (golden files), first differ.
+// Traces are compared event by event in order (headers are compared too, and reported apart);
+// golden files flow by flow. Exit 0 when identical, 1 when they differ.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/trace_io.h"
+#include "harness/event_format.h"
+#include "replay/replay.h"
+
+namespace flowid::cli {
+namespace {
+
+struct DiffOptions {
+  std::string a;
+  std::string b;
+  bool json = false;
+  uint32_t context = 2;  // events shown before the first difference.
+};
+
+bool looks_like_trace(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  return in.gcount() == 8 && std::string_view(magic, 8) == "FLOWIDTR";
+}
+
+std::optional<std::vector<Verdict>> load_golden(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = path + ": cannot read";
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return replay::parse_golden(text.str(), path, error);
+}
+
+int diff_goldens(const DiffOptions& o) {
+  std::string error;
+  auto a = load_golden(o.a, &error);
+  auto b = a ? load_golden(o.b, &error) : std::nullopt;
+  if (!a || !b) {
+    fmt::print(stderr, "flowid diff: {}\n", error);
+    return kExitInputError;
+  }
+  std::size_t n = std::min(a->size(), b->size());
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string what = (*a)[i].flow_id != (*b)[i].flow_id
+                           ? fmt::format("flow id {} -> {}", (*a)[i].flow_id, (*b)[i].flow_id)
+                           : replay::compare_verdicts((*a)[i], (*b)[i]);
+    if (what.empty()) continue;
+    if (o.json) {
+      std::string out = fmt::format("{{\"identical\":false,\"index\":{},\"what\":", i);
+      append_json_bytes(out, what);
+      out += "}\n";
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    } else {
+      fmt::print("verdict {} differs (flow {}): {}\n  < {}\n  > {}\n", i, (*a)[i].flow_id, what,
+                 replay::format_golden_line((*a)[i]), replay::format_golden_line((*b)[i]));
+    }
+    return kExitFindings;
+  }
+  if (a->size() != b->size()) {
+    if (o.json) {
+      fmt::print("{{\"identical\":false,\"index\":{},\"what\":\"length {} vs {}\"}}\n", n, a->size(), b->size());
+    } else {
+      fmt::print("the first {} verdicts agree; {} has {} verdicts, {} has {}\n", n, o.a, a->size(), o.b, b->size());
+    }
+    return kExitFindings;
+  }
+  if (o.json) {
+    fmt::print("{{\"identical\":true,\"verdicts\":{}}}\n", n);
+  } else {
+    fmt::print("identical: {} verdicts\n", n);
+  }
+  return kExitOk;
+}
+
+// The header fields that differ, by name ("recorder", "resolver_config scenario", ...).
+std::vector<std::string> header_differences(const trace::TraceHeader& a, const trace::TraceHeader& b) {
+  std::vector<std::string> fields;
+  if (a.format_version != b.format_version) fields.push_back("format_version");
+  if (a.recorder != b.recorder) fields.push_back("recorder");
+  if (a.host != b.host) fields.push_back("host");
+  if (a.os != b.os) fields.push_back("os");
+  if (a.clock != b.clock || a.time_unit_ns != b.time_unit_ns) fields.push_back("clock");
+  if (!(a.caller == b.caller)) fields.push_back("caller");
+  std::map<std::string, std::string> ca(a.resolver_config.begin(), a.resolver_config.end());
+  std::map<std::string, std::string> cb(b.resolver_config.begin(), b.resolver_config.end());
+  for (const auto& [key, value] : ca) {
+    auto it = cb.find(key);
+    if (it == cb.end() || it->second != value) fields.push_back("resolver_config " + key);
+  }
+  for (const auto& [key, value] : cb) {
+    if (!ca.count(key)) fields.push_back("resolver_config " + key);
+  }
+  return fields;
+}
+
+int diff_traces(const DiffOptions& o) {
+  auto a = open_trace(o.a);
+  if (!a) return kExitInputError;
+  auto b = open_trace(o.b);
+  if (!b) return kExitInputError;
+  if (!o.json) {
+    for (const auto& field : header_differences(a->header(), b->header())) {
+      fmt::print("note: the headers differ in {}\n", field);
+    }
+  }
+  std::vector<Event> recent;  // the last `context` equal events, for orientation.
+  Event ea;
+  Event eb;
+  uint64_t index = 0;
+  for (;; ++index) {
+    bool more_a = a->next(ea);
+    bool more_b = b->next(eb);
+    if (!more_a && !more_b) break;
+    if (more_a && more_b && ea == eb) {
+      recent.push_back(ea);
+      if (recent.size() > o.context) recent.erase(recent.begin());
+      continue;
+    }
+    if (o.json) {
+      std::string out = fmt::format("{{\"identical\":false,\"index\":{},\"a\":{},\"b\":{}}}\n", index,
+                                    more_a ? format_event_json(ea, index) : "null",
+                                    more_b ? format_event_json(eb, index) : "null");
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    } else {
+      fmt::print("first difference at event {}:\n", index);
+      for (const auto& e : recent) fmt::print("    {}\n", format_event_line(e));
+      fmt::print("  < {}\n", more_a ? format_event_line(ea) : "(end of " + o.a + ")");
+      fmt::print("  > {}\n", more_b ? format_event_line(eb) : "(end of " + o.b + ")");
+    }
+    return kExitFindings;
+  }
+  int read_a = report_read_issues(*a, o.a);
+  int read_b = report_read_issues(*b, o.b);
+  if (o.json) {
+    fmt::print("{{\"identical\":true,\"events\":{}}}\n", index);
+  } else {
+    fmt::print("identical: {} events\n", index);
+  }
+  return std::max(read_a, read_b);
+}
+
+int run_diff(const DiffOptions& o) {
+  bool trace_a = looks_like_trace(o.a);
+  bool trace_b = looks_like_trace(o.b);
+  if (trace_a != trace_b) {
+    fmt::print(stderr, "flowid diff: {} is a {} but {} is a {}: compare like with like\n", o.a,
+               trace_a ? "trace" : "verdict file", o.b, trace_b ? "trace" : "verdict file");
+    return kExitUsage;
+  }
+  return trace_a ? diff_traces(o) : diff_goldens(o);
+}
+
+}  // namespace
+
+Subcommand add_diff(CLI::App& parent) {
+  auto options = std::make_shared<DiffOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "diff", "Show where two traces, or two verdict streams (golden files), first differ");
+  app->add_option("A", options->a, "Trace or golden file")->required();
+  app->add_option("B", options->b, "Trace or golden file")->required();
+  app->add_flag("--json", options->json, "One JSON object: identical, or the index and both sides");
+  app->add_option("--context", options->context, "Equal events shown before the difference")->default_str("2");
+  app->footer("Exit code 0 when identical, 1 when they differ.");
+  return {app, [options] { return run_diff(*options); }};
+}
+
+}  // namespace flowid::cli
