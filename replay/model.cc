@@ -60,7 +60,9 @@ class ModelReplay {
         apply(i);
       } else if (kind == EventKind::kFlow) {
         const Flow& flow = std::get<Flow>(event.body);
-        if (!apply(i)) continue;
+        // A flow whose process the trace never showed (a log with bare pids) is still resolved,
+        // so its verdict is shown; the world has no truth for it, so the oracle stays silent.
+        apply(i);
         flows_[flow.flow_id] = flow;
         if (!first_lookup_.count(flow.flow_id) && !verdict_at_.count(flow.flow_id)) {
           resolve(flow.flow_id, i + 1, i + 1);  // no lookups, no verdict: resolve right away.

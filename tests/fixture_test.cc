@@ -290,6 +290,39 @@ TEST_F(ReplayCli, DiffShowsTheFirstDifference) {
   EXPECT_EQ(run_flowid({"diff", f01_, golden + "f01_pid_reuse.token.golden"}).exit_code, 2);
 }
 
+// Field traces are imported and then replayed in model mode (issue: "Imported traces replay with
+// flowid replay --mode model"). Skips when ../shared/fielddata is not there.
+TEST(ImportedFieldTraces, ReplayInModelMode) {
+  const std::string field = FLOWID_FIELDDATA_DIR;
+  if (!std::filesystem::exists(field)) GTEST_SKIP() << field << " is absent (field captures are not in the repo)";
+  struct Input {
+    std::string file;
+    uint64_t flows_min;
+  };
+  std::vector<Input> inputs = {
+      {field + "/eslogger/mullvad_eslogger_v9_v10_v11.jsonl", 0},
+      {field + "/nefilterflow/heyapple_log_stream_2022-12-24.txt", 1},
+      {field + "/tetragon/00_four_golden_signals/process_connect.json", 1},
+      {field + "/auditd/laurel/record-connect.txt", 1},
+  };
+  TempDir dir;
+  for (const auto& input : inputs) {
+    if (!std::filesystem::exists(input.file)) continue;
+    auto trace_path = dir.file("imported.trace");
+    auto imported = run_flowid({"import", "--lenient", input.file, "-o", trace_path});
+    ASSERT_EQ(imported.exit_code, 0) << input.file << "\n" << imported.err;
+    for (auto resolver : {"token", "token+pid-fallback", "pid-path"}) {
+      auto r = run_flowid({"replay", "--json", "--mode", "model", "--resolver", resolver, trace_path});
+      simdjson::dom::parser parser;
+      auto doc = parser.parse(r.out);
+      ASSERT_EQ(doc.error(), simdjson::SUCCESS) << input.file << ": " << r.out << r.err;
+      auto c = simdjson::dom::array(doc["cases"]).at(0);
+      EXPECT_GE(uint64_t(c["flows"]), input.flows_min) << input.file << " x " << resolver;
+      EXPECT_EQ(simdjson::dom::array(c["errors"]).size(), 0u) << input.file << ": " << r.out;
+    }
+  }
+}
+
 TEST(Suite, BundledSuitePassesAgainstTheGoldens) {
   auto r = run_flowid({"suite"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
