@@ -14,6 +14,7 @@
 #include "harness/event_format.h"
 #include "harness/filter.h"
 #include "harness/strategies/catalog.h"
+#include "replay/linux_seam.h"
 #include "replay/replay.h"
 #include "replay/world_config.h"
 
@@ -55,10 +56,15 @@ std::string golden_path_for(const ReplayOptions& options, const std::string& tra
 }
 
 // The rules for a trace: --rules when given, else the rules embedded in the trace's header (a
-// compiled fixture carries its own), else none.
+// compiled fixture carries its own; a Linux recording says record-only or names its rule file),
+// else none.
 std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules, const trace::TraceReader& reader,
                                  const std::string& path, std::string* error) {
   if (cli_rules) return cli_rules;
+  // A Linux recording names its rule file (or record-only) instead of embedding the rules.
+  if (replay::is_linux_recording(reader.header())) {
+    return replay::linux_recording_rules(reader.header(), path, error);
+  }
   auto embedded = replay::rules_from_header(reader.header(), path, error);
   if (!embedded && !error->empty()) return std::nullopt;
   return embedded ? embedded : std::optional<RuleSet>(RuleSet{});

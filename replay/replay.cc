@@ -2,10 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <map>
+#include <memory>
+#include <span>
+#include <utility>
 
 #include "harness/event_format.h"
+#include "replay/linux_seam.h"
 
 namespace flowid::replay {
 namespace {
@@ -63,11 +69,130 @@ std::optional<VerdictLabel> parse_label(std::string_view name) {
   return std::nullopt;
 }
 
-// A flow waiting for its verdict.
+// A flow waiting for its verdict. Its storage is reused for later flows (see PendingFlows):
+// the flow stays in the Event the trace reader decoded it into (handed over by swapping
+// pointers, so a flow is never copied), and the lookups live in the first lookup_count entries
+// of lookup_slots; the entries after them are spare Lookups whose strings keep their capacity.
 struct PendingFlow {
-  Flow flow;
-  std::vector<Lookup> lookups;
-  uint64_t time_ns = 0;
+  std::unique_ptr<Event> event = std::make_unique<Event>();  // holds a Flow once opened.
+  std::vector<Lookup> lookup_slots;
+  std::size_t lookup_count = 0;
+
+  const Flow& flow() const { return std::get<Flow>(event->body); }
+  uint64_t time_ns() const { return event->time_ns; }
+  std::span<const Lookup> lookups() const { return {lookup_slots.data(), lookup_count}; }
+  // Copies into a spare entry: its strings already have the capacity, so nothing allocates.
+  void add_lookup(const Lookup& lookup) {
+    if (lookup_count == lookup_slots.size()) lookup_slots.emplace_back();
+    lookup_slots[lookup_count++] = lookup;
+  }
+};
+
+// The flows waiting for their verdict, by flow id. A trace has few flows in flight at once
+// while millions pass through, so this avoids a node-based map (an allocation per flow, and a
+// copy of each flow and its lookups): slots are reused (their strings keep their capacity), and
+// the index is a flat open-addressing table (linear probing, backward-shift deletion) from flow
+// id to slot. Invariants: every active slot's flow id is in the index exactly once; free_ holds
+// the other slots; the table is at most half full.
+class PendingFlows {
+ public:
+  PendingFlows() : table_(kInitialCapacity) {}
+
+  bool empty() const { return size_ == 0; }
+
+  PendingFlow* find(uint64_t flow_id) {
+    for (std::size_t i = home(flow_id);; i = (i + 1) & mask()) {
+      const Entry& e = table_[i];
+      if (e.slot == kEmpty) return nullptr;
+      if (e.flow_id == flow_id) return &slots_[e.slot];
+    }
+  }
+
+  // The slot for flow_id, emptied of lookups: an existing entry for the same id is reused (a
+  // flow seen twice replaces the first), otherwise a free slot is taken.
+  PendingFlow& open(uint64_t flow_id) {
+    if (PendingFlow* existing = find(flow_id)) {
+      existing->lookup_count = 0;
+      return *existing;
+    }
+    if ((size_ + 1) * 2 > table_.size()) grow();
+    uint32_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    insert(Entry{flow_id, slot});
+    ++size_;
+    PendingFlow& p = slots_[slot];
+    p.lookup_count = 0;
+    return p;
+  }
+
+  // Frees flow_id's slot (its storage stays for reuse). Requires flow_id to be pending.
+  void close(uint64_t flow_id) {
+    std::size_t i = home(flow_id);
+    while (table_[i].flow_id != flow_id || table_[i].slot == kEmpty) i = (i + 1) & mask();
+    free_.push_back(table_[i].slot);
+    --size_;
+    // Backward-shift deletion: pull later entries of the probe run into the hole unless their
+    // home lies cyclically in (hole, j].
+    std::size_t hole = i;
+    for (std::size_t j = (i + 1) & mask(); table_[j].slot != kEmpty; j = (j + 1) & mask()) {
+      const std::size_t h = home(table_[j].flow_id);
+      const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+      if (stays) continue;
+      table_[hole] = table_[j];
+      hole = j;
+    }
+    table_[hole].slot = kEmpty;
+  }
+
+  // The pending flows in flow id order.
+  std::vector<PendingFlow*> in_flow_id_order() {
+    std::vector<PendingFlow*> out;
+    out.reserve(size_);
+    for (const Entry& e : table_) {
+      if (e.slot != kEmpty) out.push_back(&slots_[e.slot]);
+    }
+    std::sort(out.begin(), out.end(), [](const PendingFlow* a, const PendingFlow* b) {
+      return a->flow().flow_id < b->flow().flow_id;
+    });
+    return out;
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  static constexpr std::size_t kInitialCapacity = 64;  // a power of two.
+  struct Entry {
+    uint64_t flow_id = 0;
+    uint32_t slot = kEmpty;
+  };
+
+  std::size_t mask() const { return table_.size() - 1; }
+  std::size_t home(uint64_t flow_id) const {
+    // Fibonacci hashing: flow ids are often consecutive; the multiply spreads them.
+    return static_cast<std::size_t>((flow_id * 0x9e3779b97f4a7c15ULL) >> 32) & mask();
+  }
+  void insert(Entry entry) {
+    std::size_t i = home(entry.flow_id);
+    while (table_[i].slot != kEmpty) i = (i + 1) & mask();
+    table_[i] = entry;
+  }
+  void grow() {
+    std::vector<Entry> old(table_.size() * 2);
+    old.swap(table_);
+    for (const Entry& e : old) {
+      if (e.slot != kEmpty) insert(e);
+    }
+  }
+
+  std::vector<Entry> table_;
+  std::vector<PendingFlow> slots_;
+  std::vector<uint32_t> free_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace
@@ -264,56 +389,85 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
     for (const auto& v : *options.golden) golden[v.flow_id] = v;
   }
 
+  // A capacity hint, not a limit: growing a vector of millions of verdicts by doubling moves
+  // every verdict about once more and touches twice the memory, a fifth of the replay time on
+  // a large trace (bench/replay_bench.cc). A flow takes at least a flow and a verdict event, a
+  // few hundred bytes uncompressed, so the file size bounds the flow count well enough; the
+  // reservation is address space, and the pages left unused are never touched.
+  constexpr uint64_t kTraceBytesPerFlowMin = 256;
+  constexpr uint64_t kProducedReserveMax = uint64_t{4} << 20;
+  result.produced.reserve(static_cast<std::size_t>(
+      std::min(reader.stats().file_bytes / kTraceBytesPerFlowMin, kProducedReserveMax)));
+
   // Flows waiting for their verdict, by flow id; lookups of flows not (yet) seen wait here too.
-  std::map<uint64_t, PendingFlow> pending;
+  PendingFlows pending;
   std::map<uint64_t, std::vector<Lookup>> orphan_lookups;
   RecordedSeam seam;
+  // A Linux recording's lookups are Linux calls: LinuxRecordedSeam derives the seam's answers.
+  LinuxRecordedSeam linux_seam;
+  const bool linux_answers =
+      options.answers == FaithfulAnswers::kLinuxRecording ||
+      (options.answers == FaithfulAnswers::kAuto && is_linux_recording(reader.header()));
   uint64_t digest = trace::kDigestSeed;
+  Event digest_event;  // reused: the produced verdict passes through it on its way to result.
 
-  auto replay_flow = [&](PendingFlow& p, const std::optional<Verdict>& recorded) {
-    seam.reset(p.flow.flow_id, p.lookups);
-    Attribution attribution = resolver.resolve(p.flow, p.time_ns, seam);
-    Verdict produced = filter.decide(p.flow, attribution);
+  auto resolve_with = [&](auto& answering_seam, const PendingFlow& p) {
+    answering_seam.reset(p.flow().flow_id, p.lookups());
+    Attribution attribution = resolver.resolve(p.flow(), p.time_ns(), answering_seam);
+    result.lookups_answered += answering_seam.answered();
+    for (const auto& call : answering_seam.off_script()) result.off_script.push_back(call);
+    return attribution;
+  };
+  // recorded: the trace's verdict for the flow, or null.
+  auto replay_flow = [&](PendingFlow& p, const Verdict* recorded) {
+    Attribution attribution = linux_answers ? resolve_with(linux_seam, p) : resolve_with(seam, p);
+    Verdict produced = filter.decide(p.flow(), attribution);
     ++result.flows;
-    result.lookups_answered += seam.answered();
-    for (const auto& call : seam.off_script()) result.off_script.push_back(call);
 
-    std::optional<Verdict> expected = recorded;
+    const Verdict* expected = recorded;
+    auto golden_entry = golden.end();
     if (options.golden) {
-      auto it = golden.find(p.flow.flow_id);
-      expected = it == golden.end() ? std::nullopt : std::optional<Verdict>(it->second);
-      if (it != golden.end()) golden.erase(it);
+      golden_entry = golden.find(p.flow().flow_id);
+      expected = golden_entry == golden.end() ? nullptr : &golden_entry->second;
     }
-    if (expected) {
+    if (expected != nullptr) {
       std::string what = compare_verdicts(*expected, produced);
-      if (!what.empty()) result.differences.push_back({p.flow.flow_id, expected, produced, what});
+      if (!what.empty()) result.differences.push_back({p.flow().flow_id, *expected, produced, what});
     } else {
-      result.differences.push_back({p.flow.flow_id, std::nullopt, produced,
+      result.differences.push_back({p.flow().flow_id, std::nullopt, produced,
                                     options.golden ? "flow missing from the golden file"
                                                    : "the trace recorded no verdict for this flow"});
     }
-    digest = trace::event_digest(digest, Event{p.time_ns, produced});
-    result.produced.push_back(std::move(produced));
+    if (golden_entry != golden.end()) golden.erase(golden_entry);
+    digest_event.time_ns = p.time_ns();
+    Verdict& digested = digest_event.body.emplace<Verdict>(std::move(produced));
+    digest = trace::event_digest(digest, digest_event);
+    result.produced.push_back(std::move(digested));
   };
 
-  Event event;
-  while (reader.next(event)) {
+  // The event being read. A flow's event is handed to its pending slot by swapping pointers
+  // (the slot's previous event, with its string capacities, becomes the one the reader fills).
+  auto event_holder = std::make_unique<Event>();
+  while (reader.next(*event_holder)) {
+    Event& event = *event_holder;
     ++result.events;
     switch (event.kind()) {
       case EventKind::kFlow: {
-        auto& flow = std::get<Flow>(event.body);
-        PendingFlow p{flow, {}, event.time_ns};
-        if (auto it = orphan_lookups.find(flow.flow_id); it != orphan_lookups.end()) {
-          p.lookups = std::move(it->second);
-          orphan_lookups.erase(it);
+        const uint64_t flow_id = std::get<Flow>(event.body).flow_id;
+        PendingFlow& p = pending.open(flow_id);
+        std::swap(p.event, event_holder);
+        if (!orphan_lookups.empty()) {
+          if (auto it = orphan_lookups.find(flow_id); it != orphan_lookups.end()) {
+            for (const Lookup& lookup : it->second) p.add_lookup(lookup);
+            orphan_lookups.erase(it);
+          }
         }
-        pending[flow.flow_id] = std::move(p);
         break;
       }
       case EventKind::kLookup: {
         auto& lookup = std::get<Lookup>(event.body);
-        if (auto it = pending.find(lookup.flow_id); it != pending.end()) {
-          it->second.lookups.push_back(lookup);
+        if (PendingFlow* p = pending.find(lookup.flow_id)) {
+          p->add_lookup(lookup);
         } else if (lookup.flow_id != 0) {
           orphan_lookups[lookup.flow_id].push_back(lookup);
         }
@@ -321,10 +475,10 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
       }
       case EventKind::kVerdict: {
         auto& verdict = std::get<Verdict>(event.body);
-        auto it = pending.find(verdict.flow_id);
-        if (it == pending.end()) break;  // a verdict for a flow the trace never showed.
-        replay_flow(it->second, verdict);
-        pending.erase(it);
+        PendingFlow* p = pending.find(verdict.flow_id);
+        if (p == nullptr) break;  // a verdict for a flow the trace never showed.
+        replay_flow(*p, &verdict);
+        pending.close(verdict.flow_id);
         break;
       }
       case EventKind::kProcessSpawn:
@@ -337,7 +491,7 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
     }
   }
   // Flows the trace never gave a verdict (cut short, or a recording without verdicts).
-  for (auto& [flow_id, p] : pending) replay_flow(p, std::nullopt);
+  for (PendingFlow* p : pending.in_flow_id_order()) replay_flow(*p, nullptr);
   // Golden entries for flows the trace does not have.
   for (auto& [flow_id, v] : golden) {
     result.differences.push_back({flow_id, v, std::nullopt, "flow in the golden file but not in the trace"});

@@ -63,6 +63,10 @@ std::unique_ptr<Resolver> make_resolver(std::string_view name) {
   if (name == "token+recheck") return strategies::make_token_recheck();
   if (name == "lulu-model") return strategies::make_lulu_model();
   if (name == "opensnitch-model") return strategies::make_opensnitch_model();
+  // Not listed in kResolvers on purpose: it is the baseline for replaying Linux recordings
+  // (`flowid record` traces), not a reference strategy compared across the simulated scenarios,
+  // fixtures and fuzz campaigns, which need an expectation or a golden file for every listed one.
+  if (name == "linux-pidfd") return strategies::make_linux_pidfd();
   return nullptr;
 }
 

@@ -18,6 +18,8 @@ std::unique_ptr<Resolver> make_pid_path();
 std::unique_ptr<Resolver> make_token();
 std::unique_ptr<Resolver> make_token_pid_fallback();
 std::unique_ptr<Resolver> make_token_recheck();
+// What `flowid record` decides on Linux, for replaying its recordings (linux_pidfd.cc).
+std::unique_ptr<Resolver> make_linux_pidfd();
 
 struct LuluModelOptions {
   // Bound on the pid-keyed process cache; when full, the oldest entry is evicted.
