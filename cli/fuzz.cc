@@ -134,6 +134,9 @@ struct CampaignReport {
   fuzz::CampaignTally tally;
   double seconds = 0;
   std::array<std::optional<FaultFinding>, fuzz::kFaultCount> found;
+  // A violation whose shrunk schedule needs no fault at all (e.g. a path-only claim that an
+  // identity deny rule cannot match): a weakness of the strategy, credited to no fault.
+  std::optional<FaultFinding> baseline;
   std::vector<fuzz::CorpusVerdict> corpus;
   uint64_t determinism_checked = 0;
   std::vector<std::string> determinism_failures;
@@ -227,10 +230,20 @@ class Campaign {
         wanted |= fuzz::bit(fuzz::fault_at(i));
       }
     }
-    if (wanted == 0 && !keep_going_) return;
-    if (wanted == 0) return;
+    bool try_baseline = false;
+    if (wanted == 0) {
+      std::lock_guard lock(mutex_);
+      try_baseline = !report_.baseline && baseline_attempts_ < kUncreditedShrinksMax;
+      if (!try_baseline) return;
+      ++baseline_attempts_;
+    }
     fuzz::Counterexample cx = fuzz::minimize(options_, record, shrink_);
     std::lock_guard lock(mutex_);
+    if ((cx.credited & plan_) == 0) {
+      if (!report_.baseline || report_.baseline->case_index > record.index) {
+        report_.baseline = FaultFinding{record.index, found_at, cx, std::nullopt, {}};
+      }
+    }
     bool credited_any = false;
     for (int i = 0; i < fuzz::kFaultCount; ++i) {
       const auto index = static_cast<std::size_t>(i);
@@ -289,6 +302,7 @@ class Campaign {
   std::mutex progress_mutex_;
   std::condition_variable progress_cv_;
   std::array<uint32_t, fuzz::kFaultCount> uncredited_{};
+  uint32_t baseline_attempts_ = 0;
   CampaignReport report_;
 };
 
@@ -369,10 +383,21 @@ void print_human(const CampaignReport& report, const fuzz::CampaignOptions& opti
                  t.faults[index].cases_injected);
     }
   }
+  if (report.baseline) {
+    const auto& s = report.baseline->counterexample.shrink;
+    fmt::print("| baseline (no fault) | - | yes | {} | {} | {} | {:.3f}s | {} (from {}) |\n",
+               fuzz::format_invariants(s.verdict.violated), name_of(s.verdict.cell), report.baseline->case_index + 1,
+               report.baseline->seconds, s.shrunk_size, s.original_size);
+  }
   // Each counterexample once (a case may be credited to several faults).
   std::vector<uint64_t> shown;
+  std::vector<const FaultFinding*> findings;
   for (const auto& f : report.found) {
-    if (!f || std::find(shown.begin(), shown.end(), f->case_index) != shown.end()) continue;
+    if (f) findings.push_back(&*f);
+  }
+  if (report.baseline) findings.push_back(&*report.baseline);
+  for (const FaultFinding* f : findings) {
+    if (std::find(shown.begin(), shown.end(), f->case_index) != shown.end()) continue;
     shown.push_back(f->case_index);
     const auto& s = f->counterexample.shrink;
     fmt::print("\nviolation: {} (faults {})\n", s.verdict.first_violation, fuzz::format_fault_set(f->counterexample.credited));
@@ -435,7 +460,16 @@ std::string report_json(const CampaignReport& report) {
     }
     out += "}";
   }
-  out += "]}\n";
+  out += "]";
+  if (report.baseline) {
+    const auto& b = *report.baseline;
+    out += fmt::format(",\"baseline\":{{\"case\":{},\"invariants\":{},\"cell\":\"{}\",\"shrunk_steps\":{},\"violation\":{},"
+                       "\"reproduce\":{}}}",
+                       b.case_index, json_string(fuzz::format_invariants(b.counterexample.shrink.verdict.violated)),
+                       name_of(b.counterexample.shrink.verdict.cell), b.counterexample.shrink.shrunk_size,
+                       json_string(b.counterexample.shrink.verdict.first_violation), json_string(b.counterexample.reproduce));
+  }
+  out += "}\n";
   return out;
 }
 
@@ -489,9 +523,17 @@ void save_counterexamples(CampaignReport& report, const std::string& dir, bool m
     f->files = replay::write_counterexample(f->counterexample, report.strategy, dir, name, expect_all, &error);
     if (!f->files) f->write_error = error;
   }
+  if (report.baseline && !matrix_names) {
+    auto& b = *report.baseline;
+    std::string error;
+    b.files = replay::write_counterexample(b.counterexample, report.strategy, dir,
+                                           fuzz::case_name(report.strategy, report.seed, b.case_index), expect_all, &error);
+    if (!b.files) b.write_error = error;
+  }
 }
 
 bool any_problem(const CampaignReport& report) {
+  if (report.baseline) return true;
   for (const auto& f : report.found) {
     if (f) return true;
   }

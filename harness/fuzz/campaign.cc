@@ -51,6 +51,41 @@ Counterexample minimize(const CampaignOptions& options, const CaseRecord& failin
   shrink_options.oracle = options.oracle;
   out.shrink = shrink_case(failing.generated, options.strategy, shrink_options);
   out.credited = out.shrink.shrunk.injected;
+  // Ablation: a fault is credited only when the failure needs it. Its content is taken out (its
+  // steps and races removed, the options that carry it stripped, its world setting reset); if the
+  // case still runs and still violates the same invariant, the fault was incidental (the failure
+  // is the strategy's baseline weakness, e.g. a path-only claim no identity rule can match).
+  if (out.shrink.verdict.failed()) {
+    const InvariantSet target = invariant_bit(out.shrink.target);
+    for (int i = 0; i < kFaultCount; ++i) {
+      const Fault fault = fault_at(i);
+      if (!contains(out.credited, fault)) continue;
+      scenario::Scenario ablated = out.shrink.shrunk.scenario;
+      const GeneratedCase& g = out.shrink.shrunk;
+      ablated.steps.clear();
+      for (std::size_t s = 0; s < g.scenario.steps.size(); ++s) {
+        scenario::Step step = g.scenario.steps[s];
+        const bool content = contains(g.step_faults[s], fault);
+        if (content && step.kind != scenario::StepKind::kSpawn && step.kind != scenario::StepKind::kFlow) continue;
+        if (content) {
+          std::erase_if(step.options, [](const auto& o) {
+            return o.first == "app" || o.first == "app-token" || o.first == "process-token" || o.first == "responsible";
+          });
+        }
+        std::vector<scenario::Race> races;
+        for (std::size_t r = 0; r < step.races.size(); ++r) {
+          if (!contains(g.race_faults[s][r], fault)) races.push_back(step.races[r]);
+        }
+        step.races = std::move(races);
+        if (step.kind == scenario::StepKind::kExit && content) continue;
+        ablated.steps.push_back(std::move(step));
+      }
+      if (fault == Fault::kPidReuse) ablated.world.pid_policy = PidPolicy::kSequential;
+      if (fault == Fault::kSandboxEperm) ablated.world.caller.sandboxed = false;
+      CaseVerdict v = check_scenario(ablated, options.strategy, options.oracle);
+      if (v.ran() && (v.violated & target) != 0) out.credited &= static_cast<FaultSet>(~bit(fault));
+    }
+  }
   auto& s = out.shrink.shrunk.scenario;
   s.description = fmt::format(
       "Found by flowid fuzz: strategy {} violates {} ({}). Faults: {}. Seed {}, case {}; shrunk "

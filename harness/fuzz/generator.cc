@@ -161,11 +161,12 @@ class Builder {
     return step;
   }
 
-  void push(Step step, FaultSet tag) {
+  void push(Step step, FaultSet tag, FaultSet race_tag = kNoFaults) {
     step.line = static_cast<int>(s_.steps.size()) + 1;
+    out_.race_faults.emplace_back(step.races.size(), race_tag);
     s_.steps.push_back(std::move(step));
     out_.step_faults.push_back(tag);
-    out_.injected |= tag;
+    out_.injected |= tag | (out_.race_faults.back().empty() ? kNoFaults : race_tag);
   }
 
   static std::vector<std::pair<std::string, std::string>> identity_options(const Program& p) {
@@ -232,10 +233,10 @@ class Builder {
   }
 
   void resolve(const std::string& flow, std::size_t proc, FaultSet tag,
-               std::vector<std::pair<uint32_t, Step>> races = {}) {
+               std::vector<scenario::Race> races = {}) {
     Step step = make(StepKind::kResolve, {flow});
     step.races = std::move(races);
-    push(std::move(step), tag);
+    push(std::move(step), kNoFaults, tag);
     if (procs_[proc].pending_flows > 0) --procs_[proc].pending_flows;
   }
 
@@ -293,20 +294,20 @@ class Builder {
   }
 
   // A live, ordinary process to reuse, or a new one.
-  std::size_t some_process(FaultSet tag) {
+  std::size_t some_process() {
     std::vector<std::size_t> live;
     for (std::size_t i = 0; i < procs_.size(); ++i) {
       if (procs_[i].alive && !reserved(i)) live.push_back(i);
     }
     if (!live.empty() && c_.chance(1, 3)) return live[c_.below(live.size())];
-    return spawn(pick(kOrdinaryPrograms), tag);
+    return spawn(pick(kOrdinaryPrograms), kNoFaults);
   }
 
   // Processes of other episodes' pending flows keep running; fault patterns use their own.
   bool reserved(std::size_t proc) const { return procs_[proc].pending_flows > 0; }
 
   void clean_episode() {
-    std::size_t proc = some_process(kNoFaults);
+    std::size_t proc = some_process();
     std::string flow = open_flow(proc, kNoFaults);
     maybe_advance(kNoFaults);
     if (c_.chance(1, 2)) {
@@ -334,7 +335,7 @@ class Builder {
     if (c_.chance(1, 6)) spawn(pick(kOrdinaryPrograms), kNoFaults);
   }
 
-  void exit_step_into(std::vector<std::pair<uint32_t, Step>>* races, uint32_t call, std::size_t proc,
+  void exit_step_into(std::vector<scenario::Race>* races, uint32_t call, std::size_t proc,
                       bool zombie, FaultSet tag) {
     std::vector<std::pair<std::string, std::string>> options;
     if (zombie) options.emplace_back("zombie", "");
@@ -367,8 +368,8 @@ class Builder {
   // F1: the flow's process exits and a (usually trusted) program takes its pid before the lookup,
   // during it, or before the pid's next flow is resolved (pid-keyed caches).
   void pid_reuse(FaultSet tag) {
-    std::size_t victim = spawn(pick(kUntrustedPrograms), tag);
-    std::string flow = open_flow(victim, tag);
+    std::size_t victim = spawn(pick(kUntrustedPrograms), kNoFaults);
+    std::string flow = open_flow(victim, kNoFaults);
     maybe_advance(tag);
     const int newcomer = c_.chance(3, 4) ? pick(kTrustedPrograms) : pick(kOrdinaryPrograms);
     if (newcomer != kEvil) rule_plan(newcomer, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kAllowPath);
@@ -381,7 +382,7 @@ class Builder {
         break;
       }
       case 1: {
-        std::vector<std::pair<uint32_t, Step>> races;
+        std::vector<scenario::Race> races;
         const uint32_t call = race_call();
         exit_step_into(&races, call, victim, false, tag);
         std::size_t index = 0;
@@ -393,7 +394,7 @@ class Builder {
         resolve(flow, victim, tag);
         exit_step_into(nullptr, 0, victim, false, tag);
         std::size_t next = spawn(newcomer, tag);
-        std::string second = open_flow(next, tag);
+        std::string second = open_flow(next, kNoFaults);
         maybe_advance(tag);
         resolve(second, next, tag);
         break;
@@ -403,14 +404,14 @@ class Builder {
 
   // F2: the flow's process exits before the lookup or between two of its seam calls.
   void exit_race(FaultSet tag) {
-    std::size_t proc = spawn(pick(kOrdinaryPrograms), tag);
-    std::string flow = open_flow(proc, tag);
+    std::size_t proc = spawn(pick(kOrdinaryPrograms), kNoFaults);
+    std::string flow = open_flow(proc, kNoFaults);
     if (c_.chance(1, 2)) {
       maybe_advance(tag);
       exit_step_into(nullptr, 0, proc, false, tag);
       resolve(flow, proc, tag);
     } else {
-      std::vector<std::pair<uint32_t, Step>> races;
+      std::vector<scenario::Race> races;
       exit_step_into(&races, race_call(), proc, false, tag);
       resolve(flow, proc, tag, std::move(races));
     }
@@ -421,15 +422,15 @@ class Builder {
     const int program = c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
     rule_plan(program, c_.chance(1, 2) ? RulePlan::kDenyIdentity : RulePlan::kRandom);
     if (c_.chance(1, 2)) no_rule_allow_ = true;
-    std::size_t proc = spawn(program, tag, {{"uid", "0"}});
-    std::string flow = open_flow(proc, tag);
+    std::size_t proc = spawn(program, kNoFaults, {{"uid", "0"}});
+    std::string flow = open_flow(proc, kNoFaults);
     resolve(flow, proc, tag);
   }
 
   // F4: the process execs another program after opening the flow (stale token, same pid).
   void exec_after_flow(FaultSet tag) {
-    std::size_t proc = spawn(pick(kUntrustedPrograms), tag);
-    std::string flow = open_flow(proc, tag);
+    std::size_t proc = spawn(pick(kUntrustedPrograms), kNoFaults);
+    std::string flow = open_flow(proc, kNoFaults);
     const int next = pick(kTrustedPrograms);
     ensure_file(next);
     used_[static_cast<std::size_t>(next)] = true;
@@ -441,7 +442,7 @@ class Builder {
         resolve(flow, proc, tag);
         break;
       case 1: {
-        std::vector<std::pair<uint32_t, Step>> races;
+        std::vector<scenario::Race> races;
         races.emplace_back(race_call(), std::move(exec));
         resolve(flow, proc, tag, std::move(races));
         break;
@@ -449,7 +450,7 @@ class Builder {
       default: {
         resolve(flow, proc, tag);
         push(std::move(exec), tag);
-        std::string second = open_flow(proc, tag);
+        std::string second = open_flow(proc, kNoFaults);
         resolve(second, proc, tag);
         break;
       }
@@ -460,8 +461,8 @@ class Builder {
   // F5: the executable is replaced, removed or renamed on disk after the process started.
   void replaced_on_disk(FaultSet tag) {
     const int program = pick(kOrdinaryPrograms);
-    std::size_t proc = spawn(program, tag);
-    std::string flow = open_flow(proc, tag);
+    std::size_t proc = spawn(program, kNoFaults);
+    std::string flow = open_flow(proc, kNoFaults);
     const Program& p = kPrograms[static_cast<std::size_t>(program)];
     Step change;
     switch (c_.below(4)) {
@@ -485,7 +486,7 @@ class Builder {
       push(std::move(change), tag);
       resolve(flow, proc, tag);
     } else {
-      std::vector<std::pair<uint32_t, Step>> races;
+      std::vector<scenario::Race> races;
       races.emplace_back(race_call(), std::move(change));
       resolve(flow, proc, tag, std::move(races));
     }
@@ -494,7 +495,7 @@ class Builder {
   // F6: a helper (nsurlsessiond) opens the socket for an app: app token != process token.
   void delegation(FaultSet tag) {
     const int app_program = pick(kOrdinaryPrograms);
-    std::size_t app = spawn(app_program, tag);
+    std::size_t app = spawn(app_program, kNoFaults);
     std::size_t helper = spawn(kNsurlsessiond, tag, {{"responsible", procs_[app].name}});
     std::string flow = open_flow(helper, tag, {{"app", procs_[app].name}});
     ++procs_[app].pending_flows;
@@ -508,7 +509,7 @@ class Builder {
         resolve(flow, helper, tag);
         break;
       default: {
-        std::vector<std::pair<uint32_t, Step>> races;
+        std::vector<scenario::Race> races;
         exit_step_into(&races, race_call(), helper, false, tag);
         resolve(flow, helper, tag, std::move(races));
         break;
@@ -519,7 +520,7 @@ class Builder {
 
   // F7: the flow's token Data is absent or of the wrong size.
   void malformed_token(FaultSet tag) {
-    std::size_t proc = some_process(tag);
+    std::size_t proc = some_process();
     static constexpr std::array<std::string_view, 3> kShapes = {"ok", "absent", "malformed"};
     std::string app_shape(kShapes[c_.below(3)]);
     std::string process_shape(kShapes[1 + c_.below(2)]);
@@ -532,12 +533,12 @@ class Builder {
 
   // F8: lookups that fail transiently or take long although the process is alive and well.
   void transient_failure(FaultSet tag) {
-    std::size_t proc = spawn(pick(kOrdinaryPrograms), tag);
+    std::size_t proc = spawn(pick(kOrdinaryPrograms), kNoFaults);
     if (c_.chance(1, 2)) {
       rule_plan(procs_[proc].program, RulePlan::kDenyIdentity);
       no_rule_allow_ = true;
     }
-    std::string flow = open_flow(proc, tag);
+    std::string flow = open_flow(proc, kNoFaults);
     push(make(StepKind::kFailNext,
               {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
                std::to_string(1 + c_.below(2)),
@@ -551,17 +552,17 @@ class Builder {
 
   // F9: the process is dead but not reaped: its pid is still held, no code runs there.
   void zombie(FaultSet tag) {
-    std::size_t proc = spawn(pick(kOrdinaryPrograms), tag);
+    std::size_t proc = spawn(pick(kOrdinaryPrograms), kNoFaults);
     if (c_.chance(1, 2)) {
       rule_plan(procs_[proc].program, RulePlan::kDenyIdentity);
       no_rule_allow_ = true;
     }
-    std::string flow = open_flow(proc, tag);
+    std::string flow = open_flow(proc, kNoFaults);
     if (c_.chance(1, 2)) {
       exit_step_into(nullptr, 0, proc, true, tag);
       resolve(flow, proc, tag);
     } else {
-      std::vector<std::pair<uint32_t, Step>> races;
+      std::vector<scenario::Race> races;
       exit_step_into(&races, race_call(), proc, true, tag);
       resolve(flow, proc, tag, std::move(races));
     }
@@ -575,10 +576,10 @@ class Builder {
     ensure_file(kTrustd);
     used_[kTrustd] = true;
     std::size_t copy = spawn(kSimTrustd, tag);
-    std::string flow = open_flow(copy, tag);
+    std::string flow = open_flow(copy, kNoFaults);
     if (c_.chance(1, 2)) {
-      std::size_t real = spawn(kTrustd, tag, {{"uid", "0"}});
-      std::string second = open_flow(real, tag);
+      std::size_t real = spawn(kTrustd, kNoFaults, {{"uid", "0"}});
+      std::string second = open_flow(real, kNoFaults);
       resolve(second, real, tag);
     }
     resolve(flow, copy, tag);
@@ -664,7 +665,7 @@ class Builder {
         push(make(StepKind::kFile, {path, "unsigned"}), kNoFaults);
       }
       std::optional<Fault> fault = draw_fault();
-      std::vector<std::pair<uint32_t, Step>> races;
+      std::vector<scenario::Race> races;
       FaultSet tag = kNoFaults;
       if (fault == Fault::kReplacedOnDisk) {
         tag = bit(*fault);
@@ -728,6 +729,9 @@ GeneratedCase generate_case(const GeneratorOptions& options, Choices& choices, s
 FaultSet refresh_faults(GeneratedCase& generated) {
   FaultSet set = kNoFaults;
   for (FaultSet tag : generated.step_faults) set |= tag;
+  for (const auto& races : generated.race_faults) {
+    for (FaultSet tag : races) set |= tag;
+  }
   const auto& world = generated.scenario.world;
   if (contains(generated.world_faults, Fault::kPidReuse) && world.pid_policy != PidPolicy::kSequential) {
     set |= bit(Fault::kPidReuse);

@@ -79,8 +79,11 @@ inline constexpr uint32_t kSwarmWeightMax = 8;
 
 struct GeneratedCase {
   scenario::Scenario scenario;
-  // Parallel to scenario.steps: the faults each step (with its races) belongs to; 0 = clean.
+  // Parallel to scenario.steps: the fault whose CONTENT each step is (the exit of F2, the exec of
+  // F4, the malformed flow of F7, ...); 0 for scaffolding (the spawn, flow and resolve a fault
+  // needs are not the fault). race_faults is the same for each step's races.
   std::vector<FaultSet> step_faults;
+  std::vector<std::vector<FaultSet>> race_faults;
   // Faults expressed by the world itself: F1 (a pid policy that reuses pids), F3 (sandboxed).
   FaultSet world_faults = kNoFaults;
   // The faults this case enabled (swarm subset) and the ones it actually injected.

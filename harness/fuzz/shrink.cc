@@ -40,6 +40,8 @@ class Shrinker {
                                        candidate.scenario.steps.begin() + static_cast<std::ptrdiff_t>(end));
         candidate.step_faults.erase(candidate.step_faults.begin() + static_cast<std::ptrdiff_t>(start),
                                     candidate.step_faults.begin() + static_cast<std::ptrdiff_t>(end));
+        candidate.race_faults.erase(candidate.race_faults.begin() + static_cast<std::ptrdiff_t>(start),
+                                    candidate.race_faults.begin() + static_cast<std::ptrdiff_t>(end));
         if (still_fails(candidate)) {
           best = std::move(candidate);
           removed_any = progress = true;
@@ -60,6 +62,8 @@ class Shrinker {
         GeneratedCase candidate = best;
         auto& races = candidate.scenario.steps[s].races;
         races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
+        auto& tags = candidate.race_faults[s];
+        tags.erase(tags.begin() + static_cast<std::ptrdiff_t>(r));
         if (still_fails(candidate)) {
           best = std::move(candidate);
           progress = true;
@@ -68,9 +72,9 @@ class Shrinker {
         }
       }
       for (std::size_t r = 0; r < best.scenario.steps[s].races.size() && !exhausted(); ++r) {
-        while (best.scenario.steps[s].races[r].first > 1 && !exhausted()) {
+        while (best.scenario.steps[s].races[r].before_call > 1 && !exhausted()) {
           GeneratedCase candidate = best;
-          --candidate.scenario.steps[s].races[r].first;
+          --candidate.scenario.steps[s].races[r].before_call;
           if (!still_fails(candidate)) break;
           best = std::move(candidate);
           progress = true;
@@ -139,9 +143,11 @@ class Shrinker {
     for (std::size_t s = 0; s < best.scenario.steps.size() && !exhausted(); ++s) {
       for (std::size_t o = 0; o < best.scenario.steps[s].options.size() && !exhausted();) {
         const std::string key = best.scenario.steps[s].options[o].first;
-        // Options that carry meaning a step needs (identities, the requirement) stay.
+        // Options that carry meaning a step needs (identities, the requirement) or that ARE a
+        // fault's content (delegation, malformed tokens, zombies) stay: removing them would keep
+        // the step's fault tag on a step that no longer carries the fault.
         if (key == "signing_id" || key == "team_id" || key == "requirement" || key == "responsible" ||
-            key == "app" || key == "zombie") {
+            key == "app" || key == "zombie" || key == "app-token" || key == "process-token") {
           ++o;
           continue;
         }
