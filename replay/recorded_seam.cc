@@ -7,6 +7,8 @@
 namespace flowid::replay {
 namespace {
 
+// The arguments a call was made with, built only for an off-script call (the matching below
+// compares a recorded lookup's arguments field by field without building them).
 LookupArgs token_args(const AuditToken& token) {
   LookupArgs a;
   a.token = token;
@@ -23,6 +25,34 @@ LookupArgs code_args(CodeRef code, std::string_view requirement = {}) {
   a.requirement = std::string(requirement);
   return a;
 }
+
+// Each matcher is `recorded == token_args(token)` (pid_args, code_args) written out, so that a
+// recorded lookup matches exactly when its arguments equal the ones the call would record.
+struct TokenMatch {
+  const AuditToken& token;
+  bool operator()(const LookupArgs& a) const {
+    return a.token.has_value() && *a.token == token && a.pid == 0 && a.code_handle == 0 &&
+           a.requirement.empty() && a.path.empty();
+  }
+  LookupArgs args() const { return token_args(token); }
+};
+struct PidMatch {
+  int32_t pid;
+  bool operator()(const LookupArgs& a) const {
+    return !a.token.has_value() && a.pid == pid && a.code_handle == 0 && a.requirement.empty() &&
+           a.path.empty();
+  }
+  LookupArgs args() const { return pid_args(pid); }
+};
+struct CodeMatch {
+  CodeRef code;
+  std::string_view requirement;
+  bool operator()(const LookupArgs& a) const {
+    return !a.token.has_value() && a.pid == 0 && a.code_handle == code &&
+           a.requirement == requirement && a.path.empty();
+  }
+  LookupArgs args() const { return code_args(code, requirement); }
+};
 
 template <typename T>
 SeamResult<T> not_recorded() {
@@ -54,50 +84,59 @@ void RecordedSeam::reset(uint64_t flow_id, std::span<const Lookup> recorded) {
   off_script_.clear();
 }
 
-const Lookup* RecordedSeam::take(LookupCall call, const LookupArgs& args) {
+template <typename Match>
+const Lookup* RecordedSeam::take(LookupCall call, const Match& match) {
   const std::size_t n = recorded_.size();
   // Forward from the cursor first (recorded order), then wrap around to earlier unused entries.
-  for (std::size_t step = 0; step < n; ++step) {
-    std::size_t i = (cursor_ + step) % n;
-    if (used_[i]) continue;
+  auto try_at = [&](std::size_t i) {
+    if (used_[i]) return false;
     const Lookup& l = recorded_[i];
-    if (l.call == call && l.args == args) {
-      used_[i] = true;
-      cursor_ = i + 1;
-      ++answered_;
-      return &l;
-    }
+    return l.call == call && match(l.args);
+  };
+  const std::size_t start = cursor_ < n ? cursor_ : n;
+  for (std::size_t i = start; i < n; ++i) {
+    if (try_at(i)) return use(i);
   }
-  off_script_.push_back(OffScriptCall{flow_id_, call, args});
+  for (std::size_t i = 0; i < start; ++i) {
+    if (try_at(i)) return use(i);
+  }
+  off_script_.push_back(OffScriptCall{flow_id_, call, match.args()});
   return nullptr;
 }
 
+const Lookup* RecordedSeam::use(std::size_t index) {
+  used_[index] = true;
+  cursor_ = index + 1;
+  ++answered_;
+  return &recorded_[index];
+}
+
 SeamResult<CodeRef> RecordedSeam::guest_by_audit_token(const AuditToken& token) {
-  const Lookup* l = take(LookupCall::kGuestByAuditToken, token_args(token));
+  const Lookup* l = take(LookupCall::kGuestByAuditToken, TokenMatch{token});
   if (!l) return not_recorded<CodeRef>();
   return {l->outcome, l->data.code_handle};
 }
 SeamResult<CodeRef> RecordedSeam::guest_by_pid(int32_t pid) {
-  const Lookup* l = take(LookupCall::kGuestByPid, pid_args(pid));
+  const Lookup* l = take(LookupCall::kGuestByPid, PidMatch{pid});
   if (!l) return not_recorded<CodeRef>();
   return {l->outcome, l->data.code_handle};
 }
 SeamResult<CodeRef> RecordedSeam::static_code(CodeRef code) {
-  const Lookup* l = take(LookupCall::kStaticCode, code_args(code));
+  const Lookup* l = take(LookupCall::kStaticCode, CodeMatch{code, {}});
   if (!l) return not_recorded<CodeRef>();
   return {l->outcome, l->data.code_handle};
 }
 SeamResult<std::string> RecordedSeam::code_path(CodeRef code) {
-  const Lookup* l = take(LookupCall::kCodePath, code_args(code));
+  const Lookup* l = take(LookupCall::kCodePath, CodeMatch{code, {}});
   if (!l) return not_recorded<std::string>();
   return {l->outcome, l->data.path};
 }
 LookupOutcome RecordedSeam::check_validity(CodeRef code, std::string_view requirement) {
-  const Lookup* l = take(LookupCall::kCheckValidity, code_args(code, requirement));
+  const Lookup* l = take(LookupCall::kCheckValidity, CodeMatch{code, requirement});
   return l ? l->outcome : kNotRecorded;
 }
 SeamResult<CodeIdentity> RecordedSeam::signing_information(CodeRef code) {
-  const Lookup* l = take(LookupCall::kSigningInformation, code_args(code));
+  const Lookup* l = take(LookupCall::kSigningInformation, CodeMatch{code, {}});
   if (!l) return not_recorded<CodeIdentity>();
   return {l->outcome, l->data.identity.value_or(CodeIdentity{})};
 }
@@ -117,26 +156,26 @@ int32_t RecordedSeam::audit_token_to_pid(const AuditToken& token) {
   return token.pid();
 }
 SeamResult<std::string> RecordedSeam::proc_pidpath(int32_t pid) {
-  const Lookup* l = take(LookupCall::kProcPidpath, pid_args(pid));
+  const Lookup* l = take(LookupCall::kProcPidpath, PidMatch{pid});
   if (!l) return not_recorded<std::string>();
   return {l->outcome, l->data.path};
 }
 SeamResult<std::string> RecordedSeam::proc_pidpath_audittoken(const AuditToken& token) {
-  const Lookup* l = take(LookupCall::kProcPidpathAudittoken, token_args(token));
+  const Lookup* l = take(LookupCall::kProcPidpathAudittoken, TokenMatch{token});
   if (!l) return not_recorded<std::string>();
   return {l->outcome, l->data.path};
 }
 SeamResult<AuditToken> RecordedSeam::token_for_pid(int32_t pid) {
-  const Lookup* l = take(LookupCall::kTokenForPid, pid_args(pid));
+  const Lookup* l = take(LookupCall::kTokenForPid, PidMatch{pid});
   if (!l) return not_recorded<AuditToken>();
   return {l->outcome, l->data.token.value_or(AuditToken{})};
 }
 LookupOutcome RecordedSeam::kill_zero(int32_t pid) {
-  const Lookup* l = take(LookupCall::kKillZero, pid_args(pid));
+  const Lookup* l = take(LookupCall::kKillZero, PidMatch{pid});
   return l ? l->outcome : kNotRecorded;
 }
 SeamResult<int32_t> RecordedSeam::responsible_pid(int32_t pid) {
-  const Lookup* l = take(LookupCall::kResponsiblePid, pid_args(pid));
+  const Lookup* l = take(LookupCall::kResponsiblePid, PidMatch{pid});
   if (!l) return not_recorded<int32_t>();
   return {l->outcome, l->data.pid};
 }

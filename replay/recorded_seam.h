@@ -53,8 +53,13 @@ class RecordedSeam final : public Seam {
   SeamResult<int32_t> responsible_pid(int32_t pid) override;
 
  private:
-  // The recorded lookup answering (call, args), or null (and the call is noted as off-script).
-  const Lookup* take(LookupCall call, const LookupArgs& args);
+  // The recorded lookup answering (call, arguments), or null (and the call is noted as
+  // off-script). match(recorded_args) says whether a recorded lookup's arguments equal the
+  // call's; match.args() builds them for the off-script note (defined in recorded_seam.cc).
+  template <typename Match>
+  const Lookup* take(LookupCall call, const Match& match);
+  // Marks recorded_[index] used and moves the cursor past it.
+  const Lookup* use(std::size_t index);
 
   uint64_t flow_id_ = 0;
   std::span<const Lookup> recorded_;
