@@ -552,15 +552,19 @@ TEST(RecordReplayPidReuse, RaceInsideTheRecordingMisleadsPidPathNotTheToken) {
   EXPECT_EQ(validity[0], posix(ENOENT));
   EXPECT_EQ(validity[1], posix(ENOENT));
 
-  // pid-path names the newcomer's program for the first execution's flow, as verified.
-  auto pid_path = replay_recording(path, "pid-path");
-  EXPECT_TRUE(pid_path.off_script.empty()) << describe(pid_path);
-  const Verdict* misattributed = produced_for(pid_path, flows[0].flow_id);
-  ASSERT_NE(misattributed, nullptr);
-  EXPECT_EQ(misattributed->status, AttributionStatus::kVerified);
-  ASSERT_TRUE(misattributed->identity.has_value());
-  EXPECT_EQ(misattributed->identity->path, newcomer->image.path);
-  EXPECT_NE(misattributed->identity->path, first_program);
+  // pid-keyed strategies name the newcomer's program for the first execution's flow, as
+  // verified (LuLu fails open: the token lookup failed but kill(pid, 0) found the newcomer).
+  for (std::string_view name : {"pid-path", "opensnitch-model", "lulu-model"}) {
+    SCOPED_TRACE(std::string(name));
+    auto pid_keyed = replay_recording(path, name);
+    EXPECT_TRUE(pid_keyed.off_script.empty()) << describe(pid_keyed);
+    const Verdict* misattributed = produced_for(pid_keyed, flows[0].flow_id);
+    ASSERT_NE(misattributed, nullptr);
+    EXPECT_EQ(misattributed->status, AttributionStatus::kVerified);
+    ASSERT_TRUE(misattributed->identity.has_value());
+    EXPECT_EQ(misattributed->identity->path, newcomer->image.path);
+    EXPECT_NE(misattributed->identity->path, first_program);
+  }
 
   // Token-style strategies: the flow's execution is gone; the newcomer's own flow is verified.
   for (std::string_view name : {"token", "token+recheck", "linux-pidfd"}) {
