@@ -75,8 +75,10 @@ struct WriterOptions {
   // memory use is bounded by one chunk.
   uint32_t chunk_events_max = 4096;
   uint32_t chunk_bytes_max = 1u << 20;
-  // Store the Cap'n Proto message packed. Off by default: packing costs an unpack copy on every
-  // read and, under zstd, barely saves bytes (see bench/trace_bench.cc for the numbers).
+  // Store the Cap'n Proto message packed. Off by default, decided by bench/trace_bench.cc: packing
+  // halves a plain trace (89 vs 179 bytes/event) but halves reading speed too (an unpack copy
+  // per chunk instead of reading the mmapped message in place: 3.6 vs 7.6 M events/s), and under
+  // zstd it does not even save bytes (39.4 vs 38.4 bytes/event).
   bool packed = false;
 };
 
