@@ -61,10 +61,6 @@ std::string golden_path_for(const ReplayOptions& options, const std::string& tra
 std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules, const trace::TraceReader& reader,
                                  const std::string& path, std::string* error) {
   if (cli_rules) return cli_rules;
-  // A Linux recording names its rule file (or record-only) instead of embedding the rules.
-  if (replay::is_linux_recording(reader.header())) {
-    return replay::linux_recording_rules(reader.header(), path, error);
-  }
   auto embedded = replay::rules_from_header(reader.header(), path, error);
   if (!embedded && !error->empty()) return std::nullopt;
   return embedded ? embedded : std::optional<RuleSet>(RuleSet{});

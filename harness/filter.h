@@ -76,6 +76,9 @@ std::optional<RuleSet> load_rules(const std::string& path, RuleError* error);
 // Writes a rule set in the rule file format; parse_rules reads it back to an equal set (line
 // numbers aside). Used to embed the rules a trace was made with in its header.
 std::string format_rules(const RuleSet& rules);
+// The rules of a recording made without rules: every flow is allowed whatever its attribution
+// (every policy and no_rule: allow).
+RuleSet record_only_rules();
 
 class Filter final {
  public:

@@ -557,6 +557,16 @@ std::string policy_value(const FilterPolicy::Entry& e) {
 
 }  // namespace
 
+RuleSet record_only_rules() {
+  RuleSet rules;
+  const FilterPolicy::Entry allow{FilterPolicy::Mode::kDecide, Decision::kAllow};
+  rules.policy.unverified = allow;
+  rules.policy.gone = allow;
+  rules.policy.unknown = allow;
+  rules.policy.no_rule = Decision::kAllow;
+  return rules;
+}
+
 std::string format_rules(const RuleSet& set) {
   std::string out = "[policy]\n";
   out += fmt::format("unverified = \"{}\"\ngone = \"{}\"\nunknown = \"{}\"\nno_rule = \"{}\"\n",

@@ -751,7 +751,9 @@ void TreeRecorder::handle_network(const seccomp_notif& notification) {
   bool task_gone = !valid_before || !valid_after || pidfd_error == ESRCH ||
                    stat_lookup.outcome.code == ESRCH || exe_lookup.outcome.code == ESRCH;
   if (task_gone) {
+    // What /proc showed may belong to whoever holds the pid now (I3: gone is gone).
     attribution.status = AttributionStatus::kGone;
+    attribution.identity.reset();
     attribution.method = "pidfd+proc: caller gone";
   } else if (!identity) {
     attribution.status = AttributionStatus::kUnknown;
@@ -1015,7 +1017,9 @@ RecordResult record_command(const RecordOptions& options) {
   header.resolver_config = {
       {"strategy", "linux-pidfd-proc"},
       {"command", joined},
-      {"rules", options.rules ? options.rules_path : "none (policy:record-only)"},
+      // The rules themselves, so that replay applies them by default; the file name for people.
+      {"rules", format_rules(options.rules ? *options.rules : record_only_rules())},
+      {"rules-file", options.rules ? options.rules_path : "none (policy:record-only)"},
       {"enforce", options.enforce ? "yes" : "no"},
       {"lifecycle", use_connector ? "connector" : "supervisor"},
       {"token", "[loginuid, euid, egid, ruid, rgid, tgid, sessionid, pidversion]"},

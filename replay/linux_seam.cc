@@ -9,7 +9,6 @@ namespace flowid::replay {
 namespace {
 
 constexpr std::string_view kLinuxRecorderPrefix = "flowid-record";
-constexpr std::string_view kRecordOnly = "none (policy:record-only)";
 constexpr int32_t kPosixErrorBase = 100000;  // kPOSIXErrorBase: OSStatus = 100000 + errno.
 
 LookupOutcome osstatus(int32_t code) { return {OutcomeDomain::kOsStatus, code}; }
@@ -42,29 +41,6 @@ LookupArgs code_args(CodeRef code, std::string_view requirement = {}) {
 
 bool is_linux_recording(const trace::TraceHeader& header) {
   return header.recorder.starts_with(kLinuxRecorderPrefix);
-}
-
-std::optional<RuleSet> linux_recording_rules(const trace::TraceHeader& header,
-                                             const std::string& file, std::string* error) {
-  for (const auto& [key, value] : header.resolver_config) {
-    if (key != "rules") continue;
-    if (value == kRecordOnly) {
-      // The recorder allowed every flow whatever its attribution (policy:record-only).
-      RuleSet record_only;
-      const FilterPolicy::Entry allow{FilterPolicy::Mode::kDecide, Decision::kAllow};
-      record_only.policy.unverified = allow;
-      record_only.policy.gone = allow;
-      record_only.policy.unknown = allow;
-      record_only.policy.no_rule = Decision::kAllow;
-      return record_only;
-    }
-    *error = fmt::format(
-        "{}: recorded with rule file {}, which the trace does not embed: pass --rules {}", file,
-        value, value);
-    return std::nullopt;
-  }
-  *error = fmt::format("{}: the header names no rules (expected a 'rules' entry)", file);
-  return std::nullopt;
 }
 
 void LinuxRecordedSeam::reset(uint64_t flow_id, std::span<const Lookup> recorded) {

@@ -69,15 +69,6 @@ namespace flowid::replay {
 // "flowid-record"): its lookups are Linux calls that LinuxRecordedSeam translates.
 bool is_linux_recording(const trace::TraceHeader& header);
 
-// The rules a Linux recording's verdicts were made with, when the header says: the recorder
-// writes the rule file's path (not its text) under "rules", or "none (policy:record-only)" when
-// it ran without rules and allowed every flow. For record-only recordings this returns the
-// equivalent rule set (every policy and no_rule: allow). For a recording made with a rule file it
-// returns nullopt and sets *error to "FILE: recorded with rule file PATH, which the trace does not
-// embed: pass --rules PATH". Only for traces where is_linux_recording() holds.
-std::optional<RuleSet> linux_recording_rules(const trace::TraceHeader& header,
-                                             const std::string& file, std::string* error);
-
 class LinuxRecordedSeam final : public Seam {
  public:
   // Starts answering for one flow from its recorded lookups. The span must stay valid until the
