@@ -11,7 +11,7 @@
 // interleaved with other flows' events, as in a recording of a busy filter.
 //
 // Then, in the same run, over the same file:
-// - raw read: open_reader + next() over every event (digest verified, as replay reads it);
+// - raw read: open_reader + next() over every event (default ReaderOptions, as replay reads it);
 // - faithful replay: replay_faithful with the same strategy and filter. Every flow must come out
 //   with the recorded verdict and no off-script call, or the benchmark fails.
 // Rates are per second of this thread's CPU time (see CpuClock), best of --passes.

@@ -53,6 +53,7 @@ class LuluModel final : public Resolver {
 
     if (auto hit = cache_.find(pid); hit != cache_.end()) {
       if (seam.kill_zero(pid).ok()) return verified(hit->second.identity, execution, "cache");
+      by_insertion_.erase(hit->second.inserted);
       cache_.erase(hit);
     }
 
@@ -100,17 +101,22 @@ class LuluModel final : public Resolver {
   void remember(int32_t pid, const CodeIdentity& identity) {
     if (options_.cache_entries_max == 0) return;
     if (cache_.size() >= options_.cache_entries_max && !cache_.contains(pid)) {
-      auto oldest = cache_.begin();
-      for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-        if (it->second.inserted < oldest->second.inserted) oldest = it;
-      }
-      cache_.erase(oldest);
+      // The least recently inserted entry is the first in insertion order (no scan: a full
+      // cache is the common case under a busy population).
+      auto oldest = by_insertion_.begin();
+      cache_.erase(oldest->second);
+      by_insertion_.erase(oldest);
     }
-    cache_[pid] = Entry{identity, next_insertion_++};
+    auto [entry, inserted] = cache_.try_emplace(pid);
+    if (!inserted) by_insertion_.erase(entry->second.inserted);
+    entry->second = Entry{identity, next_insertion_};
+    by_insertion_.emplace(next_insertion_++, pid);
   }
 
   LuluModelOptions options_;
   std::map<int32_t, Entry> cache_;  // keyed by bare pid: that is the modelled flaw.
+  // Entry::inserted -> pid for every cached entry, so eviction finds the oldest at begin().
+  std::map<uint64_t, int32_t> by_insertion_;
   uint64_t next_insertion_ = 0;
 };
 
