@@ -595,6 +595,7 @@ class Builder {
   void make_rules() {
     RuleSet rules;
     bool any_deny = false;
+    bool any_identity_deny = false;
     for (int program = 0; program < kProgramCount; ++program) {
       if (!used_[static_cast<std::size_t>(program)]) continue;
       const Program& p = kPrograms[static_cast<std::size_t>(program)];
@@ -621,6 +622,7 @@ class Builder {
         rule.tier = RuleTier::kPath;
       }
       any_deny = any_deny || !allow;
+      any_identity_deny = any_identity_deny || (!allow && by_identity);
       rules.rules.push_back(std::move(rule));
     }
     FilterPolicy& policy = rules.policy;
@@ -633,11 +635,14 @@ class Builder {
     // Applying rules to an unverified (pid-derived, path-only) identity while letting unmatched
     // programs through is fail-open by configuration: an identity deny rule can never match such
     // a claim, whatever the resolver does. The generator does not write that policy (a correct
-    // strategy could not be safe under it), nor gone / unknown = allow.
+    // strategy could not be safe under it), nor gone / unknown = allow. Nor "rules" beside an
+    // identity deny rule: applied to a path-only unverified claim, a path allow rule for the same
+    // program wins over the identity deny rule it can no longer see (found by this fuzzer:
+    // token+recheck, seed 2024, case 447528; a property of that policy, not of any resolver).
     switch (c_.below(4)) {
       case 0: policy.unverified = {FilterPolicy::Mode::kDecide, Decision::kDrop}; break;
       case 1:
-        if (policy.no_rule != Decision::kAllow) policy.unverified = {FilterPolicy::Mode::kApplyRules, Decision::kDrop};
+        if (policy.no_rule != Decision::kAllow && !any_identity_deny) policy.unverified = {FilterPolicy::Mode::kApplyRules, Decision::kDrop};
         break;
       default: break;  // ask
     }
