@@ -31,7 +31,10 @@ void append_world_config(const WorldConfig& c, std::vector<std::pair<std::string
 bool world_config_from_header(const trace::TraceHeader& header, const std::string& file,
                               WorldConfig* config, std::string* error) {
   config->caller = header.caller;
-  for (const auto& [key, value] : header.resolver_config) {
+  for (const auto& entry : header.resolver_config) {
+    // Named references, not structured bindings: clang 14 cannot capture those in a lambda.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     auto bad = [&](const char* what) {
       *error = fmt::format("{}: header entry {} = '{}': {}", file, key, value, what);
       return false;
