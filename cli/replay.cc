@@ -15,6 +15,7 @@
 #include "harness/filter.h"
 #include "harness/strategies/catalog.h"
 #include "replay/linux_seam.h"
+#include "replay/perturb.h"
 #include "replay/replay.h"
 #include "replay/world_config.h"
 
@@ -33,6 +34,8 @@ struct ReplayOptions {
   std::string shard;
   bool check_determinism = false;
   bool quiet = false;
+  std::string inject;  // perturbed mode: the fault plan.
+  uint64_t seed = 1;   // perturbed mode: where the plan puts each fault.
 };
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -87,7 +90,7 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
   }
   Filter filter(*rules);
   auto resolver = make_resolver(options.resolver);
-  if (options.mode == "model") {
+  if (options.mode == "model" || options.mode == "perturbed") {
     replay::ModelOptions model;
     if (!replay::world_config_from_header(reader->header(), path, &model.world, &error)) {
       failed.readable = false;
@@ -95,7 +98,19 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
       return failed;
     }
     model.golden = golden;
-    return replay::replay_model(path, *reader, *resolver, filter, model);
+    if (options.mode == "model") return replay::replay_model(path, *reader, *resolver, filter, model);
+    // Perturbed: the trace's events with the fault plan applied, then model replay.
+    std::vector<Event> events;
+    Event event;
+    while (reader->next(event)) events.push_back(event);
+    auto faults = fuzz::parse_fault_list(options.inject, &error);  // validated in run_replay.
+    auto perturbed = replay::apply_fault_plan(events, reader->header().caller, *faults, options.seed);
+    model.world.caller = perturbed.caller;
+    auto result = replay::replay_model_events(path, perturbed.events, *resolver, filter, model);
+    for (const auto& issue : reader->issues()) result.read_issues.push_back(trace::describe(issue, path));
+    for (auto& line : perturbed.applied) result.notes.push_back("injected: " + line);
+    for (auto& line : perturbed.not_applicable) result.notes.push_back("not injected: " + line);
+    return result;
   }
   replay::FaithfulOptions faithful;
   faithful.golden = golden;
@@ -138,9 +153,20 @@ void print_golden_changes(const std::string& golden_path, const std::optional<st
 }
 
 int run_replay(const ReplayOptions& options) {
-  if (options.mode != "faithful" && options.mode != "model") {
-    fmt::print(stderr, "flowid replay: unknown mode '{}' (modes: faithful, model)\n", options.mode);
+  if (options.mode != "faithful" && options.mode != "model" && options.mode != "perturbed") {
+    fmt::print(stderr, "flowid replay: unknown mode '{}' (modes: faithful, model, perturbed)\n", options.mode);
     return kExitUsage;
+  }
+  if ((options.mode == "perturbed") != !options.inject.empty()) {
+    fmt::print(stderr, "flowid replay: --inject LIST goes with --mode perturbed (and perturbed needs it)\n");
+    return kExitUsage;
+  }
+  if (!options.inject.empty()) {
+    std::string error;
+    if (!fuzz::parse_fault_list(options.inject, &error)) {
+      fmt::print(stderr, "flowid replay: --inject: {}\n", error);
+      return kExitUsage;
+    }
   }
   if (!make_resolver(options.resolver)) {
     fmt::print(stderr, "flowid replay: unknown resolver '{}' (known: {})\n", options.resolver,
@@ -228,6 +254,7 @@ int run_replay(const ReplayOptions& options) {
       }
     }
     for (const auto& e : result.model_errors) c.warnings.push_back("world: " + e);
+    for (const auto& note : result.notes) c.notes.push_back(note);
     for (const auto& call : result.off_script) {
       c.failures.push_back(fmt::format("flow {}: off-script call {} (the trace recorded no such lookup)",
                                        call.flow_id, replay::describe(call)));
@@ -264,7 +291,8 @@ Subcommand add_replay(CLI::App& parent) {
   app->add_option("TRACE", options->traces, "Trace files")->required();
   app->add_option("--mode", options->mode,
                   "faithful: the seam answers from the trace's recorded lookups; model: the world is "
-                  "rebuilt from the trace's events and the simulator answers, checked by the oracle")
+                  "rebuilt from the trace's events and the simulator answers, checked by the oracle; "
+                  "perturbed: model mode with --inject faults placed by --seed")
       ->default_str("faithful");
   app->add_option("--resolver", options->resolver, "Resolver strategy (see `flowid strategies`)")
       ->default_str("token+recheck");
@@ -282,6 +310,9 @@ Subcommand add_replay(CLI::App& parent) {
                   "GTEST_TOTAL_SHARDS");
   app->add_flag("--check-determinism", options->check_determinism,
                 "Replay every trace twice and compare the verdict digests");
+  app->add_option("--inject", options->inject,
+                  "Perturbed mode: faults to inject, e.g. pid-reuse,exit-race or F1,F2 (one per flow)");
+  app->add_option("--seed", options->seed, "Perturbed mode: the seed that places the faults")->default_str("1");
   app->add_flag("-q,--quiet", options->quiet, "Only the summary line and failures");
   app->footer(
       "Exit code 1 when any trace has a verdict difference, an off-script call or an invariant\n"

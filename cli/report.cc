@@ -49,6 +49,8 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
       append_string_array(out, c.errors);
       out += ",\"warnings\":";
       append_string_array(out, c.warnings);
+      out += ",\"notes\":";
+      append_string_array(out, c.notes);
       out += '}';
     }
     out += fmt::format("],\"passed\":{},\"failed\":{}}}\n", passed, failed);
@@ -64,6 +66,7 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
     for (const auto& e : c.errors) fmt::print("        error: {}\n", e);
     for (const auto& f : c.failures) fmt::print("        {}\n", f);
     if (!quiet) {
+      for (const auto& n : c.notes) fmt::print("        {}\n", n);
       for (const auto& w : c.warnings) fmt::print("        warning: {}\n", w);
     }
   }

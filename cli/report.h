@@ -17,6 +17,7 @@ struct CaseReport {
   std::vector<std::string> failures;  // differences, off-script calls, findings.
   std::vector<std::string> errors;    // the case could not run (or ran on damaged input).
   std::vector<std::string> warnings;  // reported, but do not fail the case.
+  std::vector<std::string> notes;     // context shown in human output (not in verdicts).
   double seconds = 0;
   bool passed() const { return failures.empty() && errors.empty(); }
 };

@@ -62,6 +62,7 @@ struct TraceReplayResult {
   // could not apply ("event 12 (spawn 744.3): pid-in-use").
   std::vector<Finding> findings;
   std::vector<std::string> model_errors;
+  std::vector<std::string> notes;  // for people: e.g. which faults a perturbed replay injected.
 
   uint64_t violations() const {
     uint64_t n = 0;

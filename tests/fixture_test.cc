@@ -209,6 +209,23 @@ TEST_F(ReplayCli, ModelModeReportsTheOracleFindings) {
   EXPECT_NE(bad.out.find("I4"), std::string::npos) << bad.out;
 }
 
+TEST_F(ReplayCli, PerturbedModeInjectsFaultsAndTheOracleJudges) {
+  auto bad = run_flowid({"replay", "--mode", "perturbed", "--inject", "pid-reuse", "--seed", "3",
+                         "--resolver", "pid-path", f03_});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("injected: flow 1: F1"), std::string::npos) << bad.out;
+  auto good = run_flowid({"replay", "--mode", "perturbed", "--inject", "pid-reuse,exit-race,exec-after-flow",
+                          "--seed", "3", "--resolver", "token+recheck", f01_, f03_});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  // The same seed places the faults the same way.
+  auto again = run_flowid({"replay", "--mode", "perturbed", "--inject", "pid-reuse", "--seed", "3",
+                           "--resolver", "pid-path", f03_});
+  EXPECT_EQ(again.out, bad.out);
+  EXPECT_EQ(run_flowid({"replay", "--mode", "perturbed", "--inject", "gremlins", f01_}).exit_code, 2);
+  EXPECT_EQ(run_flowid({"replay", "--mode", "perturbed", f01_}).exit_code, 2);
+  EXPECT_EQ(run_flowid({"replay", "--inject", "F1", f01_}).exit_code, 2);
+}
+
 TEST_F(ReplayCli, JsonAndJunit) {
   auto junit = dir_.file("report.xml");
   auto r = run_flowid({"replay", "--json", "--junit", junit, "--resolver", "pid-path", f01_, f03_});
