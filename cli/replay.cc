@@ -16,6 +16,7 @@
 #include "harness/strategies/catalog.h"
 #include "replay/linux_seam.h"
 #include "replay/perturb.h"
+#include "replay/plugin_loader.h"
 #include "replay/replay.h"
 #include "replay/world_config.h"
 
@@ -89,7 +90,12 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
     return failed;
   }
   Filter filter(*rules);
-  auto resolver = make_resolver(options.resolver);
+  auto resolver = resolver_for(options.resolver, &error);  // validated in run_replay.
+  if (!resolver) {
+    failed.readable = false;
+    failed.read_issues.push_back(error);
+    return failed;
+  }
   if (options.mode == "model" || options.mode == "perturbed") {
     replay::ModelOptions model;
     if (!replay::world_config_from_header(reader->header(), path, &model.world, &error)) {
@@ -168,10 +174,14 @@ int run_replay(const ReplayOptions& options) {
       return kExitUsage;
     }
   }
-  if (!make_resolver(options.resolver)) {
-    fmt::print(stderr, "flowid replay: unknown resolver '{}' (known: {})\n", options.resolver,
-               fmt::join(resolver_names(), ", "));
-    return kExitUsage;
+  {
+    // A name or a plugin path (--resolver ./libmine.so). A plugin that cannot be loaded is an
+    // input error (exit 3), an unknown name a usage error.
+    std::string error;
+    if (!resolver_for(options.resolver, &error)) {
+      fmt::print(stderr, "flowid replay: {}\n", error);
+      return plugin::looks_like_plugin_path(options.resolver) ? kExitInputError : kExitUsage;
+    }
   }
   if (options.update_golden && options.golden.empty()) {
     fmt::print(stderr, "flowid replay: --update-golden needs --golden FILE-or-DIR\n");
@@ -294,7 +304,8 @@ Subcommand add_replay(CLI::App& parent) {
                   "rebuilt from the trace's events and the simulator answers, checked by the oracle; "
                   "perturbed: model mode with --inject faults placed by --seed")
       ->default_str("faithful");
-  app->add_option("--resolver", options->resolver, "Resolver strategy (see `flowid strategies`)")
+  app->add_option("--resolver", options->resolver,
+                  "Resolver strategy (see `flowid strategies`) or a plugin file (./libmine.so, docs/plugins.md)")
       ->default_str("token+recheck");
   app->add_option("--rules", options->rules_path,
                   "Rule file (docs/rules.md); default: the rules embedded in the trace, else none");

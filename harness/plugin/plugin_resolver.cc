@@ -1,0 +1,276 @@
+// The C seam table forwarding to the C++ Seam, and the conversions between the plugin ABI's C
+// structs and the model types.
+#include "harness/plugin/plugin_resolver.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+namespace flowid::plugin {
+namespace {
+
+std::string_view view(const char* data, std::size_t size) {
+  if (data == nullptr) return {};
+  return std::string_view(data, size);
+}
+
+
+flowid_flow_token flow_token_to_c(const FlowToken& token) {
+  flowid_flow_token out{};
+  out.present = token.present ? 1u : 0u;
+  out.size_bytes = token.size_bytes;
+  out.token = plugin::to_c(token.token);
+  return out;
+}
+
+// What one resolve call needs: the C++ seam, and storage for strings the C side borrows until
+// the next seam call.
+struct SeamBridge {
+  Seam& seam;
+  std::string path;
+  CodeIdentity identity;
+};
+
+SeamBridge& bridge(void* context) { return *static_cast<SeamBridge*>(context); }
+
+// Hands out a string that lives in the bridge until the next call.
+void lend(std::string& slot, std::string value, const char** data_out, std::size_t* size_out) {
+  slot = std::move(value);
+  if (data_out != nullptr) *data_out = slot.c_str();
+  if (size_out != nullptr) *size_out = slot.size();
+}
+
+void lend_identity(SeamBridge& b, CodeIdentity identity, flowid_code_identity* out) {
+  b.identity = std::move(identity);
+  if (out == nullptr) return;
+  *out = flowid_code_identity{};
+  out->path = b.identity.path.c_str();
+  out->path_len = b.identity.path.size();
+  out->signing_id = b.identity.signing_id.c_str();
+  out->signing_id_len = b.identity.signing_id.size();
+  out->team_id = b.identity.team_id.c_str();
+  out->team_id_len = b.identity.team_id.size();
+  out->has_cdhash = b.identity.cdhash ? 1u : 0u;
+  if (b.identity.cdhash) std::memcpy(out->cdhash, b.identity.cdhash->data(), sizeof out->cdhash);
+  out->platform = b.identity.platform ? 1u : 0u;
+  out->signature = static_cast<uint32_t>(b.identity.signature);
+  out->hardened_runtime = b.identity.hardened_runtime ? 1u : 0u;
+}
+
+flowid_outcome c_guest_by_audit_token(void* context, const flowid_audit_token* token,
+                                      flowid_code_ref* code_out) {
+  auto result = bridge(context).seam.guest_by_audit_token(from_c(*token));
+  if (code_out != nullptr) *code_out = result.ok() ? result.value : 0;
+  return to_c(result.outcome);
+}
+
+flowid_outcome c_guest_by_pid(void* context, int32_t pid, flowid_code_ref* code_out) {
+  auto result = bridge(context).seam.guest_by_pid(pid);
+  if (code_out != nullptr) *code_out = result.ok() ? result.value : 0;
+  return to_c(result.outcome);
+}
+
+flowid_outcome c_static_code(void* context, flowid_code_ref code, flowid_code_ref* static_out) {
+  auto result = bridge(context).seam.static_code(code);
+  if (static_out != nullptr) *static_out = result.ok() ? result.value : 0;
+  return to_c(result.outcome);
+}
+
+flowid_outcome c_code_path(void* context, flowid_code_ref code, const char** path_out,
+                           std::size_t* path_len_out) {
+  SeamBridge& b = bridge(context);
+  auto result = b.seam.code_path(code);
+  lend(b.path, result.ok() ? std::move(result.value) : std::string(), path_out, path_len_out);
+  return to_c(result.outcome);
+}
+
+flowid_outcome c_check_validity(void* context, flowid_code_ref code, const char* requirement) {
+  return to_c(bridge(context).seam.check_validity(code, requirement == nullptr ? "" : requirement));
+}
+
+flowid_outcome c_signing_information(void* context, flowid_code_ref code,
+                                     flowid_code_identity* identity_out) {
+  SeamBridge& b = bridge(context);
+  auto result = b.seam.signing_information(code);
+  lend_identity(b, result.ok() ? std::move(result.value) : CodeIdentity{}, identity_out);
+  return to_c(result.outcome);
+}
+
+int32_t c_audit_token_to_pid(void* context, const flowid_audit_token* token) {
+  return bridge(context).seam.audit_token_to_pid(from_c(*token));
+}
+
+flowid_outcome c_proc_pidpath(void* context, int32_t pid, const char** path_out,
+                              std::size_t* path_len_out) {
+  SeamBridge& b = bridge(context);
+  auto result = b.seam.proc_pidpath(pid);
+  lend(b.path, result.ok() ? std::move(result.value) : std::string(), path_out, path_len_out);
+  return to_c(result.outcome);
+}
+
+flowid_outcome c_proc_pidpath_audittoken(void* context, const flowid_audit_token* token,
+                                         const char** path_out, std::size_t* path_len_out) {
+  SeamBridge& b = bridge(context);
+  auto result = b.seam.proc_pidpath_audittoken(from_c(*token));
+  lend(b.path, result.ok() ? std::move(result.value) : std::string(), path_out, path_len_out);
+  return to_c(result.outcome);
+}
+
+flowid_outcome c_token_for_pid(void* context, int32_t pid, flowid_audit_token* token_out) {
+  auto result = bridge(context).seam.token_for_pid(pid);
+  if (token_out != nullptr) *token_out = result.ok() ? to_c(result.value) : flowid_audit_token{};
+  return to_c(result.outcome);
+}
+
+flowid_outcome c_kill_zero(void* context, int32_t pid) {
+  return to_c(bridge(context).seam.kill_zero(pid));
+}
+
+flowid_outcome c_responsible_pid(void* context, int32_t pid, int32_t* pid_out) {
+  auto result = bridge(context).seam.responsible_pid(pid);
+  if (pid_out != nullptr) *pid_out = result.ok() ? result.value : 0;
+  return to_c(result.outcome);
+}
+
+flowid_seam make_seam_table(SeamBridge& b) {
+  flowid_seam table{};
+  table.abi_version = FLOWID_PLUGIN_ABI_VERSION;
+  table.context = &b;
+  table.guest_by_audit_token = c_guest_by_audit_token;
+  table.guest_by_pid = c_guest_by_pid;
+  table.static_code = c_static_code;
+  table.code_path = c_code_path;
+  table.check_validity = c_check_validity;
+  table.signing_information = c_signing_information;
+  table.audit_token_to_pid = c_audit_token_to_pid;
+  table.proc_pidpath = c_proc_pidpath;
+  table.proc_pidpath_audittoken = c_proc_pidpath_audittoken;
+  table.token_for_pid = c_token_for_pid;
+  table.kill_zero = c_kill_zero;
+  table.responsible_pid = c_responsible_pid;
+  return table;
+}
+
+CodeIdentity identity_from_c(const flowid_code_identity& in) {
+  CodeIdentity out;
+  out.path = std::string(view(in.path, in.path_len));
+  out.signing_id = std::string(view(in.signing_id, in.signing_id_len));
+  out.team_id = std::string(view(in.team_id, in.team_id_len));
+  if (in.has_cdhash != 0) {
+    Cdhash cdhash{};
+    std::memcpy(cdhash.data(), in.cdhash, cdhash.size());
+    out.cdhash = cdhash;
+  }
+  out.platform = in.platform != 0;
+  out.signature = in.signature < static_cast<uint32_t>(kSignatureKindCount)
+                      ? static_cast<SignatureKind>(in.signature)
+                      : SignatureKind::kUnsigned;
+  out.hardened_runtime = in.hardened_runtime != 0;
+  return out;
+}
+
+}  // namespace
+
+flowid_audit_token to_c(const AuditToken& token) {
+  flowid_audit_token out{};
+  std::copy(token.words.begin(), token.words.end(), out.words);
+  return out;
+}
+
+AuditToken from_c(const flowid_audit_token& token) {
+  AuditToken out;
+  std::copy(std::begin(token.words), std::end(token.words), out.words.begin());
+  return out;
+}
+
+flowid_outcome to_c(const LookupOutcome& outcome) {
+  return flowid_outcome{static_cast<int32_t>(outcome.domain), outcome.code};
+}
+
+Attribution from_c(const flowid_attribution& attribution) {
+  Attribution out;
+  if (attribution.status > static_cast<uint32_t>(AttributionStatus::kUnknown)) {
+    out.status = AttributionStatus::kUnknown;
+    out.method = "plugin-bad-status-" + std::to_string(attribution.status);
+    return out;
+  }
+  out.status = static_cast<AttributionStatus>(attribution.status);
+  if (attribution.has_identity != 0) out.identity = identity_from_c(attribution.identity);
+  if (attribution.has_claimed_execution != 0) {
+    out.claimed_execution = ExecutionId{attribution.claimed_pid, attribution.claimed_pidversion};
+  }
+  if (attribution.method != nullptr) out.method = attribution.method;
+  return out;
+}
+
+bool validate_table(const flowid_plugin* table, uint32_t host_abi_version, std::string* error) {
+  if (table == nullptr) {
+    *error = "flowid_plugin_entry returned NULL (the plugin does not speak plugin ABI " +
+             std::to_string(host_abi_version) + ")";
+    return false;
+  }
+  if (table->abi_version != host_abi_version) {
+    *error = "plugin ABI " + std::to_string(table->abi_version) + ", this flowid speaks " +
+             std::to_string(host_abi_version);
+    return false;
+  }
+  if (table->resolve == nullptr) {
+    *error = "the plugin table has no resolve function";
+    return false;
+  }
+  return true;
+}
+
+PluginResolver::PluginResolver(std::shared_ptr<const PluginModule> module)
+    : module_(std::move(module)) {
+  const flowid_plugin& table = *module_->table;
+  name_ = table.name != nullptr && table.name[0] != '\0' ? std::string(table.name) : module_->file;
+  if (table.create_instance != nullptr) {
+    instance_ = table.create_instance(table.user_data);
+    instance_ok_ = instance_ != nullptr;
+  } else {
+    instance_ = table.user_data;
+    instance_ok_ = true;
+  }
+}
+
+PluginResolver::~PluginResolver() {
+  const flowid_plugin& table = *module_->table;
+  if (instance_ok_ && table.create_instance != nullptr && table.destroy_instance != nullptr) {
+    table.destroy_instance(instance_);
+  }
+}
+
+Attribution PluginResolver::resolve(const Flow& flow, uint64_t now_ns, Seam& seam) {
+  if (!instance_ok_) {
+    Attribution failed;
+    failed.method = "plugin-no-instance";
+    return failed;
+  }
+  flowid_flow c_flow{};
+  c_flow.flow_id = flow.flow_id;
+  std::copy(flow.identifier.begin(), flow.identifier.end(), c_flow.identifier);
+  c_flow.source_app_audit_token = flow_token_to_c(flow.source_app_audit_token);
+  c_flow.source_process_audit_token = flow_token_to_c(flow.source_process_audit_token);
+  c_flow.source_app_identifier = flow.source_app_identifier.c_str();
+  c_flow.hostname = flow.hostname.c_str();
+  c_flow.remote_hostname = flow.remote_hostname.c_str();
+  c_flow.remote_address = flow.remote_endpoint.address.c_str();
+  c_flow.remote_port = flow.remote_endpoint.port;
+  c_flow.local_port = flow.local_endpoint.port;
+  c_flow.direction = static_cast<uint32_t>(flow.direction);
+  c_flow.protocol = flow.protocol;
+  c_flow.family = flow.family;
+  c_flow.type = flow.type;
+  c_flow.proc_pid = flow.proc_pid;
+  c_flow.eproc_pid = flow.eproc_pid;
+
+  SeamBridge b{seam, {}, {}};
+  const flowid_seam table = make_seam_table(b);
+  flowid_attribution answer{};
+  answer.status = FLOWID_STATUS_UNKNOWN;
+  module_->table->resolve(instance_, &c_flow, now_ns, &table, &answer);
+  return from_c(answer);
+}
+
+}  // namespace flowid::plugin

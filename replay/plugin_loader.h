@@ -1,0 +1,42 @@
+// Loading a user's resolver plugin (include/flowid/plugin.h) from a shared library, and the one
+// place the CLI turns `--resolver NAME-OR-PATH` into a resolver.
+//
+// A value that contains a '/' or ends in ".so" / ".dylib" is a plugin path; anything else is a
+// reference strategy's name. Loading opens the library (dlopen, RTLD_NOW | RTLD_LOCAL), finds
+// flowid_plugin_entry, asks it for the table with this host's ABI version and checks the answer;
+// every failure is an error message that names the file ("libmine.so: plugin ABI 2, this flowid
+// speaks 1"). The library stays loaded while any resolver made from it exists.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "harness/fuzz/property.h"
+#include "harness/plugin/plugin_resolver.h"
+#include "harness/resolver.h"
+
+namespace flowid::plugin {
+
+// True when name_or_path names a plugin file rather than a reference strategy.
+bool looks_like_plugin_path(const std::string& name_or_path);
+
+// Loads and checks a plugin; null with *error set on failure.
+std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::string* error);
+
+}  // namespace flowid::plugin
+
+namespace flowid {
+
+// A fresh resolver: a reference strategy by name, or an instance of the plugin at a path. Null
+// with *error set ("unknown resolver 'x' (known: ...)" or the loader's message) on failure.
+// Each call makes a new resolver with fresh state; a plugin library is loaded again each time
+// (the dynamic loader shares one copy per process).
+std::unique_ptr<Resolver> resolver_for(const std::string& name_or_path, std::string* error);
+
+// The strategy under test for `flowid fuzz` / corpus replay: a reference strategy by name, or a
+// plugin (loaded once, a fresh instance per case). nullopt with *error set on failure.
+std::optional<fuzz::StrategyUnderTest> strategy_for(const std::string& name_or_path,
+                                                    std::string* error);
+
+}  // namespace flowid
