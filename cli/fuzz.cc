@@ -33,6 +33,7 @@
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
 #include "harness/strategies/catalog.h"
+#include "replay/plugin_loader.h"
 #include "replay/perturb.h"
 #include "replay/scenario_files.h"
 
@@ -546,6 +547,8 @@ bool any_problem(const CampaignReport& report) {
 std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, std::string* error) {
   const bool launcher = !options.launcher.empty();
   const std::string name = launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
+  // A resolver plugin (--strategy ./libmine.so): loaded once, a fresh instance per case.
+  if (!launcher && plugin::looks_like_plugin_path(name)) return strategy_for(name, error);
   auto strategy = fuzz::reference_strategy(name);
   if (!strategy || strategy->launcher != launcher) {
     *error = fmt::format("unknown {} '{}' (flowid fuzz --help lists them)", launcher ? "launcher" : "strategy", name);
@@ -822,7 +825,9 @@ Subcommand add_fuzz(CLI::App& parent) {
   for (auto name : resolver_names()) resolvers += (resolvers.empty() ? "" : ", ") + std::string(name);
   std::string launchers;
   for (auto name : launcher_names()) launchers += (launchers.empty() ? "" : ", ") + std::string(name);
-  app->add_option("--strategy", options->strategy, "Resolver strategy under test (default token+recheck): " + resolvers);
+  app->add_option("--strategy,--resolver", options->strategy,
+                  "Resolver strategy under test (default token+recheck): " + resolvers +
+                      ", or a plugin file (./libmine.so, docs/plugins.md)");
   app->add_option("--launcher", options->launcher, "Launcher strategy under test instead: " + launchers);
   app->add_option("--faults", options->faults,
                   "Fault plan: F1,F3 or names (pid-reuse, exit-race, sandbox-eperm, exec-after-flow, "

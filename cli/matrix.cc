@@ -13,6 +13,7 @@
 #include "harness/event_format.h"
 #include "harness/scenario.h"
 #include "harness/strategies/catalog.h"
+#include "replay/plugin_loader.h"
 #include "replay/scenario_files.h"
 
 namespace flowid::cli {
@@ -180,6 +181,16 @@ int run_matrix(const MatrixOptions& options) {
     if (wanted(name)) rows.push_back({std::string(name), true, {}});
   }
   for (const auto& name : options.strategies) {
+    if (plugin::looks_like_plugin_path(name)) {
+      // A resolver plugin (--strategy ./libmine.so): one more resolver row.
+      std::string error;
+      if (!resolver_for(name, &error)) {
+        fmt::print(stderr, "flowid matrix: {}\n", error);
+        return kExitInputError;
+      }
+      rows.push_back({name, false, {}});
+      continue;
+    }
     if (!make_resolver(name) && !make_launcher(name)) {
       fmt::print(stderr, "flowid matrix: unknown strategy '{}'\n", name);
       return kExitUsage;
@@ -188,6 +199,7 @@ int run_matrix(const MatrixOptions& options) {
 
   std::vector<RunRecord> runs;
   std::vector<Mismatch> mismatches;
+  std::vector<std::string> plugin_failures;
   int exit_code = kExitOk;
   for (auto& row : rows) {
     for (const auto& s : scenarios) {
@@ -199,7 +211,12 @@ int run_matrix(const MatrixOptions& options) {
         auto launcher = make_launcher(row.name);
         run.result = scenario::run_launcher(s, *launcher);
       } else {
-        auto resolver = make_resolver(row.name);
+        std::string error;
+        auto resolver = resolver_for(row.name, &error);  // checked above.
+        if (!resolver) {
+          fmt::print(stderr, "flowid matrix: {}\n", error);
+          return kExitInputError;
+        }
         run.result = scenario::run_resolver(s, *resolver);
       }
       if (!run.result.ok()) {
@@ -212,6 +229,12 @@ int run_matrix(const MatrixOptions& options) {
         if (e.cell != run.result.cell) {
           mismatches.push_back({s.name, s.file, e.line, row.name, e.cell, run.result.cell});
         }
+      }
+      // A plugin has no expect lines: it fails wherever the oracle saw a violation.
+      const Cell cell = run.result.cell;
+      if (plugin::looks_like_plugin_path(row.name) &&
+          (cell == Cell::kMisattributed || cell == Cell::kBypassed || cell == Cell::kCrashed)) {
+        plugin_failures.push_back(fmt::format("{}: {}: plugin {} is {}", s.file, s.name, row.name, name_of(cell)));
       }
       for (const auto& fault : s.faults) {
         auto& entry = row.cells[static_cast<std::size_t>(fault_index(fault))];
@@ -241,6 +264,8 @@ int run_matrix(const MatrixOptions& options) {
                name_of(m.expected), m.strategy, name_of(m.actual));
     exit_code = kExitFindings;
   }
+  for (const auto& line : plugin_failures) fmt::print(stderr, "{}\n", line);
+  if (!plugin_failures.empty()) exit_code = kExitFindings;
   return exit_code;
 }
 
@@ -252,7 +277,8 @@ Subcommand add_matrix(CLI::App& parent) {
       "matrix", "Run every strategy against every fault scenario; print the strategy x fault table");
   app->add_option("--scenarios", options->scenarios_dir,
                   "Folder of *.scenario files (default: the bundled fixtures/scenarios)");
-  app->add_option("--strategy", options->strategies, "Only these strategies (repeat or comma-separate)")
+  app->add_option("--strategy,--resolver", options->strategies,
+                  "Only these strategies (repeat or comma-separate); a resolver plugin file (./libmine.so) adds its row")
       ->delimiter(',');
   app->add_flag("--json", options->json, "One JSON object: cells, every run with its findings, mismatches");
   app->add_flag("-v,--verbose", options->verbose, "Also show each run's lookups, claims and findings");
