@@ -1,0 +1,209 @@
+// Resolver plugins (include/flowid/plugin.h) as a user meets them: the example plugins from
+// examples/ are built with the project, loaded through the real CLI (replay, fuzz, matrix) and
+// in-process through the loader. The good example must pass where token+recheck passes; the
+// deliberately buggy one must be caught; broken plugins must give clear errors, not crashes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "harness/fuzz/campaign.h"
+#include "harness/fuzz/property.h"
+#include "harness/scenario.h"
+#include "harness/strategies/catalog.h"
+#include "replay/plugin_loader.h"
+#include "replay/scenario_files.h"
+#include "tests/cli_runner.h"
+
+namespace flowid {
+namespace {
+
+using testing::run_flowid;
+using testing::TempDir;
+
+const std::string kMine = FLOWID_PLUGIN_MINE;
+const std::string kBuggy = FLOWID_PLUGIN_BUGGY;
+const std::string kWrongAbi = FLOWID_PLUGIN_WRONG_ABI;
+
+std::string fixtures_dir() { return std::string(FLOWID_SOURCE_DIR) + "/fixtures/scenarios"; }
+
+// Compiles every bundled fixture into dir (as `flowid fixture build` does for a user) and
+// returns the trace paths.
+std::vector<std::string> build_fixture_traces(const TempDir& dir) {
+  std::vector<std::string> args = {"fixture", "build", "-o", dir.path().string()};
+  for (const auto& file : replay::scenario_files(fixtures_dir())) args.push_back(file);
+  auto r = run_flowid(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> traces;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().extension() == ".trace") traces.push_back(entry.path().string());
+  }
+  std::sort(traces.begin(), traces.end());
+  return traces;
+}
+
+std::vector<std::string> concat(std::vector<std::string> head, const std::vector<std::string>& tail) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the CLI.
+
+TEST(PluginCli, GoodPluginPassesModelReplayWhereTokenRecheckPasses) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  ASSERT_FALSE(traces.empty());
+  auto reference = run_flowid(concat({"replay", "--mode", "model", "--resolver", "token+recheck"}, traces));
+  ASSERT_EQ(reference.exit_code, 0) << reference.out << reference.err;
+  auto mine = run_flowid(concat({"replay", "--mode", "model", "--resolver", kMine}, traces));
+  EXPECT_EQ(mine.exit_code, 0) << mine.out << mine.err;
+  EXPECT_NE(mine.out.find(std::to_string(traces.size()) + " passed, 0 failed"), std::string::npos) << mine.out;
+}
+
+TEST(PluginCli, BuggyPluginIsCaughtByModelReplay) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto r = run_flowid(concat({"replay", "--mode", "model", "--resolver", kBuggy}, traces));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("I1 violation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("I4 violation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("method pid-path"), std::string::npos) << r.out;
+}
+
+TEST(PluginCli, BuggyPluginIsCaughtByTheFuzzerWithAReproduceCommand) {
+  TempDir dir;
+  auto r = run_flowid({"fuzz", "--resolver", kBuggy, "--budget", "500", "--seed", "7", "--out",
+                       dir.file("out"), "--no-default-corpus"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("I1 violation"), std::string::npos) << r.out;
+  const std::string reproduce = "reproduce: flowid fuzz --strategy " + kBuggy;
+  auto at = r.out.find(reproduce);
+  ASSERT_NE(at, std::string::npos) << r.out;
+
+  // The printed command reproduces the finding on its own.
+  std::string line = r.out.substr(at + std::string("reproduce: flowid ").size());
+  line = line.substr(0, line.find('\n'));
+  std::vector<std::string> args;
+  for (std::size_t start = 0; start < line.size();) {
+    auto end = line.find(' ', start);
+    if (end == std::string::npos) end = line.size();
+    args.push_back(line.substr(start, end - start));
+    start = end + 1;
+  }
+  auto again = run_flowid(args);
+  EXPECT_EQ(again.exit_code, 1) << line << "\n" << again.out << again.err;
+}
+
+TEST(PluginCli, GoodPluginSurvivesABoundedFuzzRun) {
+  TempDir dir;
+  auto r = run_flowid({"fuzz", "--resolver", kMine, "--budget", "500", "--seed", "7", "--out", dir.file("out")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST(PluginCli, MatrixRunsAPluginRowAndFailsTheBuggyOne) {
+  auto mine = run_flowid({"matrix", "--resolver", kMine});
+  EXPECT_EQ(mine.exit_code, 0) << mine.out << mine.err;
+  EXPECT_NE(mine.out.find(kMine), std::string::npos) << mine.out;
+  auto buggy = run_flowid({"matrix", "--resolver", kBuggy});
+  EXPECT_EQ(buggy.exit_code, 1) << buggy.out << buggy.err;
+  EXPECT_NE(buggy.err.find("is BYPASSED"), std::string::npos) << buggy.err;
+}
+
+TEST(PluginCli, WrongAbiIsAClearInputError) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto r = run_flowid({"replay", "--mode", "model", "--resolver", kWrongAbi, traces.front()});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find(kWrongAbi + ": plugin ABI 2, this flowid speaks 1"), std::string::npos) << r.err;
+}
+
+TEST(PluginCli, MissingAndNonPluginFilesAreClearInputErrors) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto missing = run_flowid({"replay", "--resolver", dir.file("libnothere.so"), traces.front()});
+  EXPECT_EQ(missing.exit_code, 3) << missing.err;
+  EXPECT_NE(missing.err.find("libnothere.so: no such plugin file"), std::string::npos) << missing.err;
+
+  auto not_elf = run_flowid({"replay", "--resolver", traces.front(), traces.front()});
+  EXPECT_EQ(not_elf.exit_code, 3) << not_elf.err;
+  EXPECT_NE(not_elf.err.find("cannot load plugin"), std::string::npos) << not_elf.err;
+
+  auto fuzz_missing = run_flowid({"fuzz", "--resolver", dir.file("libnothere.so"), "--budget", "10"});
+  EXPECT_NE(fuzz_missing.exit_code, 0);
+  EXPECT_NE(fuzz_missing.err.find("no such plugin file"), std::string::npos) << fuzz_missing.err;
+}
+
+TEST(PluginCli, UnknownNameStillListsTheStrategies) {
+  auto r = run_flowid({"replay", "--resolver", "no-such-strategy", "x.trace"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("token+recheck"), std::string::npos) << r.err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// In process, through the loader and the adapter.
+
+TEST(PluginLoader, PathsAndNames) {
+  EXPECT_TRUE(plugin::looks_like_plugin_path("./libmine.so"));
+  EXPECT_TRUE(plugin::looks_like_plugin_path("libmine.so"));
+  EXPECT_TRUE(plugin::looks_like_plugin_path("/opt/x/libmine.dylib"));
+  EXPECT_FALSE(plugin::looks_like_plugin_path("token+recheck"));
+  EXPECT_FALSE(plugin::looks_like_plugin_path("pid-path"));
+}
+
+TEST(PluginLoader, WrongAbiNamesTheFile) {
+  std::string error;
+  EXPECT_EQ(plugin::load_plugin(kWrongAbi, &error), nullptr);
+  EXPECT_EQ(error, kWrongAbi + ": plugin ABI 2, this flowid speaks 1");
+}
+
+// The good plugin reimplements token+recheck in C through the C seam: on every bundled fixture
+// it must reach the same cell and the same claims, flow by flow.
+TEST(PluginAdapter, GoodPluginMatchesTokenRecheckOnEveryFixture) {
+  std::string error;
+  auto module = plugin::load_plugin(kMine, &error);
+  ASSERT_NE(module, nullptr) << error;
+  int compared = 0;
+  for (const auto& file : replay::scenario_files(fixtures_dir())) {
+    auto s = replay::load_scenario(file, &error);
+    ASSERT_TRUE(s) << error;
+    if (s->tests_launchers()) continue;
+    plugin::PluginResolver mine(module);
+    auto reference = make_resolver("token+recheck");
+    auto got = scenario::run_resolver(*s, mine);
+    auto want = scenario::run_resolver(*s, *reference);
+    ASSERT_TRUE(got.ok()) << file << ": " << got.error;
+    EXPECT_EQ(got.cell, want.cell) << file;
+    ASSERT_EQ(got.flows.size(), want.flows.size()) << file;
+    for (std::size_t i = 0; i < got.flows.size(); ++i) {
+      EXPECT_EQ(got.flows[i].check.attribution.status, want.flows[i].check.attribution.status) << file << " flow " << i;
+      EXPECT_EQ(got.flows[i].check.attribution.identity, want.flows[i].check.attribution.identity) << file << " flow " << i;
+      EXPECT_EQ(got.flows[i].check.attribution.claimed_execution, want.flows[i].check.attribution.claimed_execution)
+          << file << " flow " << i;
+      EXPECT_EQ(got.flows[i].check.verdict, want.flows[i].check.verdict) << file << " flow " << i;
+      // The same questions through the C seam as through the C++ one.
+      EXPECT_EQ(got.flows[i].check.lookups, want.flows[i].check.lookups) << file << " flow " << i;
+    }
+    ++compared;
+  }
+  EXPECT_GT(compared, 10);
+}
+
+// A bounded property run in process: the fuzzer's strategy for a plugin gives a fresh instance
+// per case and finds the buggy plugin's pid-reuse bug within a few hundred cases.
+TEST(PluginAdapter, FuzzStrategyForBuggyPluginFindsAViolation) {
+  std::string error;
+  auto strategy = strategy_for(kBuggy, &error);
+  ASSERT_TRUE(strategy) << error;
+  fuzz::CampaignOptions campaign;
+  campaign.strategy = *strategy;
+  campaign.seed = 7;
+  bool found = false;
+  for (uint64_t k = 0; k < 300 && !found; ++k) found = fuzz::run_case(campaign, k).verdict.failed();
+  EXPECT_TRUE(found) << "reproduce with: flowid fuzz --strategy " << kBuggy << " --seed 7";
+}
+
+}  // namespace
+}  // namespace flowid
