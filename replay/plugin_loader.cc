@@ -3,10 +3,17 @@
 #include "replay/plugin_loader.h"
 
 #include <dlfcn.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <filesystem>
 #include <system_error>
 
@@ -61,6 +68,96 @@ std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::st
   return module;
 }
 
+namespace {
+
+// Runs every resolve once in a forked child before running it here (see IsolationOptions).
+class IsolatedResolver final : public Resolver {
+ public:
+  IsolatedResolver(std::shared_ptr<const PluginModule> module, IsolationOptions options)
+      : module_(module), inner_(std::move(module)), options_(options) {}
+
+  std::string_view name() const override { return inner_.name(); }
+
+  Attribution resolve(const Flow& flow, uint64_t now_ns, Seam& seam) override {
+    probe(flow, now_ns, seam);
+    return inner_.resolve(flow, now_ns, seam);
+  }
+
+ private:
+  // Throws when the child crashed or hung; returns when it came back (whatever it answered).
+  void probe(const Flow& flow, uint64_t now_ns, Seam& seam) {
+    int done[2];
+    if (::pipe(done) != 0) throw std::runtime_error(fmt::format("plugin isolation: pipe: {}", std::strerror(errno)));
+    const pid_t child = ::fork();
+    if (child < 0) {
+      ::close(done[0]);
+      ::close(done[1]);
+      throw std::runtime_error(fmt::format("plugin isolation: fork: {}", std::strerror(errno)));
+    }
+    if (child == 0) {
+      ::close(done[0]);
+      try {
+        (void)inner_.resolve(flow, now_ns, seam);
+      } catch (...) {
+        // Exceptions are the parent's business: its own run raises the same one.
+      }
+      ::_exit(0);  // no destructors, no atexit handlers, no stdio flush of the parent's buffers.
+    }
+    ::close(done[1]);
+    // The write end closes when the child exits (or is killed): POLLHUP.
+    pollfd waiting{done[0], POLLIN, 0};
+    int ready = 0;
+    do {
+      ready = ::poll(&waiting, 1, static_cast<int>(options_.resolve_timeout_ms));
+    } while (ready < 0 && errno == EINTR);
+    const bool hung = ready == 0;
+    if (hung) ::kill(child, SIGKILL);
+    ::close(done[0]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (hung) {
+      throw std::runtime_error(fmt::format("plugin {} hung: no answer for flow {} within {} ms (killed)",
+                                           module_->file, flow.flow_id, options_.resolve_timeout_ms));
+    }
+    if (WIFSIGNALED(status)) {
+      const int signal = WTERMSIG(status);
+      const char* description = ::strsignal(signal);
+      throw std::runtime_error(fmt::format("plugin {} crashed with signal {} ({}) resolving flow {}",
+                                           module_->file, signal,
+                                           description != nullptr ? description : "?", flow.flow_id));
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+      throw std::runtime_error(fmt::format("plugin {} exited the process with status {} resolving flow {}",
+                                           module_->file, WEXITSTATUS(status), flow.flow_id));
+    }
+  }
+
+  std::shared_ptr<const PluginModule> module_;
+  PluginResolver inner_;
+  IsolationOptions options_;
+};
+
+}  // namespace
+
+IsolationOptions isolation_from_environment() {
+  IsolationOptions options;
+  if (const char* isolation = std::getenv("FLOWID_PLUGIN_ISOLATION"); isolation != nullptr) {
+    options.enabled = std::string_view(isolation) != "0";
+  }
+  if (const char* timeout = std::getenv("FLOWID_PLUGIN_TIMEOUT_MS"); timeout != nullptr) {
+    const unsigned long value = std::strtoul(timeout, nullptr, 10);
+    if (value > 0 && value < 3600000) options.resolve_timeout_ms = static_cast<uint32_t>(value);
+  }
+  return options;
+}
+
+std::unique_ptr<Resolver> make_plugin_resolver(std::shared_ptr<const PluginModule> module,
+                                               const IsolationOptions& options) {
+  if (options.enabled) return std::make_unique<IsolatedResolver>(std::move(module), options);
+  return std::make_unique<PluginResolver>(std::move(module));
+}
+
 }  // namespace flowid::plugin
 
 namespace flowid {
@@ -69,7 +166,7 @@ std::unique_ptr<Resolver> resolver_for(const std::string& name_or_path, std::str
   if (plugin::looks_like_plugin_path(name_or_path)) {
     auto module = plugin::load_plugin(name_or_path, error);
     if (!module) return nullptr;
-    return std::make_unique<plugin::PluginResolver>(std::move(module));
+    return plugin::make_plugin_resolver(std::move(module), plugin::isolation_from_environment());
   }
   auto resolver = make_resolver(name_or_path);
   if (!resolver) {
@@ -86,7 +183,8 @@ std::optional<fuzz::StrategyUnderTest> strategy_for(const std::string& name_or_p
     if (!module) return std::nullopt;
     fuzz::StrategyUnderTest strategy;
     strategy.name = name_or_path;
-    strategy.make_resolver = [module] { return std::make_unique<plugin::PluginResolver>(module); };
+    const plugin::IsolationOptions isolation = plugin::isolation_from_environment();
+    strategy.make_resolver = [module, isolation] { return plugin::make_plugin_resolver(module, isolation); };
     return strategy;
   }
   auto strategy = fuzz::reference_strategy(name_or_path);

@@ -24,6 +24,32 @@ bool looks_like_plugin_path(const std::string& name_or_path);
 // Loads and checks a plugin; null with *error set on failure.
 std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::string* error);
 
+// Crash and hang isolation. A plugin is the user's code, loaded into flowid's process: a crash
+// or an endless loop in it must become a finding against the flow (and so the trace or fuzz case)
+// that triggered it, not a dead or stuck flowid. With isolation on, every resolve is first run
+// in a forked child (a copy-on-write copy of the whole simulated world, so the child's seam calls
+// change nothing the parent sees); only when the child returns normally within the time limit is
+// the resolve run again in flowid's own process, which gives the same answer because everything
+// the plugin sees is deterministic. A child killed by a signal, or still running at the limit
+// (then killed), makes resolve throw, which the oracle reports as an I7 (totality) violation
+// naming the plugin, the flow and the signal; the fuzzer adds its reproduce command.
+//
+// The cost is one fork per flow. A plugin whose behaviour is not deterministic (it reads a clock
+// or global state) can still crash the parent on the second run; that is a bug in the plugin
+// which I6's determinism check reports where it can.
+struct IsolationOptions {
+  bool enabled = true;
+  uint32_t resolve_timeout_ms = 10000;  // per flow.
+};
+
+// The options from the environment: FLOWID_PLUGIN_ISOLATION=0 turns isolation off,
+// FLOWID_PLUGIN_TIMEOUT_MS sets the per-flow limit.
+IsolationOptions isolation_from_environment();
+
+// A fresh plugin resolver, wrapped for isolation when options.enabled.
+std::unique_ptr<Resolver> make_plugin_resolver(std::shared_ptr<const PluginModule> module,
+                                               const IsolationOptions& options);
+
 }  // namespace flowid::plugin
 
 namespace flowid {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ using testing::TempDir;
 const std::string kMine = FLOWID_PLUGIN_MINE;
 const std::string kBuggy = FLOWID_PLUGIN_BUGGY;
 const std::string kWrongAbi = FLOWID_PLUGIN_WRONG_ABI;
+const std::string kCrashing = FLOWID_PLUGIN_CRASHING;
+const std::string kHanging = FLOWID_PLUGIN_HANGING;
 
 std::string fixtures_dir() { return std::string(FLOWID_SOURCE_DIR) + "/fixtures/scenarios"; }
 
@@ -134,6 +137,50 @@ TEST(PluginCli, MissingAndNonPluginFilesAreClearInputErrors) {
   auto fuzz_missing = run_flowid({"fuzz", "--resolver", dir.file("libnothere.so"), "--budget", "10"});
   EXPECT_NE(fuzz_missing.exit_code, 0);
   EXPECT_NE(fuzz_missing.err.find("no such plugin file"), std::string::npos) << fuzz_missing.err;
+}
+
+// A plugin that crashes is a finding against the trace and flow that made it crash; flowid
+// itself finishes and reports.
+TEST(PluginCli, CrashingPluginIsAnI7FindingPerTrace) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto r = run_flowid(concat({"replay", "--mode", "model", "--resolver", kCrashing}, traces));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("I7 violation flow 1: resolver 'crashing' threw plugin " + kCrashing +
+                       " crashed with signal 11"),
+            std::string::npos)
+      << r.out;
+  // Every trace with a flow fails on its own (launcher-only fixtures have none to resolve).
+  std::size_t failed_traces = 0;
+  for (std::size_t at = r.out.find("  FAIL  "); at != std::string::npos; at = r.out.find("  FAIL  ", at + 1)) {
+    ++failed_traces;
+  }
+  EXPECT_GE(failed_traces, traces.size() - 1) << r.out;
+}
+
+TEST(PluginCli, CrashingPluginUnderTheFuzzerGetsAReproduceCommand) {
+  TempDir dir;
+  auto r = run_flowid({"fuzz", "--resolver", kCrashing, "--budget", "20", "--seed", "3", "--out",
+                       dir.file("out"), "--no-default-corpus"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("crashed with signal 11"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reproduce: flowid fuzz --strategy " + kCrashing), std::string::npos) << r.out;
+}
+
+TEST(PluginCli, HangingPluginIsKilledAndReported) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  ::setenv("FLOWID_PLUGIN_TIMEOUT_MS", "200", 1);  // inherited by the flowid child.
+  auto r = run_flowid({"replay", "--mode", "model", "--resolver", kHanging, traces.front()});
+  ::unsetenv("FLOWID_PLUGIN_TIMEOUT_MS");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("hung: no answer for flow 1 within 200 ms (killed)"), std::string::npos) << r.out;
+}
+
+TEST(PluginCli, MatrixReportsACrashingPlugin) {
+  auto r = run_flowid({"matrix", "--resolver", kCrashing});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("is CRASHED"), std::string::npos) << r.err;
 }
 
 TEST(PluginCli, UnknownNameStillListsTheStrategies) {

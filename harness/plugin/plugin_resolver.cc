@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string_view>
 
 namespace flowid::plugin {
@@ -25,13 +26,34 @@ flowid_flow_token flow_token_to_c(const FlowToken& token) {
 
 // What one resolve call needs: the C++ seam, and storage for strings the C side borrows until
 // the next seam call.
+//
+// No C++ exception may cross the plugin's C frames, so each bridge function runs the C++ seam
+// through guarded(): an exception (the oracle's seam call budget, a bug) is kept in `aborted`,
+// the call answers FLOWID_KERN_ABORTED, every later call of the same resolve answers it at once,
+// and PluginResolver::resolve rethrows the exception once the plugin has returned.
 struct SeamBridge {
   Seam& seam;
   std::string path;
   CodeIdentity identity;
+  std::exception_ptr aborted;
 };
 
 SeamBridge& bridge(void* context) { return *static_cast<SeamBridge*>(context); }
+
+constexpr flowid_outcome kAbortedOutcome{FLOWID_DOMAIN_KERN_RETURN, FLOWID_KERN_ABORTED};
+
+// Runs call(seam) unless the resolve was aborted; returns its outcome or kAbortedOutcome.
+template <typename Call>
+flowid_outcome guarded(void* context, Call&& call) {
+  SeamBridge& b = bridge(context);
+  if (b.aborted) return kAbortedOutcome;
+  try {
+    return call(b);
+  } catch (...) {
+    b.aborted = std::current_exception();
+    return kAbortedOutcome;
+  }
+}
 
 // Hands out a string that lives in the bridge until the next call.
 void lend(std::string& slot, std::string value, const char** data_out, std::size_t* size_out) {
@@ -59,77 +81,108 @@ void lend_identity(SeamBridge& b, CodeIdentity identity, flowid_code_identity* o
 
 flowid_outcome c_guest_by_audit_token(void* context, const flowid_audit_token* token,
                                       flowid_code_ref* code_out) {
-  auto result = bridge(context).seam.guest_by_audit_token(from_c(*token));
-  if (code_out != nullptr) *code_out = result.ok() ? result.value : 0;
-  return to_c(result.outcome);
+  if (code_out != nullptr) *code_out = 0;
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.guest_by_audit_token(from_c(*token));
+    if (code_out != nullptr && result.ok()) *code_out = result.value;
+    return to_c(result.outcome);
+  });
 }
 
 flowid_outcome c_guest_by_pid(void* context, int32_t pid, flowid_code_ref* code_out) {
-  auto result = bridge(context).seam.guest_by_pid(pid);
-  if (code_out != nullptr) *code_out = result.ok() ? result.value : 0;
-  return to_c(result.outcome);
+  if (code_out != nullptr) *code_out = 0;
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.guest_by_pid(pid);
+    if (code_out != nullptr && result.ok()) *code_out = result.value;
+    return to_c(result.outcome);
+  });
 }
 
 flowid_outcome c_static_code(void* context, flowid_code_ref code, flowid_code_ref* static_out) {
-  auto result = bridge(context).seam.static_code(code);
-  if (static_out != nullptr) *static_out = result.ok() ? result.value : 0;
-  return to_c(result.outcome);
+  if (static_out != nullptr) *static_out = 0;
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.static_code(code);
+    if (static_out != nullptr && result.ok()) *static_out = result.value;
+    return to_c(result.outcome);
+  });
 }
 
 flowid_outcome c_code_path(void* context, flowid_code_ref code, const char** path_out,
                            std::size_t* path_len_out) {
-  SeamBridge& b = bridge(context);
-  auto result = b.seam.code_path(code);
-  lend(b.path, result.ok() ? std::move(result.value) : std::string(), path_out, path_len_out);
-  return to_c(result.outcome);
+  lend(bridge(context).path, std::string(), path_out, path_len_out);
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.code_path(code);
+    if (result.ok()) lend(b.path, std::move(result.value), path_out, path_len_out);
+    return to_c(result.outcome);
+  });
 }
 
 flowid_outcome c_check_validity(void* context, flowid_code_ref code, const char* requirement) {
-  return to_c(bridge(context).seam.check_validity(code, requirement == nullptr ? "" : requirement));
+  return guarded(context, [&](SeamBridge& b) {
+    return to_c(b.seam.check_validity(code, requirement == nullptr ? "" : requirement));
+  });
 }
 
 flowid_outcome c_signing_information(void* context, flowid_code_ref code,
                                      flowid_code_identity* identity_out) {
-  SeamBridge& b = bridge(context);
-  auto result = b.seam.signing_information(code);
-  lend_identity(b, result.ok() ? std::move(result.value) : CodeIdentity{}, identity_out);
-  return to_c(result.outcome);
+  lend_identity(bridge(context), CodeIdentity{}, identity_out);
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.signing_information(code);
+    if (result.ok()) lend_identity(b, std::move(result.value), identity_out);
+    return to_c(result.outcome);
+  });
 }
 
 int32_t c_audit_token_to_pid(void* context, const flowid_audit_token* token) {
-  return bridge(context).seam.audit_token_to_pid(from_c(*token));
+  // Never fails; after an abort it answers from the token itself without asking the seam.
+  int32_t pid = static_cast<int32_t>(token->words[FLOWID_TOKEN_PID]);
+  guarded(context, [&](SeamBridge& b) {
+    pid = b.seam.audit_token_to_pid(from_c(*token));
+    return flowid_outcome{};
+  });
+  return pid;
 }
 
 flowid_outcome c_proc_pidpath(void* context, int32_t pid, const char** path_out,
                               std::size_t* path_len_out) {
-  SeamBridge& b = bridge(context);
-  auto result = b.seam.proc_pidpath(pid);
-  lend(b.path, result.ok() ? std::move(result.value) : std::string(), path_out, path_len_out);
-  return to_c(result.outcome);
+  lend(bridge(context).path, std::string(), path_out, path_len_out);
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.proc_pidpath(pid);
+    if (result.ok()) lend(b.path, std::move(result.value), path_out, path_len_out);
+    return to_c(result.outcome);
+  });
 }
 
 flowid_outcome c_proc_pidpath_audittoken(void* context, const flowid_audit_token* token,
                                          const char** path_out, std::size_t* path_len_out) {
-  SeamBridge& b = bridge(context);
-  auto result = b.seam.proc_pidpath_audittoken(from_c(*token));
-  lend(b.path, result.ok() ? std::move(result.value) : std::string(), path_out, path_len_out);
-  return to_c(result.outcome);
+  lend(bridge(context).path, std::string(), path_out, path_len_out);
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.proc_pidpath_audittoken(from_c(*token));
+    if (result.ok()) lend(b.path, std::move(result.value), path_out, path_len_out);
+    return to_c(result.outcome);
+  });
 }
 
 flowid_outcome c_token_for_pid(void* context, int32_t pid, flowid_audit_token* token_out) {
-  auto result = bridge(context).seam.token_for_pid(pid);
-  if (token_out != nullptr) *token_out = result.ok() ? to_c(result.value) : flowid_audit_token{};
-  return to_c(result.outcome);
+  if (token_out != nullptr) *token_out = flowid_audit_token{};
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.token_for_pid(pid);
+    if (token_out != nullptr && result.ok()) *token_out = to_c(result.value);
+    return to_c(result.outcome);
+  });
 }
 
 flowid_outcome c_kill_zero(void* context, int32_t pid) {
-  return to_c(bridge(context).seam.kill_zero(pid));
+  return guarded(context, [&](SeamBridge& b) { return to_c(b.seam.kill_zero(pid)); });
 }
 
 flowid_outcome c_responsible_pid(void* context, int32_t pid, int32_t* pid_out) {
-  auto result = bridge(context).seam.responsible_pid(pid);
-  if (pid_out != nullptr) *pid_out = result.ok() ? result.value : 0;
-  return to_c(result.outcome);
+  if (pid_out != nullptr) *pid_out = 0;
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.seam.responsible_pid(pid);
+    if (pid_out != nullptr && result.ok()) *pid_out = result.value;
+    return to_c(result.outcome);
+  });
 }
 
 flowid_seam make_seam_table(SeamBridge& b) {
@@ -265,11 +318,12 @@ Attribution PluginResolver::resolve(const Flow& flow, uint64_t now_ns, Seam& sea
   c_flow.proc_pid = flow.proc_pid;
   c_flow.eproc_pid = flow.eproc_pid;
 
-  SeamBridge b{seam, {}, {}};
+  SeamBridge b{seam, {}, {}, nullptr};
   const flowid_seam table = make_seam_table(b);
   flowid_attribution answer{};
   answer.status = FLOWID_STATUS_UNKNOWN;
   module_->table->resolve(instance_, &c_flow, now_ns, &table, &answer);
+  if (b.aborted) std::rethrow_exception(b.aborted);
   return from_c(answer);
 }
 

@@ -76,6 +76,10 @@ enum {
 #define FLOWID_SECCS_STATIC_CODE_NOT_FOUND (-67068)
 #define FLOWID_KERN_INVALID_ARGUMENT 4
 #define FLOWID_KERN_FAILURE 5
+/* {FLOWID_DOMAIN_KERN_RETURN, FLOWID_KERN_ABORTED}: the host has aborted this resolve (for
+ * example the per-flow bound on seam calls is spent). Every further seam call of the same resolve
+ * returns it at once; the plugin should return promptly; its answer is discarded. */
+#define FLOWID_KERN_ABORTED 14
 #define FLOWID_ERRNO_ESRCH 3 /* as an errno (FLOWID_DOMAIN_ERRNO). */
 
 typedef struct flowid_outcome {
