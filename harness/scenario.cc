@@ -452,10 +452,11 @@ class Runner {
     });
   }
 
-  RunResult run(Resolver* resolver, Launcher* launcher) {
+  // Exactly one of resolver and launcher is set; strategy is its name.
+  RunResult run(std::string_view strategy, Resolver* resolver, Launcher* launcher) {
     resolver_ = resolver;
     launcher_ = launcher;
-    result_.strategy = std::string(resolver ? resolver->name() : launcher->name());
+    result_.strategy = std::string(strategy);
     for (const auto& step : scenario_.steps) {
       if (!apply(step)) break;
     }
@@ -772,11 +773,11 @@ class Runner {
 }  // namespace
 
 RunResult run_resolver(const Scenario& scenario, Resolver& resolver, const OracleOptions& oracle) {
-  return Runner(scenario, oracle).run(&resolver, nullptr);
+  return Runner(scenario, oracle).run(resolver.name(), &resolver, nullptr);
 }
 
 RunResult run_launcher(const Scenario& scenario, Launcher& launcher, const OracleOptions& oracle) {
-  return Runner(scenario, oracle).run(nullptr, &launcher);
+  return Runner(scenario, oracle).run(launcher.name(), nullptr, &launcher);
 }
 
 }  // namespace flowid::scenario
