@@ -189,6 +189,39 @@ TEST(PluginCli, UnknownNameStillListsTheStrategies) {
   EXPECT_NE(r.err.find("token+recheck"), std::string::npos) << r.err;
 }
 
+// The user's path end to end: install flowid, build examples/plugin out of tree against the
+// installed package with find_package(flowid), and test both plugins with the installed CLI.
+TEST(PluginInstall, ExamplePluginBuildsOutOfTreeAgainstTheInstalledPackage) {
+  TempDir dir;
+  const std::string prefix = dir.file("prefix");
+  const std::string build = dir.file("build-mine");
+  auto install = testing::run_program(FLOWID_CMAKE_COMMAND, {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  auto configure = testing::run_program(
+      FLOWID_CMAKE_COMMAND, {"-S", std::string(FLOWID_SOURCE_DIR) + "/examples/plugin", "-B", build, "-G",
+                             FLOWID_CMAKE_GENERATOR, "-DCMAKE_PREFIX_PATH=" + prefix});
+  ASSERT_EQ(configure.exit_code, 0) << configure.out << configure.err;
+  auto compile = testing::run_program(FLOWID_CMAKE_COMMAND, {"--build", build});
+  ASSERT_EQ(compile.exit_code, 0) << compile.out << compile.err;
+
+  const std::string flowid = prefix + "/bin/flowid";
+  const std::string fixtures = prefix + "/share/flowid/fixtures/scenarios";
+  std::vector<std::string> args = {"fixture", "build", "-o", dir.path().string()};
+  for (const auto& file : replay::scenario_files(fixtures)) args.push_back(file);
+  ASSERT_GT(args.size(), 10u) << "no fixtures installed under " << fixtures;
+  auto fixtures_built = testing::run_program(flowid, args);
+  ASSERT_EQ(fixtures_built.exit_code, 0) << fixtures_built.err;
+  std::vector<std::string> traces;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().extension() == ".trace") traces.push_back(entry.path().string());
+  }
+
+  auto mine = testing::run_program(flowid, concat({"replay", "--mode", "model", "--resolver", build + "/libmine.so"}, traces));
+  EXPECT_EQ(mine.exit_code, 0) << mine.out << mine.err;
+  auto buggy = testing::run_program(flowid, concat({"replay", "--mode", "model", "--resolver", build + "/libbuggy.so"}, traces));
+  EXPECT_EQ(buggy.exit_code, 1) << buggy.out << buggy.err;
+}
+
 // ---------------------------------------------------------------------------------------------
 // In process, through the loader and the adapter.
 
