@@ -2,6 +2,7 @@
 // examples/ are built with the project, loaded through the real CLI (replay, fuzz, matrix) and
 // in-process through the loader. The good example must pass where token+recheck passes; the
 // deliberately buggy one must be caught; broken plugins must give clear errors, not crashes.
+#include <flowid/gtest.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -283,6 +284,30 @@ TEST(PluginAdapter, FuzzStrategyForBuggyPluginFindsAViolation) {
   bool found = false;
   for (uint64_t k = 0; k < 300 && !found; ++k) found = fuzz::run_case(campaign, k).verdict.failed();
   EXPECT_TRUE(found) << "reproduce with: flowid fuzz --strategy " << kBuggy << " --seed 7";
+}
+
+// The GoogleTest helpers a user's own suite calls (include/flowid/gtest.h), on the two example
+// plugins loaded in process.
+TEST(PluginGtestHelpers, GoodPluginPassesFixturesAndABoundedPropertyRun) {
+  std::string error;
+  auto module = plugin::load_plugin(kMine, &error);
+  ASSERT_NE(module, nullptr) << error;
+  auto make = [module] { return std::make_unique<plugin::PluginResolver>(module); };
+  FLOWID_EXPECT_FIXTURES_PASS(fixtures_dir(), make);
+  FLOWID_EXPECT_PROPERTY_HOLDS(make, 1, 300);
+}
+
+TEST(PluginGtestHelpers, BuggyPluginFailsBoth) {
+  std::string error;
+  auto module = plugin::load_plugin(kBuggy, &error);
+  ASSERT_NE(module, nullptr) << error;
+  auto make = [module] { return std::make_unique<plugin::PluginResolver>(module); };
+  auto fixtures = gtest::check_fixtures(fixtures_dir(), make);
+  EXPECT_FALSE(fixtures.empty());
+  EXPECT_NE(gtest::join_lines(fixtures).find("I1"), std::string::npos) << gtest::join_lines(fixtures);
+  auto property = gtest::check_property(make, 1, 300);
+  EXPECT_FALSE(property.empty());
+  EXPECT_NE(gtest::join_lines(property).find("reproduce: flowid fuzz"), std::string::npos);
 }
 
 }  // namespace
