@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -221,6 +222,55 @@ TEST(PluginInstall, ExamplePluginBuildsOutOfTreeAgainstTheInstalledPackage) {
   EXPECT_EQ(mine.exit_code, 0) << mine.out << mine.err;
   auto buggy = testing::run_program(flowid, concat({"replay", "--mode", "model", "--resolver", build + "/libbuggy.so"}, traces));
   EXPECT_EQ(buggy.exit_code, 1) << buggy.out << buggy.err;
+}
+
+// docs/plugins.md's tutorial, verbatim: every ```sh block of "Test your resolver in ten minutes"
+// runs in order in one shell (set -eu), in a fresh directory, with FLOWID_SRC and PREFIX set as
+// the tutorial says. The one block that builds and installs flowid from source is replaced by
+// installing this build (it is marked in the document).
+TEST(PluginDocs, TutorialCommandsRunVerbatim) {
+  std::ifstream in(std::string(FLOWID_SOURCE_DIR) + "/docs/plugins.md");
+  ASSERT_TRUE(in) << "docs/plugins.md missing";
+  std::string script;
+  bool in_section = false;
+  bool in_block = false;
+  bool skip_block = false;
+  bool skip_next = false;
+  int blocks = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (!in_block && line.rfind("## ", 0) == 0) {
+      in_section = line == "## Test your resolver in ten minutes";
+      continue;
+    }
+    if (!in_section) continue;
+    if (!in_block && line.rfind("<!-- not run by the test suite", 0) == 0) {
+      skip_next = true;
+      continue;
+    }
+    if (!in_block && line == "```sh") {
+      in_block = true;
+      skip_block = skip_next;
+      skip_next = false;
+      if (!skip_block) ++blocks;
+      continue;
+    }
+    if (in_block && line == "```") {
+      in_block = false;
+      continue;
+    }
+    if (in_block && !skip_block) script += line + "\n";
+  }
+  ASSERT_GE(blocks, 5) << "the tutorial section has lost its commands";
+
+  TempDir dir;
+  const std::string prefix = dir.file("prefix");
+  auto install = testing::run_program(FLOWID_CMAKE_COMMAND, {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  const std::string header = "set -eu\ncd '" + dir.path().string() + "'\nexport FLOWID_SRC='" + FLOWID_SOURCE_DIR +
+                             "'\nexport PREFIX='" + prefix + "'\nexport PATH=\"$PREFIX/bin:$PATH\"\n" +
+                             "export CMAKE_GENERATOR='" + FLOWID_CMAKE_GENERATOR + "'\nset -x\n";
+  auto r = testing::run_program("/bin/bash", {"-c", header + script});
+  EXPECT_EQ(r.exit_code, 0) << "script:\n" << script << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
 }
 
 // ---------------------------------------------------------------------------------------------
