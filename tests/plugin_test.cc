@@ -31,6 +31,7 @@ const std::string kBuggy = FLOWID_PLUGIN_BUGGY;
 const std::string kWrongAbi = FLOWID_PLUGIN_WRONG_ABI;
 const std::string kCrashing = FLOWID_PLUGIN_CRASHING;
 const std::string kHanging = FLOWID_PLUGIN_HANGING;
+const std::string kLooping = FLOWID_PLUGIN_LOOPING;
 
 std::string fixtures_dir() { return std::string(FLOWID_SOURCE_DIR) + "/fixtures/scenarios"; }
 
@@ -177,6 +178,17 @@ TEST(PluginCli, HangingPluginIsKilledAndReported) {
   ::unsetenv("FLOWID_PLUGIN_TIMEOUT_MS");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("hung: no answer for flow 1 within 200 ms (killed)"), std::string::npos) << r.out;
+}
+
+// The oracle's bound on seam calls per flow reaches a plugin as FLOWID_KERN_ABORTED answers (no
+// C++ exception crosses its C frames) and is reported as I7.
+TEST(PluginCli, SeamCallBoundStopsALoopingPlugin) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto r = run_flowid({"replay", "--mode", "model", "--resolver", kLooping, traces.front()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("I7 violation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("seam calls for one flow"), std::string::npos) << r.out;
 }
 
 TEST(PluginCli, MatrixReportsACrashingPlugin) {
