@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -77,7 +78,14 @@ uint64_t ProcConnector::drain(std::vector<ProcEvent>* out) {
       auto* message = static_cast<cn_msg*>(NLMSG_DATA(header));
       if (message->id.idx != CN_IDX_PROC || message->id.val != CN_VAL_PROC) continue;
       if (message->len < sizeof(proc_event) - sizeof(proc_event{}.event_data)) continue;
-      auto* event = reinterpret_cast<proc_event*>(message->data);
+      // The event sits at a 4-byte boundary after cn_msg, but proc_event needs 8-byte alignment
+      // (UBSan: misaligned access): copy it out, never more than the datagram holds.
+      const std::size_t payload = NLMSG_PAYLOAD(header, 0);
+      if (payload < sizeof(cn_msg)) continue;
+      proc_event aligned_event{};
+      std::memcpy(&aligned_event, message->data,
+                  std::min<std::size_t>({message->len, payload - sizeof(cn_msg), sizeof aligned_event}));
+      const proc_event* event = &aligned_event;
       auto [it, inserted] = next_seq_by_cpu_.try_emplace(event->cpu, message->seq);
       if (!inserted && message->seq != it->second) {
         lost += static_cast<uint32_t>(message->seq - it->second);
