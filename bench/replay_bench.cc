@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_figures.h"
 #include "harness/builders.h"
 #include "harness/filter.h"
 #include "harness/random.h"
@@ -66,12 +67,7 @@ struct CpuClock {
   }
 };
 
-struct Figure {
-  std::string name;
-  double value;
-  std::string unit;
-  std::string label;
-};
+using bench::Figure;
 
 std::string slug(std::string_view name) {
   std::string out;
@@ -346,15 +342,8 @@ int run(const Options& options) {
     if (!options.keep_files) ::unlink(path.c_str());
   }
 
-  std::printf("\n%-56s %16s  %s\n", "figure", "value", "unit");
-  for (const Figure& f : figures) {
-    std::printf("%-56s %16.2f  %s\n", f.label.c_str(), f.value, f.unit.c_str());
-  }
   std::printf("\n");
-  for (const Figure& f : figures) {
-    std::printf("{\"bench\": \"%s\", \"value\": %.3f, \"unit\": \"%s\"}\n", f.name.c_str(), f.value,
-                f.unit.c_str());
-  }
+  bench::print_figures(figures, 56);
   return 0;
 }
 

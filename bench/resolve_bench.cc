@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_figures.h"
 #include "harness/builders.h"
 #include "harness/filter.h"
 #include "harness/oracle.h"
@@ -67,12 +68,7 @@ struct CpuClock {
   }
 };
 
-struct Figure {
-  std::string name;
-  double value;
-  std::string unit;
-  std::string label;
-};
+using bench::Figure;
 
 // "token+pid-fallback" -> "token_pid_fallback", for figure names.
 std::string slug(std::string_view name) {
@@ -367,15 +363,8 @@ int run(const Options& options) {
                     .c_str(),
                 static_cast<double>(checked.findings) / flows);
   }
-  std::printf("\n%-56s %16s  %s\n", "figure", "value", "unit");
-  for (const Figure& f : figures) {
-    std::printf("%-56s %16.2f  %s\n", f.label.c_str(), f.value, f.unit.c_str());
-  }
   std::printf("\n");
-  for (const Figure& f : figures) {
-    std::printf("{\"bench\": \"%s\", \"value\": %.3f, \"unit\": \"%s\"}\n", f.name.c_str(), f.value,
-                f.unit.c_str());
-  }
+  bench::print_figures(figures, 56);
   return 0;
 }
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_figures.h"
 #include "harness/builders.h"
 #include "trace/flowid_trace.capnp.h"
 #include "trace/frame.h"
@@ -214,12 +215,7 @@ struct CpuClock {
 
 double seconds_since(double start) { return CpuClock::now() - start; }
 
-struct Figure {
-  std::string name;
-  double value;
-  std::string unit;
-  std::string label;
-};
+using bench::Figure;
 
 // ---- raw Cap'n Proto walk ------------------------------------------------------------------
 
@@ -500,15 +496,7 @@ int run(const Options& options) {
     if (!options.keep_files) ::unlink(plain_path.c_str());
   }
 
-  std::printf("%-62s %16s  %s\n", "figure", "value", "unit");
-  for (const Figure& f : figures) {
-    std::printf("%-62s %16.2f  %s\n", f.label.c_str(), f.value, f.unit.c_str());
-  }
-  std::printf("\n");
-  for (const Figure& f : figures) {
-    std::printf("{\"bench\": \"%s\", \"value\": %.3f, \"unit\": \"%s\"}\n", f.name.c_str(), f.value,
-                f.unit.c_str());
-  }
+  bench::print_figures(figures, 62);
   return 0;
 }
 
