@@ -36,9 +36,10 @@ std::string human_bytes(uint64_t bytes) {
 void print_summary(const recorder::RecordStats& s, const std::string& path) {
   fmt::print(stderr,
              "flowid record: {} flows ({} allowed, {} dropped, {} asked; {} denied), {} lookups, "
-             "{} spawns, {} execs, {} exits, {} dropped events (lifecycle: {}) -> {} ({})\n",
-             s.flows, s.allowed, s.dropped, s.asked, s.denied, s.lookups, s.spawns, s.execs,
-             s.exits, s.dropped_events, s.lifecycle_source, path, human_bytes(s.bytes_written));
+             "{} local-socket calls passed, {} spawns, {} execs, {} exits, {} dropped events "
+             "(lifecycle: {}) -> {} ({})\n",
+             s.flows, s.allowed, s.dropped, s.asked, s.denied, s.lookups, s.local_calls, s.spawns,
+             s.execs, s.exits, s.dropped_events, s.lifecycle_source, path, human_bytes(s.bytes_written));
 }
 
 int exit_code_for(const recorder::RecordResult& result) {

@@ -62,6 +62,11 @@ trace::TraceHeader make_header(std::string_view recorder_name, std::string_view 
   return header;
 }
 
+bool is_network_family(const sockaddr_storage& address, std::size_t length_bytes) {
+  if (length_bytes < sizeof(sa_family_t)) return true;
+  return address.ss_family == AF_INET || address.ss_family == AF_INET6;
+}
+
 Endpoint endpoint_of(const sockaddr_storage& address, std::size_t length_bytes,
                      uint32_t* family) {
   Endpoint endpoint;

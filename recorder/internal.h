@@ -29,6 +29,10 @@ trace::TraceHeader make_header(std::string_view recorder_name, std::string_view 
 Endpoint endpoint_of(const sockaddr_storage& address, std::size_t length_bytes,
                      uint32_t* family);
 
+// True when the address is IPv4 / IPv6, or too short to say (the call is then recorded as a
+// flow, not passed unseen).
+bool is_network_family(const sockaddr_storage& address, std::size_t length_bytes);
+
 Uuid flow_uuid(uint64_t run_salt, uint64_t flow_id);
 
 LookupOutcome errno_outcome(int error);

@@ -605,6 +605,13 @@ void TreeRecorder::handle_network(const seccomp_notif& notification) {
   if (memory_error == 0) {
     memory_error = read_tracee(pid, address, &destination, destination_bytes);
   }
+  if (memory_error == 0 && !internal::is_network_family(destination, destination_bytes)) {
+    // A local socket (AF_UNIX: nscd, syslog, D-Bus; AF_NETLINK; AF_UNSPEC to disconnect a UDP
+    // socket): not a network flow, which is all a content filter sees. Passed at once.
+    ++stats_.local_calls;
+    respond(id, 0);
+    return;
+  }
   if (options_.lookup_delay_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.lookup_delay_ms));
   }

@@ -315,6 +315,26 @@ INSTANTIATE_TEST_SUITE_P(Sources, RecordLifecycle, ::testing::Values("connector"
 // ------------------------------------------------------------------------------------------
 // Enforcement.
 
+// A unix-socket connect (nscd, syslog, D-Bus) is not a network flow: it passes unheld and is
+// only counted, and the TCP connect after it is the trace's one flow.
+TEST(RecordLocalSockets, AreCountedAndPassedNotRecordedAsFlows) {
+  REQUIRE_SECCOMP_NOTIFY();
+  LoopbackServer server;
+  TempDir dir;
+  std::string path = dir.file("local.trace");
+  CommandResult result = run_flowid(record_args(
+      path, {"--lookup-delay-ms", "200"}, {kProbe, "local", "127.0.0.1", server.port(), dir.path().string()}));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("local=2"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("1 flows (1 allowed"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("2 local-socket calls passed"), std::string::npos) << result.err;
+  ReadTrace trace = read_trace(path);
+  auto flows = all_of<Flow>(trace);
+  ASSERT_EQ(flows.size(), 1u) << dump(trace);
+  EXPECT_EQ(flows[0].family, static_cast<uint32_t>(AF_INET));
+  EXPECT_EQ(flows[0].remote_endpoint.address, "127.0.0.1");
+}
+
 TEST(RecordEnforce, DeniedFlowsFailWithEaccesInTheTracedProgram) {
   REQUIRE_SECCOMP_NOTIFY();
   LoopbackServer server;

@@ -10,12 +10,16 @@
 //   hold HOST PORT reap|zombie MS       a child connects; after MS ms it is SIGKILLed, then
 //                                       reaped at once (reap) or only after 8*MS ms (zombie).
 //                                       Prints "child=PID".
+//   local HOST PORT DIR                 connects to an AF_UNIX stream listener and sends one
+//                                       datagram to an AF_UNIX datagram socket (both made in
+//                                       DIR), then one TCP connect. Prints "local=2".
 // Exit status 0 when every connect succeeded, 1 otherwise, 2 on bad usage.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,11 +215,42 @@ int mode_hold(const sockaddr_in& address, bool reap, unsigned kill_after_ms) {
   return 0;
 }
 
+// Two local-socket calls: a connect to a unix stream listener and a sendto to a unix datagram
+// socket, both bound in dir. Returns 0 or errno.
+int local_calls(const std::string& dir) {
+  auto unix_address = [&](const char* name) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s/%s", dir.c_str(), name);
+    return address;
+  };
+  sockaddr_un stream_address = unix_address("stream.sock");
+  sockaddr_un datagram_address = unix_address("datagram.sock");
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int receiver = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int sender = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int error = 0;
+  const auto* stream = reinterpret_cast<const sockaddr*>(&stream_address);
+  const auto* datagram = reinterpret_cast<const sockaddr*>(&datagram_address);
+  if (listener < 0 || receiver < 0 || client < 0 || sender < 0 ||
+      ::bind(listener, stream, sizeof stream_address) != 0 || ::listen(listener, 1) != 0 ||
+      ::bind(receiver, datagram, sizeof datagram_address) != 0 ||
+      ::connect(client, stream, sizeof stream_address) != 0 ||
+      ::sendto(sender, "x", 1, 0, datagram, sizeof datagram_address) != 1) {
+    error = errno;
+  }
+  for (int fd : {listener, receiver, client, sender}) {
+    if (fd >= 0) ::close(fd);
+  }
+  return error;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s connect|exec-connect|pid-reuse|hold HOST PORT ...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s connect|exec-connect|pid-reuse|hold|local HOST PORT ...\n", argv[0]);
     return 2;
   }
   std::string mode = argv[1];
@@ -247,6 +282,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (mode == "pid-reuse") return mode_pid_reuse(address);
+  if (mode == "local" && argc >= 5) {
+    if (int error = local_calls(argv[4])) {
+      std::fprintf(stderr, "local sockets: %s\n", std::strerror(error));
+      return 1;
+    }
+    std::printf("local=2\n");
+    uint64_t elapsed = 0;
+    return connect_once(address, &elapsed) == 0 ? 0 : 1;
+  }
   if (mode == "hold" && argc >= 6) {
     return mode_hold(address, std::string(argv[4]) == "reap",
                      static_cast<unsigned>(std::atoi(argv[5])));
