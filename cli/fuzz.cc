@@ -547,8 +547,11 @@ bool any_problem(const CampaignReport& report) {
 std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, std::string* error) {
   const bool launcher = !options.launcher.empty();
   const std::string name = launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
-  // A resolver plugin (--strategy ./libmine.so): loaded once, a fresh instance per case.
-  if (!launcher && plugin::looks_like_plugin_path(name)) return strategy_for(name, error);
+  // A plugin (--strategy ./libmine.so, or --launcher ./libmine.so for its launch entry): loaded
+  // once, a fresh instance per case.
+  if (plugin::looks_like_plugin_path(name)) {
+    return launcher ? launcher_strategy_for(name, error) : strategy_for(name, error);
+  }
   auto strategy = fuzz::reference_strategy(name);
   if (!strategy || strategy->launcher != launcher) {
     *error = fmt::format("unknown {} '{}' (flowid fuzz --help lists them)", launcher ? "launcher" : "strategy", name);
@@ -828,7 +831,8 @@ Subcommand add_fuzz(CLI::App& parent) {
   app->add_option("--strategy,--resolver", options->strategy,
                   "Resolver strategy under test (default token+recheck): " + resolvers +
                       ", or a plugin file (./libmine.so, docs/plugins.md)");
-  app->add_option("--launcher", options->launcher, "Launcher strategy under test instead: " + launchers);
+  app->add_option("--launcher", options->launcher,
+                  "Launcher strategy under test instead: " + launchers + ", or a launcher plugin file");
   app->add_option("--faults", options->faults,
                   "Fault plan: F1,F3 or names (pid-reuse, exit-race, sandbox-eperm, exec-after-flow, "
                   "replaced-on-disk, delegation, malformed-token, transient-failure, zombie, same-name, "

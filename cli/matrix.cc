@@ -26,6 +26,7 @@ struct MatrixOptions {
   bool json = false;
   bool verbose = false;
   std::vector<std::string> strategies;
+  std::vector<std::string> launchers;  // --launcher: launcher names or launcher plugin files.
 };
 
 struct CellEntry {
@@ -38,6 +39,11 @@ struct StrategyRow {
   std::string name;
   bool launcher = false;
   std::array<CellEntry, kFaultCount> cells{};
+  // A plugin file gives a resolver row and, when it has a launch entry, a launcher row: the table
+  // tells the two apart.
+  std::string label() const {
+    return launcher && plugin::looks_like_plugin_path(name) ? name + " (launcher)" : name;
+  }
 };
 
 struct Mismatch {
@@ -67,7 +73,7 @@ void print_markdown(const std::vector<StrategyRow>& rows) {
   }
   fmt::print("{}\n{}\n", header, rule);
   for (const auto& row : rows) {
-    std::string line = fmt::format("| {} |", row.name);
+    std::string line = fmt::format("| {} |", row.label());
     for (const auto& c : row.cells) {
       line += c.present ? fmt::format(" {} ({}) |", name_of(c.cell), c.scenario) : " - |";
     }
@@ -171,8 +177,9 @@ int run_matrix(const MatrixOptions& options) {
 
   std::vector<StrategyRow> rows;
   auto wanted = [&options](std::string_view name) {
-    if (options.strategies.empty()) return true;
-    return std::find(options.strategies.begin(), options.strategies.end(), name) != options.strategies.end();
+    if (options.strategies.empty() && options.launchers.empty()) return true;
+    return std::find(options.strategies.begin(), options.strategies.end(), name) != options.strategies.end() ||
+           std::find(options.launchers.begin(), options.launchers.end(), name) != options.launchers.end();
   };
   for (auto name : resolver_names()) {
     if (wanted(name)) rows.push_back({std::string(name), false, {}});
@@ -182,17 +189,37 @@ int run_matrix(const MatrixOptions& options) {
   }
   for (const auto& name : options.strategies) {
     if (plugin::looks_like_plugin_path(name)) {
-      // A resolver plugin (--strategy ./libmine.so): one more resolver row.
+      // A plugin (--strategy ./libmine.so): one more resolver row, and a launcher row when the
+      // plugin has a launch entry.
       std::string error;
-      if (!resolver_for(name, &error)) {
+      auto module = plugin::load_plugin(name, &error);
+      if (!module) {
         fmt::print(stderr, "flowid matrix: {}\n", error);
         return kExitInputError;
       }
       rows.push_back({name, false, {}});
+      if (plugin::has_launch(*module)) rows.push_back({name, true, {}});
       continue;
     }
     if (!make_resolver(name) && !make_launcher(name)) {
       fmt::print(stderr, "flowid matrix: unknown strategy '{}'\n", name);
+      return kExitUsage;
+    }
+  }
+
+  for (const auto& name : options.launchers) {
+    if (plugin::looks_like_plugin_path(name)) {
+      // A launcher plugin (--launcher ./libmine.so): its launcher row only.
+      std::string error;
+      if (!plugin::load_launcher_plugin(name, &error)) {
+        fmt::print(stderr, "flowid matrix: {}\n", error);
+        return kExitInputError;
+      }
+      rows.push_back({name, true, {}});
+      continue;
+    }
+    if (!make_launcher(name)) {
+      fmt::print(stderr, "flowid matrix: unknown launcher '{}'\n", name);
       return kExitUsage;
     }
   }
@@ -208,7 +235,12 @@ int run_matrix(const MatrixOptions& options) {
       run.scenario = s.name;
       run.strategy = row.name;
       if (row.launcher) {
-        auto launcher = make_launcher(row.name);
+        std::string error;
+        auto launcher = launcher_for(row.name, &error);  // checked above.
+        if (!launcher) {
+          fmt::print(stderr, "flowid matrix: {}\n", error);
+          return kExitInputError;
+        }
         run.result = scenario::run_launcher(s, *launcher);
       } else {
         std::string error;
@@ -234,7 +266,7 @@ int run_matrix(const MatrixOptions& options) {
       const Cell cell = run.result.cell;
       if (plugin::looks_like_plugin_path(row.name) &&
           (cell == Cell::kMisattributed || cell == Cell::kBypassed || cell == Cell::kCrashed)) {
-        plugin_failures.push_back(fmt::format("{}: {}: plugin {} is {}", s.file, s.name, row.name, name_of(cell)));
+        plugin_failures.push_back(fmt::format("{}: {}: plugin {} is {}", s.file, s.name, row.label(), name_of(cell)));
       }
       for (const auto& fault : s.faults) {
         auto& entry = row.cells[static_cast<std::size_t>(fault_index(fault))];
@@ -278,7 +310,11 @@ Subcommand add_matrix(CLI::App& parent) {
   app->add_option("--scenarios", options->scenarios_dir,
                   "Folder of *.scenario files (default: the bundled fixtures/scenarios)");
   app->add_option("--strategy,--resolver", options->strategies,
-                  "Only these strategies (repeat or comma-separate); a resolver plugin file (./libmine.so) adds its row")
+                  "Only these strategies (repeat or comma-separate); a plugin file (./libmine.so) adds its resolver "
+                  "row, and its launcher row when it has a launch entry")
+      ->delimiter(',');
+  app->add_option("--launcher", options->launchers,
+                  "Only these launchers (repeat or comma-separate); a launcher plugin file adds its launcher row only")
       ->delimiter(',');
   app->add_flag("--json", options->json, "One JSON object: cells, every run with its findings, mismatches");
   app->add_flag("-v,--verbose", options->verbose, "Also show each run's lookups, claims and findings");

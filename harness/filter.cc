@@ -114,4 +114,19 @@ Verdict Filter::decide(const Flow& flow, const Attribution& attribution) const {
   return verdict;
 }
 
+void apply_resolver_decision(Verdict& verdict, Decision decision, std::string_view resolver_name) {
+  verdict.decision = decision;
+  verdict.rule = "decide:";
+  verdict.rule += resolver_name;
+}
+
+Verdict decide_verdict(const Filter& filter, Resolver& resolver, const Flow& flow,
+                       const Attribution& attribution) {
+  Verdict verdict = filter.decide(flow, attribution);
+  if (std::optional<Decision> own = resolver.decide(flow, attribution)) {
+    apply_resolver_decision(verdict, *own, resolver.name());
+  }
+  return verdict;
+}
+
 }  // namespace flowid

@@ -90,4 +90,14 @@ class Filter final {
   RuleSet rules_;
 };
 
+// A resolver's own decision (Resolver::decide) applied to the filter's verdict: the decision
+// replaces the filter's and the rule becomes "decide:NAME"; status, identity and the label the
+// user sees stay the filter's (they describe the attribution, not the decision).
+void apply_resolver_decision(Verdict& verdict, Decision decision, std::string_view resolver_name);
+
+// The verdict for a resolved flow: filter.decide, then the resolver's own decision when it makes
+// one. Exceptions from either propagate.
+Verdict decide_verdict(const Filter& filter, Resolver& resolver, const Flow& flow,
+                       const Attribution& attribution);
+
 }  // namespace flowid

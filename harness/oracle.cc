@@ -326,8 +326,10 @@ FlowCheck resolve_and_check(World& world, Resolver& resolver, const Filter& filt
   ObservedSeam seam(world, &world, observer);
   seam.set_flow(flow.flow_id);
   std::vector<std::string> failures;
+  bool resolved = false;
   try {
     out.attribution = resolver.resolve(flow, world.now_ns(), seam);
+    resolved = true;
   } catch (const SeamCallBudgetExceeded&) {
     out.attribution = Attribution{AttributionStatus::kUnknown, std::nullopt, std::nullopt,
                                   "aborted"};
@@ -350,6 +352,19 @@ FlowCheck resolve_and_check(World& world, Resolver& resolver, const Filter& filt
     out.verdict.flow_id = flow.flow_id;
     out.verdict.decision = Decision::kDrop;
     out.verdict.rule = "aborted";
+  }
+  // The resolver's own decision (a plugin's decide), only for an attribution it really made.
+  if (resolved && !observer.exceeded()) {
+    try {
+      if (std::optional<Decision> own = resolver.decide(flow, out.attribution)) {
+        apply_resolver_decision(out.verdict, *own, resolver.name());
+      }
+    } catch (...) {
+      failures.push_back(fmt::format("resolver '{}' decide {}", resolver.name(),
+                                     exception_text(std::current_exception())));
+      out.verdict.decision = Decision::kDrop;
+      out.verdict.rule = "aborted";
+    }
   }
   Oracle oracle(world, options);
   out.findings = oracle.check_flow(flow, out.attribution, out.verdict, filter.rules(), out.lookups);

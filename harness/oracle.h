@@ -152,9 +152,10 @@ struct LaunchCheck {
 
 // Each collected Lookup's duration_ns is the virtual time the world charged for that call (F8
 // delays; 0 by default). Builds an ObservedSeam over the world, sets the flow id, calls resolver.resolve(flow,
-// world.now_ns(), seam) and filter.decide, then checks. An exception from the resolver or the
+// world.now_ns(), seam), filter.decide and resolver.decide (a resolver's own decision replaces the
+// filter's, harness/filter.h apply_resolver_decision), then checks. An exception from the resolver or the
 // filter, or a seam call budget overrun, is an I7 finding (the attribution is then unknown and
-// the verdict the filter's answer for unknown, or drop if the filter threw).
+// the verdict the filter's answer for unknown, or drop if the filter or resolver.decide threw).
 FlowCheck resolve_and_check(World& world, Resolver& resolver, const Filter& filter,
                             const Flow& flow, const OracleOptions& options = {});
 

@@ -37,6 +37,15 @@ class Resolver {
   // A lifecycle event (spawn, exec, exit) that a production resolver would be told about.
   // Default: ignored.
   virtual void observe(const Event& event) { (void)event; }
+  // The resolver's own decision for a flow it has just resolved (a plugin's `decide` entry,
+  // include/flowid/plugin.h), or nullopt to leave the verdict to the filter's rules. Default:
+  // nullopt. A decision replaces the filter's (apply_resolver_decision, harness/filter.h) and is
+  // checked by the oracle like any verdict.
+  virtual std::optional<Decision> decide(const Flow& flow, const Attribution& attribution) {
+    (void)flow;
+    (void)attribution;
+    return std::nullopt;
+  }
 };
 
 // The result of trying to launch a program under a code requirement.

@@ -34,6 +34,9 @@ std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::st
 // (then killed), makes resolve throw, which the oracle reports as an I7 (totality) violation
 // naming the plugin, the flow and the signal; the fuzzer adds its reproduce command.
 //
+// A plugin's decide and launch are isolated the same way (a crash while deciding flow 3 or
+// launching /x is an I7 finding for that flow or launch).
+//
 // The cost is one fork per flow. A plugin whose behaviour is not deterministic (it reads a clock
 // or global state) can still crash the parent on the second run; that is a bug in the plugin
 // which I6's determinism check reports where it can.
@@ -50,6 +53,18 @@ IsolationOptions isolation_from_environment();
 std::unique_ptr<Resolver> make_plugin_resolver(std::shared_ptr<const PluginModule> module,
                                                const IsolationOptions& options);
 
+// A fresh plugin launcher (module must have a launch function), wrapped for isolation when
+// options.enabled.
+std::unique_ptr<Launcher> make_plugin_launcher(std::shared_ptr<const PluginModule> module,
+                                               const IsolationOptions& options);
+
+// load_plugin, plus: the table must have a launch function ("FILE: not a launcher plugin ...").
+std::shared_ptr<const PluginModule> load_launcher_plugin(const std::string& path, std::string* error);
+
+// The name a resolver or launcher goes by in file names (golden files): a reference strategy's
+// name as it is, a plugin path's file stem ("./build/libmine.so" -> "libmine"), never a '/'.
+std::string file_safe_name(const std::string& name_or_path);
+
 }  // namespace flowid::plugin
 
 namespace flowid {
@@ -59,6 +74,15 @@ namespace flowid {
 // Each call makes a new resolver with fresh state; a plugin library is loaded again each time
 // (the dynamic loader shares one copy per process).
 std::unique_ptr<Resolver> resolver_for(const std::string& name_or_path, std::string* error);
+
+// A fresh launcher: a reference launcher by name, or an instance of a launcher plugin (one whose
+// table has launch) at a path. Null with *error set on failure.
+std::unique_ptr<Launcher> launcher_for(const std::string& name_or_path, std::string* error);
+
+// The launcher under test for `flowid fuzz --launcher`: a reference launcher by name, or a
+// launcher plugin (loaded once, a fresh instance per case).
+std::optional<fuzz::StrategyUnderTest> launcher_strategy_for(const std::string& name_or_path,
+                                                             std::string* error);
 
 // The strategy under test for `flowid fuzz` / corpus replay: a reference strategy by name, or a
 // plugin (loaded once, a fresh instance per case). nullopt with *error set on failure.

@@ -418,10 +418,46 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
     for (const auto& call : answering_seam.off_script()) result.off_script.push_back(call);
     return attribution;
   };
+  // A resolver that throws (a plugin that crashed or hung under isolation) is an I7 finding for
+  // the flow, as in model replay; the flow then gets the filter's verdict for "unknown", or drop
+  // when the resolver's own decision threw.
+  auto totality_failure = [&](const Flow& flow, std::string_view what) {
+    Finding f;
+    f.invariant = Invariant::kI7Totality;
+    f.severity = Severity::kViolation;
+    f.flow_id = flow.flow_id;
+    std::string text = "a non-standard exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      text = e.what();
+    } catch (...) {
+    }
+    f.message = fmt::format("resolver '{}' {}threw {}", resolver.name(), what, text);
+    result.findings.push_back(std::move(f));
+  };
   // recorded: the trace's verdict for the flow, or null.
   auto replay_flow = [&](PendingFlow& p, const Verdict* recorded) {
-    Attribution attribution = linux_answers ? resolve_with(linux_seam, p) : resolve_with(seam, p);
+    Attribution attribution{AttributionStatus::kUnknown, std::nullopt, std::nullopt, "aborted"};
+    bool resolved = false;
+    try {
+      attribution = linux_answers ? resolve_with(linux_seam, p) : resolve_with(seam, p);
+      resolved = true;
+    } catch (...) {
+      totality_failure(p.flow(), "");
+    }
     Verdict produced = filter.decide(p.flow(), attribution);
+    if (resolved) {
+      try {
+        if (std::optional<Decision> own = resolver.decide(p.flow(), attribution)) {
+          apply_resolver_decision(produced, *own, resolver.name());
+        }
+      } catch (...) {
+        totality_failure(p.flow(), "decide ");
+        produced.decision = Decision::kDrop;
+        produced.rule = "aborted";
+      }
+    }
     ++result.flows;
 
     const Verdict* expected = recorded;

@@ -59,7 +59,8 @@ struct TraceReplayResult {
   std::vector<std::string> read_issues; // "FILE: at byte N (chunk C): ..." for a damaged trace.
   bool readable = true;                 // false: nothing could be read.
   // Model and perturbed modes: the oracle's findings (warnings included) and events the world
-  // could not apply ("event 12 (spawn 744.3): pid-in-use").
+  // could not apply ("event 12 (spawn 744.3): pid-in-use"). Faithful mode: an I7 finding for
+  // each flow whose resolve or decide threw (a plugin that crashed or hung).
   std::vector<Finding> findings;
   std::vector<std::string> model_errors;
   std::vector<std::string> notes;  // for people: e.g. which faults a perturbed replay injected.

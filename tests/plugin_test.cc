@@ -32,6 +32,12 @@ const std::string kWrongAbi = FLOWID_PLUGIN_WRONG_ABI;
 const std::string kCrashing = FLOWID_PLUGIN_CRASHING;
 const std::string kHanging = FLOWID_PLUGIN_HANGING;
 const std::string kLooping = FLOWID_PLUGIN_LOOPING;
+const std::string kDeciding = FLOWID_PLUGIN_DECIDING;
+const std::string kAllowAll = FLOWID_PLUGIN_ALLOW_ALL;
+const std::string kBadDecide = FLOWID_PLUGIN_BAD_DECIDE;
+const std::string kLaunching = FLOWID_PLUGIN_LAUNCHING;
+const std::string kLaunchToctou = FLOWID_PLUGIN_LAUNCH_TOCTOU;
+const std::string kCrashingLaunch = FLOWID_PLUGIN_CRASHING_LAUNCH;
 
 std::string fixtures_dir() { return std::string(FLOWID_SOURCE_DIR) + "/fixtures/scenarios"; }
 
@@ -53,6 +59,29 @@ std::vector<std::string> build_fixture_traces(const TempDir& dir) {
 std::vector<std::string> concat(std::vector<std::string> head, const std::vector<std::string>& tail) {
   head.insert(head.end(), tail.begin(), tail.end());
   return head;
+}
+
+// The arguments of the first "reproduce: flowid ..." line in a fuzz report (empty when none).
+std::vector<std::string> reproduce_args(const std::string& out) {
+  const std::string marker = "reproduce: flowid ";
+  const auto at = out.find(marker);
+  if (at == std::string::npos) return {};
+  std::string line = out.substr(at + marker.size());
+  line = line.substr(0, line.find('\n'));
+  std::vector<std::string> args;
+  for (std::size_t start = 0; start < line.size();) {
+    auto end = line.find(' ', start);
+    if (end == std::string::npos) end = line.size();
+    args.push_back(line.substr(start, end - start));
+    start = end + 1;
+  }
+  return args;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,21 +115,12 @@ TEST(PluginCli, BuggyPluginIsCaughtByTheFuzzerWithAReproduceCommand) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("I1 violation"), std::string::npos) << r.out;
   const std::string reproduce = "reproduce: flowid fuzz --strategy " + kBuggy;
-  auto at = r.out.find(reproduce);
-  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_NE(r.out.find(reproduce), std::string::npos) << r.out;
 
   // The printed command reproduces the finding on its own.
-  std::string line = r.out.substr(at + std::string("reproduce: flowid ").size());
-  line = line.substr(0, line.find('\n'));
-  std::vector<std::string> args;
-  for (std::size_t start = 0; start < line.size();) {
-    auto end = line.find(' ', start);
-    if (end == std::string::npos) end = line.size();
-    args.push_back(line.substr(start, end - start));
-    start = end + 1;
-  }
+  auto args = reproduce_args(r.out);
   auto again = run_flowid(args);
-  EXPECT_EQ(again.exit_code, 1) << line << "\n" << again.out << again.err;
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
 }
 
 TEST(PluginCli, GoodPluginSurvivesABoundedFuzzRun) {
@@ -202,6 +222,153 @@ TEST(PluginCli, UnknownNameStillListsTheStrategies) {
   auto r = run_flowid({"replay", "--resolver", "no-such-strategy", "x.trace"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("token+recheck"), std::string::npos) << r.err;
+}
+
+// A crash in faithful replay (answers from the recording, no oracle run) is still a finding for
+// the trace and flow, not an internal error of flowid.
+TEST(PluginCli, CrashingPluginInFaithfulReplayIsAFindingNotAnInternalError) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto r = run_flowid({"replay", "--resolver", kCrashing, traces.front()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("I7 violation flow 1: resolver 'crashing' threw plugin " + kCrashing + " crashed with signal"),
+            std::string::npos)
+      << r.out;
+}
+
+// ---- decide: the plugin's own verdicts.
+
+// The deciding plugin drops what it cannot verify and leaves verified flows to the rules: model
+// replay shows its decisions as the verdicts and the oracle finds nothing wrong with them.
+TEST(PluginDecide, OwnVerdictsReachReplayAndPassTheOracle) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto model = run_flowid(concat({"replay", "--mode", "model", "--resolver", kDeciding}, traces));
+  EXPECT_EQ(model.exit_code, 0) << model.out << model.err;
+
+  // The verdicts as a golden file shows them: the plugin's drops name it as the deciding rule,
+  // verified flows keep the rule file's rule.
+  std::string session;
+  for (const auto& t : traces) {
+    if (t.find("seed000_extension_session") != std::string::npos) session = t;
+  }
+  ASSERT_FALSE(session.empty());
+  const std::string golden = dir.file("session.golden");
+  auto update = run_flowid({"replay", "--mode", "model", "--resolver", kDeciding, "--golden", golden,
+                            "--update-golden", session});
+  ASSERT_EQ(update.exit_code, 0) << update.out << update.err;
+  std::ifstream in(golden);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_GT(count_of(text, ": drop unknown [unknown] rule=decide:deciding"), 0u) << text;
+  EXPECT_EQ(count_of(text, "rule=decide:deciding"), count_of(text, " unverified [") + count_of(text, " gone [") +
+                                                         count_of(text, " unknown ["))
+      << text;
+  EXPECT_GT(count_of(text, "flow "), count_of(text, "rule=decide:deciding")) << text;
+
+  // Faithful replay compares with what the recording's strategy decided: the plugin's drops of
+  // unverified flows (the fixtures' policy asks) show up as differences naming the decision.
+  auto faithful = run_flowid(concat({"replay", "--resolver", kDeciding}, traces));
+  EXPECT_EQ(faithful.exit_code, 1) << faithful.out << faithful.err;
+  EXPECT_NE(faithful.out.find("decision ask -> drop"), std::string::npos) << faithful.out;
+}
+
+// A decide that lets everything through is the fail-open bug: the oracle still judges the
+// verdict, in replay, in the matrix and under the fuzzer (with a reproduce command that works).
+TEST(PluginDecide, FailOpenDecisionsAreCaughtEverywhere) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto replay = run_flowid(concat({"replay", "--mode", "model", "--resolver", kAllowAll}, traces));
+  EXPECT_EQ(replay.exit_code, 1) << replay.out << replay.err;
+  EXPECT_NE(replay.out.find("I4 violation"), std::string::npos) << replay.out;
+  EXPECT_NE(replay.out.find("allowed by 'decide:allow-all'"), std::string::npos) << replay.out;
+
+  auto matrix = run_flowid({"matrix", "--resolver", kAllowAll});
+  EXPECT_EQ(matrix.exit_code, 1) << matrix.out << matrix.err;
+  EXPECT_NE(matrix.err.find("plugin " + kAllowAll + " is BYPASSED"), std::string::npos) << matrix.err;
+
+  auto fuzz = run_flowid({"fuzz", "--resolver", kAllowAll, "--budget", "300", "--seed", "3", "--out",
+                          dir.file("out"), "--no-default-corpus"});
+  EXPECT_EQ(fuzz.exit_code, 1) << fuzz.out << fuzz.err;
+  EXPECT_NE(fuzz.out.find("allowed by 'decide:allow-all'"), std::string::npos) << fuzz.out;
+  auto args = reproduce_args(fuzz.out);
+  ASSERT_FALSE(args.empty()) << fuzz.out;
+  auto again = run_flowid(args);
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+}
+
+// A decide that answers an invalid decision, or crashes, is an I7 finding for the flow it was
+// deciding; flowid neither acts on the bad value nor dies.
+TEST(PluginDecide, InvalidAndCrashingDecisionsAreI7FindingsPerFlow) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  std::vector<std::string> session;
+  for (const auto& t : traces) {
+    if (t.find("seed000_extension_session") != std::string::npos) session.push_back(t);
+  }
+  ASSERT_EQ(session.size(), 1u);
+  auto r = run_flowid(concat({"replay", "--mode", "model", "--resolver", kBadDecide}, session));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("I7 violation flow 1: resolver 'bad-decide' decide threw " + kBadDecide +
+                       ": decide answered decision 7 for flow 1"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("I7 violation flow 2: resolver 'bad-decide' decide threw plugin " + kBadDecide +
+                       " crashed with signal"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("deciding flow 2"), std::string::npos) << r.out;
+}
+
+// ---- launch: the plugin as a launcher.
+
+TEST(PluginLaunch, MatrixAddsALauncherRowForAPluginWithLaunch) {
+  auto good = run_flowid({"matrix", "--resolver", kLaunching});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  EXPECT_NE(good.out.find("| " + kLaunching + " (launcher) |"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("correct (f11-launch-toctou)"), std::string::npos) << good.out;
+
+  auto toctou = run_flowid({"matrix", "--launcher", kLaunchToctou});
+  EXPECT_EQ(toctou.exit_code, 1) << toctou.out << toctou.err;
+  EXPECT_NE(toctou.err.find("f11-launch-toctou: plugin " + kLaunchToctou + " (launcher) is BYPASSED"),
+            std::string::npos)
+      << toctou.err;
+
+  auto crashing = run_flowid({"matrix", "--launcher", kCrashingLaunch});
+  EXPECT_EQ(crashing.exit_code, 1) << crashing.out << crashing.err;
+  EXPECT_NE(crashing.err.find("(launcher) is CRASHED"), std::string::npos) << crashing.err;
+
+  // A plugin without a launch entry is not a launcher.
+  auto mine = run_flowid({"matrix", "--launcher", kMine});
+  EXPECT_EQ(mine.exit_code, 3) << mine.out << mine.err;
+  EXPECT_NE(mine.err.find(kMine + ": not a launcher plugin"), std::string::npos) << mine.err;
+}
+
+TEST(PluginLaunch, FuzzerFindsTheToctouLauncherAndPassesTheSoundOne) {
+  TempDir dir;
+  auto toctou = run_flowid({"fuzz", "--launcher", kLaunchToctou, "--budget", "300", "--seed", "5", "--out",
+                            dir.file("out"), "--no-default-corpus"});
+  EXPECT_EQ(toctou.exit_code, 1) << toctou.out << toctou.err;
+  EXPECT_NE(toctou.out.find("I5 violation"), std::string::npos) << toctou.out;
+  auto args = reproduce_args(toctou.out);
+  ASSERT_FALSE(args.empty()) << toctou.out;
+  EXPECT_NE(std::find(args.begin(), args.end(), "--launcher"), args.end()) << toctou.out;
+  auto again = run_flowid(args);
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+
+  auto sound = run_flowid({"fuzz", "--launcher", kLaunching, "--budget", "300", "--seed", "5", "--out",
+                           dir.file("out2")});
+  EXPECT_EQ(sound.exit_code, 0) << sound.out << sound.err;
+}
+
+TEST(PluginLaunch, CrashingLaunchIsAnI7FindingWithAReproduceCommand) {
+  TempDir dir;
+  auto r = run_flowid({"fuzz", "--launcher", kCrashingLaunch, "--budget", "20", "--seed", "3", "--out",
+                       dir.file("out"), "--no-default-corpus"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("launcher 'crashing-launch' threw plugin " + kCrashingLaunch + " crashed with signal"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("reproduce: flowid fuzz --launcher " + kCrashingLaunch), std::string::npos) << r.out;
 }
 
 // The user's path end to end: install flowid, build examples/plugin out of tree against the
@@ -371,6 +538,122 @@ TEST(PluginGtestHelpers, BuggyPluginFailsBoth) {
   auto property = gtest::check_property(make, 1, 300);
   EXPECT_FALSE(property.empty());
   EXPECT_NE(gtest::join_lines(property).find("reproduce: flowid fuzz"), std::string::npos);
+}
+
+// decide in process: 0 leaves the verdict to the filter (identical to what the rules say), 1
+// replaces the decision and names the plugin as the deciding rule; the oracle judges the result.
+TEST(PluginAdapter, DecideReplacesTheDecisionOnlyWhenThePluginDecides) {
+  std::string error;
+  auto module = plugin::load_plugin(kDeciding, &error);
+  ASSERT_NE(module, nullptr) << error;
+  int decided = 0;
+  int left_to_rules = 0;
+  for (const auto& file : replay::scenario_files(fixtures_dir())) {
+    auto s = replay::load_scenario(file, &error);
+    ASSERT_TRUE(s) << error;
+    if (s->tests_launchers()) continue;
+    plugin::PluginResolver deciding(module);
+    auto run = scenario::run_resolver(*s, deciding);
+    ASSERT_TRUE(run.ok()) << file << ": " << run.error;
+    const Filter filter(s->rules);
+    for (const auto& flow : run.flows) {
+      const FlowCheck& check = flow.check;
+      const Verdict by_rules = filter.decide(flow.flow, check.attribution);
+      if (check.attribution.status == AttributionStatus::kVerified) {
+        EXPECT_EQ(check.verdict, by_rules) << file << " flow " << flow.flow.flow_id;
+        ++left_to_rules;
+      } else {
+        EXPECT_EQ(check.verdict.decision, Decision::kDrop) << file << " flow " << flow.flow.flow_id;
+        EXPECT_EQ(check.verdict.rule, "decide:deciding") << file << " flow " << flow.flow.flow_id;
+        EXPECT_EQ(check.verdict.label, by_rules.label) << file << " flow " << flow.flow.flow_id;
+        ++decided;
+      }
+      for (const auto& finding : check.findings) {
+        EXPECT_NE(finding.severity, Severity::kViolation) << file << ": " << describe(finding);
+      }
+    }
+  }
+  EXPECT_GT(decided, 0);
+  EXPECT_GT(left_to_rules, 0);
+}
+
+// Isolation (a forked probe) does not change what decide answers.
+TEST(PluginAdapter, IsolatedDecideAnswersLikeTheInProcessOne) {
+  std::string error;
+  auto module = plugin::load_plugin(kDeciding, &error);
+  ASSERT_NE(module, nullptr) << error;
+  plugin::IsolationOptions isolated;
+  isolated.enabled = true;
+  for (const auto& file : replay::scenario_files(fixtures_dir())) {
+    auto s = replay::load_scenario(file, &error);
+    ASSERT_TRUE(s) << error;
+    if (s->tests_launchers()) continue;
+    auto probed = plugin::make_plugin_resolver(module, isolated);
+    plugin::PluginResolver direct(module);
+    auto a = scenario::run_resolver(*s, *probed);
+    auto b = scenario::run_resolver(*s, direct);
+    ASSERT_EQ(a.flows.size(), b.flows.size()) << file;
+    for (std::size_t i = 0; i < a.flows.size(); ++i) {
+      EXPECT_EQ(a.flows[i].check.verdict, b.flows[i].check.verdict) << file << " flow " << i;
+    }
+  }
+}
+
+// The launching plugin is spawn-suspended-check-resume written in C against the C seams: on every
+// launcher fixture it must make the same calls and reach the same cell, with isolation and without.
+TEST(PluginAdapter, LaunchingPluginMatchesSpawnSuspendedCheckResume) {
+  std::string error;
+  auto module = plugin::load_plugin(kLaunching, &error);
+  ASSERT_NE(module, nullptr) << error;
+  ASSERT_TRUE(plugin::has_launch(*module));
+  int compared = 0;
+  for (bool isolation : {false, true}) {
+    plugin::IsolationOptions options;
+    options.enabled = isolation;
+    for (const auto& file : replay::scenario_files(fixtures_dir())) {
+      auto s = replay::load_scenario(file, &error);
+      ASSERT_TRUE(s) << error;
+      if (!s->tests_launchers()) continue;
+      auto mine = plugin::make_plugin_launcher(module, options);
+      auto reference = make_launcher("spawn-suspended-check-resume");
+      auto got = scenario::run_launcher(*s, *mine);
+      auto want = scenario::run_launcher(*s, *reference);
+      ASSERT_TRUE(got.ok()) << file << ": " << got.error;
+      EXPECT_EQ(got.cell, want.cell) << file;
+      ASSERT_EQ(got.launches.size(), want.launches.size()) << file;
+      for (std::size_t i = 0; i < got.launches.size(); ++i) {
+        const LaunchCheck& g = got.launches[i].check;
+        const LaunchCheck& w = want.launches[i].check;
+        EXPECT_EQ(g.result.launched, w.result.launched) << file << " launch " << i;
+        EXPECT_EQ(g.result.execution, w.result.execution) << file << " launch " << i;
+        EXPECT_EQ(g.result.refusal, w.result.refusal) << file << " launch " << i;
+        EXPECT_EQ(g.lookups, w.lookups) << file << " launch " << i;
+        EXPECT_EQ(g.started, w.started) << file << " launch " << i;
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 2);
+}
+
+TEST(PluginAdapter, LauncherStrategyForNeedsALaunchEntry) {
+  std::string error;
+  EXPECT_FALSE(launcher_strategy_for(kMine, &error));
+  EXPECT_EQ(error, kMine + ": not a launcher plugin (its flowid_plugin table has no launch function)");
+  error.clear();
+  auto strategy = launcher_strategy_for(kLaunchToctou, &error);
+  ASSERT_TRUE(strategy) << error;
+  EXPECT_TRUE(strategy->launcher);
+  // The toctou plugin is caught within a few hundred generated launcher cases.
+  fuzz::CampaignOptions campaign;
+  campaign.strategy = *strategy;
+  campaign.seed = 5;
+  bool found = false;
+  for (uint64_t k = 0; k < 300 && !found; ++k) {
+    auto record = fuzz::run_case(campaign, k);
+    found = record.verdict.failed() && (record.verdict.violated & fuzz::invariant_bit(Invariant::kI5LauncherSafety)) != 0;
+  }
+  EXPECT_TRUE(found) << "reproduce with: flowid fuzz --launcher " << kLaunchToctou << " --seed 5";
 }
 
 }  // namespace

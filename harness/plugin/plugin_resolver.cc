@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace flowid::plugin {
@@ -36,6 +38,7 @@ struct SeamBridge {
   std::string path;
   CodeIdentity identity;
   std::exception_ptr aborted;
+  LaunchSeam* launch = nullptr;  // set while a launch runs.
 };
 
 SeamBridge& bridge(void* context) { return *static_cast<SeamBridge*>(context); }
@@ -62,21 +65,26 @@ void lend(std::string& slot, std::string value, const char** data_out, std::size
   if (size_out != nullptr) *size_out = slot.size();
 }
 
+// The C view of an identity; the strings point into `identity`.
+flowid_code_identity identity_to_c(const CodeIdentity& identity) {
+  flowid_code_identity out{};
+  out.path = identity.path.c_str();
+  out.path_len = identity.path.size();
+  out.signing_id = identity.signing_id.c_str();
+  out.signing_id_len = identity.signing_id.size();
+  out.team_id = identity.team_id.c_str();
+  out.team_id_len = identity.team_id.size();
+  out.has_cdhash = identity.cdhash ? 1u : 0u;
+  if (identity.cdhash) std::memcpy(out.cdhash, identity.cdhash->data(), sizeof out.cdhash);
+  out.platform = identity.platform ? 1u : 0u;
+  out.signature = static_cast<uint32_t>(identity.signature);
+  out.hardened_runtime = identity.hardened_runtime ? 1u : 0u;
+  return out;
+}
+
 void lend_identity(SeamBridge& b, CodeIdentity identity, flowid_code_identity* out) {
   b.identity = std::move(identity);
-  if (out == nullptr) return;
-  *out = flowid_code_identity{};
-  out->path = b.identity.path.c_str();
-  out->path_len = b.identity.path.size();
-  out->signing_id = b.identity.signing_id.c_str();
-  out->signing_id_len = b.identity.signing_id.size();
-  out->team_id = b.identity.team_id.c_str();
-  out->team_id_len = b.identity.team_id.size();
-  out->has_cdhash = b.identity.cdhash ? 1u : 0u;
-  if (b.identity.cdhash) std::memcpy(out->cdhash, b.identity.cdhash->data(), sizeof out->cdhash);
-  out->platform = b.identity.platform ? 1u : 0u;
-  out->signature = static_cast<uint32_t>(b.identity.signature);
-  out->hardened_runtime = b.identity.hardened_runtime ? 1u : 0u;
+  if (out != nullptr) *out = identity_to_c(b.identity);
 }
 
 flowid_outcome c_guest_by_audit_token(void* context, const flowid_audit_token* token,
@@ -204,6 +212,88 @@ flowid_seam make_seam_table(SeamBridge& b) {
   return table;
 }
 
+// The launch seam's C functions; the same bridge (and abort rule) as the resolver seam's.
+std::string_view text(const char* s) { return s == nullptr ? std::string_view() : std::string_view(s); }
+
+flowid_outcome c_check_file(void* context, const char* path, const char* requirement) {
+  return guarded(context, [&](SeamBridge& b) {
+    return to_c(b.launch->check_file(text(path), text(requirement)));
+  });
+}
+
+template <typename Spawn>
+flowid_outcome spawn_call(void* context, flowid_audit_token* token_out, Spawn&& spawn) {
+  if (token_out != nullptr) *token_out = flowid_audit_token{};
+  return guarded(context, [&](SeamBridge& b) {
+    SeamResult<AuditToken> result = spawn(*b.launch);
+    if (token_out != nullptr && result.ok()) *token_out = to_c(result.value);
+    return to_c(result.outcome);
+  });
+}
+
+flowid_outcome c_spawn(void* context, const char* path, flowid_audit_token* token_out) {
+  return spawn_call(context, token_out, [&](LaunchSeam& l) { return l.spawn(text(path)); });
+}
+
+flowid_outcome c_spawn_with_requirement(void* context, const char* path, const char* requirement,
+                                        flowid_audit_token* token_out) {
+  return spawn_call(context, token_out, [&](LaunchSeam& l) {
+    return l.spawn_with_requirement(text(path), text(requirement));
+  });
+}
+
+flowid_outcome c_spawn_suspended(void* context, const char* path, flowid_audit_token* token_out) {
+  return spawn_call(context, token_out, [&](LaunchSeam& l) { return l.spawn_suspended(text(path)); });
+}
+
+flowid_outcome c_copy_to_private(void* context, const char* path, const char** path_out,
+                                 std::size_t* path_len_out) {
+  lend(bridge(context).path, std::string(), path_out, path_len_out);
+  return guarded(context, [&](SeamBridge& b) {
+    auto result = b.launch->copy_to_private(text(path));
+    if (result.ok()) lend(b.path, std::move(result.value), path_out, path_len_out);
+    return to_c(result.outcome);
+  });
+}
+
+flowid_outcome c_resume(void* context, const flowid_audit_token* token) {
+  return guarded(context, [&](SeamBridge& b) { return to_c(b.launch->resume(from_c(*token))); });
+}
+
+flowid_outcome c_kill(void* context, const flowid_audit_token* token) {
+  return guarded(context, [&](SeamBridge& b) { return to_c(b.launch->kill(from_c(*token))); });
+}
+
+flowid_launch_seam make_launch_seam_table(SeamBridge& b) {
+  flowid_launch_seam table{};
+  table.context = &b;
+  table.check_file = c_check_file;
+  table.spawn = c_spawn;
+  table.spawn_with_requirement = c_spawn_with_requirement;
+  table.copy_to_private = c_copy_to_private;
+  table.spawn_suspended = c_spawn_suspended;
+  table.resume = c_resume;
+  table.kill = c_kill;
+  return table;
+}
+
+// create_instance (or user_data when the plugin has none); *ok false when it returned NULL.
+void* create(const flowid_plugin& table, bool* ok) {
+  if (table.create_instance == nullptr) {
+    *ok = true;
+    return table.user_data;
+  }
+  void* instance = table.create_instance(table.user_data);
+  *ok = instance != nullptr;
+  return instance;
+}
+
+void destroy(const flowid_plugin& table, void* instance, bool ok) {
+  if (ok && table.create_instance != nullptr && table.destroy_instance != nullptr) {
+    table.destroy_instance(instance);
+  }
+}
+
 CodeIdentity identity_from_c(const flowid_code_identity& in) {
   CodeIdentity out;
   out.path = std::string(view(in.path, in.path_len));
@@ -274,32 +364,14 @@ bool validate_table(const flowid_plugin* table, uint32_t host_abi_version, std::
   return true;
 }
 
-PluginResolver::PluginResolver(std::shared_ptr<const PluginModule> module)
-    : module_(std::move(module)) {
-  const flowid_plugin& table = *module_->table;
-  name_ = table.name != nullptr && table.name[0] != '\0' ? std::string(table.name) : module_->file;
-  if (table.create_instance != nullptr) {
-    instance_ = table.create_instance(table.user_data);
-    instance_ok_ = instance_ != nullptr;
-  } else {
-    instance_ = table.user_data;
-    instance_ok_ = true;
-  }
+std::string display_name(const PluginModule& module) {
+  const flowid_plugin& table = *module.table;
+  return table.name != nullptr && table.name[0] != '\0' ? std::string(table.name) : module.file;
 }
 
-PluginResolver::~PluginResolver() {
-  const flowid_plugin& table = *module_->table;
-  if (instance_ok_ && table.create_instance != nullptr && table.destroy_instance != nullptr) {
-    table.destroy_instance(instance_);
-  }
-}
+bool has_launch(const PluginModule& module) { return module.table->launch != nullptr; }
 
-Attribution PluginResolver::resolve(const Flow& flow, uint64_t now_ns, Seam& seam) {
-  if (!instance_ok_) {
-    Attribution failed;
-    failed.method = "plugin-no-instance";
-    return failed;
-  }
+flowid_flow flow_to_c(const Flow& flow) {
   flowid_flow c_flow{};
   c_flow.flow_id = flow.flow_id;
   std::copy(flow.identifier.begin(), flow.identifier.end(), c_flow.identifier);
@@ -317,7 +389,53 @@ Attribution PluginResolver::resolve(const Flow& flow, uint64_t now_ns, Seam& sea
   c_flow.type = flow.type;
   c_flow.proc_pid = flow.proc_pid;
   c_flow.eproc_pid = flow.eproc_pid;
+  return c_flow;
+}
 
+flowid_attribution attribution_to_c(const Attribution& attribution) {
+  flowid_attribution out{};
+  out.status = static_cast<uint32_t>(attribution.status);
+  if (attribution.identity) {
+    out.has_identity = 1;
+    out.identity = identity_to_c(*attribution.identity);
+  }
+  if (attribution.claimed_execution) {
+    out.has_claimed_execution = 1;
+    out.claimed_pid = attribution.claimed_execution->pid;
+    out.claimed_pidversion = attribution.claimed_execution->pidversion;
+  }
+  out.method = attribution.method.c_str();
+  return out;
+}
+
+LaunchResult launch_result_from_c(const flowid_launch_result& result) {
+  LaunchResult out;
+  out.launched = result.launched != 0;
+  if (result.has_execution != 0) out.execution = from_c(result.execution);
+  // The refusal is informational (the oracle judges what ran); an unknown domain reads as OSStatus.
+  const bool known_domain = result.refusal.domain >= FLOWID_DOMAIN_OSSTATUS &&
+                            result.refusal.domain <= FLOWID_DOMAIN_KERN_RETURN;
+  out.refusal = LookupOutcome{known_domain ? static_cast<OutcomeDomain>(result.refusal.domain)
+                                           : OutcomeDomain::kOsStatus,
+                              result.refusal.code};
+  if (result.method != nullptr) out.method = result.method;
+  return out;
+}
+
+PluginResolver::PluginResolver(std::shared_ptr<const PluginModule> module)
+    : module_(std::move(module)), name_(display_name(*module_)) {
+  instance_ = create(*module_->table, &instance_ok_);
+}
+
+PluginResolver::~PluginResolver() { destroy(*module_->table, instance_, instance_ok_); }
+
+Attribution PluginResolver::resolve(const Flow& flow, uint64_t now_ns, Seam& seam) {
+  if (!instance_ok_) {
+    Attribution failed;
+    failed.method = "plugin-no-instance";
+    return failed;
+  }
+  const flowid_flow c_flow = flow_to_c(flow);
   SeamBridge b{seam, {}, {}, nullptr};
   const flowid_seam table = make_seam_table(b);
   flowid_attribution answer{};
@@ -325,6 +443,49 @@ Attribution PluginResolver::resolve(const Flow& flow, uint64_t now_ns, Seam& sea
   module_->table->resolve(instance_, &c_flow, now_ns, &table, &answer);
   if (b.aborted) std::rethrow_exception(b.aborted);
   return from_c(answer);
+}
+
+std::optional<Decision> PluginResolver::decide(const Flow& flow, const Attribution& attribution) {
+  const flowid_plugin& table = *module_->table;
+  if (table.decide == nullptr || !instance_ok_) return std::nullopt;
+  const flowid_flow c_flow = flow_to_c(flow);
+  const flowid_attribution c_attribution = attribution_to_c(attribution);
+  uint32_t decision = FLOWID_DECISION_DROP;
+  if (table.decide(instance_, &c_flow, &c_attribution, &decision) == 0) return std::nullopt;
+  switch (decision) {
+    case FLOWID_DECISION_ALLOW: return Decision::kAllow;
+    case FLOWID_DECISION_DROP: return Decision::kDrop;
+    case FLOWID_DECISION_ASK: return Decision::kAsk;
+    default:
+      throw std::runtime_error(module_->file + ": decide answered decision " + std::to_string(decision) +
+                               " for flow " + std::to_string(flow.flow_id) +
+                               " (expected FLOWID_DECISION_ALLOW 0, DROP 1 or ASK 2)");
+  }
+}
+
+PluginLauncher::PluginLauncher(std::shared_ptr<const PluginModule> module)
+    : module_(std::move(module)), name_(display_name(*module_)) {
+  instance_ = create(*module_->table, &instance_ok_);
+}
+
+PluginLauncher::~PluginLauncher() { destroy(*module_->table, instance_, instance_ok_); }
+
+LaunchResult PluginLauncher::launch(std::string_view path, std::string_view requirement, Seam& seam,
+                                    LaunchSeam& launch_seam) {
+  LaunchResult result;
+  if (!instance_ok_ || module_->table->launch == nullptr) {
+    result.method = instance_ok_ ? "plugin-no-launch" : "plugin-no-instance";
+    return result;
+  }
+  const std::string c_path(path);
+  const std::string c_requirement(requirement);
+  SeamBridge b{seam, {}, {}, nullptr, &launch_seam};
+  const flowid_seam table = make_seam_table(b);
+  const flowid_launch_seam launch_table = make_launch_seam_table(b);
+  flowid_launch_result answer{};
+  module_->table->launch(instance_, c_path.c_str(), c_requirement.c_str(), &table, &launch_table, &answer);
+  if (b.aborted) std::rethrow_exception(b.aborted);
+  return launch_result_from_c(answer);
 }
 
 }  // namespace flowid::plugin

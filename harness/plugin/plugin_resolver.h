@@ -10,11 +10,16 @@
 // resolver means fresh plugin state, which is what the fuzzer's case independence needs. During
 // resolve the C seam table forwards every call to the C++ Seam; strings the seam returns live in
 // the bridge until the next seam call, as the header promises.
+//
+// A plugin whose table has `decide` decides its own verdicts: PluginResolver::decide asks it after
+// each resolve (0 = leave it to the rules). A plugin whose table has `launch` is also a launcher:
+// PluginLauncher drives it through the Seam and the LaunchSeam (DESIGN §1, "Launcher").
 #pragma once
 
 #include <flowid/plugin.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "harness/resolver.h"
@@ -41,6 +46,10 @@ class PluginResolver final : public Resolver {
 
   std::string_view name() const override { return name_; }
   Attribution resolve(const Flow& flow, uint64_t now_ns, Seam& seam) override;
+  // The plugin's decide, when its table has one: nullopt when it returns 0 (or has none).
+  // Throws std::runtime_error naming the file when it answers a decision that is not
+  // FLOWID_DECISION_ALLOW / DROP / ASK (the oracle reports that as I7).
+  std::optional<Decision> decide(const Flow& flow, const Attribution& attribution) override;
 
  private:
   std::shared_ptr<const PluginModule> module_;
@@ -49,6 +58,34 @@ class PluginResolver final : public Resolver {
   bool instance_ok_ = false;
 };
 
+// A plugin with a launch entry as a Launcher: one plugin instance per launcher. The plugin gets a
+// flowid_seam (to check the running image of what it started) and a flowid_launch_seam, both
+// forwarding to the C++ seams with the same abort rule as resolve (FLOWID_KERN_ABORTED once the
+// seam call budget is spent; the exception is rethrown when the plugin returns).
+class PluginLauncher final : public Launcher {
+ public:
+  // module->table->launch must be set (has_launch).
+  explicit PluginLauncher(std::shared_ptr<const PluginModule> module);
+  ~PluginLauncher() override;
+  PluginLauncher(const PluginLauncher&) = delete;
+  PluginLauncher& operator=(const PluginLauncher&) = delete;
+
+  std::string_view name() const override { return name_; }
+  LaunchResult launch(std::string_view path, std::string_view requirement, Seam& seam,
+                      LaunchSeam& launch_seam) override;
+
+ private:
+  std::shared_ptr<const PluginModule> module_;
+  std::string name_;
+  void* instance_ = nullptr;
+  bool instance_ok_ = false;
+};
+
+// Whether a loaded plugin can be used as a launcher (its table's launch is set).
+bool has_launch(const PluginModule& module);
+// The name a plugin goes by in reports: the table's name, or the file when it has none.
+std::string display_name(const PluginModule& module);
+
 // Conversions between the C structs and the C++ model, exposed for tests.
 flowid_audit_token to_c(const AuditToken& token);
 AuditToken from_c(const flowid_audit_token& token);
@@ -56,5 +93,11 @@ flowid_outcome to_c(const LookupOutcome& outcome);
 // Copies what the plugin answered into a C++ Attribution. An out-of-range status becomes
 // "unknown" with a method saying so: the plugin broke the contract and fails closed.
 Attribution from_c(const flowid_attribution& attribution);
+// The C view of a flow and of an attribution; the pointers point into the argument, which must
+// outlive the result.
+flowid_flow flow_to_c(const Flow& flow);
+flowid_attribution attribution_to_c(const Attribution& attribution);
+// What the plugin's launch answered.
+LaunchResult launch_result_from_c(const flowid_launch_result& result);
 
 }  // namespace flowid::plugin

@@ -279,14 +279,27 @@ typedef struct flowid_plugin {
   void (*resolve)(void* instance, const flowid_flow* flow, uint64_t now_ns,
                   const flowid_seam* seam, flowid_attribution* attribution);
 
-  /* Optional (may be NULL): the plugin's own verdict for a resolved flow. Returns 1 and fills
-   * *decision_out (FLOWID_DECISION_*) to decide, 0 to leave the decision to flowid's rules.
-   * flowid 0.1 does not call it yet: verdicts come from the rule file. */
+  /* Optional (may be NULL): the plugin's own verdict for a flow, called right after resolve on
+   * the same instance with the attribution resolve produced (strings in it are the host's, valid
+   * for this call). Returns nonzero and fills *decision_out (FLOWID_DECISION_*) to decide, 0 to
+   * leave the decision to flowid's rules (the rule file). A decision replaces the rules' decision
+   * (the verdict names rule "decide:NAME"; the label the user sees still follows the attribution)
+   * and the oracle checks it like any verdict: allowing a flow whose program a deny rule names is
+   * an I4 violation. A decision outside FLOWID_DECISION_* is an I7 finding for the flow. Not
+   * called for a flow whose resolve failed (crashed, hung, or was aborted). */
   int32_t (*decide)(void* instance, const flowid_flow* flow, const flowid_attribution* attribution,
                     uint32_t* decision_out);
 
-  /* Optional (may be NULL): launches path only if it satisfies requirement. flowid 0.1 does not
-   * call it yet: launcher plugins are a later step of the same ABI version. */
+  /* Optional (may be NULL): launches path only if it satisfies requirement (a code requirement
+   * in Apple's language; may be empty). A plugin with launch is also a launcher strategy
+   * (`flowid fuzz --launcher ./libmine.so`, `flowid matrix --launcher ./libmine.so`). Everything
+   * goes through launch_seam (check the file, spawn, spawn with a kernel-checked requirement,
+   * copy to a private place, spawn suspended, resume, kill) and seam (look at the running image
+   * of what was spawned: guest_by_audit_token + check_validity). Strings either seam returns live
+   * like resolve's seam strings. Fill *result (zero-filled by the host): launched and the
+   * execution's token when code was started, the refusal outcome otherwise. The oracle judges
+   * what really ran in the simulated world (I5), not what the plugin says. One instance (from
+   * create_instance) per launcher; path and requirement are valid for the call. */
   void (*launch)(void* instance, const char* path, const char* requirement,
                  const flowid_seam* seam, const flowid_launch_seam* launch_seam,
                  flowid_launch_result* result);
