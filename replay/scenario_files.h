@@ -16,8 +16,11 @@ std::optional<scenario::Scenario> load_scenario(const std::string& path, std::st
 // The *.scenario files in a folder, sorted by name.
 std::vector<std::string> scenario_files(const std::string& folder);
 
-// Where the bundled fixtures are: $FLOWID_FIXTURES, else the source tree's fixtures/ folder as
-// configured at build time.
+// Where the bundled fixtures are: $FLOWID_FIXTURES; else, for an installed flowid, the copy
+// cmake --install put under DATADIR/flowid/fixtures, found relative to the running executable
+// (BINDIR/../share/flowid/fixtures by default, so a moved prefix still works and the source tree
+// is not needed); else the source tree's fixtures/ folder as configured at build time (a flowid
+// run from its build tree).
 std::string default_fixtures_dir();
 
 }  // namespace flowid::replay

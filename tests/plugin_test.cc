@@ -404,6 +404,60 @@ TEST(PluginInstall, ExamplePluginBuildsOutOfTreeAgainstTheInstalledPackage) {
   EXPECT_EQ(buggy.exit_code, 1) << buggy.out << buggy.err;
 }
 
+// An installed flowid finds the fixtures installed beside it (PREFIX/share/flowid/fixtures,
+// relative to its own executable), not the source tree it was built from: the suite, the matrix
+// and the fuzzer's corpus work from the prefix alone, and keep working when the prefix moves.
+// The installed copy is edited (one fixture removed) so that the test can tell which copy ran.
+TEST(PluginInstall, InstalledCliUsesTheFixturesInstalledBesideIt) {
+  TempDir dir;
+  const std::string prefix = dir.file("prefix");
+  auto install = testing::run_program(FLOWID_CMAKE_COMMAND, {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  const std::string fixtures = prefix + "/share/flowid/fixtures";
+  for (const char* sub : {"scenarios", "golden", "rules", "counterexamples"}) {
+    EXPECT_TRUE(std::filesystem::is_directory(fixtures + "/" + sub)) << fixtures << "/" << sub << " not installed";
+  }
+  ASSERT_TRUE(std::filesystem::remove(fixtures + "/scenarios/f01_pid_reuse.scenario"));
+  for (const auto& entry : std::filesystem::directory_iterator(fixtures + "/golden")) {
+    if (entry.path().filename().string().rfind("f01_pid_reuse.", 0) == 0) std::filesystem::remove(entry.path());
+  }
+  const char* forced = std::getenv("FLOWID_FIXTURES");
+  const std::string saved = forced != nullptr ? forced : "";
+  ::unsetenv("FLOWID_FIXTURES");  // inherited by the flowid children: no override.
+
+  // The build tree's flowid still uses the source tree (f01 is there)...
+  auto from_build = run_flowid({"matrix"});
+  EXPECT_EQ(from_build.exit_code, 0) << from_build.err;
+  EXPECT_NE(from_build.out.find("f01-pid-reuse"), std::string::npos) << from_build.out;
+
+  // ... the installed one uses its own copy, and after a move, the moved copy.
+  const std::string moved = dir.file("moved");
+  std::filesystem::copy(prefix, moved, std::filesystem::copy_options::recursive);
+  for (const std::string& root : {prefix, moved}) {
+    const std::string flowid = root + "/bin/flowid";
+    auto suite = testing::run_program(flowid, {"suite"});
+    EXPECT_EQ(suite.exit_code, 0) << suite.out << suite.err;
+    EXPECT_NE(suite.out.find("flowid suite: 17 fixtures x 10 strategies (" + root + "/share/flowid/fixtures)"),
+              std::string::npos)
+        << suite.out;
+    EXPECT_EQ(suite.out.find("f01-pid-reuse"), std::string::npos) << suite.out;
+
+    auto matrix = testing::run_program(flowid, {"matrix"});
+    EXPECT_EQ(matrix.exit_code, 0) << matrix.out << matrix.err;
+    EXPECT_EQ(matrix.out.find("f01-pid-reuse"), std::string::npos) << matrix.out;
+    EXPECT_NE(matrix.out.find("f02-exit-before-lookup"), std::string::npos) << matrix.out;
+
+    // The fuzzer replays the installed counterexample corpus first.
+    auto fuzz = testing::run_program(flowid, {"fuzz", "--strategy", "token+recheck", "--budget", "5", "--seed", "1",
+                                              "--json", "--out", dir.file("fuzz-" + std::filesystem::path(root).filename().string())});
+    EXPECT_EQ(fuzz.exit_code, 0) << fuzz.out << fuzz.err;
+    EXPECT_NE(fuzz.out.find("\"file\":\"" + root + "/share/flowid/fixtures/counterexamples/pid-path--F1.scenario\""),
+              std::string::npos)
+        << fuzz.out;
+  }
+  if (forced != nullptr) ::setenv("FLOWID_FIXTURES", saved.c_str(), 1);
+}
+
 // docs/plugins.md's tutorial, verbatim: every ```sh block of "Test your resolver in ten minutes"
 // runs in order in one shell (set -eu), in a fresh directory, with FLOWID_SRC and PREFIX set as
 // the tutorial says. The one block that builds and installs flowid from source is replaced by
