@@ -48,13 +48,14 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 // The golden file for a trace: --golden names a file (one trace) or a directory holding
-// TRACE-STEM.RESOLVER.golden files.
+// TRACE-STEM.RESOLVER.golden files (a plugin's RESOLVER is its file's stem: libmine for
+// ./build/libmine.so, never a path).
 std::string golden_path_for(const ReplayOptions& options, const std::string& trace_path) {
   if (options.golden.empty()) return {};
   std::filesystem::path golden(options.golden);
   if (std::filesystem::is_directory(golden)) {
     auto stem = std::filesystem::path(trace_path).stem().string();
-    return (golden / fmt::format("{}.{}.golden", stem, options.resolver)).string();
+    return (golden / fmt::format("{}.{}.golden", stem, plugin::file_safe_name(options.resolver))).string();
   }
   return options.golden;
 }
@@ -311,7 +312,8 @@ Subcommand add_replay(CLI::App& parent) {
                   "Rule file (docs/rules.md); default: the rules embedded in the trace, else none");
   app->add_option("--golden", options->golden,
                   "Expected verdicts: a golden file, or a directory of TRACE-STEM.RESOLVER.golden "
-                  "files; default: the verdicts recorded in the trace");
+                  "files (RESOLVER: a plugin file's stem, libmine for ./libmine.so); default: the verdicts "
+                  "recorded in the trace");
   app->add_flag("--update-golden", options->update_golden,
                 "Write the produced verdicts to the golden files and show what changed");
   app->add_flag("--json", options->json, "One JSON object with every trace's result");

@@ -236,6 +236,41 @@ TEST(PluginCli, CrashingPluginInFaithfulReplayIsAFindingNotAnInternalError) {
       << r.out;
 }
 
+// --golden DIR names each trace's golden file TRACE-STEM.RESOLVER.golden; for a plugin RESOLVER is
+// the library's file stem, so a plugin path (with its '/') never becomes part of the file name.
+TEST(PluginCli, GoldenDirectoryNamesAPluginByItsFileStem) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  ASSERT_FALSE(traces.empty());
+  const std::string golden = dir.file("golden");
+  std::filesystem::create_directories(golden);
+  for (const std::string mode : {"model", "faithful"}) {
+    auto update = run_flowid(concat({"replay", "--mode", mode, "--resolver", kMine, "--golden", golden, "--update-golden"},
+                                    traces));
+    EXPECT_EQ(update.exit_code, 0) << update.out << update.err;
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(golden)) {
+      EXPECT_TRUE(entry.is_regular_file()) << entry.path();
+      EXPECT_EQ(entry.path().parent_path(), std::filesystem::path(golden)) << entry.path();
+      ++files;
+    }
+    EXPECT_EQ(files, traces.size());
+    for (const auto& trace : traces) {
+      const std::string expected =
+          golden + "/" + std::filesystem::path(trace).stem().string() + ".libmine.golden";
+      EXPECT_TRUE(std::filesystem::exists(expected)) << expected << "\n" << update.out;
+    }
+    // And the replay reads them back: the same plugin reproduces its goldens.
+    auto check = run_flowid(concat({"replay", "--mode", mode, "--resolver", kMine, "--golden", golden}, traces));
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    EXPECT_NE(check.out.find(std::to_string(traces.size()) + " passed, 0 failed"), std::string::npos) << check.out;
+  }
+  // A reference strategy keeps its name.
+  EXPECT_EQ(plugin::file_safe_name("token+recheck"), "token+recheck");
+  EXPECT_EQ(plugin::file_safe_name("./build/libmine.so"), "libmine");
+  EXPECT_EQ(plugin::file_safe_name("/opt/x/libmine.dylib"), "libmine");
+}
+
 // ---- decide: the plugin's own verdicts.
 
 // The deciding plugin drops what it cannot verify and leaves verified flows to the rules: model
