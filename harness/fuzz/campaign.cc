@@ -43,13 +43,27 @@ std::string reproduce_command(const CampaignOptions& options, uint64_t case_inde
 }
 
 Counterexample minimize(const CampaignOptions& options, const CaseRecord& failing, const ShrinkOptions& shrink) {
-  Counterexample out;
+  ShrinkOptions shrink_options = shrink;
+  shrink_options.oracle = options.oracle;
+  Counterexample out = shrink_and_credit(failing.generated, options.strategy, shrink_options);
   out.case_index = failing.index;
   out.case_seed = failing.seed;
   out.reproduce = reproduce_command(options, failing.index);
-  ShrinkOptions shrink_options = shrink;
-  shrink_options.oracle = options.oracle;
-  out.shrink = shrink_case(failing.generated, options.strategy, shrink_options);
+  auto& s = out.shrink.shrunk.scenario;
+  s.description = fmt::format(
+      "Found by flowid fuzz: strategy {} violates {} ({}). Faults: {}. Seed {}, case {}; shrunk "
+      "from {} to {} steps. Reproduce: {}",
+      options.strategy.name, format_invariants(out.shrink.verdict.violated), name_of(out.shrink.verdict.cell),
+      format_fault_set(out.credited), options.seed, failing.index, out.shrink.original_size,
+      out.shrink.shrunk_size, out.reproduce);
+  return out;
+}
+
+Counterexample shrink_and_credit(const GeneratedCase& failing, const StrategyUnderTest& strategy,
+                                 const ShrinkOptions& shrink) {
+  Counterexample out;
+  const OracleOptions& oracle = shrink.oracle;
+  out.shrink = shrink_case(failing, strategy, shrink);
   out.credited = out.shrink.shrunk.injected;
   // Ablation: a fault is credited only when the failure needs it. Its content is taken out (its
   // steps and races removed, the options that carry it stripped, its world setting reset); if the
@@ -82,17 +96,10 @@ Counterexample minimize(const CampaignOptions& options, const CaseRecord& failin
       }
       if (fault == Fault::kPidReuse) ablated.world.pid_policy = PidPolicy::kSequential;
       if (fault == Fault::kSandboxEperm) ablated.world.caller.sandboxed = false;
-      CaseVerdict v = check_scenario(ablated, options.strategy, options.oracle);
+      CaseVerdict v = check_scenario(ablated, strategy, oracle);
       if (v.ran() && (v.violated & target) != 0) out.credited &= static_cast<FaultSet>(~bit(fault));
     }
   }
-  auto& s = out.shrink.shrunk.scenario;
-  s.description = fmt::format(
-      "Found by flowid fuzz: strategy {} violates {} ({}). Faults: {}. Seed {}, case {}; shrunk "
-      "from {} to {} steps. Reproduce: {}",
-      options.strategy.name, format_invariants(out.shrink.verdict.violated), name_of(out.shrink.verdict.cell),
-      format_fault_set(out.credited), options.seed, failing.index, out.shrink.original_size,
-      out.shrink.shrunk_size, out.reproduce);
   return out;
 }
 

@@ -61,6 +61,12 @@ std::string reproduce_command(const CampaignOptions& options, uint64_t case_inde
 Counterexample minimize(const CampaignOptions& options, const CaseRecord& failing,
                         const ShrinkOptions& shrink = {});
 
+// The engine-independent part of minimize(): shrinks a failing case (shrink.oracle is the
+// oracle) and credits the faults the shrunk failure still needs. Leaves the case index, seed,
+// reproduce command and description to the caller.
+Counterexample shrink_and_credit(const GeneratedCase& failing, const StrategyUnderTest& strategy,
+                                 const ShrinkOptions& shrink);
+
 // Adds `expect NAME CELL` lines for every reference strategy of the case's kind (resolvers or
 // launchers), except `skip` (the strategy under test, whose corpus entries must stop failing
 // once fixed).

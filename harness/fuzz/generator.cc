@@ -1,5 +1,6 @@
 // The schedule generator: episodes of clean activity and fault patterns (generator.h says why).
 #include "harness/fuzz/generator.h"
+#include "harness/fuzz/programs.h"
 
 #include <fmt/format.h>
 
@@ -44,55 +45,6 @@ namespace {
 
 using scenario::Step;
 using scenario::StepKind;
-
-// The programs a case is built from. Paths are what a macOS machine has; identities are what
-// the rules key on.
-struct Program {
-  std::string_view path;
-  std::string_view kind;  // signature kind name, as the scenario format spells it.
-  std::string_view signing_id;
-  std::string_view team_id;
-  bool trusted;           // a program users typically allow (the target of a pid reuse).
-};
-enum ProgramIndex : int {
-  kGood = 0, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner, kTrustd, kNsurlsessiond, kSimTrustd,
-  kProgramCount
-};
-constexpr std::array<Program, kProgramCount> kPrograms = {{
-    {"/Applications/Good.app/Contents/MacOS/Good", "developer-id", "com.example.good", "GOODTEAM01", true},
-    {"/tmp/evil", "unsigned", "", "", false},
-    {"/usr/local/bin/tool", "developer-id", "com.example.tool", "TOOLTEAM01", true},
-    {"/usr/bin/curl", "platform", "com.apple.curl", "", true},
-    {"/Applications/Safari.app/Contents/MacOS/Safari", "platform", "com.apple.Safari", "", true},
-    {"/tmp/adhoc-build", "ad-hoc", "", "", false},
-    {"/Applications/Miner.app/Contents/MacOS/Miner", "developer-id", "com.example.miner", "MINERTEAM1", false},
-    {"/usr/libexec/trustd", "platform", "com.apple.trustd", "", true},
-    {"/usr/libexec/nsurlsessiond", "platform", "com.apple.nsurlsessiond", "", true},
-    {"/Library/Developer/CoreSimulator/Volumes/iOS_21A328/Library/Developer/CoreSimulator/Profiles/"
-     "Runtimes/iOS 17.0.simruntime/Contents/Resources/RuntimeRoot/usr/libexec/trustd",
-     "platform", "com.apple.trustd", "", false},
-}};
-// Programs clean episodes and fault patterns pick from (not the /usr/libexec daemons, which
-// belong to F3, F6 and F10).
-constexpr std::array<int, 7> kOrdinaryPrograms = {kGood, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner};
-constexpr std::array<int, 3> kUntrustedPrograms = {kEvil, kAdHoc, kMiner};
-constexpr std::array<int, 4> kTrustedPrograms = {kGood, kTool, kCurl, kSafari};
-
-constexpr std::array<std::string_view, 5> kHosts = {"example.com", "api.example.com",
-                                                    "exfil.example.net", "ocsp.apple.com",
-                                                    "tracker.example.net"};
-
-// What the rule generator does for one program.
-enum class RulePlan : uint8_t { kRandom, kNone, kAllowIdentity, kAllowPath, kDenyIdentity, kDenyPath };
-
-constexpr std::array<std::string_view, 9> kResolverCalls = {
-    "guest-by-audit-token", "static-code", "code-path", "signing-information", "proc-pidpath",
-    "proc-pidpath-audittoken", "token-for-pid", "kill-zero", "guest-by-pid"};
-constexpr std::array<std::string_view, 7> kLauncherCalls = {
-    "check-file", "spawn", "spawn-with-requirement", "copy-to-private", "spawn-suspended", "resume",
-    "check-validity"};
-constexpr std::array<std::string_view, 6> kTransientOutcomes = {
-    "osstatus:-67065", "osstatus:100001", "osstatus:100003", "errno:35", "errno:3", "kern:5"};
 
 constexpr std::string_view kToolRequirement =
     "anchor apple generic and certificate leaf[subject.OU] = \"TOOLTEAM01\"";
@@ -593,62 +545,11 @@ class Builder {
   }
 
   void make_rules() {
-    RuleSet rules;
-    bool any_deny = false;
-    bool any_identity_deny = false;
-    for (int program = 0; program < kProgramCount; ++program) {
-      if (!used_[static_cast<std::size_t>(program)]) continue;
-      const Program& p = kPrograms[static_cast<std::size_t>(program)];
-      RulePlan plan = plans_[static_cast<std::size_t>(program)];
-      if (plan == RulePlan::kRandom) {
-        static constexpr std::array<uint32_t, 5> kWeights = {30, 25, 15, 15, 15};
-        plan = static_cast<RulePlan>(1 + c_.weighted(kWeights.data(), kWeights.size()));
-      }
-      if (plan == RulePlan::kNone) continue;
-      const bool allow = plan == RulePlan::kAllowIdentity || plan == RulePlan::kAllowPath;
-      bool by_identity = plan == RulePlan::kAllowIdentity || plan == RulePlan::kDenyIdentity;
-      // Unsigned and ad-hoc code has no identity a rule can safely name: a path rule instead.
-      if (p.signing_id.empty()) by_identity = false;
-      Rule rule;
-      rule.name = fmt::format("r{}-{}", rules.rules.size() + 1, allow ? "allow" : "deny");
-      rule.action = allow ? Decision::kAllow : Decision::kDrop;
-      if (by_identity) {
-        rule.signing_id = std::string(p.signing_id);
-        rule.team_id = std::string(p.team_id);
-        rule.platform = p.team_id.empty();
-        rule.tier = RuleTier::kSigningId;
-      } else {
-        rule.path = std::string(p.path);
-        rule.tier = RuleTier::kPath;
-      }
-      any_deny = any_deny || !allow;
-      any_identity_deny = any_identity_deny || (!allow && by_identity);
-      rules.rules.push_back(std::move(rule));
-    }
-    FilterPolicy& policy = rules.policy;
-    if (no_rule_allow_ || (any_deny && c_.chance(1, 2))) {
-      policy.no_rule = Decision::kAllow;
-    } else {
-      static constexpr std::array<Decision, 3> kNoRule = {Decision::kAsk, Decision::kDrop, Decision::kAllow};
-      policy.no_rule = kNoRule[c_.below(3)];
-    }
-    // Applying rules to an unverified (pid-derived, path-only) identity while letting unmatched
-    // programs through is fail-open by configuration: an identity deny rule can never match such
-    // a claim, whatever the resolver does. The generator does not write that policy (a correct
-    // strategy could not be safe under it), nor gone / unknown = allow. Nor "rules" beside an
-    // identity deny rule: applied to a path-only unverified claim, a path allow rule for the same
-    // program wins over the identity deny rule it can no longer see (found by this fuzzer:
-    // token+recheck, seed 2024, case 447528; a property of that policy, not of any resolver).
-    switch (c_.below(4)) {
-      case 0: policy.unverified = {FilterPolicy::Mode::kDecide, Decision::kDrop}; break;
-      case 1:
-        if (policy.no_rule != Decision::kAllow && !any_identity_deny) policy.unverified = {FilterPolicy::Mode::kApplyRules, Decision::kDrop};
-        break;
-      default: break;  // ask
-    }
-    if (c_.chance(1, 4)) policy.gone = {FilterPolicy::Mode::kDecide, Decision::kAsk};
-    if (c_.chance(1, 4)) policy.unknown = {FilterPolicy::Mode::kDecide, Decision::kAsk};
-    s_.rules = std::move(rules);
+    RuleDraft draft;
+    draft.used = used_;
+    draft.plans = plans_;
+    draft.no_rule_allow = no_rule_allow_;
+    s_.rules = draw_rules(draft, c_);
   }
 
   // ---- Launcher cases.

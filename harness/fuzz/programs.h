@@ -1,0 +1,74 @@
+// The program catalogue fuzz cases are built from, and the rules drawn over it. Shared by the
+// seeded schedule generator (generator.cc) and the rapidcheck stateful model (proptest/), so that
+// both engines speak about the same programs, hosts, calls and rule policies.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "harness/filter.h"
+#include "harness/fuzz/generator.h"
+
+namespace flowid::fuzz {
+
+// The programs a case is built from. Paths are what a macOS machine has; identities are what
+// the rules key on.
+struct Program {
+  std::string_view path;
+  std::string_view kind;  // signature kind name, as the scenario format spells it.
+  std::string_view signing_id;
+  std::string_view team_id;
+  bool trusted;           // a program users typically allow (the target of a pid reuse).
+};
+enum ProgramIndex : int {
+  kGood = 0, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner, kTrustd, kNsurlsessiond, kSimTrustd,
+  kProgramCount
+};
+inline constexpr std::array<Program, kProgramCount> kPrograms = {{
+    {"/Applications/Good.app/Contents/MacOS/Good", "developer-id", "com.example.good", "GOODTEAM01", true},
+    {"/tmp/evil", "unsigned", "", "", false},
+    {"/usr/local/bin/tool", "developer-id", "com.example.tool", "TOOLTEAM01", true},
+    {"/usr/bin/curl", "platform", "com.apple.curl", "", true},
+    {"/Applications/Safari.app/Contents/MacOS/Safari", "platform", "com.apple.Safari", "", true},
+    {"/tmp/adhoc-build", "ad-hoc", "", "", false},
+    {"/Applications/Miner.app/Contents/MacOS/Miner", "developer-id", "com.example.miner", "MINERTEAM1", false},
+    {"/usr/libexec/trustd", "platform", "com.apple.trustd", "", true},
+    {"/usr/libexec/nsurlsessiond", "platform", "com.apple.nsurlsessiond", "", true},
+    {"/Library/Developer/CoreSimulator/Volumes/iOS_21A328/Library/Developer/CoreSimulator/Profiles/"
+     "Runtimes/iOS 17.0.simruntime/Contents/Resources/RuntimeRoot/usr/libexec/trustd",
+     "platform", "com.apple.trustd", "", false},
+}};
+// Programs clean episodes and fault patterns pick from (not the /usr/libexec daemons, which
+// belong to F3, F6 and F10).
+inline constexpr std::array<int, 7> kOrdinaryPrograms = {kGood, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner};
+inline constexpr std::array<int, 3> kUntrustedPrograms = {kEvil, kAdHoc, kMiner};
+inline constexpr std::array<int, 4> kTrustedPrograms = {kGood, kTool, kCurl, kSafari};
+
+inline constexpr std::array<std::string_view, 5> kHosts = {"example.com", "api.example.com",
+                                                    "exfil.example.net", "ocsp.apple.com",
+                                                    "tracker.example.net"};
+
+inline constexpr std::array<std::string_view, 9> kResolverCalls = {
+    "guest-by-audit-token", "static-code", "code-path", "signing-information", "proc-pidpath",
+    "proc-pidpath-audittoken", "token-for-pid", "kill-zero", "guest-by-pid"};
+inline constexpr std::array<std::string_view, 7> kLauncherCalls = {
+    "check-file", "spawn", "spawn-with-requirement", "copy-to-private", "spawn-suspended", "resume",
+    "check-validity"};
+inline constexpr std::array<std::string_view, 6> kTransientOutcomes = {
+    "osstatus:-67065", "osstatus:100001", "osstatus:100003", "errno:35", "errno:3", "kern:5"};
+
+// What the rule generator does for one program.
+enum class RulePlan : uint8_t { kRandom, kNone, kAllowIdentity, kAllowPath, kDenyIdentity, kDenyPath };
+
+struct RuleDraft {
+  std::array<bool, kProgramCount> used{};   // programs the case runs: each may get a rule.
+  std::array<RulePlan, kProgramCount> plans{};
+  bool no_rule_allow = false;               // unmatched programs pass (deny rules matter).
+};
+
+// One rule per used program (random plan unless fixed), and a policy. Never writes a fail-open
+// policy a correct strategy could not be safe under (see programs.cc).
+RuleSet draw_rules(const RuleDraft& draft, Choices& choices);
+
+}  // namespace flowid::fuzz

@@ -1,0 +1,116 @@
+// The rapidcheck stateful model (proptest/rc_model.h): schedules built command by command,
+// shrunk by rapidcheck, checked by the oracle.
+#include "proptest/rc_model.h"
+
+#include <gtest/gtest.h>
+
+#include "harness/fuzz/generator.h"
+#include "harness/fuzz/property.h"
+#include "harness/scenario.h"
+
+namespace flowid::proptest {
+namespace {
+
+RcOptions options_for(std::string_view strategy, fuzz::FaultSet faults, uint64_t seed, int cases) {
+  RcOptions options;
+  auto found = fuzz::reference_strategy(strategy);
+  EXPECT_TRUE(found.has_value()) << strategy;
+  if (found) options.strategy = *found;
+  options.faults = faults;
+  options.seed = seed;
+  options.cases = cases;
+  return options;
+}
+
+std::string describe(const RcResult& result) {
+  return result.error + "\n" + result.rapidcheck_message + "\n" +
+         scenario::format_scenario(result.counterexample.shrink.shrunk.scenario);
+}
+
+// The model only writes schedules the runner accepts, for every fault alone: a refused schedule
+// would be reported as an error, not as a pass.
+TEST(RcModel, EveryFaultAloneGivesValidSchedules) {
+  for (int i = 0; i < 10; ++i) {
+    const fuzz::Fault fault = fuzz::fault_at(i);
+    SCOPED_TRACE(std::string(fuzz::fault_id(fault)));
+    RcResult result = check_with_rapidcheck(options_for("token+recheck", fuzz::bit(fault), 11 + i, 150));
+    EXPECT_TRUE(result.error.empty()) << describe(result);
+    EXPECT_FALSE(result.failed) << describe(result);
+    EXPECT_EQ(result.cases_passed, 150);
+  }
+}
+
+TEST(RcModel, TokenRecheckHoldsOverEveryResolverFault) {
+  RcResult result = check_with_rapidcheck(options_for("token+recheck", fuzz::kResolverFaults, 2026, 1500));
+  EXPECT_TRUE(result.error.empty()) << describe(result);
+  EXPECT_FALSE(result.failed) << describe(result);
+  EXPECT_EQ(result.cases_passed, 1500);
+}
+
+// pid-path keys its claims on a bare pid and a path: with only pid reuse enabled, the model
+// still finds it wrong, and the shrunk schedule is small and reproduces from its saved text.
+TEST(RcModel, PidPathFailsWithASmallCounterexampleThatReproduces) {
+  RcResult result = check_with_rapidcheck(options_for("pid-path", fuzz::bit(fuzz::Fault::kPidReuse), 1, 2000));
+  ASSERT_TRUE(result.error.empty()) << describe(result);
+  ASSERT_TRUE(result.failed) << describe(result);
+  const auto& shrunk = result.counterexample.shrink;
+  EXPECT_TRUE(shrunk.verdict.failed());
+  EXPECT_LE(shrunk.shrunk_size, 10u) << describe(result);
+  EXPECT_LE(shrunk.shrunk_size, shrunk.original_size);
+  EXPECT_LE(shrunk.original_size, result.generated_size);
+  EXPECT_GT(result.shrinks_accepted, 0u);
+  EXPECT_NE(shrunk.shrunk.scenario.description.find(result.counterexample.reproduce), std::string::npos);
+  EXPECT_NE(result.counterexample.reproduce.find("--engine rapidcheck"), std::string::npos);
+  EXPECT_NE(result.rapidcheck_message.find("Falsifiable"), std::string::npos) << result.rapidcheck_message;
+
+  std::string error;
+  auto reparsed = scenario::parse_scenario(scenario::format_scenario(result.counterexample.shrink.shrunk.scenario),
+                                           "counterexample.scenario", &error);
+  ASSERT_TRUE(reparsed) << error;
+  auto strategy = fuzz::reference_strategy("pid-path");
+  fuzz::CaseVerdict again = fuzz::check_scenario(*reparsed, *strategy);
+  EXPECT_EQ(again.violated, shrunk.verdict.violated);
+  EXPECT_EQ(again.digest, shrunk.verdict.digest);
+}
+
+// LuLu's model fails open under pid reuse (kill(pid, 0) finds the newcomer): the counterexample
+// needs the reuse, and rapidcheck plus flowid's shrinker bring it down to a handful of steps.
+TEST(RcModel, LuluModelIsCaughtByPidReuse) {
+  RcResult result = check_with_rapidcheck(options_for("lulu-model", fuzz::bit(fuzz::Fault::kPidReuse), 3, 3000));
+  ASSERT_TRUE(result.error.empty()) << describe(result);
+  ASSERT_TRUE(result.failed) << describe(result);
+  // Credited: taking the reuse out of the shrunk schedule makes the failure go away.
+  EXPECT_TRUE(fuzz::contains(result.counterexample.credited, fuzz::Fault::kPidReuse)) << describe(result);
+  EXPECT_LE(result.counterexample.shrink.shrunk_size, 10u) << describe(result);
+}
+
+TEST(RcModel, LuluAndOpenSnitchModelsFailToo) {
+  for (std::string_view name : {"lulu-model", "opensnitch-model"}) {
+    SCOPED_TRACE(std::string(name));
+    RcResult result = check_with_rapidcheck(options_for(name, fuzz::kResolverFaults, 5, 3000));
+    ASSERT_TRUE(result.error.empty()) << describe(result);
+    EXPECT_TRUE(result.failed) << describe(result);
+    EXPECT_LE(result.counterexample.shrink.shrunk_size, 10u) << describe(result);
+  }
+}
+
+TEST(RcModel, TheSeedDecidesEverything) {
+  auto options = options_for("pid-path", fuzz::kResolverFaults, 99, 2000);
+  RcResult first = check_with_rapidcheck(options);
+  RcResult second = check_with_rapidcheck(options);
+  ASSERT_TRUE(first.failed) << describe(first);
+  EXPECT_EQ(first.cases_passed, second.cases_passed);
+  EXPECT_EQ(scenario::format_scenario(first.counterexample.shrink.shrunk.scenario),
+            scenario::format_scenario(second.counterexample.shrink.shrunk.scenario));
+  EXPECT_EQ(first.counterexample.shrink.verdict.digest, second.counterexample.shrink.verdict.digest);
+}
+
+TEST(RcModel, LaunchersAndEmptyFaultListsAreClearErrors) {
+  RcResult launcher = check_with_rapidcheck(options_for("kernel-launch-requirement", fuzz::kAllFaults, 1, 10));
+  EXPECT_NE(launcher.error.find("launcher"), std::string::npos) << launcher.error;
+  RcResult none = check_with_rapidcheck(options_for("pid-path", fuzz::bit(fuzz::Fault::kLaunchToctou), 1, 10));
+  EXPECT_NE(none.error.find("no resolver fault"), std::string::npos) << none.error;
+}
+
+}  // namespace
+}  // namespace flowid::proptest
