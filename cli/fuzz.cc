@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/fuzz_rapidcheck.h"
 #include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
@@ -71,6 +72,7 @@ struct FuzzOptions {
   bool keep_going = false;
   bool expect_all = false;
   uint32_t shrink_runs = 3000;
+  std::string engine = "default";
 };
 
 struct Budget {
@@ -599,6 +601,35 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
   return kExitFindings;
 }
 
+// --engine rapidcheck: the stateful model (proptest/rc_model.h), a case-count budget only (its
+// cases are numbered by rapidcheck's run, not by time).
+int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOptions& campaign, const Budget& budget) {
+  constexpr uint64_t kDefaultCases = 10000;
+  if (options.matrix || options.single_case || options.jobs > 1) {
+    fmt::print(stderr, "flowid fuzz: --engine rapidcheck runs one property on one thread (no --matrix, --case, --jobs)\n");
+    return kExitUsage;
+  }
+  if (budget.seconds && options.budget != "30s") {
+    fmt::print(stderr, "flowid fuzz: --engine rapidcheck takes a case budget (--budget 5000cases), not a duration\n");
+    return kExitUsage;
+  }
+  RapidcheckRun run;
+  run.strategy = campaign.strategy;
+  run.plan = campaign.generator.faults;
+  run.seed = campaign.seed;
+  run.cases = budget.cases.value_or(kDefaultCases);
+  run.swarm = campaign.generator.swarm;
+  run.out_dir = options.out_dir;
+  run.json = options.json;
+  run.expect_all = options.expect_all;
+  std::string error;
+  if (!load_corpora(options, run.corpus, &error)) {
+    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    return kExitInputError;
+  }
+  return run_fuzz_rapidcheck(run);
+}
+
 int run_fuzz(const FuzzOptions& options) {
   std::string error;
   auto strategy = strategy_of(options, &error);
@@ -630,6 +661,7 @@ int run_fuzz(const FuzzOptions& options) {
   // No seed given: one from the clock, printed so the run can be repeated.
   campaign.seed = options.seed.value_or(static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffULL);
   if (options.single_case) return run_single_case(options, campaign, plan);
+  if (options.engine == "rapidcheck") return run_rapidcheck_engine(options, campaign, *budget);
 
   CampaignReport corpus_report;
   std::vector<scenario::Scenario> corpus;
@@ -855,6 +887,12 @@ Subcommand add_fuzz(CLI::App& parent) {
   app->add_flag("--keep-going", options->keep_going, "Do not stop once every planned fault has a violation");
   app->add_flag("--expect-all", options->expect_all,
                 "Saved counterexamples get expect lines for the strategy under test too (building the bundled corpus)");
+  app->add_option("--engine", options->engine,
+                  "default: flowid's seeded episode generator (fast, parallel, time budgets); rapidcheck: "
+                  "the rapidcheck stateful model, schedules built command by command and shrunk by "
+                  "rapidcheck (case budgets, one thread)")
+      ->check(CLI::IsMember({"default", "rapidcheck"}))
+      ->capture_default_str();
   app->add_option("--shrink-runs", options->shrink_runs, "Bound on candidate runs while shrinking one case (default 3000)");
   app->footer(
       "Exit code 1 when a violation was found, a corpus entry regressed or determinism failed;\n"

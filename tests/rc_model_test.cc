@@ -3,10 +3,15 @@
 #include "proptest/rc_model.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <filesystem>
+#include <regex>
 
 #include "harness/fuzz/generator.h"
 #include "harness/fuzz/property.h"
 #include "harness/scenario.h"
+#include "tests/cli_runner.h"
 
 namespace flowid::proptest {
 namespace {
@@ -110,6 +115,44 @@ TEST(RcModel, LaunchersAndEmptyFaultListsAreClearErrors) {
   EXPECT_NE(launcher.error.find("launcher"), std::string::npos) << launcher.error;
   RcResult none = check_with_rapidcheck(options_for("pid-path", fuzz::bit(fuzz::Fault::kLaunchToctou), 1, 10));
   EXPECT_NE(none.error.find("no resolver fault"), std::string::npos) << none.error;
+}
+
+// The engine as a user runs it: the counterexample is saved, and its trace reproduces the
+// violation in model replay.
+TEST(RcModelCli, FindsSavesAndTheTraceReplaysTheViolation) {
+  testing::TempDir dir;
+  auto result = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--strategy", "lulu-model", "--faults", "F1",
+                                     "--seed", "3", "--budget", "3000cases", "--out", dir.path().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 1) << result.out << result.err;
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(result.out);
+  ASSERT_EQ(doc.error(), simdjson::SUCCESS) << result.out;
+  EXPECT_EQ(std::string_view(doc["engine"].get_string().value()), "rapidcheck");
+  EXPECT_TRUE(doc["failed"].get_bool().value());
+  EXPECT_LE(doc["shrunk_steps"].get_uint64().value(), 10u);
+  EXPECT_NE(std::string_view(doc["invariants"].get_string().value()).find("I1"), std::string_view::npos);
+  const std::string trace(doc["trace"].get_string().value());
+  const std::string saved(doc["scenario"].get_string().value());
+  ASSERT_TRUE(std::filesystem::exists(trace)) << trace;
+  ASSERT_TRUE(std::filesystem::exists(saved)) << saved;
+  auto replayed = testing::run_flowid({"replay", "--mode", "model", "--resolver", "lulu-model", trace});
+  EXPECT_EQ(replayed.exit_code, 1) << replayed.out << replayed.err;
+  EXPECT_NE(replayed.out.find("I1 violation"), std::string::npos) << replayed.out;
+  // The reproduce command it printed gives the same counterexample.
+  auto again = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--strategy", "lulu-model", "--faults", "F1",
+                                    "--seed", "3", "--budget", "3000cases", "--out", dir.path().string(), "--json"});
+  const std::regex timing("\"seconds\":[0-9.]+");
+  EXPECT_EQ(std::regex_replace(again.out, timing, ""), std::regex_replace(result.out, timing, ""));
+}
+
+TEST(RcModelCli, TimeBudgetsAndParallelRunsAreUsageErrors) {
+  auto timed = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--budget", "10s"});
+  EXPECT_EQ(timed.exit_code, 2);
+  EXPECT_NE(timed.err.find("case budget"), std::string::npos) << timed.err;
+  auto parallel = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--jobs", "2", "--budget", "10cases"});
+  EXPECT_EQ(parallel.exit_code, 2);
+  auto unknown = testing::run_flowid({"fuzz", "--engine", "quickcheck"});
+  EXPECT_EQ(unknown.exit_code, 2);
 }
 
 }  // namespace
