@@ -82,11 +82,7 @@ const fuzz::Program& program_of(int index) { return fuzz::kPrograms[static_cast<
 
 Step make(StepKind kind, std::vector<std::string> args,
           std::vector<std::pair<std::string, std::string>> options = {}) {
-  Step step;
-  step.kind = kind;
-  step.args = std::move(args);
-  step.options = std::move(options);
-  return step;
+  return fuzz::make_step(kind, std::move(args), std::move(options));
 }
 
 void push(Schedule& sut, Step step, FaultSet tag, std::vector<FaultSet> race_tags = {}) {

@@ -104,13 +104,9 @@ class Builder {
 
   // ---- Steps.
 
-  Step make(StepKind kind, std::vector<std::string> args,
-            std::vector<std::pair<std::string, std::string>> options = {}) {
-    Step step;
-    step.kind = kind;
-    step.args = std::move(args);
-    step.options = std::move(options);
-    return step;
+  static Step make(StepKind kind, std::vector<std::string> args,
+                   std::vector<std::pair<std::string, std::string>> options = {}) {
+    return make_step(kind, std::move(args), std::move(options));
   }
 
   void push(Step step, FaultSet tag, FaultSet race_tag = kNoFaults) {

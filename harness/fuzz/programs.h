@@ -5,7 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "harness/filter.h"
 #include "harness/fuzz/generator.h"
@@ -57,6 +60,16 @@ inline constexpr std::array<std::string_view, 7> kLauncherCalls = {
     "check-validity"};
 inline constexpr std::array<std::string_view, 6> kTransientOutcomes = {
     "osstatus:-67065", "osstatus:100001", "osstatus:100003", "errno:35", "errno:3", "kern:5"};
+
+// A schedule step with its arguments and key=value options.
+inline scenario::Step make_step(scenario::StepKind kind, std::vector<std::string> args,
+                                std::vector<std::pair<std::string, std::string>> options = {}) {
+  scenario::Step step;
+  step.kind = kind;
+  step.args = std::move(args);
+  step.options = std::move(options);
+  return step;
+}
 
 // What the rule generator does for one program.
 enum class RulePlan : uint8_t { kRandom, kNone, kAllowIdentity, kAllowPath, kDenyIdentity, kDenyPath };
