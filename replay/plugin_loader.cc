@@ -3,21 +3,16 @@
 #include "replay/plugin_loader.h"
 
 #include <dlfcn.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <stdexcept>
 #include <filesystem>
 #include <system_error>
 
 #include "harness/strategies/catalog.h"
+#include "replay/plugin_worker.h"
 
 namespace flowid::plugin {
 
@@ -68,111 +63,6 @@ std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::st
   return module;
 }
 
-namespace {
-
-// Runs call() in a forked child first (see IsolationOptions). Throws when the child crashed, hung
-// or exited the process; returns when it came back, whatever it answered. doing ("resolving flow
-// 3") and subject ("flow 3") name the call in the messages.
-template <typename Call>
-void probe(const PluginModule& module, const IsolationOptions& options, const std::string& doing,
-           const std::string& subject, Call&& call) {
-  int done[2];
-  if (::pipe(done) != 0) throw std::runtime_error(fmt::format("plugin isolation: pipe: {}", std::strerror(errno)));
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ::close(done[0]);
-    ::close(done[1]);
-    throw std::runtime_error(fmt::format("plugin isolation: fork: {}", std::strerror(errno)));
-  }
-  if (child == 0) {
-    ::close(done[0]);
-    try {
-      call();
-    } catch (...) {
-      // Exceptions are the parent's business: its own run raises the same one.
-    }
-    ::_exit(0);  // no destructors, no atexit handlers, no stdio flush of the parent's buffers.
-  }
-  ::close(done[1]);
-  // The write end closes when the child exits (or is killed): POLLHUP.
-  pollfd waiting{done[0], POLLIN, 0};
-  int ready = 0;
-  do {
-    ready = ::poll(&waiting, 1, static_cast<int>(options.resolve_timeout_ms));
-  } while (ready < 0 && errno == EINTR);
-  const bool hung = ready == 0;
-  if (hung) ::kill(child, SIGKILL);
-  ::close(done[0]);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (hung) {
-    throw std::runtime_error(fmt::format("plugin {} hung: no answer for {} within {} ms (killed)", module.file,
-                                         subject, options.resolve_timeout_ms));
-  }
-  if (WIFSIGNALED(status)) {
-    const int signal = WTERMSIG(status);
-    const char* description = ::strsignal(signal);
-    throw std::runtime_error(fmt::format("plugin {} crashed with signal {} ({}) {}", module.file, signal,
-                                         description != nullptr ? description : "?", doing));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    throw std::runtime_error(fmt::format("plugin {} exited the process with status {} {}", module.file,
-                                         WEXITSTATUS(status), doing));
-  }
-}
-
-// Runs every resolve and decide once in a forked child before running it here.
-class IsolatedResolver final : public Resolver {
- public:
-  IsolatedResolver(std::shared_ptr<const PluginModule> module, IsolationOptions options)
-      : module_(module), inner_(std::move(module)), options_(options) {}
-
-  std::string_view name() const override { return inner_.name(); }
-
-  Attribution resolve(const Flow& flow, uint64_t now_ns, Seam& seam) override {
-    const std::string subject = fmt::format("flow {}", flow.flow_id);
-    probe(*module_, options_, "resolving " + subject, subject,
-          [&] { (void)inner_.resolve(flow, now_ns, seam); });
-    return inner_.resolve(flow, now_ns, seam);
-  }
-
-  std::optional<Decision> decide(const Flow& flow, const Attribution& attribution) override {
-    if (module_->table->decide == nullptr) return std::nullopt;
-    probe(*module_, options_, fmt::format("deciding flow {}", flow.flow_id),
-          fmt::format("the decision on flow {}", flow.flow_id), [&] { (void)inner_.decide(flow, attribution); });
-    return inner_.decide(flow, attribution);
-  }
-
- private:
-  std::shared_ptr<const PluginModule> module_;
-  PluginResolver inner_;
-  IsolationOptions options_;
-};
-
-// Runs every launch once in a forked child (a copy of the simulated world) before running it here.
-class IsolatedLauncher final : public Launcher {
- public:
-  IsolatedLauncher(std::shared_ptr<const PluginModule> module, IsolationOptions options)
-      : module_(module), inner_(std::move(module)), options_(options) {}
-
-  std::string_view name() const override { return inner_.name(); }
-
-  LaunchResult launch(std::string_view path, std::string_view requirement, Seam& seam,
-                      LaunchSeam& launch_seam) override {
-    probe(*module_, options_, fmt::format("launching {}", path), fmt::format("the launch of {}", path),
-          [&] { (void)inner_.launch(path, requirement, seam, launch_seam); });
-    return inner_.launch(path, requirement, seam, launch_seam);
-  }
-
- private:
-  std::shared_ptr<const PluginModule> module_;
-  PluginLauncher inner_;
-  IsolationOptions options_;
-};
-
-}  // namespace
-
 IsolationOptions isolation_from_environment() {
   IsolationOptions options;
   if (const char* isolation = std::getenv("FLOWID_PLUGIN_ISOLATION"); isolation != nullptr) {
@@ -187,13 +77,13 @@ IsolationOptions isolation_from_environment() {
 
 std::unique_ptr<Resolver> make_plugin_resolver(std::shared_ptr<const PluginModule> module,
                                                const IsolationOptions& options) {
-  if (options.enabled) return std::make_unique<IsolatedResolver>(std::move(module), options);
+  if (options.enabled) return make_worker_resolver(std::move(module), options);
   return std::make_unique<PluginResolver>(std::move(module));
 }
 
 std::unique_ptr<Launcher> make_plugin_launcher(std::shared_ptr<const PluginModule> module,
                                                const IsolationOptions& options) {
-  if (options.enabled) return std::make_unique<IsolatedLauncher>(std::move(module), options);
+  if (options.enabled) return make_worker_launcher(std::move(module), options);
   return std::make_unique<PluginLauncher>(std::move(module));
 }
 

@@ -26,27 +26,22 @@ std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::st
 
 // Crash and hang isolation. A plugin is the user's code, loaded into flowid's process: a crash
 // or an endless loop in it must become a finding against the flow (and so the trace or fuzz case)
-// that triggered it, not a dead or stuck flowid. With isolation on, every resolve is first run
-// in a forked child (a copy-on-write copy of the whole simulated world, so the child's seam calls
-// change nothing the parent sees); only when the child returns normally within the time limit is
-// the resolve run again in flowid's own process, which gives the same answer because everything
-// the plugin sees is deterministic. A child killed by a signal, or still running at the limit
-// (then killed), makes resolve throw, which the oracle reports as an I7 (totality) violation
-// naming the plugin, the flow and the signal; the fuzzer adds its reproduce command.
-//
-// A plugin's decide and launch are isolated the same way (a crash while deciding flow 3 or
-// launching /x is an I7 finding for that flow or launch).
-//
-// The cost is one fork per flow. A plugin whose behaviour is not deterministic (it reads a clock
-// or global state) can still crash the parent on the second run; that is a bug in the plugin
-// which I6's determinism check reports where it can.
+// that triggered it, not a dead or stuck flowid. With isolation on, the plugin's instances live
+// in a persistent worker process (replay/plugin_worker.h): every call into the plugin (create,
+// resolve, decide, launch, destroy) is a request to the worker, whose seam calls come back to
+// flowid's process and are answered there. A worker killed by a signal, or still busy at the time
+// limit (then killed), makes the call throw, which the oracle reports as an I7 (totality)
+// violation naming the plugin, the flow or launch and the signal; the fuzzer adds its reproduce
+// command. The next call starts a new worker.
 struct IsolationOptions {
   bool enabled = true;
-  uint32_t resolve_timeout_ms = 10000;  // per flow.
+  uint32_t resolve_timeout_ms = 10000;  // per call (one resolve, decide or launch).
+  // Worker processes per plugin at most; beyond that, resolvers share workers.
+  uint32_t max_workers = 16;
 };
 
 // The options from the environment: FLOWID_PLUGIN_ISOLATION=0 turns isolation off,
-// FLOWID_PLUGIN_TIMEOUT_MS sets the per-flow limit.
+// FLOWID_PLUGIN_TIMEOUT_MS sets the per-call limit.
 IsolationOptions isolation_from_environment();
 
 // A fresh plugin resolver, wrapped for isolation when options.enabled.

@@ -17,8 +17,10 @@
 #include "harness/scenario.h"
 #include "harness/strategies/catalog.h"
 #include "replay/plugin_loader.h"
+#include "replay/plugin_worker.h"
 #include "replay/scenario_files.h"
 #include "tests/cli_runner.h"
+#include "tests/fake_seam.h"
 
 namespace flowid {
 namespace {
@@ -38,6 +40,7 @@ const std::string kBadDecide = FLOWID_PLUGIN_BAD_DECIDE;
 const std::string kLaunching = FLOWID_PLUGIN_LAUNCHING;
 const std::string kLaunchToctou = FLOWID_PLUGIN_LAUNCH_TOCTOU;
 const std::string kCrashingLaunch = FLOWID_PLUGIN_CRASHING_LAUNCH;
+const std::string kCounting = FLOWID_PLUGIN_COUNTING;
 
 std::string fixtures_dir() { return std::string(FLOWID_SOURCE_DIR) + "/fixtures/scenarios"; }
 
@@ -271,6 +274,25 @@ TEST(PluginCli, GoldenDirectoryNamesAPluginByItsFileStem) {
   EXPECT_EQ(plugin::file_safe_name("/opt/x/libmine.dylib"), "libmine");
 }
 
+// Isolation off (FLOWID_PLUGIN_ISOLATION=0) runs the plugin in flowid's process and gives the same
+// results; on, several fuzz threads each get a worker and the run is still deterministic.
+TEST(PluginCli, IsolationOffAndSeveralFuzzThreadsGiveTheSameResults) {
+  TempDir dir;
+  auto traces = build_fixture_traces(dir);
+  auto isolated = run_flowid(concat({"replay", "--mode", "model", "--json", "--resolver", kBuggy}, traces));
+  ::setenv("FLOWID_PLUGIN_ISOLATION", "0", 1);  // inherited by the flowid child.
+  auto in_process = run_flowid(concat({"replay", "--mode", "model", "--json", "--resolver", kBuggy}, traces));
+  ::unsetenv("FLOWID_PLUGIN_ISOLATION");
+  EXPECT_EQ(isolated.exit_code, 1) << isolated.err;
+  EXPECT_EQ(in_process.exit_code, 1) << in_process.err;
+  EXPECT_EQ(isolated.out, in_process.out);
+
+  auto threads = run_flowid({"fuzz", "--resolver", kMine, "--jobs", "2", "--budget", "400", "--seed", "7", "--out",
+                             dir.file("out")});
+  EXPECT_EQ(threads.exit_code, 0) << threads.out << threads.err;
+  EXPECT_NE(threads.out.find("0 digest mismatches"), std::string::npos) << threads.out;
+}
+
 // ---- decide: the plugin's own verdicts.
 
 // The deciding plugin drops what it cannot verify and leaves verified flows to the rules: model
@@ -352,6 +374,14 @@ TEST(PluginDecide, InvalidAndCrashingDecisionsAreI7FindingsPerFlow) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("deciding flow 2"), std::string::npos) << r.out;
+  // Every flow after a crash is still handled (by a new worker), each reported on its own.
+  for (int flow = 3; flow <= 7; ++flow) {
+    const std::string expected = flow % 2 == 0 ? fmt::format("crashed with signal") : fmt::format("decide answered decision 7 for flow {}", flow);
+    EXPECT_NE(r.out.find(fmt::format("I7 violation flow {}: resolver 'bad-decide' decide threw", flow)), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+  }
+  EXPECT_NE(r.out.find("deciding flow 6"), std::string::npos) << r.out;
 }
 
 // ---- launch: the plugin as a launcher.
@@ -743,6 +773,112 @@ TEST(PluginAdapter, LauncherStrategyForNeedsALaunchEntry) {
     found = record.verdict.failed() && (record.verdict.violated & fuzz::invariant_bit(Invariant::kI5LauncherSafety)) != 0;
   }
   EXPECT_TRUE(found) << "reproduce with: flowid fuzz --launcher " << kLaunchToctou << " --seed 5";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The isolation worker (replay/plugin_worker.h).
+
+// Every answer through the worker equals the in-process answer: 300 generated cases per plugin
+// give the same digest (events, lookups, verdicts, findings) with and without isolation, and the
+// whole run forks at most one worker.
+TEST(PluginWorker, AnswersLikeInProcessAndForksOncePerRun) {
+  for (const std::string& file : {kMine, kBuggy, kDeciding, kAllowAll}) {
+    std::string error;
+    auto module = plugin::load_plugin(file, &error);
+    ASSERT_NE(module, nullptr) << error;
+    plugin::IsolationOptions isolated;
+    isolated.resolve_timeout_ms = 10007;  // a pool of its own (pools are per file and options).
+    plugin::IsolationOptions in_process;
+    in_process.enabled = false;
+    fuzz::CampaignOptions worker_run;
+    worker_run.strategy.name = file;
+    worker_run.strategy.make_resolver = [module, isolated] { return plugin::make_plugin_resolver(module, isolated); };
+    fuzz::CampaignOptions direct_run = worker_run;
+    direct_run.strategy.make_resolver = [module, in_process] { return plugin::make_plugin_resolver(module, in_process); };
+    worker_run.seed = direct_run.seed = 11;
+    const uint64_t workers_before = plugin::worker_processes_started();
+    int failing = 0;
+    for (uint64_t k = 0; k < 300; ++k) {
+      const auto a = fuzz::run_case(worker_run, k);
+      const auto b = fuzz::run_case(direct_run, k);
+      ASSERT_TRUE(a.verdict.ran()) << a.verdict.error;
+      ASSERT_EQ(a.verdict.digest, b.verdict.digest) << file << " case " << k << ": " << a.verdict.first_violation
+                                                    << " | " << b.verdict.first_violation;
+      failing += a.verdict.failed();
+    }
+    EXPECT_EQ(plugin::worker_processes_started() - workers_before, 1u) << file;
+    if (file == kBuggy || file == kAllowAll) {
+      EXPECT_GT(failing, 0) << file;
+    }
+  }
+}
+
+// Instances live in the worker: each resolver keeps its own state there, also when resolvers
+// share a worker (max_workers 1), and a fresh resolver starts from a fresh instance.
+TEST(PluginWorker, InstancesSharingAWorkerKeepTheirOwnState) {
+  std::string error;
+  auto module = plugin::load_plugin(kCounting, &error);
+  ASSERT_NE(module, nullptr) << error;
+  plugin::IsolationOptions shared;
+  shared.max_workers = 1;
+  shared.resolve_timeout_ms = 10009;
+  testing::ScriptedSeam seam({});
+  const Flow flow = Flow{};
+  const uint64_t workers_before = plugin::worker_processes_started();
+  auto a = plugin::make_plugin_resolver(module, shared);
+  auto b = plugin::make_plugin_resolver(module, shared);
+  EXPECT_EQ(a->resolve(flow, 0, seam).method, "call-1");
+  EXPECT_EQ(a->resolve(flow, 0, seam).method, "call-2");
+  EXPECT_EQ(b->resolve(flow, 0, seam).method, "call-1");
+  EXPECT_EQ(a->resolve(flow, 0, seam).method, "call-3");
+  EXPECT_EQ(b->resolve(flow, 0, seam).method, "call-2");
+  a.reset();
+  auto c = plugin::make_plugin_resolver(module, shared);
+  EXPECT_EQ(c->resolve(flow, 0, seam).method, "call-1");
+  EXPECT_EQ(b->resolve(flow, 0, seam).method, "call-3");
+  EXPECT_EQ(plugin::worker_processes_started() - workers_before, 1u);
+
+  // Without the limit, a second live resolver gets a worker of its own.
+  plugin::IsolationOptions separate;
+  separate.resolve_timeout_ms = 10011;
+  const uint64_t before = plugin::worker_processes_started();
+  auto d = plugin::make_plugin_resolver(module, separate);
+  auto e = plugin::make_plugin_resolver(module, separate);
+  EXPECT_EQ(d->resolve(flow, 0, seam).method, "call-1");
+  EXPECT_EQ(e->resolve(flow, 0, seam).method, "call-1");
+  EXPECT_EQ(plugin::worker_processes_started() - before, 2u);
+}
+
+// After a crash the resolver goes on with a new worker and a fresh instance; the crash itself is
+// the exception the oracle turns into I7.
+TEST(PluginWorker, ACrashEndsOnlyThatCall) {
+  std::string error;
+  auto module = plugin::load_plugin(kBadDecide, &error);
+  ASSERT_NE(module, nullptr) << error;
+  plugin::IsolationOptions options;
+  options.resolve_timeout_ms = 10013;
+  auto resolver = plugin::make_plugin_resolver(module, options);
+  Flow odd;
+  odd.flow_id = 1;
+  Flow even;
+  even.flow_id = 2;
+  const Attribution unknown;
+  const uint64_t before = plugin::worker_processes_started();
+  EXPECT_THROW((void)resolver->decide(odd, unknown), std::runtime_error);  // decision 7: no crash.
+  try {
+    (void)resolver->decide(even, unknown);
+    ADD_FAILURE() << "decide on an even flow must crash the worker";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("crashed with signal"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("deciding flow 2"), std::string::npos) << e.what();
+  }
+  try {
+    (void)resolver->decide(odd, unknown);
+    ADD_FAILURE() << "decision 7 must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("decide answered decision 7 for flow 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(plugin::worker_processes_started() - before, 2u);
 }
 
 }  // namespace

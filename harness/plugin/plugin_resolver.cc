@@ -10,6 +10,22 @@
 #include <string_view>
 
 namespace flowid::plugin {
+
+// What one call into the plugin needs: the C++ seams, and storage for strings the C side borrows
+// until the next seam call.
+//
+// No C++ exception may cross the plugin's C frames, so each bridge function runs the C++ seam
+// through guarded(): an exception (the oracle's seam call budget, a bug) is kept in `aborted`,
+// the call answers FLOWID_KERN_ABORTED, every later call of the same resolve answers it at once,
+// and the caller rethrows the exception once the plugin has returned (rethrow_if_aborted).
+struct SeamBridge {
+  Seam& seam;
+  std::string path;
+  CodeIdentity identity;
+  std::exception_ptr aborted;
+  LaunchSeam* launch = nullptr;  // set for a launch.
+};
+
 namespace {
 
 std::string_view view(const char* data, std::size_t size) {
@@ -25,21 +41,6 @@ flowid_flow_token flow_token_to_c(const FlowToken& token) {
   out.token = plugin::to_c(token.token);
   return out;
 }
-
-// What one resolve call needs: the C++ seam, and storage for strings the C side borrows until
-// the next seam call.
-//
-// No C++ exception may cross the plugin's C frames, so each bridge function runs the C++ seam
-// through guarded(): an exception (the oracle's seam call budget, a bug) is kept in `aborted`,
-// the call answers FLOWID_KERN_ABORTED, every later call of the same resolve answers it at once,
-// and PluginResolver::resolve rethrows the exception once the plugin has returned.
-struct SeamBridge {
-  Seam& seam;
-  std::string path;
-  CodeIdentity identity;
-  std::exception_ptr aborted;
-  LaunchSeam* launch = nullptr;  // set while a launch runs.
-};
 
 SeamBridge& bridge(void* context) { return *static_cast<SeamBridge*>(context); }
 
@@ -422,6 +423,18 @@ LaunchResult launch_result_from_c(const flowid_launch_result& result) {
   return out;
 }
 
+CSeamTables::CSeamTables(Seam& seam, LaunchSeam* launch_seam)
+    : bridge_(std::make_unique<SeamBridge>(SeamBridge{seam, {}, {}, nullptr, launch_seam})),
+      seam_(make_seam_table(*bridge_)),
+      launch_(make_launch_seam_table(*bridge_)),
+      has_launch_(launch_seam != nullptr) {}
+
+CSeamTables::~CSeamTables() = default;
+
+void CSeamTables::rethrow_if_aborted() const {
+  if (bridge_->aborted) std::rethrow_exception(bridge_->aborted);
+}
+
 PluginResolver::PluginResolver(std::shared_ptr<const PluginModule> module)
     : module_(std::move(module)), name_(display_name(*module_)) {
   instance_ = create(*module_->table, &instance_ok_);
@@ -436,12 +449,11 @@ Attribution PluginResolver::resolve(const Flow& flow, uint64_t now_ns, Seam& sea
     return failed;
   }
   const flowid_flow c_flow = flow_to_c(flow);
-  SeamBridge b{seam, {}, {}, nullptr};
-  const flowid_seam table = make_seam_table(b);
+  const CSeamTables tables(seam, nullptr);
   flowid_attribution answer{};
   answer.status = FLOWID_STATUS_UNKNOWN;
-  module_->table->resolve(instance_, &c_flow, now_ns, &table, &answer);
-  if (b.aborted) std::rethrow_exception(b.aborted);
+  module_->table->resolve(instance_, &c_flow, now_ns, tables.seam(), &answer);
+  tables.rethrow_if_aborted();
   return from_c(answer);
 }
 
@@ -451,14 +463,20 @@ std::optional<Decision> PluginResolver::decide(const Flow& flow, const Attributi
   const flowid_flow c_flow = flow_to_c(flow);
   const flowid_attribution c_attribution = attribution_to_c(attribution);
   uint32_t decision = FLOWID_DECISION_DROP;
-  if (table.decide(instance_, &c_flow, &c_attribution, &decision) == 0) return std::nullopt;
+  const int32_t returned = table.decide(instance_, &c_flow, &c_attribution, &decision);
+  return decision_from_c(returned, decision, *module_, flow.flow_id);
+}
+
+std::optional<Decision> decision_from_c(int32_t returned, uint32_t decision, const PluginModule& module,
+                                        uint64_t flow_id) {
+  if (returned == 0) return std::nullopt;
   switch (decision) {
     case FLOWID_DECISION_ALLOW: return Decision::kAllow;
     case FLOWID_DECISION_DROP: return Decision::kDrop;
     case FLOWID_DECISION_ASK: return Decision::kAsk;
     default:
-      throw std::runtime_error(module_->file + ": decide answered decision " + std::to_string(decision) +
-                               " for flow " + std::to_string(flow.flow_id) +
+      throw std::runtime_error(module.file + ": decide answered decision " + std::to_string(decision) +
+                               " for flow " + std::to_string(flow_id) +
                                " (expected FLOWID_DECISION_ALLOW 0, DROP 1 or ASK 2)");
   }
 }
@@ -479,12 +497,11 @@ LaunchResult PluginLauncher::launch(std::string_view path, std::string_view requ
   }
   const std::string c_path(path);
   const std::string c_requirement(requirement);
-  SeamBridge b{seam, {}, {}, nullptr, &launch_seam};
-  const flowid_seam table = make_seam_table(b);
-  const flowid_launch_seam launch_table = make_launch_seam_table(b);
+  const CSeamTables tables(seam, &launch_seam);
   flowid_launch_result answer{};
-  module_->table->launch(instance_, c_path.c_str(), c_requirement.c_str(), &table, &launch_table, &answer);
-  if (b.aborted) std::rethrow_exception(b.aborted);
+  module_->table->launch(instance_, c_path.c_str(), c_requirement.c_str(), tables.seam(), tables.launch(),
+                         &answer);
+  tables.rethrow_if_aborted();
   return launch_result_from_c(answer);
 }
 

@@ -35,6 +35,34 @@ struct PluginModule {
 // Whether a table is usable by this host; on failure *error says why (without the file name).
 bool validate_table(const flowid_plugin* table, uint32_t host_abi_version, std::string* error);
 
+struct SeamBridge;  // plugin_resolver.cc
+
+// The C seam tables for one call into a plugin (resolve, or launch with the launch seam), each
+// function forwarding to the C++ seams. Strings they return live until the next call through the
+// same tables. No C++ exception crosses the C frames: the first one a C++ seam throws (the
+// oracle's seam call budget, a bug) makes that call and every later one answer
+// {FLOWID_DOMAIN_KERN_RETURN, FLOWID_KERN_ABORTED}; rethrow_if_aborted() raises it once the
+// plugin has returned. Used in process (PluginResolver) and by the isolation worker's host side,
+// which runs the calls a plugin makes in its worker process through these same tables.
+class CSeamTables {
+ public:
+  CSeamTables(Seam& seam, LaunchSeam* launch_seam);
+  ~CSeamTables();
+  CSeamTables(const CSeamTables&) = delete;
+  CSeamTables& operator=(const CSeamTables&) = delete;
+
+  const flowid_seam* seam() const { return &seam_; }
+  // Null when constructed without a launch seam.
+  const flowid_launch_seam* launch() const { return has_launch_ ? &launch_ : nullptr; }
+  void rethrow_if_aborted() const;
+
+ private:
+  std::unique_ptr<SeamBridge> bridge_;
+  flowid_seam seam_;
+  flowid_launch_seam launch_;
+  bool has_launch_;
+};
+
 class PluginResolver final : public Resolver {
  public:
   // Creates the plugin instance. When create_instance returns NULL the resolver answers every
@@ -99,5 +127,10 @@ flowid_flow flow_to_c(const Flow& flow);
 flowid_attribution attribution_to_c(const Attribution& attribution);
 // What the plugin's launch answered.
 LaunchResult launch_result_from_c(const flowid_launch_result& result);
+// What the plugin's decide answered (its return value and *decision_out): nullopt for 0, else the
+// decision. Throws std::runtime_error naming the file and the flow for a decision outside
+// FLOWID_DECISION_*.
+std::optional<Decision> decision_from_c(int32_t returned, uint32_t decision, const PluginModule& module,
+                                        uint64_t flow_id);
 
 }  // namespace flowid::plugin
