@@ -6,6 +6,9 @@
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
 #include <random>
 
 #include "harness/builders.h"
@@ -191,6 +194,104 @@ TEST(DamagedTrace, EverySingleByteFlipIsReportedAtItsChunk) {
       EXPECT_EQ(r.events, without_chunk_at(t, offset)) << issues_text(*r.reader);
       EXPECT_NE(describe(*issue, "t.fltr").find("t.fltr: at byte " + std::to_string(frame_start)),
                 std::string::npos);
+    }
+  }
+}
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "/flowid_crash_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// Reads bytes from memory and, written to a file, through the mapped-file reader.
+std::vector<ReadResult> read_both_ways(const std::string& bytes, const std::string& name) {
+  std::vector<ReadResult> out;
+  out.push_back(read_all(bytes));
+  const std::string path = temp_path(name);
+  {
+    std::ofstream file(path, std::ios::binary);
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  ReadResult mapped;
+  mapped.reader = open_reader(path);
+  Event e;
+  while (mapped.reader->next(e)) mapped.events.push_back(e);
+  ::unlink(path.c_str());
+  out.push_back(std::move(mapped));
+  return out;
+}
+
+// The checksum of the chunk after an event chunk is computed while that chunk's events are read,
+// a few blocks per event. It must still cover the whole chunk, and be checked before any of its
+// events is used, when the event chunk before it is dropped half-way through (the lookahead then
+// stops early) and when every event is read (it completes).
+TEST(DamagedTrace, TheChunkAfterAnEventChunkIsVerifiedWhateverHappensToTheOneBefore) {
+  std::vector<Event> big;
+  for (uint64_t i = 0; i < 400; ++i) {
+    big.push_back(build::flow(
+        1000 + i, build::tcp_flow(i, build::token(7, 1), "h" + std::to_string(i) + ".example")));
+  }
+  const std::string written = write_to_bytes(TraceHeader{}, big);  // header, one chunk, footer.
+  const auto* w = reinterpret_cast<const unsigned char*>(written.data());
+  const uint64_t events_at =
+      16 + frame::kFrameHeaderBytes + frame::padded8(frame::decode(w + 16).stored_bytes);
+  const uint64_t footer_at = events_at + frame::kFrameHeaderBytes +
+                             frame::padded8(frame::decode(w + events_at).stored_bytes);
+  const std::string big_chunk = written.substr(events_at, footer_at - events_at);
+
+  // A chunk of 50 markers whose event 3 names a string past the table (dropped there), or a
+  // clean one.
+  auto markers = [](bool hostile) {
+    capnp::MallocMessageBuilder m;
+    auto chunk = m.initRoot<wire::Chunk>();
+    chunk.setBaseTimeNs(10);
+    auto strings = chunk.initStrings(2);
+    strings.set(1, kj::StringPtr("m").asBytes());
+    auto list = chunk.initEvents(50);
+    for (unsigned i = 0; i < 50; ++i) {
+      list[i].setTimeDeltaNs(1);
+      list[i].getBody().initMarker().setText(hostile && i == 3 ? 999 : 1);
+    }
+    auto words = capnp::messageToFlatArray(m);
+    return std::string(words.asChars().begin(), words.asChars().size());
+  };
+
+  for (bool hostile : {true, false}) {
+    for (bool damage_next : {false, true}) {
+      SCOPED_TRACE(std::string(hostile ? "dropped" : "whole") + " chunk before a " +
+                   (damage_next ? "damaged" : "good") + " one");
+      std::string bytes = written.substr(0, events_at);  // preamble and header chunk.
+      const std::string payload = markers(hostile);
+      frame::append_frame(bytes, frame::ChunkKind::kEvents, payload, 50,
+                          static_cast<uint32_t>(payload.size()));
+      const uint64_t next_at = bytes.size();
+      bytes += big_chunk;
+      if (damage_next) bytes[next_at + frame::kFrameHeaderBytes + big_chunk.size() / 2] ^= 0x20;
+      std::vector<Event> expected;
+      for (uint64_t i = 0; i < (hostile ? 3u : 50u); ++i)
+        expected.push_back(build::marker(11 + i, "m"));
+      if (!damage_next) expected.insert(expected.end(), big.begin(), big.end());
+      for (const ReadResult& r : read_both_ways(bytes, "lookahead.fltr")) {
+        EXPECT_EQ(r.events, expected) << issues_text(*r.reader);
+        std::vector<uint64_t> damaged_at;
+        for (const TraceIssue& i : r.reader->issues()) {
+          if (i.kind == Kind::kDamagedChunk) damaged_at.push_back(i.offset);
+        }
+        std::vector<uint64_t> expected_at;
+        if (hostile) expected_at.push_back(events_at);
+        if (damage_next) expected_at.push_back(next_at);
+        EXPECT_EQ(damaged_at, expected_at) << issues_text(*r.reader);
+        if (damage_next) {
+          bool named = false;
+          for (const TraceIssue& i : r.reader->issues()) {
+            if (i.offset == next_at && i.kind == Kind::kDamagedChunk) {
+              EXPECT_EQ(i.chunk_index, 2u);
+              EXPECT_NE(i.message.find("checksum"), std::string::npos) << i.message;
+              named = true;
+            }
+          }
+          EXPECT_TRUE(named);
+        }
+      }
     }
   }
 }

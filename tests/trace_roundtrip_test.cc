@@ -101,6 +101,50 @@ RC_GTEST_PROP(TraceRoundTrip, OrderedEventsRoundTripAcrossChunkSizes, ()) {
   }
 }
 
+// Many events of every kind in one chunk, read with one reused Event: the reader's parked
+// string buffers (handed between the kinds once a chunk is long) must never leak a stale value.
+RC_GTEST_PROP(TraceRoundTrip, LongChunksOfMixedKindsRoundTripExactly, ()) {
+  const auto events = *rc::gen::container<std::vector<Event>>(300, gen::event());
+  WriterOptions options;
+  options.chunk_events_max = *rc::gen::element(260u, 4096u);
+  auto back = read_all(memory_reader(write_to_bytes(TraceHeader{}, events, options)));
+  RC_ASSERT(back.events == events);
+  RC_ASSERT(back.reader->clean());
+}
+
+// The chunk checksum is part of the format: these values must never change.
+TEST(ChunkChecksum, ValuesArePinned) {
+  std::string bytes;
+  for (int i = 0; i < 5000; ++i) bytes.push_back(static_cast<char>((i * 131 + 7) & 0xff));
+  const std::pair<std::size_t, uint64_t> pinned[] = {
+      {0, 0xd5d5db16379b6a1fULL},   {1, 0x9bc982ff33d18898ULL},    {3, 0x7f4f148ec7c8aebdULL},
+      {4, 0x454010edeadf9bccULL},   {7, 0x3138274f614c2544ULL},    {8, 0x610382b26d292e1eULL},
+      {15, 0xa07d448745abb729ULL},  {63, 0xf64363cc06cbbae6ULL},   {64, 0xb63176ff64cd96e1ULL},
+      {65, 0x47b4b6a6e7036229ULL},  {127, 0xfbd989f1b80dfcc7ULL},  {128, 0xb66199d18ee86da1ULL},
+      {129, 0xa628e3e0b9f8035fULL}, {1000, 0xe4e174bdd09a3174ULL}, {4101, 0x66216ab530f45cd0ULL},
+  };
+  for (const auto& [size, value] : pinned) {
+    EXPECT_EQ(hash::bytes(frame::kPayloadCheckSeed, bytes.data(), size), value) << size << " bytes";
+  }
+}
+
+// The reader hashes a long payload a few blocks at a time; any split gives the one-call value.
+RC_GTEST_PROP(ChunkChecksum, BlocksFedInPiecesGiveTheSameHash, (const std::string& data)) {
+  const auto seed = *rc::gen::arbitrary<uint64_t>();
+  const std::string input = data + std::string(64, 'x');  // at least one whole block.
+  const auto* p = reinterpret_cast<const unsigned char*>(input.data());
+  const std::size_t blocks = input.size() / hash::kBlockBytes;
+  hash::Blocks state(seed);
+  std::size_t done = 0;
+  while (done < blocks) {
+    const std::size_t n = *rc::gen::inRange<std::size_t>(1, blocks - done + 1);
+    state.feed(p + done * hash::kBlockBytes, n);
+    done += n;
+  }
+  RC_ASSERT(state.finish(p + blocks * hash::kBlockBytes, input.size()) ==
+            hash::bytes(seed, input.data(), input.size()));
+}
+
 // The digest is part of the format: a change to the canonical encoding must be deliberate.
 TEST(EventDigest, IsStableForAKnownSequence) {
   auto token = build::token(744, 3);
@@ -170,6 +214,68 @@ TEST(TraceFile, WritesAndMapsAFile) {
     EXPECT_EQ(back.events, events);
     EXPECT_EQ(back.reader->stats().chunks_by_compression[static_cast<int>(compression)],
               1u + 7u + 1u);  // header, ceil(2000/300) event chunks, footer.
+  }
+  ::unlink(path.c_str());
+}
+
+// A long trace of every kind, read from the mapped file: chunks of hundreds of events whose next
+// chunk is checksummed while they are read.
+TEST(TraceFile, ALongMixedTraceReadsBackFromTheMappedFile) {
+  const std::string path = temp_path("mixed.fltr");
+  std::vector<Event> events;
+  for (uint64_t i = 0; i < 3000; ++i) {
+    const auto token =
+        build::token(static_cast<int32_t>(100 + i % 50), static_cast<uint32_t>(i % 7));
+    const auto image = build::developer_id_app(
+        "/Applications/App" + std::to_string(i % 40) + ".app/Contents/MacOS/App",
+        "com.vendor.app" + std::to_string(i % 40), "TEAM" + std::to_string(1000 + i % 9));
+    switch (i % 6) {
+      case 0:
+        events.push_back(build::flow(
+            i, build::tcp_flow(i, token, "host" + std::to_string(i % 11) + ".example.com")));
+        break;
+      case 1: {
+        Lookup l = build::lookup(i, LookupCall::kSigningInformation);
+        l.args.token = token;
+        l.data.identity = image;
+        events.push_back(build::lookup_event(i, l));
+        break;
+      }
+      case 2: {
+        Lookup l = build::lookup(i, LookupCall::kProcPidpath, build::posix(3));
+        l.data.path = image.path;
+        events.push_back(build::lookup_event(i, l));
+        break;
+      }
+      case 3:
+        events.push_back(build::verdict_event(
+            i, build::verdict(i, Decision::kAllow, AttributionStatus::kVerified, image)));
+        break;
+      case 4:
+        events.push_back(i % 12 == 4 ? build::spawn(i, token, build::token(1, 1), image)
+                                     : build::marker(i, "a marker long enough to allocate " +
+                                                            std::to_string(i)));
+        break;
+      default:
+        events.push_back(build::verdict_event(
+            i, build::verdict(i, Decision::kDrop, AttributionStatus::kUnknown)));
+    }
+  }
+  std::string error;
+  WriterOptions options;
+  options.chunk_events_max = 700;
+  auto writer = open_writer(path, TraceHeader{}, options, &error);
+  ASSERT_NE(writer, nullptr) << error;
+  for (const Event& e : events) writer->append(e);
+  writer->finish();
+  writer.reset();
+  for (bool verify : {false, true}) {
+    ReaderOptions ro;
+    ro.verify_digest = verify;
+    auto back = read_all(open_reader(path, ro));
+    EXPECT_TRUE(back.reader->clean());
+    EXPECT_EQ(back.events, events);
+    EXPECT_EQ(back.reader->stats().chunk_count, 1u + 5u + 1u);
   }
   ::unlink(path.c_str());
 }

@@ -2,6 +2,7 @@
 // (and by the trace tests, which build unusual frames). Nothing outside trace/ and tests/ uses it.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -40,6 +41,28 @@ inline void store_le(unsigned char* p, uint64_t v, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
 }
 inline uint64_t load_le(const unsigned char* p, std::size_t width) {
+  if constexpr (std::endian::native == std::endian::little) {
+    // One unaligned load (the reader checks every 8-byte position of a damaged file this way).
+    switch (width) {
+      case 2: {
+        uint16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+      }
+      case 4: {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+      }
+      case 8: {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+      }
+      default:
+        break;
+    }
+  }
   uint64_t v = 0;
   for (std::size_t i = 0; i < width; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
   return v;

@@ -66,32 +66,43 @@ inline uint64_t folded_multiply(uint64_t x, uint64_t y) {
   return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
 }
 
-inline uint64_t bytes(uint64_t seed, const void* data, std::size_t size) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  const unsigned char* const end = p + size;
-  uint64_t h;
-  if (size >= 64) {
-    uint64_t a = seed + kMulA;
-    uint64_t b = seed + kMulB;
-    uint64_t c = seed + kMulC;
-    uint64_t d = seed + kMulD;
-    const unsigned char* const block_end = end - 64;
-    do {
+inline constexpr std::size_t kBlockBytes = 64;
+
+// bytes() of an input of 64 bytes or more, taken apart so that a long input (a chunk payload) can
+// be hashed a few blocks at a time: a Blocks state fed every whole 64-byte block of the input in
+// order, then finish()ed with the remaining size % 64 bytes, gives exactly bytes()'s value.
+struct Blocks {
+  explicit Blocks(uint64_t seed)
+      : a_(seed + kMulA), b_(seed + kMulB), c_(seed + kMulC), d_(seed + kMulD) {}
+
+  // Folds in `count` whole blocks starting at p.
+  void feed(const unsigned char* p, std::size_t count) {
+    uint64_t a = a_, b = b_, c = c_, d = d_;  // in registers (p may alias *this).
+    for (const unsigned char* const end = p + count * kBlockBytes; p != end; p += kBlockBytes) {
       // Each lane also rotates, so that swapping two 64-byte blocks changes the result.
       a = std::rotl(a, 23) + folded_multiply(load_le64(p) ^ kMulA, load_le64(p + 8) ^ kMulB);
       b = std::rotl(b, 23) + folded_multiply(load_le64(p + 16) ^ kMulC, load_le64(p + 24) ^ kMulD);
       c = std::rotl(c, 23) + folded_multiply(load_le64(p + 32) ^ kMulB, load_le64(p + 40) ^ kMulC);
       d = std::rotl(d, 23) + folded_multiply(load_le64(p + 48) ^ kMulD, load_le64(p + 56) ^ kMulA);
-      p += 64;
-    } while (p <= block_end);
-    h = std::rotl(a, 1) + std::rotl(b, 7) + std::rotl(c, 12) + std::rotl(d, 18);
-    h = fold(h, a);
-    h = fold(h, b);
-    h = fold(h, c);
-    h = fold(h, d);
-  } else {
-    h = seed + kMulD;
+    }
+    a_ = a;
+    b_ = b;
+    c_ = c;
+    d_ = d;
   }
+
+  // The hash of the whole input: `size` bytes in all, of which the last size % 64 (at tail)
+  // were not fed as blocks.
+  uint64_t finish(const unsigned char* tail, std::size_t size) const;
+
+ private:
+  uint64_t a_, b_, c_, d_;  // the four lanes.
+};
+
+// The common end of bytes(): the size, the bytes after the last whole block, the avalanche.
+inline uint64_t finish_tail(uint64_t h, const unsigned char* p, std::size_t tail_bytes,
+                            std::size_t size) {
+  const unsigned char* const end = p + tail_bytes;
   h += static_cast<uint64_t>(size);
   for (; p + 8 <= end; p += 8) h = fold(h, load_le64(p));
   if (p + 4 <= end) {
@@ -100,6 +111,24 @@ inline uint64_t bytes(uint64_t seed, const void* data, std::size_t size) {
   }
   for (; p < end; ++p) h = fold(h, static_cast<uint64_t>(*p) ^ 0x0100000000000000ULL);
   return avalanche(h);
+}
+
+inline uint64_t Blocks::finish(const unsigned char* tail, std::size_t size) const {
+  uint64_t h = std::rotl(a_, 1) + std::rotl(b_, 7) + std::rotl(c_, 12) + std::rotl(d_, 18);
+  h = fold(h, a_);
+  h = fold(h, b_);
+  h = fold(h, c_);
+  h = fold(h, d_);
+  return finish_tail(h, tail, size % kBlockBytes, size);
+}
+
+inline uint64_t bytes(uint64_t seed, const void* data, std::size_t size) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  if (size < kBlockBytes) return finish_tail(seed + kMulD, p, size, size);
+  Blocks blocks(seed);
+  const std::size_t count = size / kBlockBytes;
+  blocks.feed(p, count);
+  return blocks.finish(p + count * kBlockBytes, size);
 }
 
 inline uint64_t bytes(uint64_t seed, std::string_view s) { return bytes(seed, s.data(), s.size()); }

@@ -4,13 +4,17 @@
 // Untrusted input: every size comes from the file, so each is bounds-checked against the bytes
 // present and capped by ReaderOptions::chunk_bytes_max before use; payloads are checksummed
 // before Cap'n Proto sees them; Cap'n Proto reads them with explicit traversal and nesting
-// limits, and every kj::Exception it throws is caught at the chunk boundary and becomes a
-// TraceIssue. A chunk that passes its checksum but fails to decode half-way (only a buggy or
-// hostile writer makes one) yields the events before the failure, then is reported and dropped.
+// limits, and every error it raises (recorded while a chunk is opened, a kj::Exception caught at
+// the chunk boundary while its events are decoded) becomes a TraceIssue. A chunk that passes its
+// checksum but fails to decode half-way (only a buggy or hostile writer makes one) yields the
+// events before the failure, then is reported and dropped.
 //
-// Speed: an uncompressed chunk is read in place from the mmapped file (frames are 8-byte
-// aligned); string tables are string_views into the message; next() assigns into the caller's
-// Event, reusing its alternative and string capacities, so steady-state reading allocates nothing.
+// Speed (bench/trace_bench.cc): an uncompressed chunk is read in place from the mmapped file
+// (frames are 8-byte aligned); string tables are string_views into the message; next() assigns
+// into the caller's Event, reusing its alternative and string capacities, so steady-state reading
+// allocates nothing. The checksum of the chunk after the current one is computed a few blocks per
+// next() call (Lookahead), so the bytes of a chunk come in from memory while the previous one is
+// decoded, and are verified, as ever, before any of them is decoded.
 #include <capnp/message.h>
 #include <capnp/serialize-packed.h>
 #include <capnp/serialize.h>
@@ -22,10 +26,13 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <tuple>
-#include <fmt/format.h>
+#include <utility>
 
 #include "trace/flowid_trace.capnp.h"
 #include "trace/frame.h"
@@ -42,16 +49,38 @@ struct DecodeError {
   std::string message;
 };
 
+// Cap'n Proto's recoverable errors (a pointer out of bounds, the traversal limit) while a chunk's
+// message is opened, recorded instead of thrown: Cap'n Proto then carries on with default values,
+// and the reader drops the chunk as it would on the exception. Throwing (with KJ's stack trace
+// and the unwind through Cap'n Proto) was most of the cost of a damaged chunk, which is what a
+// fuzzer feeds the reader all day. Fatal errors still throw. Lives on the stack (KJ's rule).
+class CapnpErrors final : public kj::ExceptionCallback {
+ public:
+  void onRecoverableException(kj::Exception&& e) override {
+    if (!failed_) message_ = e.getDescription().cStr();
+    failed_ = true;
+  }
+  StackTraceMode stackTraceMode() override { return StackTraceMode::NONE; }
+  bool failed() const { return failed_; }
+  std::string& message() { return message_; }
+
+ private:
+  bool failed_ = false;
+  std::string message_;
+};
+
 // Owns the bytes a reader reads: an mmapped file, a buffer read() filled, or nothing (memory).
 class Storage {
  public:
   virtual ~Storage() = default;
+  virtual bool mapped() const { return false; }
 };
 
 class MappedStorage final : public Storage {
  public:
   MappedStorage(void* base, std::size_t size) : base_(base), size_(size) {}
   ~MappedStorage() override { ::munmap(base_, size_); }
+  bool mapped() const override { return true; }
 
  private:
   void* base_;
@@ -68,9 +97,60 @@ class BufferStorage final : public Storage {
   std::vector<uint64_t> words_;
 };
 
+// Scratch space for decoded (unpacked, decompressed) messages, 8-byte aligned. Grown, never
+// zero-filled: the decoder writes every byte that is later read (or fails), and a hostile frame
+// may claim up to ReaderOptions::chunk_bytes_max, which would otherwise be cleared per chunk.
+class WordBuffer {
+ public:
+  uint64_t* words(std::size_t count) {
+    if (count > capacity_) {
+      data_.reset(new uint64_t[count]);
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<uint64_t[]> data_;
+  std::size_t capacity_ = 0;
+};
+
+// One spare zstd decompression context per thread, handed from reader to reader: creating one
+// costs more than reading a small trace (and a fuzzer reads thousands of small traces a second).
+// The flag, trivially destructible, says when the thread's cache is gone (a reader destroyed
+// after it, at exit, frees its context itself).
+thread_local bool t_dctx_cache_gone = false;
+struct DCtxCache {
+  ZSTD_DCtx* spare = nullptr;
+  ~DCtxCache() {
+    ZSTD_freeDCtx(spare);
+    spare = nullptr;
+    t_dctx_cache_gone = true;
+  }
+};
+thread_local DCtxCache t_dctx_cache;
+
+ZSTD_DCtx* take_dctx() {
+  if (!t_dctx_cache_gone && t_dctx_cache.spare != nullptr) {
+    return std::exchange(t_dctx_cache.spare, nullptr);
+  }
+  return ZSTD_createDCtx();
+}
+
+void give_back_dctx(ZSTD_DCtx* dctx) {
+  if (!t_dctx_cache_gone && t_dctx_cache.spare == nullptr) {
+    t_dctx_cache.spare = dctx;
+  } else {
+    ZSTD_freeDCtx(dctx);
+  }
+}
+
 inline void assign(std::string& out, capnp::Data::Reader d) {
   out.assign(reinterpret_cast<const char*>(d.begin()), d.size());
 }
+
+using SpareBodies = std::tuple<ProcessSpawn, ProcessExec, ProcessExit, FileChange, Flow, Lookup,
+                               Verdict, Marker, DroppedEvents>;
 
 class ChunkedReader final : public TraceReader {
  public:
@@ -85,6 +165,7 @@ class ChunkedReader final : public TraceReader {
     capnp_options_.nestingLimit = static_cast<int>(options_.nesting_limit);
     stats_.file_bytes = size_;
     digest_ = kDigestSeed;
+    mapped_ = storage_ != nullptr && storage_->mapped();
     if (reinterpret_cast<uintptr_t>(data_) % 8 != 0) {
       auto copy = std::make_unique<BufferStorage>(size_);
       if (size_ > 0) std::memcpy(copy->data(), data_, size_);
@@ -98,7 +179,7 @@ class ChunkedReader final : public TraceReader {
   // the base class's (an error under clang).
   ~ChunkedReader() noexcept override {
     message_.reset();
-    if (dctx_ != nullptr) ZSTD_freeDCtx(dctx_);
+    if (dctx_ != nullptr) give_back_dctx(dctx_);
   }
 
   bool ok() const override { return ok_; }
@@ -117,6 +198,7 @@ class ChunkedReader final : public TraceReader {
     for (;;) {
       while (event_pos_ < event_total_) {
         const uint32_t position = event_pos_++;
+        if (lookahead_.blocks_done < lookahead_.blocks_total) lookahead_step();
         try {
           if (decode_event(events_[position], out)) {
             ++events_read_;
@@ -140,6 +222,7 @@ class ChunkedReader final : public TraceReader {
     if (kind == TraceIssue::Kind::kDamagedChunk || kind == TraceIssue::Kind::kTruncated) {
       damage_seen_ = true;
     }
+    if (issues_.empty()) issues_.reserve(8);  // a damaged trace rarely has just one.
     issues_.push_back(TraceIssue{kind, offset, chunk_index, std::move(message)});
   }
 
@@ -195,14 +278,32 @@ class ChunkedReader final : public TraceReader {
     done_ = true;
   }
 
-  // Searches forward, on 8-byte boundaries, for a frame header that passes its check.
+  // Searches forward, on 8-byte boundaries, for a frame header that passes its check. memmem
+  // finds the candidates (the chunk magic), so a long damaged stretch is skipped at memory speed.
   void resync(uint64_t from) {
+    static constexpr unsigned char kMagic[4] = {'F', 'L', 'C', 'K'};
+    static_assert(frame::kChunkMagic == 0x4b434c46, "kMagic is kChunkMagic's bytes");
+    // In windows: a sanitizer checks memmem's whole range, however near the next magic is.
+    static constexpr uint64_t kWindow = 512;
     uint64_t p = frame::padded8(from);
-    for (; p + frame::kFrameHeaderBytes <= size_; p += 8) {
-      if (frame::header_valid(data_ + p)) {
-        offset_ = p;
+    while (p < size_ && size_ - p >= frame::kFrameHeaderBytes) {
+      const uint64_t window = std::min<uint64_t>(size_ - p, kWindow + sizeof kMagic - 1);
+      const void* hit = ::memmem(data_ + p, window, kMagic, sizeof kMagic);
+      if (hit == nullptr) {
+        p += kWindow;  // a multiple of 8; the window overlapped the next by the magic's size - 1.
+        continue;
+      }
+      const auto q = static_cast<uint64_t>(static_cast<const unsigned char*>(hit) - data_);
+      if (q % 8 != 0) {
+        p = frame::padded8(q);  // the next boundary after an unaligned magic.
+        continue;
+      }
+      if (size_ - q < frame::kFrameHeaderBytes) break;
+      if (frame::header_valid(data_ + q)) {
+        offset_ = q;
         return;
       }
+      p = q + 8;
     }
     offset_ = size_;
     resynced_to_end_ = true;
@@ -214,6 +315,73 @@ class ChunkedReader final : public TraceReader {
       if (done_) return false;
       if (step() == Step::kEventsLoaded) return true;
     }
+  }
+
+  // The checksum of the chunk after an event chunk is computed while the event chunk is read: a
+  // few 64-byte blocks per next() call, prefetched a little ahead. Its bytes then stream in from
+  // memory behind the decoding instead of in one stall when the chunk is reached, and are in the
+  // cache when it is decoded. step() finishes the sum and checks it before anything of the chunk
+  // is used, as for any chunk.
+  struct Lookahead {
+    uint64_t at = UINT64_MAX;  // the frame's offset; UINT64_MAX: none.
+    uint64_t padded = 0;       // payload bytes to hash.
+    const unsigned char* payload = nullptr;
+    uint64_t blocks_total = 0;
+    uint64_t blocks_done = 0;
+    uint64_t blocks_per_event = 0;
+    hash::Blocks state{frame::kPayloadCheckSeed};
+  };
+  static constexpr uint64_t kPrefetchBytes = 1024;
+
+  // Called once an event chunk is loaded (offset_ is the next frame). Frames that step() would
+  // not hash (bad header, over the limits, cut short) get no lookahead; step() reports them.
+  void start_lookahead() {
+    lookahead_ = Lookahead{};
+    const uint64_t at = offset_;
+    if (event_total_ == 0 || at >= size_ || size_ - at < frame::kFrameHeaderBytes) return;
+    const unsigned char* p = data_ + at;
+    if (!frame::header_valid(p)) return;
+    const frame::FrameHeader h = frame::decode(p);
+    if (h.stored_bytes > options_.chunk_bytes_max || h.raw_bytes > options_.chunk_bytes_max) return;
+    const uint64_t padded = frame::padded8(h.stored_bytes);
+    // (Under one block, hash::bytes takes another path; such a chunk is hashed by step().)
+    if (padded > size_ - at - frame::kFrameHeaderBytes || padded < hash::kBlockBytes) return;
+    lookahead_.at = at;
+    lookahead_.padded = padded;
+    lookahead_.payload = p + frame::kFrameHeaderBytes;
+    lookahead_.blocks_total = padded / hash::kBlockBytes;
+    lookahead_.blocks_per_event = lookahead_.blocks_total / event_total_ + 1;
+    if (mapped_) {
+      // Map the pages now, in one call, rather than fault them in one by one: a prefetch of an
+      // unmapped page does nothing.
+      const auto first = reinterpret_cast<uintptr_t>(lookahead_.payload) & ~uintptr_t{4095};
+      ::madvise(reinterpret_cast<void*>(first),
+                reinterpret_cast<uintptr_t>(lookahead_.payload) + padded - first,
+                MADV_POPULATE_READ);
+    }
+  }
+
+  [[gnu::noinline]] void lookahead_step() {
+    const uint64_t n =
+        std::min(lookahead_.blocks_per_event, lookahead_.blocks_total - lookahead_.blocks_done);
+    const uint64_t at = lookahead_.blocks_done * hash::kBlockBytes;
+    for (uint64_t ahead = at + kPrefetchBytes, i = 0; i < n && ahead < lookahead_.padded;
+         ++i, ahead += hash::kBlockBytes) {
+      __builtin_prefetch(lookahead_.payload + ahead);
+    }
+    lookahead_.state.feed(lookahead_.payload + at, n);
+    lookahead_.blocks_done += n;
+  }
+
+  uint64_t checksum_of(uint64_t at, const unsigned char* payload, uint64_t padded) {
+    if (lookahead_.at != at || lookahead_.padded != padded || lookahead_.payload != payload) {
+      return hash::bytes(frame::kPayloadCheckSeed, payload, padded);
+    }
+    lookahead_.at = UINT64_MAX;
+    lookahead_.state.feed(payload + lookahead_.blocks_done * hash::kBlockBytes,
+                          lookahead_.blocks_total - lookahead_.blocks_done);
+    lookahead_.blocks_done = lookahead_.blocks_total;
+    return lookahead_.state.finish(payload + lookahead_.blocks_total * hash::kBlockBytes, padded);
   }
 
   // Processes the frame at offset_.
@@ -266,7 +434,7 @@ class ChunkedReader final : public TraceReader {
     ++next_chunk_index_;
     const unsigned char* payload = p + frame::kFrameHeaderBytes;
     const uint64_t padded = end - at - frame::kFrameHeaderBytes;
-    if (hash::bytes(frame::kPayloadCheckSeed, payload, padded) != h.checksum) {
+    if (checksum_of(at, payload, padded) != h.checksum) {
       issue(TraceIssue::Kind::kDamagedChunk, at, index, "chunk checksum mismatch; skipped");
       return Step::kOther;
     }
@@ -278,16 +446,18 @@ class ChunkedReader final : public TraceReader {
     }
     chunk_offset_ = at;
     chunk_index_current_ = index;
+    CapnpErrors capnp_errors;
     try {
       switch (static_cast<frame::ChunkKind>(h.kind)) {
         case frame::ChunkKind::kHeader:
-          if (!header_read_) read_header(h, payload);
+          if (!header_read_) read_header(h, payload, capnp_errors);
           return Step::kOther;
         case frame::ChunkKind::kEvents:
-          load_events(h, payload);
+          if (!load_events(h, payload, capnp_errors)) return Step::kOther;
+          start_lookahead();
           return Step::kEventsLoaded;
         case frame::ChunkKind::kFooter:
-          read_footer(h, payload);
+          if (!read_footer(h, payload, capnp_errors)) return Step::kOther;
           done_ = true;
           return Step::kEnd;
       }
@@ -311,7 +481,8 @@ class ChunkedReader final : public TraceReader {
     const unsigned char* src = payload;
     std::size_t src_bytes = h.stored_bytes;
     if (h.compression == static_cast<uint8_t>(Compression::kZstd)) {
-      if (dctx_ == nullptr) dctx_ = ZSTD_createDCtx();
+      if (dctx_ == nullptr) dctx_ = take_dctx();
+      if (dctx_ == nullptr) throw DecodeError{"zstd: cannot allocate a decompression context"};
       std::size_t expected = h.raw_bytes;
       if (packed) {
         unsigned long long content = ZSTD_getFrameContentSize(src, src_bytes);
@@ -321,24 +492,23 @@ class ChunkedReader final : public TraceReader {
         }
         expected = static_cast<std::size_t>(content);
       }
-      std::vector<uint64_t>& into = packed ? unzstd_words_ : raw_words_;
-      into.resize((expected + 7) / 8);
-      std::size_t n = ZSTD_decompressDCtx(dctx_, into.data(), expected, src, src_bytes);
+      uint64_t* into = (packed ? unzstd_words_ : raw_words_).words((expected + 7) / 8);
+      std::size_t n = ZSTD_decompressDCtx(dctx_, into, expected, src, src_bytes);
       if (ZSTD_isError(n) || n != expected) {
         throw DecodeError{fmt::format("zstd: {}", ZSTD_isError(n) ? ZSTD_getErrorName(n)
                                                                   : "short output")};
       }
-      src = reinterpret_cast<const unsigned char*>(into.data());
+      src = reinterpret_cast<const unsigned char*>(into);
       src_bytes = expected;
     } else if (h.compression != static_cast<uint8_t>(Compression::kNone)) {
       throw DecodeError{fmt::format("unknown compression {}", h.compression)};
     }
     if (packed) {
-      raw_words_.resize(h.raw_bytes / 8);
+      uint64_t* into = raw_words_.words(h.raw_bytes / 8);
       kj::ArrayInputStream in(kj::ArrayPtr<const kj::byte>(src, src_bytes));
       capnp::_::PackedInputStream unpacker(in);
-      unpacker.read(raw_words_.data(), h.raw_bytes);
-      src = reinterpret_cast<const unsigned char*>(raw_words_.data());
+      unpacker.read(into, h.raw_bytes);
+      src = reinterpret_cast<const unsigned char*>(into);
     } else if (src_bytes != h.raw_bytes) {
       throw DecodeError{fmt::format("stored {} bytes but the message has {}", src_bytes,
                                     h.raw_bytes)};
@@ -347,8 +517,13 @@ class ChunkedReader final : public TraceReader {
                                            h.raw_bytes / 8);
   }
 
-  void read_header(const frame::FrameHeader& h, const unsigned char* payload) {
+  // read_header, read_footer, load_events: false (the chunk dropped) on a Cap'n Proto error.
+  bool read_header(const frame::FrameHeader& h, const unsigned char* payload, CapnpErrors& errors) {
     auto words = message_words(h, payload);
+    if (errors.failed()) {  // e.g. packed input that ends early: the words are not all written.
+      drop_chunk(std::move(errors.message()));
+      return false;
+    }
     capnp::FlatArrayMessageReader message(words, capnp_options_);
     auto r = message.getRoot<wire::Header>();
     TraceHeader out;
@@ -364,18 +539,30 @@ class ChunkedReader final : public TraceReader {
     out.caller.root = caller.getRoot();
     out.caller.uid = caller.getUid();
     assign(out.caller.description, caller.getDescription());
-    for (auto kv : r.getResolverConfig()) {
+    auto config = r.getResolverConfig();
+    out.resolver_config.reserve(std::min<std::size_t>(config.size(), 64));  // size is untrusted.
+    for (auto kv : config) {
+      if (errors.failed()) break;  // (errors no longer stop Cap'n Proto: stop here.)
       auto& entry = out.resolver_config.emplace_back();
       assign(entry.first, kv.getKey());
       assign(entry.second, kv.getValue());
     }
+    if (errors.failed()) {
+      drop_chunk(std::move(errors.message()));
+      return false;
+    }
     header_ = std::move(out);
     header_read_ = true;
     note_version(header_.format_version, chunk_offset_);
+    return true;
   }
 
-  void read_footer(const frame::FrameHeader& h, const unsigned char* payload) {
+  bool read_footer(const frame::FrameHeader& h, const unsigned char* payload, CapnpErrors& errors) {
     auto words = message_words(h, payload);
+    if (errors.failed()) {  // e.g. packed input that ends early: the words are not all written.
+      drop_chunk(std::move(errors.message()));
+      return false;
+    }
     capnp::FlatArrayMessageReader message(words, capnp_options_);
     auto r = message.getRoot<wire::Footer>();
     TraceFooter out;
@@ -387,9 +574,13 @@ class ChunkedReader final : public TraceReader {
     out.digest = r.getDigest();
     out.complete = r.getComplete();
     out.skipped_records = r.getSkippedRecords();
+    if (errors.failed()) {
+      drop_chunk(std::move(errors.message()));
+      return false;
+    }
     footer_ = out;
     // The digest covers every event the writer wrote, so it can only match when we saw them all.
-    if (damage_seen_) return;
+    if (damage_seen_) return true;
     const uint64_t seen = events_read_ + stats_.skipped_unknown_events;
     if (out.event_count != seen) {
       issue(TraceIssue::Kind::kDamagedChunk, chunk_offset_, chunk_index_current_,
@@ -402,13 +593,22 @@ class ChunkedReader final : public TraceReader {
             fmt::format("footer digest {:016x} differs from the events' digest {:016x}",
                         out.digest, digest_));
     }
+    return true;
   }
 
-  void load_events(const frame::FrameHeader& h, const unsigned char* payload) {
+  bool load_events(const frame::FrameHeader& h, const unsigned char* payload, CapnpErrors& errors) {
     auto words = message_words(h, payload);
+    if (errors.failed()) {  // e.g. packed input that ends early: the words are not all written.
+      drop_chunk(std::move(errors.message()));
+      return false;
+    }
     message_.emplace(words, capnp_options_);
     auto chunk = message_->getRoot<wire::Chunk>();
     events_ = chunk.getEvents();
+    if (errors.failed()) {
+      drop_chunk(std::move(errors.message()));
+      return false;
+    }
     if (events_.size() != h.event_count) {
       throw DecodeError{fmt::format("frame says {} events, message holds {}", h.event_count,
                                     events_.size())};
@@ -417,63 +617,168 @@ class ChunkedReader final : public TraceReader {
     strings_.clear();
     strings_.reserve(strings.size());
     for (auto s : strings) {
+      if (errors.failed()) break;  // (errors no longer stop Cap'n Proto: stop here.)
       strings_.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
     }
+    if (errors.failed()) {
+      drop_chunk(std::move(errors.message()));
+      return false;
+    }
     if (strings_.empty()) strings_.emplace_back();
+    if (!spares_grown_ && events_.size() >= kGrowSparesEvents) {
+      // A long read ahead: worth a few small allocations.
+      std::apply([](auto&... bodies) { (give_buffers(bodies), ...); }, spare_bodies());
+      spares_grown_ = true;
+    }
     time_ns_ = chunk.getBaseTimeNs();
     event_pos_ = 0;
     event_total_ = events_.size();
+    return true;
   }
 
   // ---- event decoding: assigns every field of `out`, so a reused Event keeps nothing stale.
 
-  // The caller's Event already holding a T is reused as is. When the kind changes, its current
-  // body is parked in spare_bodies_ and the parked T (with the string capacities it had) moved
-  // in: moves steal buffers, so alternating kinds (flow, lookup, lookup, verdict, ...) costs no
-  // allocation in steady state.
+  // The caller's Event already holding a T is reused as is. When the kind changes, the heap
+  // buffers of its strings are parked in spare_bodies_ (in a body of its kind; only the strings
+  // are handed over, a pointer move each) and the T parked earlier is moved in with the buffers
+  // it had: alternating kinds (flow, lookup, lookup, verdict, ...) costs no allocation in steady
+  // state. Flattened: the string moves are inlined.
   template <typename T>
-  T& reuse(EventBody& body) {
+  [[gnu::flatten]] T& reuse(EventBody& body) {
     if (auto* p = std::get_if<T>(&body)) return *p;
+    SpareBodies& spares = spare_bodies();
     std::visit(
-        [this](auto& old) {
-          using Old = std::decay_t<decltype(old)>;
-          std::get<Old>(spare_bodies_) = std::move(old);
-        },
+        [&spares](auto& old) { take_strings(std::get<std::decay_t<decltype(old)>>(spares), old); },
         body);
-    return body.emplace<T>(std::move(std::get<T>(spare_bodies_)));
+    return body.emplace<T>(std::move(std::get<T>(spares)));
   }
 
-  void str(std::string& out, uint32_t index) {
-    if (index >= strings_.size()) {
-      throw DecodeError{fmt::format("string index {} past the table of {}", index,
-                                    strings_.size())};
-    }
+  // Allocated on the first change of kind (a reader of a tiny or damaged trace may never need
+  // them; they are most of the reader's size).
+  [[gnu::noinline]] SpareBodies& make_spare_bodies() {
+    spare_bodies_ = std::make_unique<SpareBodies>();
+    return *spare_bodies_;
+  }
+  SpareBodies& spare_bodies() { return spare_bodies_ ? *spare_bodies_ : make_spare_bodies(); }
+
+  // Moves the heap buffer of `from` (if it has one) into `to`. Should `to` have one too,
+  // libstdc++'s move-assignment hands it back to `from`, so none is freed.
+  static void take(std::string& to, std::string& from) {
+    if (from.capacity() > kShortCapacity) to = std::move(from);
+  }
+  static inline const std::size_t kShortCapacity = std::string().capacity();
+
+  template <typename T>
+  static void take_strings(T& to, T& from) {
+    each_string(to, from, [](std::string& a, std::string& b) { take(a, b); });
+  }
+
+  // Gives every string of a spare body a heap buffer, so that moving it into the caller's Event
+  // steals a pointer rather than copying an inline (short-string) buffer.
+  template <typename T>
+  static void give_buffers(T& body) {
+    each_string(body, body, [](std::string& a, std::string&) { a.reserve(kShortCapacity + 1); });
+  }
+
+  // f(to.s, from.s) for every string s of a body (an absent identity in `from` is skipped; one
+  // absent in `to` is created).
+  template <typename F>
+  static void each_string(CodeIdentity& to, CodeIdentity& from, F f) {
+    f(to.path, from.path);
+    f(to.signing_id, from.signing_id);
+    f(to.team_id, from.team_id);
+  }
+  template <typename F>
+  static void each_string(std::optional<CodeIdentity>& to, std::optional<CodeIdentity>& from, F f) {
+    if (!from) return;
+    if (!to) to.emplace();
+    each_string(*to, *from, f);
+  }
+  template <typename F>
+  static void each_string(ProcessSpawn& to, ProcessSpawn& from, F f) {
+    each_string(to.image, from.image, f);
+  }
+  template <typename F>
+  static void each_string(ProcessExec& to, ProcessExec& from, F f) {
+    each_string(to.image, from.image, f);
+  }
+  template <typename F>
+  static void each_string(ProcessExit&, ProcessExit&, F) {}
+  template <typename F>
+  static void each_string(FileChange& to, FileChange& from, F f) {
+    f(to.path, from.path);
+    f(to.new_path, from.new_path);
+    each_string(to.image, from.image, f);
+  }
+  template <typename F>
+  static void each_string(Flow& to, Flow& from, F f) {
+    f(to.source_app_identifier, from.source_app_identifier);
+    f(to.source_app_version, from.source_app_version);
+    f(to.source_app_unique_identifier, from.source_app_unique_identifier);
+    f(to.hostname, from.hostname);
+    f(to.remote_hostname, from.remote_hostname);
+    f(to.local_endpoint.address, from.local_endpoint.address);
+    f(to.remote_endpoint.address, from.remote_endpoint.address);
+  }
+  template <typename F>
+  static void each_string(Lookup& to, Lookup& from, F f) {
+    f(to.args.requirement, from.args.requirement);
+    f(to.args.path, from.args.path);
+    f(to.data.path, from.data.path);
+    each_string(to.data.identity, from.data.identity, f);
+  }
+  template <typename F>
+  static void each_string(Verdict& to, Verdict& from, F f) {
+    each_string(to.identity, from.identity, f);
+    f(to.rule, from.rule);
+  }
+  template <typename F>
+  static void each_string(Marker& to, Marker& from, F f) {
+    f(to.text, from.text);
+  }
+  template <typename F>
+  static void each_string(DroppedEvents& to, DroppedEvents& from, F f) {
+    f(to.reason, from.reason);
+  }
+
+  [[noreturn]] void bad_string_index(uint32_t index) const {
+    throw DecodeError{fmt::format("string index {} past the table of {}", index, strings_.size())};
+  }
+
+  // Inlined: called for every string field of every event.
+  [[gnu::always_inline]] void str(std::string& out, uint32_t index) {
+    if (index >= strings_.size()) [[unlikely]]
+      bad_string_index(index);
+    const std::string_view s = strings_[index];
     // clear + append takes libstdc++'s short path (copy into the existing capacity) where
     // assign goes through the general replace with its aliasing checks: measurably faster here.
     out.clear();
-    out.append(strings_[index].data(), strings_[index].size());
+    if (!s.empty()) out.append(s.data(), s.size());
   }
 
-  void token(std::optional<AuditToken>& out, bool present, wire::AuditToken::Reader r) {
+  // Optional members: `get` (which reads the pointer) is only called when the member is present.
+  template <typename Get>
+  static void token(std::optional<AuditToken>& out, bool present, Get get) {
     if (!present) {
       out.reset();
       return;
     }
     if (!out) out.emplace();
-    get_token_words(r, *out);
+    get_token_words(get(), *out);
   }
 
   void identity(CodeIdentity& out, wire::CodeIdentity::Reader r) {
     str(out.path, r.getPath());
-    if (r.hasCdhash()) {
-      auto d = r.getCdhash();
-      if (d.size() != std::tuple_size_v<Cdhash>) {
-        throw DecodeError{fmt::format("cdhash of {} bytes", d.size())};
-      }
+    // A null cdhash reads as empty, so one read tells present (20 bytes) from absent in the
+    // common cases; only an empty one needs the second look.
+    auto d = r.getCdhash();
+    if (d.size() == std::tuple_size_v<Cdhash>) {
       if (!out.cdhash) out.cdhash.emplace();
       std::memcpy(out.cdhash->data(), d.begin(), d.size());
-    } else {
+    } else if (d.size() == 0 && !r.hasCdhash()) {
       out.cdhash.reset();
+    } else {
+      throw DecodeError{fmt::format("cdhash of {} bytes", d.size())};
     }
     str(out.signing_id, r.getSigningId());
     str(out.team_id, r.getTeamId());
@@ -485,7 +790,8 @@ class ChunkedReader final : public TraceReader {
   // An absent identity parks the strings of the one it replaces in spare_identity_, and a
   // present one takes them back, so identities that come and go (lookups with and without
   // signing information) do not allocate.
-  void identity(std::optional<CodeIdentity>& out, bool present, wire::CodeIdentity::Reader r) {
+  template <typename Get>
+  [[gnu::flatten]] void identity(std::optional<CodeIdentity>& out, bool present, Get get) {
     if (!present) {
       if (out) {
         spare_identity_ = std::move(*out);
@@ -494,7 +800,7 @@ class ChunkedReader final : public TraceReader {
       return;
     }
     if (!out) out.emplace(std::move(spare_identity_));
-    identity(*out, r);
+    identity(*out, get());
   }
 
   template <typename Group>
@@ -507,7 +813,7 @@ class ChunkedReader final : public TraceReader {
   void decode(wire::ProcessSpawn::Reader r, ProcessSpawn& out) {
     get_token_words(r.getToken(), out.token);
     get_token_words(r.getParent(), out.parent);
-    token(out.responsible, r.hasResponsible(), r.getResponsible());
+    token(out.responsible, r.hasResponsible(), [&] { return r.getResponsible(); });
     identity(out.image, r.getImage());
   }
   void decode(wire::ProcessExec::Reader r, ProcessExec& out) {
@@ -524,7 +830,7 @@ class ChunkedReader final : public TraceReader {
     out.op = from_wire<FileOp>(r.getOp());
     str(out.path, r.getPath());
     str(out.new_path, r.getNewPath());
-    identity(out.image, r.hasImage(), r.getImage());
+    identity(out.image, r.hasImage(), [&] { return r.getImage(); });
   }
   void decode(wire::Flow::Reader r, Flow& out) {
     out.flow_id = r.getFlowId();
@@ -558,7 +864,7 @@ class ChunkedReader final : public TraceReader {
     out.flow_id = r.getFlowId();
     out.call = from_wire<LookupCall>(r.getCall());
     auto args = r.getArgs();
-    token(out.args.token, args.hasToken(), args.getToken());
+    token(out.args.token, args.hasToken(), [&] { return args.getToken(); });
     out.args.pid = args.getPid();
     out.args.code_handle = args.getCodeHandle();
     str(out.args.requirement, args.getRequirement());
@@ -568,16 +874,16 @@ class ChunkedReader final : public TraceReader {
     auto data = r.getData();
     out.data.code_handle = data.getCodeHandle();
     str(out.data.path, data.getPath());
-    token(out.data.token, data.hasToken(), data.getToken());
+    token(out.data.token, data.hasToken(), [&] { return data.getToken(); });
     out.data.pid = data.getPid();
-    identity(out.data.identity, data.hasIdentity(), data.getIdentity());
+    identity(out.data.identity, data.hasIdentity(), [&] { return data.getIdentity(); });
     out.duration_ns = r.getDurationNs();
   }
   void decode(wire::Verdict::Reader r, Verdict& out) {
     out.flow_id = r.getFlowId();
     out.decision = from_wire<Decision>(r.getDecision());
     out.status = from_wire<AttributionStatus>(r.getStatus());
-    identity(out.identity, r.hasIdentity(), r.getIdentity());
+    identity(out.identity, r.hasIdentity(), [&] { return r.getIdentity(); });
     out.label = from_wire<VerdictLabel>(r.getLabel());
     str(out.rule, r.getRule());
   }
@@ -635,6 +941,7 @@ class ChunkedReader final : public TraceReader {
   ReaderOptions options_;
   capnp::ReaderOptions capnp_options_;
 
+  bool mapped_ = false;  // data_ is an mmapped file.
   bool ok_ = false;
   bool done_ = false;
   bool header_read_ = false;
@@ -654,18 +961,19 @@ class ChunkedReader final : public TraceReader {
   uint64_t digest_ = 0;
 
   ZSTD_DCtx* dctx_ = nullptr;
-  std::vector<uint64_t> raw_words_;
-  std::vector<uint64_t> unzstd_words_;
+  WordBuffer raw_words_;
+  WordBuffer unzstd_words_;
   std::optional<capnp::FlatArrayMessageReader> message_;
   capnp::List<wire::Event>::Reader events_;
   uint32_t event_pos_ = 0;
   uint32_t event_total_ = 0;
+  Lookahead lookahead_;
   uint64_t time_ns_ = 0;
   std::vector<std::string_view> strings_;
-  std::tuple<ProcessSpawn, ProcessExec, ProcessExit, FileChange, Flow, Lookup, Verdict, Marker,
-             DroppedEvents>
-      spare_bodies_;
+  std::unique_ptr<SpareBodies> spare_bodies_;
   CodeIdentity spare_identity_;
+  static constexpr std::size_t kGrowSparesEvents = 256;
+  bool spares_grown_ = false;
 };
 
 class NotATraceReader final : public TraceReader {
