@@ -516,6 +516,17 @@ bool wait_for_text(const std::string& path, const std::string& needle,
   return false;
 }
 
+// Waits until a chunk with flows is on disk (up to 60 s), then 300 ms more. Stop tests signal
+// flowid then, not after a fixed delay: a sanitizer build of flowid takes seconds to start
+// (it hashes its own large executable for the spawn event).
+void wait_for_flows(const std::string& path) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && all_of<Flow>(read_trace(path)).empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+}
+
 TEST(RecordStop, SigtermFinishesTheTraceCleanly) {
   REQUIRE_SECCOMP_NOTIFY();
   LoopbackServer server;
@@ -524,7 +535,7 @@ TEST(RecordStop, SigtermFinishesTheTraceCleanly) {
   pid_t flowid = spawn_flowid(
       record_args(path, {}, {kProbe, "connect", "127.0.0.1", server.port(), "100000000"}),
       dir.file("out"), dir.file("err"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  wait_for_flows(path);
   ::kill(flowid, SIGTERM);
   int status = 0;
   ::waitpid(flowid, &status, 0);
@@ -544,13 +555,13 @@ TEST(RecordStop, SigkillKeepsWholeChunksAndTheTreeFailsClosed) {
   LoopbackServer server;
   TempDir dir;
   std::string path = dir.file("kill.trace");
-  // 200000 connects take far longer than the 1.5 s before the kill while supervised; once the
+  // 200000 connects take far longer than the time to the kill while supervised; once the
   // supervisor is gone the rest fail at once with ENOSYS.
   pid_t flowid = spawn_flowid(
       record_args(path, {"--lifecycle", "supervisor"},
                   {kProbe, "connect", "127.0.0.1", server.port(), "200000"}),
       dir.file("out"), dir.file("err"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  wait_for_flows(path);
   ::kill(flowid, SIGKILL);
   ::waitpid(flowid, nullptr, 0);
   // The probe, orphaned, finishes on its own and reports its failures.
