@@ -132,6 +132,7 @@ struct FaultFinding {
 
 struct CampaignReport {
   std::string strategy;
+  bool launcher = false;  // the strategy is a launcher: model replay does not run launches.
   FaultSet plan = 0;
   uint64_t seed = 0;
   fuzz::CampaignTally tally;
@@ -155,6 +156,7 @@ class Campaign {
 
   CampaignReport run() {
     report_.strategy = options_.strategy.name;
+    report_.launcher = options_.strategy.launcher;
     report_.plan = plan_;
     report_.seed = options_.seed;
     start_ = Clock::now();
@@ -351,6 +353,17 @@ std::string json_string(std::string_view text) {
   return out;
 }
 
+// The command that shows a saved counterexample failing again: model replay of its trace for a
+// resolver (the trace holds the failing resolver's own calls and lookup faults), the matrix row
+// of its scenario for a launcher (model replay rebuilds resolutions, not launches).
+std::string replay_command(const CampaignReport& report, const std::string& scenario_path,
+                           const std::string& trace_path) {
+  if (report.launcher) {
+    return fmt::format("flowid matrix --scenarios {} --launcher {} -v", scenario_path, report.strategy);
+  }
+  return fmt::format("flowid replay --mode model --resolver {} {}", report.strategy, trace_path);
+}
+
 void print_human(const CampaignReport& report, const fuzz::CampaignOptions& options) {
   const auto& t = report.tally;
   fmt::print("flowid fuzz: strategy {}, faults {}, seed {}\n", report.strategy, fuzz::format_fault_set(report.plan),
@@ -408,7 +421,7 @@ void print_human(const CampaignReport& report, const fuzz::CampaignOptions& opti
     fmt::print("  reproduce: {}\n", f->counterexample.reproduce);
     if (f->files) {
       fmt::print("  scenario:  {}\n  trace:     {}\n", f->files->scenario_path, f->files->trace_path);
-      fmt::print("  replay:    flowid replay --mode model --resolver {} {}\n", report.strategy, f->files->trace_path);
+      fmt::print("  replay:    {}\n", replay_command(report, f->files->scenario_path, f->files->trace_path));
     } else if (!f->write_error.empty()) {
       fmt::print("  (not saved: {})\n", f->write_error);
     }
@@ -510,7 +523,10 @@ SuiteReport suite_of(const CampaignReport& report) {
 }
 
 // Writes each distinct counterexample once; every finding of the same case shares the files.
-void save_counterexamples(CampaignReport& report, const std::string& dir, bool matrix_names, bool expect_all) {
+// Each trace records `recorder`'s own run (the strategy that failed), so the printed replay line
+// meets the same seam calls and races.
+void save_counterexamples(CampaignReport& report, const std::string& dir, bool matrix_names, bool expect_all,
+                          const fuzz::StrategyUnderTest& recorder) {
   for (std::size_t i = 0; i < report.found.size(); ++i) {
     auto& f = report.found[i];
     if (!f) continue;
@@ -523,14 +539,15 @@ void save_counterexamples(CampaignReport& report, const std::string& dir, bool m
     const std::string name = matrix_names ? fmt::format("{}--{}", report.strategy, fuzz::fault_id(fuzz::fault_at(static_cast<int>(i))))
                                           : fuzz::case_name(report.strategy, report.seed, f->case_index);
     std::string error;
-    f->files = replay::write_counterexample(f->counterexample, report.strategy, dir, name, expect_all, &error);
+    f->files = replay::write_counterexample(f->counterexample, report.strategy, dir, name, expect_all, &error, &recorder);
     if (!f->files) f->write_error = error;
   }
   if (report.baseline && !matrix_names) {
     auto& b = *report.baseline;
     std::string error;
     b.files = replay::write_counterexample(b.counterexample, report.strategy, dir,
-                                           fuzz::case_name(report.strategy, report.seed, b.case_index), expect_all, &error);
+                                           fuzz::case_name(report.strategy, report.seed, b.case_index), expect_all, &error,
+                                           &recorder);
     if (!b.files) b.write_error = error;
   }
 }
@@ -590,7 +607,7 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
     }
   }
   report.found[slot] = FaultFinding{k, 0, cx, std::nullopt, {}};
-  save_counterexamples(report, options.out_dir, false, options.expect_all);
+  save_counterexamples(report, options.out_dir, false, options.expect_all, campaign.strategy);
   const auto& f = *report.found[slot];
   fmt::print("violation: {}\n", cx.shrink.verdict.first_violation);
   fmt::print("shrunk from {} to {} steps ({} runs), faults {}\n\n{}\n", cx.shrink.original_size, cx.shrink.shrunk_size,
@@ -680,7 +697,7 @@ int run_fuzz(const FuzzOptions& options) {
   CampaignReport report = run.run();
   report.corpus = std::move(corpus_verdicts);
   check_determinism(campaign, report.tally.cases, report);
-  save_counterexamples(report, options.out_dir, false, options.expect_all);
+  save_counterexamples(report, options.out_dir, false, options.expect_all, campaign.strategy);
 
   if (options.json) {
     const std::string json = report_json(report);
@@ -762,7 +779,11 @@ int run_matrix_mode(const FuzzOptions& options) {
   for (auto& t : threads) t.join();
 
   if (!options.out_dir.empty() && options.out_dir != "flowid-fuzz-out") {
-    for (auto& cell : cells) save_counterexamples(cell.report, options.out_dir, true, true);
+    for (auto& cell : cells) {
+      if (auto strategy = fuzz::reference_strategy(cell.strategy)) {
+        save_counterexamples(cell.report, options.out_dir, true, true, *strategy);
+      }
+    }
   }
 
   std::vector<std::string> mismatches;

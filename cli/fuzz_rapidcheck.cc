@@ -64,7 +64,7 @@ int run_fuzz_rapidcheck(const RapidcheckRun& run) {
   if (result.failed) {
     const std::string name = "rc-" + fuzz::case_name(run.strategy.name, run.seed, result.counterexample.case_index).substr(5);
     files = replay::write_counterexample(result.counterexample, run.strategy.name, run.out_dir, name,
-                                        run.expect_all, &write_error);
+                                        run.expect_all, &write_error, &run.strategy);
   }
   const auto& shrink = result.counterexample.shrink;
   if (run.json) {

@@ -159,7 +159,10 @@ int run_matrix(const MatrixOptions& options) {
   std::string dir = options.scenarios_dir.empty()
                         ? replay::default_fixtures_dir() + "/scenarios"
                         : options.scenarios_dir;
-  auto files = replay::scenario_files(dir);
+  // One scenario file (the natural way to look at one counterexample) or a folder of them.
+  std::error_code file_error;
+  auto files = std::filesystem::is_regular_file(dir, file_error) ? std::vector<std::string>{dir}
+                                                                 : replay::scenario_files(dir);
   if (files.empty()) {
     fmt::print(stderr, "flowid matrix: {}: no *.scenario files\n", dir);
     return kExitInputError;
@@ -308,7 +311,7 @@ Subcommand add_matrix(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "matrix", "Run every strategy against every fault scenario; print the strategy x fault table");
   app->add_option("--scenarios", options->scenarios_dir,
-                  "Folder of *.scenario files (default: the bundled fixtures/scenarios)");
+                  "A .scenario file, or a folder of them (default: the bundled fixtures/scenarios)");
   app->add_option("--strategy,--resolver", options->strategies,
                   "Only these strategies (repeat or comma-separate); a plugin file (./libmine.so) adds its resolver "
                   "row, and its launcher row when it has a launch entry")

@@ -97,7 +97,17 @@ std::string describe(const Finding& finding) {
 }
 
 bool names_program(const CodeIdentity& claim, const CodeIdentity& image) {
-  return claim.path == image.path && (!claim.cdhash || claim.cdhash == image.cdhash);
+  if (claim.path != image.path) return false;
+  if (claim.cdhash && claim.cdhash != image.cdhash) return false;
+  // Every signing fact the claim asserts must be the image's: a right path with another
+  // program's signing id, team, platform flag or signature kind names other code (rules key on
+  // exactly these facts). What the claim leaves out (an empty field, a path-only claim) is not
+  // asserted: omitting a fact makes a claim weaker, not wrong.
+  if (!claim.signing_id.empty() && claim.signing_id != image.signing_id) return false;
+  if (!claim.team_id.empty() && claim.team_id != image.team_id) return false;
+  if (claim.platform && !image.platform) return false;
+  if (claim.signature != SignatureKind::kUnsigned && claim.signature != image.signature) return false;
+  return true;
 }
 
 std::vector<Finding> Oracle::check_flow(const Flow& flow, const Attribution& claim,

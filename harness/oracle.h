@@ -2,9 +2,11 @@
 // what the filter and a launcher did (DESIGN §3, invariants I1-I5 and I7).
 //
 // Semantics (each is a decision; tests pin them):
-// - An identity NAMES a program image when the paths are equal and the claim's cdhash is absent
-//   or equal to the image's. A claim with the same path but another cdhash (the file was replaced,
-//   F5) names other code: that is a misattribution of the code, not a match.
+// - An identity NAMES a program image when the paths are equal and every signing fact the claim
+//   asserts is the image's: cdhash, signing id, team id, platform (when claimed true) and
+//   signature kind (when claimed signed). A claim with the same path but another cdhash (the file
+//   was replaced, F5) or another program's signing id names other code: a misattribution of the
+//   code, not a match. Facts a claim leaves out (empty, or a path-only claim) are not asserted.
 // - The ACCEPTABLE images of a flow are the image of the execution that created the socket and,
 //   when OracleOptions::accept_app_attribution (default on) and the flow was delegated (F6), the
 //   image of the app it worked for: naming the app behind a helper is a legitimate choice.

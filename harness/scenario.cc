@@ -97,6 +97,22 @@ std::optional<uint64_t> parse_duration_ns(std::string_view text) {
   return parse_u64(text);
 }
 
+// "osstatus:N", "errno:N", "kern:N".
+std::optional<LookupOutcome> parse_outcome_text(std::string_view text) {
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto code = parse_i64(text.substr(colon + 1));
+  std::string_view domain = text.substr(0, colon);
+  LookupOutcome outcome;
+  if (domain == "osstatus") outcome.domain = OutcomeDomain::kOsStatus;
+  else if (domain == "errno") outcome.domain = OutcomeDomain::kErrno;
+  else if (domain == "kern") outcome.domain = OutcomeDomain::kKernReturn;
+  else return std::nullopt;
+  if (!code) return std::nullopt;
+  outcome.code = static_cast<int32_t>(*code);
+  return outcome;
+}
+
 // Step verbs, their kinds and how many positional arguments they take.
 struct Verb {
   std::string_view name;
@@ -441,15 +457,19 @@ class Runner {
       : scenario_(scenario), oracle_(oracle), world_(config_for(scenario)),
         filter_(scenario.rules) {
     world_.set_event_listener([this](const Event& event) {
-      // During a resolution, world events come from its races: keep them with the number of
-      // seam calls made so far, to interleave them with the lookups afterwards.
-      if (resolving_) {
-        race_events_.emplace_back(calls_ == 0 ? 0 : calls_ - 1, event);
-      } else {
-        result_.events.push_back(event);
-      }
+      record(event);
       if (resolver_ != nullptr) resolver_->observe(event);
     });
+  }
+
+  // During a resolution, world events come from its races: keep them with the number of seam
+  // calls made so far, to interleave them with the lookups afterwards.
+  void record(const Event& event) {
+    if (resolving_) {
+      race_events_.emplace_back(calls_ == 0 ? 0 : calls_ - 1, event);
+    } else {
+      result_.events.push_back(event);
+    }
   }
 
   // Exactly one of resolver and launcher is set; strategy is its name.
@@ -602,6 +622,7 @@ class Runner {
         auto outcome = parse_outcome(step, step.args[2]);
         if (!outcome) return false;
         world_.fail_next(*call, static_cast<uint32_t>(*count), *outcome);
+        record(Event{world_.now_ns(), Marker{lookup_fault_marker(step)}});
         return true;
       }
       case StepKind::kDelay: {
@@ -610,6 +631,7 @@ class Runner {
         auto ns = parse_duration_ns(step.args[1]);
         if (!ns) return failed(step, fmt::format("bad duration '{}'", step.args[1]));
         world_.set_lookup_duration(*call, *ns);
+        record(Event{world_.now_ns(), Marker{lookup_fault_marker(step)}});
         return true;
       }
       case StepKind::kResolve: return resolve(step);
@@ -778,6 +800,48 @@ RunResult run_resolver(const Scenario& scenario, Resolver& resolver, const Oracl
 
 RunResult run_launcher(const Scenario& scenario, Launcher& launcher, const OracleOptions& oracle) {
   return Runner(scenario, oracle).run(launcher.name(), nullptr, &launcher);
+}
+
+std::string lookup_fault_marker(const Step& step) {
+  std::string text(kLookupFaultMarkerPrefix);
+  text += step.kind == StepKind::kFailNext ? "fail-next" : "delay";
+  for (const auto& arg : step.args) text += " " + arg;
+  return text;
+}
+
+bool is_lookup_fault_marker(std::string_view text) { return text.starts_with(kLookupFaultMarkerPrefix); }
+
+bool apply_lookup_fault_marker(std::string_view text, World& world, std::string* error) {
+  Line line;
+  if (!is_lookup_fault_marker(text) || !tokenize(text.substr(kLookupFaultMarkerPrefix.size()), line)) {
+    *error = fmt::format("not a lookup fault: '{}'", text);
+    return false;
+  }
+  const auto& t = line.tokens;
+  const bool fail_next = t.size() == 4 && t[0] == "fail-next";
+  const bool delay = t.size() == 3 && t[0] == "delay";
+  auto call = t.size() >= 2 ? parse_lookup_call(t[1]) : std::nullopt;
+  if ((!fail_next && !delay) || !call) {
+    *error = fmt::format("bad lookup fault '{}' (fail-next CALL COUNT DOMAIN:CODE, or delay CALL DURATION)", text);
+    return false;
+  }
+  if (delay) {
+    auto ns = parse_duration_ns(t[2]);
+    if (!ns) {
+      *error = fmt::format("bad duration in '{}'", text);
+      return false;
+    }
+    world.set_lookup_duration(*call, *ns);
+    return true;
+  }
+  auto count = parse_u64(t[2]);
+  auto outcome = parse_outcome_text(t[3]);
+  if (!count || !outcome) {
+    *error = fmt::format("bad count or outcome in '{}'", text);
+    return false;
+  }
+  world.fail_next(*call, static_cast<uint32_t>(*count), *outcome);
+  return true;
 }
 
 }  // namespace flowid::scenario

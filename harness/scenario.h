@@ -147,4 +147,14 @@ RunResult run_resolver(const Scenario& scenario, Resolver& resolver,
 RunResult run_launcher(const Scenario& scenario, Launcher& launcher,
                        const OracleOptions& oracle = {});
 
+// Lookup faults in traces (F8). A run records each fail-next and delay step as a Marker event
+// whose text is the step itself behind this prefix ("flowid.fault fail-next static-code 1
+// osstatus:-67034"), where the step ran: model replay applies it to the rebuilt world, so a
+// counterexample that needs a transient failure reproduces from its trace.
+inline constexpr std::string_view kLookupFaultMarkerPrefix = "flowid.fault ";
+std::string lookup_fault_marker(const Step& step);
+bool is_lookup_fault_marker(std::string_view text);
+// Applies a lookup-fault marker to `world`; false (and *error) when the text is not one.
+bool apply_lookup_fault_marker(std::string_view text, World& world, std::string* error);
+
 }  // namespace flowid::scenario

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness/fuzz/programs.h"
+#include "harness/fuzz/realism.h"
 #include "harness/fuzz/shrink.h"
 
 namespace flowid::proptest {
@@ -38,6 +39,7 @@ struct ModelProcess {
   bool alive = true;
   bool zombie = false;
   bool reaped = false;
+  std::optional<std::size_t> responsible;  // F6: the app this helper acts for (realism R2).
 };
 
 struct ModelFlow {
@@ -158,7 +160,7 @@ struct Spawn final : Command {
   void apply(Model& m) const override {
     m.installed[static_cast<std::size_t>(program)] = true;
     m.used[static_cast<std::size_t>(program)] = true;
-    m.processes.push_back(ModelProcess{program});
+    m.processes.push_back(ModelProcess{program, true, false, false, responsible});
   }
   void run(const Model& m, Schedule& sut) const override {
     if (!m.installed[static_cast<std::size_t>(program)]) push(sut, file_step(program), kNoFaults);
@@ -256,7 +258,8 @@ struct OpenFlow final : Command {
 
   void checkPreconditions(const Model& m) const override {
     require(m.flows.size() < kFlowsMax && m.live(process) && !m.processes[process].zombie);
-    if (app) require(m.has(Fault::kDelegation) && m.live(*app) && *app != process);
+    // Realism R2: only a helper acting for the app opens flows on its behalf.
+    if (app) require(m.has(Fault::kDelegation) && m.live(*app) && *app != process && m.processes[process].responsible == app);
     if (!app_token.empty() || !process_token.empty()) require(m.has(Fault::kMalformedToken));
   }
   void apply(Model& m) const override { m.flows.push_back(ModelFlow{process, false}); }
@@ -325,7 +328,7 @@ struct Resolve final : Command {
           break;
         case RaceKind::kNewcomer:
           if (m.processes.size() >= kProcessesMax) return false;
-          m.processes.push_back(ModelProcess{race.program});
+          m.processes.push_back(ModelProcess{race.program, true, false, false, std::nullopt});
           break;
         case RaceKind::kExecOwner:
           if (!m.live(owner) || m.processes[owner].zombie) return false;
@@ -333,6 +336,7 @@ struct Resolve final : Command {
           break;
         case RaceKind::kReplaceOwner:
           if (!m.installed[static_cast<std::size_t>(m.processes[owner].program)]) return false;
+          if (fuzz::is_protected_path(program_of(m.processes[owner].program).path)) return false;  // R1.
           break;
       }
     }
@@ -354,7 +358,7 @@ struct Resolve final : Command {
         case RaceKind::kNewcomer:
           m.installed[static_cast<std::size_t>(race.program)] = true;
           m.used[static_cast<std::size_t>(race.program)] = true;
-          m.processes.push_back(ModelProcess{race.program});
+          m.processes.push_back(ModelProcess{race.program, true, false, false, std::nullopt});
           break;
         case RaceKind::kExecOwner:
           m.installed[static_cast<std::size_t>(race.program)] = true;
@@ -421,6 +425,7 @@ struct ChangeFile final : Command {
 
   void checkPreconditions(const Model& m) const override {
     require(m.has(Fault::kReplacedOnDisk) && m.installed[static_cast<std::size_t>(program)]);
+    require(!fuzz::is_protected_path(program_of(program).path));  // realism R1.
   }
   void apply(Model& m) const override {
     if (change >= 2) m.installed[static_cast<std::size_t>(program)] = false;
@@ -790,6 +795,10 @@ RcResult check_with_rapidcheck(const RcOptions& options) {
     Model final_state = initial;
     rc::state::applyAll(commands, final_state);
     finish_schedule(final_state, sut);
+    if (auto broken = fuzz::check_realism(sut.built.scenario)) {
+      model_error = "unrealistic schedule: " + *broken;
+      RC_FAIL("the model generated a schedule no real machine can produce: " + *broken);
+    }
     fuzz::CaseVerdict verdict = fuzz::check_scenario(sut.built.scenario, options.strategy, options.oracle);
     if (!verdict.ran()) {
       // The model let through a schedule the world refuses: a bug of this file, reported.

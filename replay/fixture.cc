@@ -31,7 +31,8 @@ void merge_lookups(std::vector<Lookup>& base, const std::vector<Lookup>& other) 
 
 }  // namespace
 
-std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, std::string* error) {
+std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, std::string* error,
+                                                 const fuzz::StrategyUnderTest* recorder) {
   CompiledScenario compiled;
   trace::TraceHeader& h = compiled.header;
   h.recorder = fmt::format("flowid fixture build {}", FLOWID_VERSION_STRING);
@@ -47,9 +48,11 @@ std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, st
   h.resolver_config.emplace_back("rules", format_rules(s.rules));
 
   if (s.tests_launchers()) {
+    const bool own_launcher = recorder != nullptr && recorder->launcher;
     const std::string launcher_name =
-        s.record_with == "token+recheck" ? std::string("kernel-launch-requirement") : s.record_with;
-    auto launcher = make_launcher(launcher_name);
+        own_launcher ? recorder->name
+            : s.record_with == "token+recheck" ? std::string("kernel-launch-requirement") : s.record_with;
+    auto launcher = own_launcher ? recorder->make_launcher() : make_launcher(launcher_name);
     if (!launcher) {
       *error = fmt::format("{}: record-with names no launcher: '{}'", s.file, launcher_name);
       return std::nullopt;
@@ -64,13 +67,15 @@ std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, st
     return compiled;
   }
 
-  auto recorder = make_resolver(s.record_with);
-  if (!recorder) {
+  const bool own_resolver = recorder != nullptr && !recorder->launcher;
+  const std::string record_with = own_resolver ? recorder->name : s.record_with;
+  auto main_resolver = own_resolver ? recorder->make_resolver() : make_resolver(s.record_with);
+  if (!main_resolver) {
     *error = fmt::format("{}: record-with names no resolver: '{}'", s.file, s.record_with);
     return std::nullopt;
   }
-  h.resolver_config.emplace_back("record-with", s.record_with);
-  auto main = scenario::run_resolver(s, *recorder);
+  h.resolver_config.emplace_back("record-with", record_with);
+  auto main = scenario::run_resolver(s, *main_resolver);
   if (!main.ok()) {
     *error = main.error;
     return std::nullopt;
@@ -81,7 +86,7 @@ std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, st
   for (const auto& flow : main.flows) recorded[flow.flow.flow_id] = flow.check.lookups;
   std::map<uint64_t, std::vector<Lookup>> merged = recorded;
   for (auto name : resolver_names()) {
-    if (name == s.record_with) continue;
+    if (name == record_with) continue;
     auto resolver = make_resolver(name);
     auto run = scenario::run_resolver(s, *resolver);
     if (!run.ok()) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/fuzz/property.h"
 #include "harness/scenario.h"
 #include "trace/trace.h"
 
@@ -20,8 +21,12 @@ struct CompiledScenario {
 
 // Runs every reference resolver (or launcher) over the scenario and merges their lookups.
 // Errors ("FILE:LINE: ...") when the scenario does not run or record_with is unknown.
+// With `recorder`, the trace records that strategy's own run (its seam calls, with the races
+// interleaved between them, and its verdicts) instead of record_with's: a counterexample's trace
+// then holds exactly the calls of the resolver or launcher that failed.
 std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& scenario,
-                                                 std::string* error);
+                                                 std::string* error,
+                                                 const fuzz::StrategyUnderTest* recorder = nullptr);
 
 // Compiles and writes the trace. Errors name the output file.
 bool write_compiled(const CompiledScenario& compiled, const std::string& path,

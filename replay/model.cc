@@ -6,6 +6,7 @@
 #include <set>
 
 #include "harness/event_format.h"
+#include "harness/scenario.h"
 #include "replay/replay.h"
 
 namespace flowid::replay {
@@ -14,6 +15,13 @@ namespace {
 bool changes_world(EventKind kind) {
   return kind == EventKind::kProcessSpawn || kind == EventKind::kProcessExec ||
          kind == EventKind::kProcessExit || kind == EventKind::kFileChange;
+}
+
+// A world change, or a lookup fault (F8) a run recorded as a marker: both are replayed in place.
+bool changes_replayed_world(const Event& event) {
+  if (changes_world(event.kind())) return true;
+  const auto* marker = std::get_if<Marker>(&event.body);
+  return marker != nullptr && scenario::is_lookup_fault_marker(marker->text);
 }
 
 std::optional<uint64_t> flow_of(const Event& event) {
@@ -56,7 +64,7 @@ class ModelReplay {
       if (consumed_[i]) continue;
       const Event& event = events_[i];
       const EventKind kind = event.kind();
-      if (changes_world(kind)) {
+      if (changes_replayed_world(event)) {
         apply(i);
       } else if (kind == EventKind::kFlow) {
         const Flow& flow = std::get<Flow>(event.body);
@@ -93,6 +101,12 @@ class ModelReplay {
   }
 
   bool apply(std::size_t i) {
+    if (const auto* marker = std::get_if<Marker>(&events_[i].body)) {
+      std::string error;
+      if (scenario::apply_lookup_fault_marker(marker->text, world_, &error)) return true;
+      result_.model_errors.push_back(fmt::format("event {}: {}", i, error));
+      return false;
+    }
     WorldError error = world_.apply(events_[i]);
     if (error == WorldError::kNone) return true;
     result_.model_errors.push_back(
@@ -112,7 +126,7 @@ class ModelReplay {
       if (auto* l = std::get_if<Lookup>(&e.body); l != nullptr && l->flow_id == flow_id) {
         ++lookups_seen;
         consumed_[j] = true;
-      } else if (changes_world(e.kind())) {
+      } else if (changes_replayed_world(e)) {
         races.emplace_back(lookups_seen, j);
         consumed_[j] = true;
       }

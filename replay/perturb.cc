@@ -279,7 +279,8 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
 std::optional<CounterexampleFiles> write_counterexample(const fuzz::Counterexample& counterexample,
                                                         const std::string& strategy, const std::string& dir,
                                                         const std::string& name, bool expectations_for_all,
-                                                        std::string* error) {
+                                                        std::string* error,
+                                                        const fuzz::StrategyUnderTest* recorder) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -299,7 +300,7 @@ std::optional<CounterexampleFiles> write_counterexample(const fuzz::Counterexamp
       return std::nullopt;
     }
   }
-  auto compiled = compile_scenario(s, error);
+  auto compiled = compile_scenario(s, error, recorder);
   if (!compiled) return std::nullopt;
   compiled->header.resolver_config.emplace_back("fuzz.strategy", strategy);
   compiled->header.resolver_config.emplace_back("fuzz.case_seed", std::to_string(counterexample.case_seed));

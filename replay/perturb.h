@@ -60,7 +60,8 @@ struct CounterexampleFiles {
 std::optional<CounterexampleFiles> write_counterexample(const fuzz::Counterexample& counterexample,
                                                         const std::string& strategy, const std::string& dir,
                                                         const std::string& name, bool expectations_for_all,
-                                                        std::string* error);
+                                                        std::string* error,
+                                                        const fuzz::StrategyUnderTest* recorder = nullptr);
 
 // Loads every *.scenario of a corpus folder (sorted by name). Errors name the file.
 std::optional<std::vector<scenario::Scenario>> load_corpus(const std::string& dir, std::string* error);

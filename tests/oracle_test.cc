@@ -284,6 +284,36 @@ TEST(Oracle, VerifiedWrongIdentityWhileAliveIsI1Only) {
   EXPECT_EQ(check.cell, Cell::kMisattributed);
 }
 
+TEST(Oracle, NamesProgramChecksEverySigningFactTheClaimAsserts) {
+  CodeIdentity other_signer = curl();
+  other_signer.signing_id = "com.example.not-curl";
+  EXPECT_FALSE(names_program(other_signer, curl())) << "right path, another program's signing id";
+  CodeIdentity other_team = curl();
+  other_team.team_id = "EVILTEAM01";
+  EXPECT_FALSE(names_program(other_team, curl()));
+  CodeIdentity other_kind = curl();
+  other_kind.signature = SignatureKind::kDeveloperId;
+  EXPECT_FALSE(names_program(other_kind, curl()));
+  CodeIdentity claimed_platform = build::unsigned_binary(kCurlPath);
+  claimed_platform.platform = true;
+  EXPECT_FALSE(names_program(claimed_platform, build::unsigned_binary(kCurlPath)));
+  // Leaving facts out is weaker, not wrong.
+  CodeIdentity partial;
+  partial.path = kCurlPath;
+  partial.signing_id = curl().signing_id;
+  EXPECT_TRUE(names_program(partial, curl()));
+}
+
+TEST(Oracle, VerifiedRightPathWithAnotherProgramsSigningIdIsI1) {
+  World w = make_world();
+  CodeIdentity lie = curl();
+  lie.cdhash.reset();
+  lie.signing_id = "com.apple.Safari";
+  FixedResolver resolver(claim(AttributionStatus::kVerified, lie));
+  FlowCheck check = resolve_and_check(w, resolver, filter_with({}), flow_of(w, start(w, kCurlPath)));
+  EXPECT_TRUE(has(check.findings, Invariant::kI1VerifiedIsCorrect, Severity::kViolation)) << all(check.findings);
+}
+
 TEST(Oracle, VerifiedWithoutIdentityIsI1) {
   World w = make_world();
   FixedResolver resolver(claim(AttributionStatus::kVerified, std::nullopt));

@@ -1,4 +1,5 @@
 #include "harness/fuzz/campaign.h"
+#include "harness/fuzz/realism.h"
 
 #include <fmt/format.h>
 
@@ -22,6 +23,11 @@ CaseRecord run_case(const CampaignOptions& options, uint64_t case_index) {
   record.generated = generate_case(generator, choices, case_name(options.strategy.name, options.seed, case_index));
   record.generated.seed = record.seed;
   record.generated.scenario.record_with = options.strategy.launcher ? "kernel-launch-requirement" : "token+recheck";
+  // A schedule no real machine can produce is the generator's bug: counted as invalid, never run.
+  if (auto broken = check_realism(record.generated.scenario)) {
+    record.verdict.error = "unrealistic schedule: " + *broken;
+    return record;
+  }
   record.verdict = check_scenario(record.generated.scenario, options.strategy, options.oracle);
   return record;
 }
@@ -97,7 +103,9 @@ Counterexample shrink_and_credit(const GeneratedCase& failing, const StrategyUnd
       if (fault == Fault::kPidReuse) ablated.world.pid_policy = PidPolicy::kSequential;
       if (fault == Fault::kSandboxEperm) ablated.world.caller.sandboxed = false;
       CaseVerdict v = check_scenario(ablated, strategy, oracle);
-      if (v.ran() && (v.violated & target) != 0) out.credited &= static_cast<FaultSet>(~bit(fault));
+      // Credited only when taking the fault out gives a schedule that runs and no longer fails:
+      // a schedule that no longer runs without it proves nothing about the failure.
+      if (!v.ran() || (v.violated & target) != 0) out.credited &= static_cast<FaultSet>(~bit(fault));
     }
   }
   return out;

@@ -1,6 +1,7 @@
 // The schedule generator: episodes of clean activity and fault patterns (generator.h says why).
 #include "harness/fuzz/generator.h"
 #include "harness/fuzz/programs.h"
+#include "harness/fuzz/realism.h"
 
 #include <fmt/format.h>
 
@@ -70,7 +71,14 @@ class Builder {
   void choose_plan() {
     const FaultSet allowed = options_.faults & (options_.launchers ? kLauncherFaults : kResolverFaults);
     FaultSet enabled = kNoFaults;
-    if (options_.swarm && allowed != kNoFaults) {
+    if (options_.swarm && allowed != kNoFaults && c_.chance(1, 4)) {
+      // A focused case: one fault alone, so single-fault schedules stay common among composites.
+      std::vector<int> candidates;
+      for (int i = 0; i < kFaultCount; ++i) {
+        if (contains(allowed, fault_at(i))) candidates.push_back(i);
+      }
+      enabled = bit(fault_at(candidates[c_.below(candidates.size())]));
+    } else if (options_.swarm && allowed != kNoFaults) {
       // A random non-empty subset: each allowed fault with probability 1/2, then make sure one is in.
       for (int i = 0; i < kFaultCount; ++i) {
         if (contains(allowed, fault_at(i)) && c_.chance(1, 2)) enabled |= bit(fault_at(i));
@@ -104,6 +112,24 @@ class Builder {
 
   // ---- Steps.
 
+  enum class Place : uint8_t { kBefore, kDuring, kAfter };
+  struct Slot {
+    Place place = Place::kBefore;
+    uint32_t call = 0;  // kDuring: before this seam call (1-based).
+    auto operator<=>(const Slot&) const = default;
+  };
+
+  // Where the steps of one lookup's interferences go.
+  struct Lookup {
+    std::string flow;
+    std::size_t owner = 0;                 // the process that opened the flow.
+    std::optional<std::size_t> app;        // F6: the app the helper works for.
+    std::vector<scenario::Race> races;     // kDuring steps, in call order.
+    std::vector<FaultSet> race_tags;
+    std::vector<std::pair<Step, FaultSet>> after;  // kAfter steps.
+  };
+
+
   static Step make(StepKind kind, std::vector<std::string> args,
                    std::vector<std::pair<std::string, std::string>> options = {}) {
     return make_step(kind, std::move(args), std::move(options));
@@ -124,10 +150,22 @@ class Builder {
     return options;
   }
 
-  void ensure_file(int program) {
+  // Installs a program's file before its first use. A file an F5 change took away is installed
+  // again as a new build: that step belongs to the fault (without the removal it has no place).
+  // An interference installs what it runs at its own slot (the file may be gone by then).
+  void ensure_file(int program, Lookup* lookup = nullptr, const Slot* slot = nullptr) {
     if (installed_[static_cast<std::size_t>(program)]) return;
     const Program& p = kPrograms[static_cast<std::size_t>(program)];
-    push(make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, identity_options(p)), kNoFaults);
+    FileState& file = files_[static_cast<std::size_t>(program)];
+    const bool reinstall = file.state == FileState::kRemoved || file.state == FileState::kRenamed;
+    file.state = FileState::kOriginal;
+    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, identity_options(p));
+    const FaultSet tag = reinstall ? bit(Fault::kReplacedOnDisk) : kNoFaults;
+    if (lookup != nullptr && slot != nullptr) {
+      place(*lookup, *slot, std::move(step), tag);
+    } else {
+      push(std::move(step), tag);
+    }
     installed_[static_cast<std::size_t>(program)] = true;
   }
 
@@ -138,6 +176,14 @@ class Builder {
     int program = 0;
     bool alive = true;
     uint32_t pending_flows = 0;
+    bool zombie = false;   // exited, not yet reaped (holds its pid).
+    int helper_for = -1;   // F6: the index of the app this helper acts for (R2).
+  };
+
+  // What happened to a program's executable on disk (F5).
+  struct FileState {
+    enum : uint8_t { kOriginal, kReplaced, kRemoved, kRenamed } state = kOriginal;
+    std::string renamed_to;
   };
 
   // Spawns a process running `program`; returns its index in procs_.
@@ -149,18 +195,8 @@ class Builder {
     push(make(StepKind::kSpawn, {name, std::string(kPrograms[static_cast<std::size_t>(program)].path)},
               std::move(options)),
          tag);
-    procs_.push_back({name, program, true, 0});
+    procs_.push_back({name, program});
     return procs_.size() - 1;
-  }
-
-  // The step that spawns a process, for use as a race (the caller attaches it); registers it.
-  Step spawn_race(int program, std::size_t& index) {
-    ensure_file(program);
-    used_[static_cast<std::size_t>(program)] = true;
-    std::string name = fmt::format("p{}", procs_.size() + 1);
-    procs_.push_back({name, program, true, 0});
-    index = procs_.size() - 1;
-    return make(StepKind::kSpawn, {name, std::string(kPrograms[static_cast<std::size_t>(program)].path)});
   }
 
   std::string open_flow(std::size_t proc, FaultSet tag,
@@ -180,17 +216,30 @@ class Builder {
     push(make(StepKind::kAdvance, {std::string(kDurations[c_.below(kDurations.size())])}), tag);
   }
 
-  void resolve(const std::string& flow, std::size_t proc, FaultSet tag,
-               std::vector<scenario::Race> races = {}) {
-    Step step = make(StepKind::kResolve, {flow});
-    step.races = std::move(races);
-    push(std::move(step), kNoFaults, tag);
-    if (procs_[proc].pending_flows > 0) --procs_[proc].pending_flows;
+  // ---- Resolver cases: situations and interferences.
+  //
+  // A case is a sequence of lookups. Each has a SITUATION, what the flow looks like when it is
+  // opened: an ordinary program, a /usr/libexec daemon asked about by a sandboxed filter (F3), a
+  // helper working for an app (F6), an absent or malformed token (F7), the simulator's copy of a
+  // daemon (F10). And it has zero or more INTERFERENCES, each landing before the lookup, before
+  // one of its seam calls, or after it (where it meets later lookups of the same pid or file):
+  // exit (F2); exit as a zombie, then reap (F9); exit and pid reuse by a program of any class,
+  // trusted app, untrusted download, platform daemon or the same program (F1); exec into any
+  // class (F4); the executable replaced, removed, renamed or restored (F5); a call failing with
+  // any modelled outcome, or slow (F8). Every situation combines with every interference, and
+  // interferences with each other (swap, then swap back), so a bug that needs two faults to meet
+  // is as reachable as one that needs a single fault. Every step respects realism.h.
+
+  void place(Lookup& lookup, const Slot& slot, Step step, FaultSet tag) {
+    switch (slot.place) {
+      case Place::kBefore: push(std::move(step), tag); break;
+      case Place::kDuring:
+        lookup.races.emplace_back(slot.call, std::move(step));
+        lookup.race_tags.push_back(tag);
+        break;
+      case Place::kAfter: lookup.after.emplace_back(std::move(step), tag); break;
+    }
   }
-
-  uint32_t race_call() { return static_cast<uint32_t>(1 + c_.below(4)); }
-
-  // ---- Resolver cases.
 
   void choose_world() {
     s_.world.caller.sandboxed = false;
@@ -211,20 +260,101 @@ class Builder {
     const uint32_t episodes = 1 + static_cast<uint32_t>(c_.below(std::min(options_.episodes_max, kEpisodesLimit)));
     for (uint32_t e = 0; e < episodes; ++e) {
       flush_deferred(false);
-      if (auto fault = draw_fault()) {
-        fault_episode(*fault);
-      } else {
-        clean_episode();
-      }
+      lookup_episode();
       noise();
     }
     flush_deferred(true);
     make_rules();
   }
 
+  static constexpr FaultSet kSituationFaults =
+      bit(Fault::kSandboxEperm) | bit(Fault::kDelegation) | bit(Fault::kMalformedToken) | bit(Fault::kSameName);
+  static constexpr FaultSet kInterferenceFaults = bit(Fault::kPidReuse) | bit(Fault::kExitRace) |
+                                                  bit(Fault::kExecAfterFlow) | bit(Fault::kReplacedOnDisk) |
+                                                  bit(Fault::kTransientFailure) | bit(Fault::kZombie);
+
+  // A fault of `among` drawn by the plan's weights, or nullopt when the plan enables none.
+  std::optional<Fault> draw_from(FaultSet among) {
+    std::array<uint32_t, kFaultCount> weights{};
+    bool any = false;
+    for (int i = 0; i < kFaultCount; ++i) {
+      if (!contains(out_.enabled & among, fault_at(i))) continue;
+      weights[static_cast<std::size_t>(i)] = out_.weights[static_cast<std::size_t>(i)];
+      any = true;
+    }
+    if (!any) return std::nullopt;
+    return fault_at(static_cast<int>(c_.weighted(weights.data(), weights.size())));
+  }
+
+  void lookup_episode() {
+    std::optional<Fault> situation;
+    std::vector<Fault> interferences;
+    if (auto first = draw_fault()) {
+      if (contains(kSituationFaults, *first)) {
+        situation = first;
+        // A situation meets an interference half of the time (an EPERM'd lookup whose pid
+        // changes hands, a malformed token whose owner exits, a delegated app that exits).
+        if (c_.chance(1, 2)) {
+          if (auto more = draw_from(kInterferenceFaults)) interferences.push_back(*more);
+        }
+      } else {
+        interferences.push_back(*first);
+        if (c_.chance(1, 4)) situation = draw_from(kSituationFaults);
+      }
+      // More interferences: single-fault lookups stay the most common.
+      while (interferences.size() < kInterferencesPerLookupMax && c_.chance(1, 3)) {
+        if (auto more = draw_from(kInterferenceFaults)) interferences.push_back(*more);
+      }
+    }
+    Lookup lookup = open_situation(situation);
+    std::vector<std::pair<Slot, Fault>> planned;
+    for (Fault fault : interferences) planned.emplace_back(draw_slot(), fault);
+    // In the order they will happen, so that each one sees the world the earlier ones left.
+    std::stable_sort(planned.begin(), planned.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [slot, fault] : planned) interfere(lookup, slot, fault);
+    finish_lookup(std::move(lookup));
+  }
+
+  Slot draw_slot() {
+    const uint64_t roll = c_.below(100);
+    if (roll < 35) return {Place::kBefore, 0};
+    if (roll < 85) return {Place::kDuring, race_call()};
+    return {Place::kAfter, 0};
+  }
+
+  // Mostly the first few calls, where every strategy still is; sometimes deep in a long chain.
+  uint32_t race_call() {
+    if (c_.chance(3, 4)) return static_cast<uint32_t>(1 + c_.below(4));
+    return static_cast<uint32_t>(5 + c_.below(4));
+  }
+
+  void finish_lookup(Lookup lookup) {
+    // Only a lookup without races or later interferences waits: the generator has already
+    // applied their effects to its picture of the world (a newcomer later lookups may use).
+    if (lookup.races.empty() && lookup.after.empty() && c_.chance(1, 4)) {
+      deferred_.push_back({std::move(lookup), static_cast<uint32_t>(c_.below(3))});
+      return;
+    }
+    auto after = std::move(lookup.after);
+    resolve(lookup);
+    for (auto& [step, tag] : after) push(std::move(step), tag);
+  }
+
+  void resolve(Lookup& lookup) {
+    Step step = make(StepKind::kResolve, {lookup.flow});
+    step.races = std::move(lookup.races);
+    step.line = static_cast<int>(s_.steps.size()) + 1;
+    for (FaultSet tag : lookup.race_tags) out_.injected |= tag;
+    out_.race_faults.push_back(std::move(lookup.race_tags));
+    s_.steps.push_back(std::move(step));
+    out_.step_faults.push_back(kNoFaults);
+    if (procs_[lookup.owner].pending_flows > 0) --procs_[lookup.owner].pending_flows;
+    if (lookup.app && procs_[*lookup.app].pending_flows > 0) --procs_[*lookup.app].pending_flows;
+  }
+
   struct Deferred {
-    std::string flow;
-    std::size_t proc = 0;
+    Lookup lookup;
     uint32_t episodes_left = 0;
   };
 
@@ -232,7 +362,7 @@ class Builder {
     std::vector<Deferred> keep;
     for (auto& d : deferred_) {
       if (all || d.episodes_left == 0) {
-        resolve(d.flow, d.proc, kNoFaults);
+        resolve(d.lookup);
       } else {
         --d.episodes_left;
         keep.push_back(std::move(d));
@@ -241,28 +371,262 @@ class Builder {
     deferred_ = std::move(keep);
   }
 
-  // A live, ordinary process to reuse, or a new one.
+  bool live(std::size_t proc) const { return procs_[proc].alive; }
+
+  // A live ordinary process to open another flow (the newcomer of an earlier pid reuse or the
+  // process of an earlier exec, when there is one: pid-keyed caches meet them there), or a new one.
   std::size_t some_process() {
-    std::vector<std::size_t> live;
-    for (std::size_t i = 0; i < procs_.size(); ++i) {
-      if (procs_[i].alive && !reserved(i)) live.push_back(i);
+    if (prefer_next_ && live(*prefer_next_) && c_.chance(3, 4)) {
+      const std::size_t proc = *prefer_next_;
+      prefer_next_.reset();
+      return proc;
     }
-    if (!live.empty() && c_.chance(1, 3)) return live[c_.below(live.size())];
+    prefer_next_.reset();
+    std::vector<std::size_t> candidates;
+    for (std::size_t i = 0; i < procs_.size(); ++i) {
+      if (live(i) && procs_[i].helper_for < 0) candidates.push_back(i);
+    }
+    if (!candidates.empty() && c_.chance(1, 3)) return candidates[c_.below(candidates.size())];
     return spawn(pick(kOrdinaryPrograms), kNoFaults);
   }
 
-  // Processes of other episodes' pending flows keep running; fault patterns use their own.
-  bool reserved(std::size_t proc) const { return procs_[proc].pending_flows > 0; }
-
-  void clean_episode() {
-    std::size_t proc = some_process();
-    std::string flow = open_flow(proc, kNoFaults);
-    maybe_advance(kNoFaults);
-    if (c_.chance(1, 2)) {
-      resolve(flow, proc, kNoFaults);
-    } else {
-      deferred_.push_back({flow, proc, static_cast<uint32_t>(c_.below(3))});
+  Lookup open_situation(std::optional<Fault> situation) {
+    Lookup lookup;
+    const Fault kind = situation.value_or(Fault::kLaunchToctou);  // kLaunchToctou: ordinary.
+    const FaultSet tag = situation ? bit(*situation) : kNoFaults;
+    switch (kind) {
+      case Fault::kSandboxEperm: {
+        // F3: a sandboxed filter asks about a /usr/libexec platform daemon: token lookups answer
+        // EPERM. The user denies it by identity and lets unknown programs through.
+        const int program = c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
+        rule_plan(program, c_.chance(1, 2) ? RulePlan::kDenyIdentity : RulePlan::kRandom);
+        if (c_.chance(1, 2)) no_rule_allow_ = true;
+        lookup.owner = spawn(program, kNoFaults, {{"uid", "0"}});
+        lookup.flow = open_flow(lookup.owner, kNoFaults);
+        break;
+      }
+      case Fault::kDelegation: {
+        // F6: a helper (nsurlsessiond) opens the socket for an app: app token != process token.
+        const std::size_t app = some_process();
+        lookup.owner = spawn(kNsurlsessiond, tag, {{"responsible", procs_[app].name}});
+        procs_[lookup.owner].helper_for = static_cast<int>(app);
+        lookup.app = app;
+        lookup.flow = open_flow(lookup.owner, tag, {{"app", procs_[app].name}});
+        ++procs_[app].pending_flows;
+        break;
+      }
+      case Fault::kMalformedToken: {
+        // F7: the flow's token Data is absent or of the wrong size.
+        lookup.owner = some_process();
+        static constexpr std::array<std::string_view, 3> kShapes = {"ok", "absent", "malformed"};
+        std::string app_shape(kShapes[c_.below(3)]);
+        std::string process_shape(kShapes[1 + c_.below(2)]);
+        std::vector<std::pair<std::string, std::string>> options;
+        if (app_shape != "ok") options.emplace_back("app-token", app_shape);
+        options.emplace_back("process-token", process_shape);
+        lookup.flow = open_flow(lookup.owner, tag, std::move(options));
+        break;
+      }
+      case Fault::kSameName: {
+        // F10: the simulator runtime's copy of a daemon: same name and signing id, another path.
+        rule_plan(kTrustd, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kDenyIdentity);
+        rule_plan(kSimTrustd, c_.chance(1, 2) ? RulePlan::kDenyPath : RulePlan::kAllowPath);
+        ensure_file(kTrustd);
+        used_[kTrustd] = true;
+        if (c_.chance(1, 2)) {
+          const std::size_t real = spawn(kTrustd, kNoFaults, {{"uid", "0"}});
+          Lookup other;
+          other.owner = real;
+          other.flow = open_flow(real, kNoFaults);
+          resolve(other);
+        }
+        lookup.owner = spawn(kSimTrustd, tag);
+        lookup.flow = open_flow(lookup.owner, kNoFaults);
+        break;
+      }
+      default: {
+        lookup.owner = some_process();
+        lookup.flow = open_flow(lookup.owner, kNoFaults);
+        maybe_advance(kNoFaults);
+        break;
+      }
     }
+    return lookup;
+  }
+
+  // The process an interference acts on: the flow's own process, or the app behind a helper.
+  std::size_t target_of(const Lookup& lookup) {
+    if (lookup.app && c_.chance(1, 2)) return *lookup.app;
+    return lookup.owner;
+  }
+
+  void interfere(Lookup& lookup, const Slot& slot, Fault fault) {
+    const FaultSet tag = bit(fault);
+    const std::size_t target = target_of(lookup);
+    switch (fault) {
+      case Fault::kExitRace:
+        if (live(target)) place(lookup, slot, exit_step(target, false), tag);
+        break;
+      case Fault::kZombie:
+        if (live(target)) {
+          if (c_.chance(1, 2)) {
+            rule_plan(procs_[target].program, RulePlan::kDenyIdentity);
+            no_rule_allow_ = true;
+          }
+          place(lookup, slot, exit_step(target, true), tag);
+        } else if (procs_[target].zombie) {
+          place(lookup, slot, reap_step(target), tag);
+        }
+        break;
+      case Fault::kPidReuse: pid_reuse(lookup, slot, target, tag); break;
+      case Fault::kExecAfterFlow: exec_into(lookup, slot, target, tag); break;
+      case Fault::kReplacedOnDisk: change_file(lookup, slot, target, tag); break;
+      case Fault::kTransientFailure: transient(lookup, slot, target, tag); break;
+      default: break;  // situations are not interferences.
+    }
+  }
+
+  Step exit_step(std::size_t proc, bool zombie) {
+    std::vector<std::pair<std::string, std::string>> options;
+    if (zombie) options.emplace_back("zombie", "");
+    procs_[proc].alive = false;
+    procs_[proc].zombie = zombie;
+    return make(StepKind::kExit, {procs_[proc].name}, std::move(options));
+  }
+
+  Step reap_step(std::size_t proc) {
+    procs_[proc].zombie = false;
+    return make(StepKind::kReap, {procs_[proc].name});
+  }
+
+  // The program classes a newcomer or an exec may run.
+  enum class ProgramClass : uint8_t { kTrustedApp, kUntrusted, kPlatformDaemon, kSameProgram };
+
+  int program_of_class(ProgramClass cls, int same) {
+    switch (cls) {
+      case ProgramClass::kTrustedApp: return pick(kTrustedPrograms);
+      case ProgramClass::kUntrusted: return pick(kUntrustedPrograms);
+      case ProgramClass::kPlatformDaemon: return c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
+      case ProgramClass::kSameProgram: return same;
+    }
+    return same;
+  }
+
+  // A newcomer's or exec's program, and the rule that makes a misattribution to it visible.
+  int draw_class_program(int same, bool daemons) {
+    static constexpr std::array<uint32_t, 4> kWeights = {55, 20, 12, 13};
+    auto cls = static_cast<ProgramClass>(c_.weighted(kWeights.data(), kWeights.size()));
+    if (cls == ProgramClass::kPlatformDaemon && !daemons) cls = ProgramClass::kTrustedApp;
+    const int program = program_of_class(cls, same);
+    if (program != kEvil && c_.chance(2, 3)) {
+      rule_plan(program, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kAllowPath);
+    }
+    return program;
+  }
+
+  // F1: the target exits (if it still runs) and a program of any class takes its pid.
+  void pid_reuse(Lookup& lookup, const Slot& slot, std::size_t target, FaultSet tag) {
+    if (live(target)) place(lookup, slot, exit_step(target, false), tag);
+    if (procs_[target].zombie) place(lookup, slot, reap_step(target), tag);
+    const int newcomer = draw_class_program(procs_[target].program, true);
+    ensure_file(newcomer, &lookup, &slot);
+    used_[static_cast<std::size_t>(newcomer)] = true;
+    std::string name = fmt::format("p{}", procs_.size() + 1);
+    std::vector<std::pair<std::string, std::string>> options;
+    if (newcomer == kTrustd || newcomer == kNsurlsessiond) options.emplace_back("uid", "0");
+    procs_.push_back({name, newcomer});
+    prefer_next_ = procs_.size() - 1;
+    place(lookup, slot,
+          make(StepKind::kSpawn, {name, std::string(kPrograms[static_cast<std::size_t>(newcomer)].path)},
+               std::move(options)),
+          tag);
+  }
+
+  // F4: the target execs a program of any class (same pid, new pidversion).
+  void exec_into(Lookup& lookup, const Slot& slot, std::size_t target, FaultSet tag) {
+    if (!live(target)) return;
+    const int next = draw_class_program(procs_[target].program, false);
+    ensure_file(next, &lookup, &slot);
+    used_[static_cast<std::size_t>(next)] = true;
+    procs_[target].program = next;
+    prefer_next_ = target;
+    place(lookup, slot,
+          make(StepKind::kExec, {procs_[target].name, std::string(kPrograms[static_cast<std::size_t>(next)].path)}),
+          tag);
+  }
+
+  // F5: the target's executable changes on disk: replaced (unsigned, or another team's build),
+  // removed, renamed away, or put back as it was. Protected paths never change (R1).
+  void change_file(Lookup& lookup, const Slot& slot, std::size_t target, FaultSet tag) {
+    const int program = procs_[target].program;
+    const Program& p = kPrograms[static_cast<std::size_t>(program)];
+    if (is_protected_path(p.path)) return;
+    FileState& file = files_[static_cast<std::size_t>(program)];
+    const std::string path(p.path);
+    auto original = [&]() {
+      auto options = identity_options(p);
+      options.emplace_back("content", "1");
+      return options;
+    };
+    Step change;
+    switch (file.state) {
+      case FileState::kOriginal:
+      case FileState::kReplaced:
+        switch (c_.below(file.state == FileState::kReplaced ? 5 : 4)) {
+          case 0: change = make(StepKind::kReplace, {path, "unsigned"}); file.state = FileState::kReplaced; break;
+          case 1:
+            change = make(StepKind::kReplace, {path, "developer-id"},
+                          {{"signing_id", std::string(p.signing_id.empty() ? "com.example.other" : p.signing_id)},
+                           {"team_id", "OTHERTEAM1"}});
+            file.state = FileState::kReplaced;
+            break;
+          case 2:
+            change = make(StepKind::kRemove, {path});
+            file.state = FileState::kRemoved;
+            break;
+          case 3:
+            file.renamed_to = fmt::format("{}.old{}", path, ++renames_);
+            change = make(StepKind::kRename, {path, file.renamed_to});
+            file.state = FileState::kRenamed;
+            break;
+          default:
+            change = make(StepKind::kReplace, {path, std::string(p.kind)}, original());
+            file.state = FileState::kOriginal;
+            break;
+        }
+        break;
+      case FileState::kRemoved:
+        change = make(StepKind::kFile, {path, std::string(p.kind)}, original());
+        file.state = FileState::kOriginal;
+        break;
+      case FileState::kRenamed:
+        change = make(StepKind::kRename, {file.renamed_to, path});
+        file.state = FileState::kOriginal;
+        break;
+    }
+    installed_[static_cast<std::size_t>(program)] = file.state != FileState::kRemoved && file.state != FileState::kRenamed;
+    place(lookup, slot, std::move(change), tag);
+  }
+
+  // F8: a call fails once or twice with any outcome a resolver may meet, or runs slow.
+  void transient(Lookup& lookup, const Slot& slot, std::size_t target, FaultSet tag) {
+    if (c_.chance(1, 3)) {
+      rule_plan(procs_[target].program, RulePlan::kDenyIdentity);
+      no_rule_allow_ = true;
+    }
+    if (c_.chance(1, 4)) {
+      static constexpr std::array<std::string_view, 4> kDurations = {"5ms", "50ms", "2s", "30s"};
+      place(lookup, slot,
+            make(StepKind::kDelay, {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
+                                    std::string(kDurations[c_.below(kDurations.size())])}),
+            tag);
+      return;
+    }
+    place(lookup, slot,
+          make(StepKind::kFailNext, {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
+                                     std::to_string(1 + c_.below(2)),
+                                     std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])}),
+          tag);
   }
 
   // Background activity that changes nothing a resolver depends on: time passes, idle processes
@@ -272,265 +636,14 @@ class Builder {
     if (c_.chance(1, 4)) {
       std::vector<std::size_t> idle;
       for (std::size_t i = 0; i < procs_.size(); ++i) {
-        if (procs_[i].alive && procs_[i].pending_flows == 0) idle.push_back(i);
+        if (procs_[i].alive && procs_[i].pending_flows == 0 && procs_[i].helper_for < 0) idle.push_back(i);
       }
       if (!idle.empty()) {
-        std::size_t proc = idle[c_.below(idle.size())];
-        push(make(StepKind::kExit, {procs_[proc].name}), kNoFaults);
-        procs_[proc].alive = false;
+        const std::size_t proc = idle[c_.below(idle.size())];
+        push(exit_step(proc, false), kNoFaults);
       }
     }
     if (c_.chance(1, 6)) spawn(pick(kOrdinaryPrograms), kNoFaults);
-  }
-
-  void exit_step_into(std::vector<scenario::Race>* races, uint32_t call, std::size_t proc,
-                      bool zombie, FaultSet tag) {
-    std::vector<std::pair<std::string, std::string>> options;
-    if (zombie) options.emplace_back("zombie", "");
-    Step step = make(StepKind::kExit, {procs_[proc].name}, std::move(options));
-    procs_[proc].alive = false;
-    if (races != nullptr) {
-      races->emplace_back(call, std::move(step));
-    } else {
-      push(std::move(step), tag);
-    }
-  }
-
-  void fault_episode(Fault fault) {
-    const FaultSet tag = bit(fault);
-    switch (fault) {
-      case Fault::kPidReuse: pid_reuse(tag); break;
-      case Fault::kExitRace: exit_race(tag); break;
-      case Fault::kSandboxEperm: sandbox_eperm(tag); break;
-      case Fault::kExecAfterFlow: exec_after_flow(tag); break;
-      case Fault::kReplacedOnDisk: replaced_on_disk(tag); break;
-      case Fault::kDelegation: delegation(tag); break;
-      case Fault::kMalformedToken: malformed_token(tag); break;
-      case Fault::kTransientFailure: transient_failure(tag); break;
-      case Fault::kZombie: zombie(tag); break;
-      case Fault::kSameName: same_name(tag); break;
-      case Fault::kLaunchToctou: clean_episode(); break;  // not a resolver fault.
-    }
-  }
-
-  // F1: the flow's process exits and a (usually trusted) program takes its pid before the lookup,
-  // during it, or before the pid's next flow is resolved (pid-keyed caches).
-  void pid_reuse(FaultSet tag) {
-    std::size_t victim = spawn(pick(kUntrustedPrograms), kNoFaults);
-    std::string flow = open_flow(victim, kNoFaults);
-    maybe_advance(tag);
-    const int newcomer = c_.chance(3, 4) ? pick(kTrustedPrograms) : pick(kOrdinaryPrograms);
-    if (newcomer != kEvil) rule_plan(newcomer, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kAllowPath);
-    switch (c_.below(3)) {
-      case 0: {
-        exit_step_into(nullptr, 0, victim, false, tag);
-        spawn(newcomer, tag);
-        maybe_advance(tag);
-        resolve(flow, victim, tag);
-        break;
-      }
-      case 1: {
-        std::vector<scenario::Race> races;
-        const uint32_t call = race_call();
-        exit_step_into(&races, call, victim, false, tag);
-        std::size_t index = 0;
-        races.emplace_back(call, spawn_race(newcomer, index));
-        resolve(flow, victim, tag, std::move(races));
-        break;
-      }
-      default: {
-        resolve(flow, victim, tag);
-        exit_step_into(nullptr, 0, victim, false, tag);
-        std::size_t next = spawn(newcomer, tag);
-        std::string second = open_flow(next, kNoFaults);
-        maybe_advance(tag);
-        resolve(second, next, tag);
-        break;
-      }
-    }
-  }
-
-  // F2: the flow's process exits before the lookup or between two of its seam calls.
-  void exit_race(FaultSet tag) {
-    std::size_t proc = spawn(pick(kOrdinaryPrograms), kNoFaults);
-    std::string flow = open_flow(proc, kNoFaults);
-    if (c_.chance(1, 2)) {
-      maybe_advance(tag);
-      exit_step_into(nullptr, 0, proc, false, tag);
-      resolve(flow, proc, tag);
-    } else {
-      std::vector<scenario::Race> races;
-      exit_step_into(&races, race_call(), proc, false, tag);
-      resolve(flow, proc, tag, std::move(races));
-    }
-  }
-
-  // F3: a sandboxed filter asks about a /usr/libexec platform daemon: token lookups answer EPERM.
-  void sandbox_eperm(FaultSet tag) {
-    const int program = c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
-    rule_plan(program, c_.chance(1, 2) ? RulePlan::kDenyIdentity : RulePlan::kRandom);
-    if (c_.chance(1, 2)) no_rule_allow_ = true;
-    std::size_t proc = spawn(program, kNoFaults, {{"uid", "0"}});
-    std::string flow = open_flow(proc, kNoFaults);
-    resolve(flow, proc, tag);
-  }
-
-  // F4: the process execs another program after opening the flow (stale token, same pid).
-  void exec_after_flow(FaultSet tag) {
-    std::size_t proc = spawn(pick(kUntrustedPrograms), kNoFaults);
-    std::string flow = open_flow(proc, kNoFaults);
-    const int next = pick(kTrustedPrograms);
-    ensure_file(next);
-    used_[static_cast<std::size_t>(next)] = true;
-    rule_plan(next, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kAllowPath);
-    Step exec = make(StepKind::kExec, {procs_[proc].name, std::string(kPrograms[static_cast<std::size_t>(next)].path)});
-    switch (c_.below(3)) {
-      case 0:
-        push(std::move(exec), tag);
-        resolve(flow, proc, tag);
-        break;
-      case 1: {
-        std::vector<scenario::Race> races;
-        races.emplace_back(race_call(), std::move(exec));
-        resolve(flow, proc, tag, std::move(races));
-        break;
-      }
-      default: {
-        resolve(flow, proc, tag);
-        push(std::move(exec), tag);
-        std::string second = open_flow(proc, kNoFaults);
-        resolve(second, proc, tag);
-        break;
-      }
-    }
-    procs_[proc].program = next;
-  }
-
-  // F5: the executable is replaced, removed or renamed on disk after the process started.
-  void replaced_on_disk(FaultSet tag) {
-    const int program = pick(kOrdinaryPrograms);
-    std::size_t proc = spawn(program, kNoFaults);
-    std::string flow = open_flow(proc, kNoFaults);
-    const Program& p = kPrograms[static_cast<std::size_t>(program)];
-    Step change;
-    switch (c_.below(4)) {
-      case 0:
-        change = make(StepKind::kReplace, {std::string(p.path), "unsigned"});
-        break;
-      case 1:
-        change = make(StepKind::kReplace, {std::string(p.path), "developer-id"},
-                      {{"signing_id", "com.example.other"}, {"team_id", "OTHERTEAM1"}});
-        break;
-      case 2:
-        change = make(StepKind::kRemove, {std::string(p.path)});
-        installed_[static_cast<std::size_t>(program)] = false;
-        break;
-      default:
-        change = make(StepKind::kRename, {std::string(p.path), fmt::format("{}.old{}", p.path, ++renames_)});
-        installed_[static_cast<std::size_t>(program)] = false;
-        break;
-    }
-    if (c_.chance(1, 2)) {
-      push(std::move(change), tag);
-      resolve(flow, proc, tag);
-    } else {
-      std::vector<scenario::Race> races;
-      races.emplace_back(race_call(), std::move(change));
-      resolve(flow, proc, tag, std::move(races));
-    }
-  }
-
-  // F6: a helper (nsurlsessiond) opens the socket for an app: app token != process token.
-  void delegation(FaultSet tag) {
-    const int app_program = pick(kOrdinaryPrograms);
-    std::size_t app = spawn(app_program, kNoFaults);
-    std::size_t helper = spawn(kNsurlsessiond, tag, {{"responsible", procs_[app].name}});
-    std::string flow = open_flow(helper, tag, {{"app", procs_[app].name}});
-    ++procs_[app].pending_flows;
-    switch (c_.below(3)) {
-      case 0:
-        resolve(flow, helper, tag);
-        break;
-      case 1:
-        // The app goes away before the lookup; the helper still holds the socket.
-        exit_step_into(nullptr, 0, app, false, tag);
-        resolve(flow, helper, tag);
-        break;
-      default: {
-        std::vector<scenario::Race> races;
-        exit_step_into(&races, race_call(), helper, false, tag);
-        resolve(flow, helper, tag, std::move(races));
-        break;
-      }
-    }
-    if (procs_[app].pending_flows > 0) --procs_[app].pending_flows;
-  }
-
-  // F7: the flow's token Data is absent or of the wrong size.
-  void malformed_token(FaultSet tag) {
-    std::size_t proc = some_process();
-    static constexpr std::array<std::string_view, 3> kShapes = {"ok", "absent", "malformed"};
-    std::string app_shape(kShapes[c_.below(3)]);
-    std::string process_shape(kShapes[1 + c_.below(2)]);
-    std::vector<std::pair<std::string, std::string>> options;
-    if (app_shape != "ok") options.emplace_back("app-token", app_shape);
-    options.emplace_back("process-token", process_shape);
-    std::string flow = open_flow(proc, tag, std::move(options));
-    resolve(flow, proc, tag);
-  }
-
-  // F8: lookups that fail transiently or take long although the process is alive and well.
-  void transient_failure(FaultSet tag) {
-    std::size_t proc = spawn(pick(kOrdinaryPrograms), kNoFaults);
-    if (c_.chance(1, 2)) {
-      rule_plan(procs_[proc].program, RulePlan::kDenyIdentity);
-      no_rule_allow_ = true;
-    }
-    std::string flow = open_flow(proc, kNoFaults);
-    push(make(StepKind::kFailNext,
-              {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
-               std::to_string(1 + c_.below(2)),
-               std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])}),
-         tag);
-    if (c_.chance(1, 3)) {
-      push(make(StepKind::kDelay, {std::string(kResolverCalls[c_.below(kResolverCalls.size())]), "5ms"}), tag);
-    }
-    resolve(flow, proc, tag);
-  }
-
-  // F9: the process is dead but not reaped: its pid is still held, no code runs there.
-  void zombie(FaultSet tag) {
-    std::size_t proc = spawn(pick(kOrdinaryPrograms), kNoFaults);
-    if (c_.chance(1, 2)) {
-      rule_plan(procs_[proc].program, RulePlan::kDenyIdentity);
-      no_rule_allow_ = true;
-    }
-    std::string flow = open_flow(proc, kNoFaults);
-    if (c_.chance(1, 2)) {
-      exit_step_into(nullptr, 0, proc, true, tag);
-      resolve(flow, proc, tag);
-    } else {
-      std::vector<scenario::Race> races;
-      exit_step_into(&races, race_call(), proc, true, tag);
-      resolve(flow, proc, tag, std::move(races));
-    }
-    if (c_.chance(1, 2)) push(make(StepKind::kReap, {procs_[proc].name}), tag);
-  }
-
-  // F10: the simulator runtime's copy of a daemon: same name and signing id, another path.
-  void same_name(FaultSet tag) {
-    rule_plan(kTrustd, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kDenyIdentity);
-    rule_plan(kSimTrustd, c_.chance(1, 2) ? RulePlan::kDenyPath : RulePlan::kAllowPath);
-    ensure_file(kTrustd);
-    used_[kTrustd] = true;
-    std::size_t copy = spawn(kSimTrustd, tag);
-    std::string flow = open_flow(copy, kNoFaults);
-    if (c_.chance(1, 2)) {
-      std::size_t real = spawn(kTrustd, kNoFaults, {{"uid", "0"}});
-      std::string second = open_flow(real, kNoFaults);
-      resolve(second, real, tag);
-    }
-    resolve(flow, copy, tag);
   }
 
   // ---- Rules.
@@ -550,57 +663,105 @@ class Builder {
 
   // ---- Launcher cases.
 
+  // Launches of a signed tool with interferences: the file replaced before the launch (F5), a
+  // launch call failing (F8), and swaps during the launch (F11), several per launch (swap, then
+  // swap back before the launcher looks again).
   void build_launches() {
     s_.world.caller.sandboxed = false;
     s_.world.caller.root = true;
     s_.record_with = "kernel-launch-requirement";
     const uint32_t launches = 1 + static_cast<uint32_t>(c_.below(std::min<uint32_t>(3, options_.episodes_max)));
-    bool evil_installed = false;
     for (uint32_t l = 0; l < launches; ++l) {
       const std::string path = fmt::format("/usr/local/bin/tool{}", l + 1);
       // The genuine tool, or (rarely) an unsigned build that a correct launcher refuses.
-      if (c_.chance(7, 8)) {
-        push(make(StepKind::kFile, {path, "developer-id"},
-                  {{"signing_id", "com.example.tool"}, {"team_id", "TOOLTEAM01"}, {"runtime", ""}}),
-             kNoFaults);
+      const bool genuine = c_.chance(7, 8);
+      if (genuine) {
+        push(make(StepKind::kFile, {path, "developer-id"}, tool_identity("TOOLTEAM01")), kNoFaults);
       } else {
         push(make(StepKind::kFile, {path, "unsigned"}), kNoFaults);
       }
-      std::optional<Fault> fault = draw_fault();
-      std::vector<scenario::Race> races;
-      FaultSet tag = kNoFaults;
-      if (fault == Fault::kReplacedOnDisk) {
-        tag = bit(*fault);
-        push(make(StepKind::kReplace, {path, "unsigned"}), tag);
-      } else if (fault == Fault::kTransientFailure) {
-        tag = bit(*fault);
-        push(make(StepKind::kFailNext,
-                  {std::string(kLauncherCalls[c_.below(kLauncherCalls.size())]), "1",
-                   std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])}),
-             tag);
-      } else if (fault == Fault::kLaunchToctou) {
-        tag = bit(*fault);
-        const uint32_t call = race_call();
-        switch (c_.below(4)) {
-          case 0: races.emplace_back(call, make(StepKind::kReplace, {path, "unsigned"})); break;
-          case 1:
-            races.emplace_back(call, make(StepKind::kReplace, {path, "developer-id"},
-                                          {{"signing_id", "com.example.tool"}, {"team_id", "EVILTEAM01"}}));
-            break;
-          case 2: races.emplace_back(call, make(StepKind::kRemove, {path})); break;
-          default:
-            if (!evil_installed) {
-              push(make(StepKind::kFile, {"/tmp/evil-tool", "unsigned"}), tag);
-              evil_installed = true;
-            }
-            races.emplace_back(call, make(StepKind::kRename, {"/tmp/evil-tool", path}));
-            evil_installed = false;
-            break;
+      LaunchPlan plan;
+      plan.path = path;
+      plan.genuine = genuine;
+      if (auto fault = draw_fault()) {
+        launch_interference(plan, *fault);
+        while (plan.races.size() < kInterferencesPerLookupMax && c_.chance(1, 3)) {
+          if (auto more = draw_from(kLauncherFaults)) launch_interference(plan, *more);
         }
       }
       Step launch = make(StepKind::kLaunch, {path}, {{"requirement", std::string(kToolRequirement)}});
-      launch.races = std::move(races);
-      push(std::move(launch), tag);
+      launch.races = std::move(plan.races);
+      launch.line = static_cast<int>(s_.steps.size()) + 1;
+      for (FaultSet tag : plan.race_tags) out_.injected |= tag;
+      out_.race_faults.push_back(std::move(plan.race_tags));
+      s_.steps.push_back(std::move(launch));
+      out_.step_faults.push_back(kNoFaults);
+    }
+  }
+
+  static std::vector<std::pair<std::string, std::string>> tool_identity(std::string_view team) {
+    return {{"signing_id", "com.example.tool"}, {"team_id", std::string(team)}, {"runtime", ""}};
+  }
+
+  struct LaunchPlan {
+    std::string path;
+    bool genuine = true;
+    bool swapped = false;     // the file at path is not the one installed first.
+    bool moved_away = false;  // nothing is at path.
+    uint32_t last_call = 0;   // races are generated in call order.
+    std::vector<scenario::Race> races;
+    std::vector<FaultSet> race_tags;
+  };
+
+  void launch_interference(LaunchPlan& plan, Fault fault) {
+    const FaultSet tag = bit(fault);
+    if (fault == Fault::kReplacedOnDisk && plan.races.empty() && !plan.moved_away) {
+      push(make(StepKind::kReplace, {plan.path, "unsigned"}), tag);
+      plan.swapped = true;
+    } else if (fault == Fault::kTransientFailure) {
+      Step fail = make(StepKind::kFailNext, {std::string(kLauncherCalls[c_.below(kLauncherCalls.size())]), "1",
+                                             std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])});
+      if (c_.chance(1, 2) && plan.races.empty()) {
+        push(std::move(fail), tag);
+      } else {
+        add_launch_race(plan, std::move(fail), tag);
+      }
+    } else if (fault == Fault::kLaunchToctou) {
+      add_launch_race(plan, swap_step(plan), tag);
+    }
+  }
+
+  void add_launch_race(LaunchPlan& plan, Step step, FaultSet tag) {
+    plan.last_call = std::max(plan.last_call, static_cast<uint32_t>(1 + c_.below(3))) + static_cast<uint32_t>(c_.below(2));
+    plan.last_call = std::max<uint32_t>(plan.last_call, 1);
+    plan.races.emplace_back(plan.last_call, std::move(step));
+    plan.race_tags.push_back(tag);
+  }
+
+  // The next swap of the launched file: another build in, or the original back.
+  Step swap_step(LaunchPlan& plan) {
+    if (plan.moved_away) {
+      plan.moved_away = false;
+      plan.swapped = true;
+      return make(StepKind::kFile, {plan.path, "unsigned"});
+    }
+    if (plan.swapped && plan.genuine && c_.chance(1, 2)) {
+      plan.swapped = false;
+      auto identity = tool_identity("TOOLTEAM01");
+      identity.emplace_back("content", "1");
+      return make(StepKind::kReplace, {plan.path, "developer-id"}, std::move(identity));
+    }
+    switch (c_.below(4)) {
+      case 0: plan.swapped = true; return make(StepKind::kReplace, {plan.path, "unsigned"});
+      case 1: plan.swapped = true; return make(StepKind::kReplace, {plan.path, "developer-id"}, tool_identity("EVILTEAM01"));
+      case 2: plan.moved_away = true; return make(StepKind::kRemove, {plan.path});
+      default: {
+        // A prepared file renamed over the tool in one step.
+        const std::string evil = fmt::format("/tmp/evil-tool{}", ++renames_);
+        push(make(StepKind::kFile, {evil, "unsigned"}), bit(Fault::kLaunchToctou));
+        plan.swapped = true;
+        return make(StepKind::kRename, {evil, plan.path});
+      }
     }
   }
 
@@ -612,7 +773,9 @@ class Builder {
   std::array<bool, kProgramCount> used_{};
   std::array<RulePlan, kProgramCount> plans_{};
   std::vector<Proc> procs_;
+  std::array<FileState, kProgramCount> files_{};
   std::vector<Deferred> deferred_;
+  std::optional<std::size_t> prefer_next_;  // a newcomer or exec'd process later lookups favour.
   uint32_t flow_count_ = 0;
   uint32_t renames_ = 0;
   bool no_rule_allow_ = false;

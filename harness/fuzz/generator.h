@@ -76,6 +76,8 @@ struct GeneratorOptions {
 // Named bounds (STYLE: every loop has one).
 inline constexpr uint32_t kEpisodesLimit = 32;
 inline constexpr uint32_t kSwarmWeightMax = 8;
+// Interferences one lookup or launch may carry (before it, during it, after it).
+inline constexpr uint32_t kInterferencesPerLookupMax = 4;
 
 struct GeneratedCase {
   scenario::Scenario scenario;

@@ -52,14 +52,20 @@ inline constexpr std::array<std::string_view, 5> kHosts = {"example.com", "api.e
                                                     "exfil.example.net", "ocsp.apple.com",
                                                     "tracker.example.net"};
 
-inline constexpr std::array<std::string_view, 9> kResolverCalls = {
+inline constexpr std::array<std::string_view, 11> kResolverCalls = {
     "guest-by-audit-token", "static-code", "code-path", "signing-information", "proc-pidpath",
-    "proc-pidpath-audittoken", "token-for-pid", "kill-zero", "guest-by-pid"};
+    "proc-pidpath-audittoken", "token-for-pid", "kill-zero", "guest-by-pid", "check-validity",
+    "responsible-pid"};
 inline constexpr std::array<std::string_view, 7> kLauncherCalls = {
     "check-file", "spawn", "spawn-with-requirement", "copy-to-private", "spawn-suspended", "resume",
     "check-validity"};
-inline constexpr std::array<std::string_view, 6> kTransientOutcomes = {
-    "osstatus:-67065", "osstatus:100001", "osstatus:100003", "errno:35", "errno:3", "kern:5"};
+// Every outcome a lookup can answer in the model, as a transient failure may produce it: no such
+// code, EPERM, ESRCH, static code changed, requirement failed, unsigned, guest invalid, invalid
+// handle; EAGAIN, ESRCH, EPERM, EACCES as errnos; KERN_INVALID_ARGUMENT and KERN_FAILURE.
+inline constexpr std::array<std::string_view, 14> kTransientOutcomes = {
+    "osstatus:-67065", "osstatus:100001", "osstatus:100003", "osstatus:-67034", "osstatus:-67050",
+    "osstatus:-67062", "osstatus:-67063", "osstatus:-67071", "errno:35", "errno:3", "errno:1",
+    "errno:13", "kern:4", "kern:5"};
 
 // A schedule step with its arguments and key=value options.
 inline scenario::Step make_step(scenario::StepKind kind, std::vector<std::string> args,

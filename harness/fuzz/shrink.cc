@@ -1,6 +1,8 @@
 #include "harness/fuzz/shrink.h"
 
+#include <optional>
 #include <utility>
+#include <vector>
 
 namespace flowid::fuzz {
 namespace {
@@ -80,6 +82,81 @@ class Shrinker {
           progress = true;
         }
       }
+    }
+    return progress;
+  }
+
+  // A place in the schedule: a top-level step, or one race of it.
+  struct Unit {
+    std::size_t step = 0;
+    std::optional<std::size_t> race;
+  };
+
+  const scenario::Step& step_of(const GeneratedCase& c, const Unit& u) const {
+    const auto& step = c.scenario.steps[u.step];
+    return u.race ? step.races[*u.race].step : step;
+  }
+
+  // Units that change the world (not flows, resolutions or launches: those are the subject).
+  std::vector<Unit> world_units(const GeneratedCase& c) const {
+    std::vector<Unit> units;
+    for (std::size_t s = 0; s < c.scenario.steps.size(); ++s) {
+      const auto kind = c.scenario.steps[s].kind;
+      if (kind != scenario::StepKind::kFlow && kind != scenario::StepKind::kResolve &&
+          kind != scenario::StepKind::kLaunch) {
+        units.push_back({s, std::nullopt});
+      }
+      for (std::size_t r = 0; r < c.scenario.steps[s].races.size(); ++r) units.push_back({s, r});
+    }
+    return units;
+  }
+
+  static bool share_subject(const scenario::Step& a, const scenario::Step& b) {
+    for (const auto& x : a.args) {
+      for (const auto& y : b.args) {
+        if (x == y) return true;
+      }
+    }
+    return false;
+  }
+
+  // Removes both units (the later first, so indices of the earlier stay valid).
+  static void erase_units(GeneratedCase& c, Unit first, Unit second) {
+    for (const Unit& u : {second, first}) {
+      if (u.race) {
+        auto& races = c.scenario.steps[u.step].races;
+        races.erase(races.begin() + static_cast<std::ptrdiff_t>(*u.race));
+        auto& tags = c.race_faults[u.step];
+        tags.erase(tags.begin() + static_cast<std::ptrdiff_t>(*u.race));
+      } else {
+        c.scenario.steps.erase(c.scenario.steps.begin() + static_cast<std::ptrdiff_t>(u.step));
+        c.step_faults.erase(c.step_faults.begin() + static_cast<std::ptrdiff_t>(u.step));
+        c.race_faults.erase(c.race_faults.begin() + static_cast<std::ptrdiff_t>(u.step));
+      }
+    }
+  }
+
+  // Dependent pairs go together: a change and the step that undoes it (swap and swap back,
+  // rename away and back, remove and reinstall, exit as a zombie and reap) about the same process
+  // or file. Neither can go alone when the later one needs the earlier to run, and one alone may
+  // not matter to the failure while the pair does not either.
+  bool remove_pairs(GeneratedCase& best) {
+    bool progress = false;
+    bool removed = true;
+    while (removed && !exhausted()) {
+      removed = false;
+      const std::vector<Unit> units = world_units(best);
+      for (std::size_t i = 0; i < units.size() && !removed && !exhausted(); ++i) {
+        for (std::size_t j = i + 1; j < units.size() && !removed && !exhausted(); ++j) {
+          if (!share_subject(step_of(best, units[i]), step_of(best, units[j]))) continue;
+          // Two races of one step: erase the later race first (erase_units does).
+          removed = attempt(best, [&](GeneratedCase& c) {
+            erase_units(c, units[i], units[j]);
+            return true;
+          });
+        }
+      }
+      progress |= removed;
     }
     return progress;
   }
@@ -187,6 +264,7 @@ ShrinkResult shrink_case(const GeneratedCase& failing, const StrategyUnderTest& 
   for (uint32_t round = 0; round < kShrinkRoundsMax && !shrinker.exhausted(); ++round) {
     bool progress = shrinker.remove_step_chunks(best);
     progress |= shrinker.simplify_races(best);
+    progress |= shrinker.remove_pairs(best);
     progress |= shrinker.remove_rules(best);
     progress |= shrinker.simplify_values(best);
     if (!progress) break;

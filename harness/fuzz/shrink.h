@@ -7,6 +7,8 @@
 //      candidate that does not run is rejected, so the schedule stays valid without a separate
 //      dependency analysis;
 //   2. remove single races of a resolution, then move the remaining ones to earlier seam calls;
+//   2b. remove dependent pairs together: two world changes about the same process or file (a
+//      swap and the swap back, an exit as a zombie and its reap), wherever they sit;
 //   3. remove rules, one at a time;
 //   4. simplify values: the world back to defaults (sequential pids, unsandboxed caller), the
 //      policy back to defaults, step options removed one at a time.
