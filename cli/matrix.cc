@@ -2,7 +2,8 @@
 // table (DESIGN §3). Each cell is the worst outcome over the scenarios that exercise that fault —
 // correct, downgraded (labelled unverified, gone or unknown; or a launch refused safely),
 // MISATTRIBUTED, BYPASSED or CRASHED — with the scenario that produced it. Scenarios carry their
-// expected cells; a cell that differs from its expectation fails the run (exit 1).
+// expected cells; a cell that differs from its expectation fails the run (exit 1), and so does a
+// violation of a strategy with no expect line (a plugin, or a saved counterexample's own strategy).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -265,11 +266,13 @@ int run_matrix(const MatrixOptions& options) {
           mismatches.push_back({s.name, s.file, e.line, row.name, e.cell, run.result.cell});
         }
       }
-      // A plugin has no expect lines: it fails wherever the oracle saw a violation.
+      // A run with no expect line for its strategy (a plugin, or the strategy a saved
+      // counterexample was found for) fails wherever the oracle saw a violation.
       const Cell cell = run.result.cell;
-      if (plugin::looks_like_plugin_path(row.name) &&
-          (cell == Cell::kMisattributed || cell == Cell::kBypassed || cell == Cell::kCrashed)) {
-        plugin_failures.push_back(fmt::format("{}: {}: plugin {} is {}", s.file, s.name, row.label(), name_of(cell)));
+      if (!run.expected && (cell == Cell::kMisattributed || cell == Cell::kBypassed || cell == Cell::kCrashed)) {
+        plugin_failures.push_back(fmt::format("{}: {}: {}{} is {}", s.file, s.name,
+                                              plugin::looks_like_plugin_path(row.name) ? "plugin " : "strategy ",
+                                              row.label(), name_of(cell)));
       }
       for (const auto& fault : s.faults) {
         auto& entry = row.cells[static_cast<std::size_t>(fault_index(fault))];

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "harness/fuzz/campaign.h"
+#include "tests/cli_runner.h"
 #include "harness/fuzz/realism.h"
 #include "harness/strategies/catalog.h"
 #include "replay/fixture.h"
@@ -326,6 +328,56 @@ TEST(Counterexample, TraceRecordsTheFailingStrategysOwnCalls) {
   }
   ASSERT_GE(recorded.size(), own.size());
   EXPECT_TRUE(std::equal(own.begin(), own.end(), recorded.begin()));
+}
+
+// ---- Every printed reproduce and replay line reproduces its finding (the real CLI).
+
+// The words of a printed command line ("flowid replay --mode model ..."), without "flowid".
+std::vector<std::string> command_words(const std::string& output, const std::string& label) {
+  const auto at = output.find("  " + label + ":");
+  if (at == std::string::npos) return {};
+  const auto end = output.find('\n', at);
+  std::istringstream line(output.substr(at, end - at));
+  std::vector<std::string> words;
+  std::string word;
+  line >> word;  // the label.
+  line >> word;  // "flowid".
+  while (line >> word) words.push_back(word);
+  return words;
+}
+
+struct FindingKind {
+  std::string name;
+  std::vector<std::string> fuzz_args;
+};
+
+TEST(PrintedCommands, EveryReproduceAndReplayLineReproducesItsFinding) {
+  const std::vector<FindingKind> kinds = {
+      {"resolver pid reuse", {"--strategy", "pid-path", "--faults", "F1"}},
+      {"resolver transient failure (F8)", {"--strategy", "lulu-model", "--faults", "F8", "--no-swarm"}},
+      {"resolver exec race", {"--strategy", "opensnitch-model", "--faults", "F4"}},
+      {"launcher swap", {"--launcher", "check-path-then-spawn", "--faults", "F11"}},
+  };
+  for (const auto& kind : kinds) {
+    SCOPED_TRACE(kind.name);
+    testing::TempDir dir;
+    std::vector<std::string> args = {"fuzz", "--seed", "3", "--budget", "20000", "--jobs", "1",
+                                     "--out", dir.path().string(), "--no-default-corpus"};
+    args.insert(args.end(), kind.fuzz_args.begin(), kind.fuzz_args.end());
+    auto fuzz = testing::run_flowid(args);
+    ASSERT_EQ(fuzz.exit_code, 1) << fuzz.out << fuzz.err;
+    for (const std::string label : {"reproduce", "replay"}) {
+      auto words = command_words(fuzz.out, label);
+      ASSERT_FALSE(words.empty()) << label << " line missing:\n" << fuzz.out;
+      auto again = testing::run_flowid(words);
+      EXPECT_EQ(again.exit_code, 1) << label << ": flowid " << ::testing::PrintToString(words) << "\n"
+                                    << again.out << again.err;
+      const bool shows = again.out.find("violation") != std::string::npos ||
+                         again.out.find("BYPASSED") != std::string::npos ||
+                         again.out.find("MISATTRIBUTED") != std::string::npos;
+      EXPECT_TRUE(shows) << label << ":\n" << again.out;
+    }
+  }
 }
 
 }  // namespace

@@ -94,7 +94,12 @@ Counterexample shrink_and_credit(const GeneratedCase& failing, const StrategyUnd
         }
         std::vector<scenario::Race> races;
         for (std::size_t r = 0; r < step.races.size(); ++r) {
-          if (!contains(g.race_faults[s][r], fault)) races.push_back(step.races[r]);
+          // As at top level, a spawn stays (later steps name the process): without the exit
+          // before it, it is just another program starting.
+          const bool race_content = contains(g.race_faults[s][r], fault);
+          if (!race_content || step.races[r].step.kind == scenario::StepKind::kSpawn) {
+            races.push_back(step.races[r]);
+          }
         }
         step.races = std::move(races);
         if (step.kind == scenario::StepKind::kExit && content) continue;

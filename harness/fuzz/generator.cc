@@ -161,7 +161,9 @@ class Builder {
     file.state = FileState::kOriginal;
     Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, identity_options(p));
     const FaultSet tag = reinstall ? bit(Fault::kReplacedOnDisk) : kNoFaults;
-    if (lookup != nullptr && slot != nullptr) {
+    // A first install can always come earlier, at top level; a reinstall after an F5 removal
+    // must come after it, at the interference's slot.
+    if (reinstall && lookup != nullptr && slot != nullptr) {
       place(*lookup, *slot, std::move(step), tag);
     } else {
       push(std::move(step), tag);

@@ -86,6 +86,35 @@ class Shrinker {
     return progress;
   }
 
+  // Moves a race out of its resolution to a top-level step just before it. Same size, but the
+  // resolution may then go (a newcomer spawned inside the first lookup is needed only by a later
+  // one). Kept only when the case still fails; each success removes a race, so this ends.
+  bool hoist_races(GeneratedCase& best) {
+    bool progress = false;
+    for (std::size_t s = 0; s < best.scenario.steps.size() && !exhausted(); ++s) {
+      for (std::size_t r = 0; r < best.scenario.steps[s].races.size() && !exhausted();) {
+        const bool hoisted = attempt(best, [s, r](GeneratedCase& c) {
+          scenario::Step step = c.scenario.steps[s].races[r].step;
+          const FaultSet tag = c.race_faults[s][r];
+          auto& races = c.scenario.steps[s].races;
+          races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
+          c.race_faults[s].erase(c.race_faults[s].begin() + static_cast<std::ptrdiff_t>(r));
+          c.scenario.steps.insert(c.scenario.steps.begin() + static_cast<std::ptrdiff_t>(s), std::move(step));
+          c.step_faults.insert(c.step_faults.begin() + static_cast<std::ptrdiff_t>(s), tag);
+          c.race_faults.insert(c.race_faults.begin() + static_cast<std::ptrdiff_t>(s), std::vector<FaultSet>{});
+          return true;
+        });
+        if (hoisted) {
+          progress = true;
+          ++s;  // the resolution moved one place down.
+        } else {
+          ++r;
+        }
+      }
+    }
+    return progress;
+  }
+
   // A place in the schedule: a top-level step, or one race of it.
   struct Unit {
     std::size_t step = 0;
@@ -265,6 +294,7 @@ ShrinkResult shrink_case(const GeneratedCase& failing, const StrategyUnderTest& 
     bool progress = shrinker.remove_step_chunks(best);
     progress |= shrinker.simplify_races(best);
     progress |= shrinker.remove_pairs(best);
+    if (!progress) progress |= shrinker.hoist_races(best);
     progress |= shrinker.remove_rules(best);
     progress |= shrinker.simplify_values(best);
     if (!progress) break;

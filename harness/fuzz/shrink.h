@@ -9,6 +9,8 @@
 //   2. remove single races of a resolution, then move the remaining ones to earlier seam calls;
 //   2b. remove dependent pairs together: two world changes about the same process or file (a
 //      swap and the swap back, an exit as a zombie and its reap), wherever they sit;
+//   2c. when nothing else shrinks, move races out of their resolution to just before it (same
+//      size, but a resolution that only hosted a newcomer's spawn can then go);
 //   3. remove rules, one at a time;
 //   4. simplify values: the world back to defaults (sequential pids, unsandboxed caller), the
 //      policy back to defaults, step options removed one at a time.
