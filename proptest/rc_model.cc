@@ -5,6 +5,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/state.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <optional>
@@ -29,8 +30,8 @@ using scenario::StepKind;
 
 constexpr std::size_t kProcessesMax = 12;  // bounds: spawns beyond are not generated.
 constexpr std::size_t kFlowsMax = 16;
-constexpr uint32_t kRaceCallMax = 4;       // races land before seam call 1..4.
-constexpr uint32_t kRacesMax = 2;
+constexpr uint32_t kRaceCallMax = 6;       // races land before seam call 1..6.
+constexpr uint32_t kRacesMax = fuzz::kInterferencesPerLookupMax;
 
 // ---- The model.
 
@@ -109,11 +110,12 @@ bool is_daemon(int program) {
 }
 
 // The programs a spawn or exec may start under the plan: the ordinary ones always; the
-// /usr/libexec daemons with F3 (sandbox EPERM), F6 (delegation) or F10 (same name); the
+// /usr/libexec daemons with F1 (pid reuse), F3 (sandbox EPERM), F6 (delegation) or F10 (same name); the
 // simulator's trustd copy with F10.
 std::vector<int> startable_programs(const Model& m) {
   std::vector<int> programs(fuzz::kOrdinaryPrograms.begin(), fuzz::kOrdinaryPrograms.end());
-  if (m.has(Fault::kSandboxEperm) || m.has(Fault::kDelegation) || m.has(Fault::kSameName)) {
+  // A pid-reuse newcomer may be a platform daemon too (under F1 any class takes a pid).
+  if (m.has(Fault::kSandboxEperm) || m.has(Fault::kDelegation) || m.has(Fault::kSameName) || m.has(Fault::kPidReuse)) {
     programs.push_back(fuzz::kTrustd);
     programs.push_back(fuzz::kNsurlsessiond);
   }
@@ -291,6 +293,7 @@ enum class RaceKind : uint8_t {
   kNewcomer,       // F1: a program starts; with the owner gone it may take the pid
   kExecOwner,      // F4
   kReplaceOwner,   // F5: the owner's executable replaced with unsigned code
+  kFailNext,       // F8: the next call of one kind fails (a transient failure inside the lookup)
 };
 
 struct RaceAction {
@@ -298,6 +301,8 @@ struct RaceAction {
   uint32_t before_call = 1;
   int program = 0;      // kNewcomer, kExecOwner.
   bool zombie = false;  // kExitOwner.
+  std::string call;     // kFailNext: the call and the outcome it fails with.
+  std::string outcome;
 };
 
 bool race_enabled(const Model& m, RaceKind kind) {
@@ -306,6 +311,7 @@ bool race_enabled(const Model& m, RaceKind kind) {
     case RaceKind::kNewcomer: return m.has(Fault::kPidReuse);
     case RaceKind::kExecOwner: return m.has(Fault::kExecAfterFlow);
     case RaceKind::kReplaceOwner: return m.has(Fault::kReplacedOnDisk);
+    case RaceKind::kFailNext: return m.has(Fault::kTransientFailure);
   }
   return false;
 }
@@ -338,6 +344,7 @@ struct Resolve final : Command {
           if (!m.installed[static_cast<std::size_t>(m.processes[owner].program)]) return false;
           if (fuzz::is_protected_path(program_of(m.processes[owner].program).path)) return false;  // R1.
           break;
+        case RaceKind::kFailNext: break;
       }
     }
     return true;
@@ -366,6 +373,7 @@ struct Resolve final : Command {
           m.processes[owner].program = race.program;
           break;
         case RaceKind::kReplaceOwner: break;  // the file stays installed, with new content.
+        case RaceKind::kFailNext: break;
       }
     }
   }
@@ -375,6 +383,9 @@ struct Resolve final : Command {
     std::vector<FaultSet> race_tags;
     std::size_t next_process = m.processes.size();
     std::array<bool, fuzz::kProgramCount> installed = m.installed;
+    // The owner's program as each race finds it (an earlier race may have exec'd it), exactly as
+    // races_valid() checked it.
+    int owner_program = m.processes[owner].program;
     for (const auto& race : races) {
       Step action;
       FaultSet tag = kNoFaults;
@@ -400,11 +411,15 @@ struct Resolve final : Command {
           install(race.program);
           action = make(StepKind::kExec, {process_name(owner), std::string(program_of(race.program).path)});
           tag = fuzz::bit(Fault::kExecAfterFlow);
+          owner_program = race.program;
           break;
         case RaceKind::kReplaceOwner:
-          action = make(StepKind::kReplace,
-                        {std::string(program_of(m.processes[owner].program).path), "unsigned"});
+          action = make(StepKind::kReplace, {std::string(program_of(owner_program).path), "unsigned"});
           tag = fuzz::bit(Fault::kReplacedOnDisk);
+          break;
+        case RaceKind::kFailNext:
+          action = make(StepKind::kFailNext, {race.call, "1", race.outcome});
+          tag = fuzz::bit(Fault::kTransientFailure);
           break;
       }
       step.races.emplace_back(race.before_call, std::move(action));
@@ -588,7 +603,8 @@ rc::Gen<CommandPtr> gen_resolve(const Model& m) {
     if (!m.flows[f].resolved) open.push_back(f);
   }
   std::vector<RaceKind> kinds;
-  for (RaceKind kind : {RaceKind::kExitOwner, RaceKind::kNewcomer, RaceKind::kExecOwner, RaceKind::kReplaceOwner}) {
+  for (RaceKind kind : {RaceKind::kExitOwner, RaceKind::kNewcomer, RaceKind::kExecOwner, RaceKind::kReplaceOwner,
+                        RaceKind::kFailNext}) {
     if (race_enabled(m, kind)) kinds.push_back(kind);
   }
   auto programs = startable_programs(m);
@@ -597,16 +613,20 @@ rc::Gen<CommandPtr> gen_resolve(const Model& m) {
     auto resolve = std::make_shared<Resolve>();
     resolve->flow = element_of(open);
     if (!kinds.empty() && one_in(2)) {
+      // Each race lands before its own seam call; in call order, as the runner applies them.
       const auto count = uniform<uint32_t>(1, kRacesMax + 1);
-      const auto call = uniform<uint32_t>(1, kRaceCallMax + 1);
       for (uint32_t i = 0; i < count; ++i) {
         RaceAction race;
         race.kind = element_of(kinds);
-        race.before_call = call;
+        race.before_call = uniform<uint32_t>(1, kRaceCallMax + 1);
         race.program = element_of(programs);
         race.zombie = zombies && one_in(3);
+        race.call = std::string(fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())]);
+        race.outcome = std::string(fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())]);
         resolve->races.push_back(race);
       }
+      std::stable_sort(resolve->races.begin(), resolve->races.end(),
+                       [](const RaceAction& a, const RaceAction& b) { return a.before_call < b.before_call; });
     }
     return resolve;
   });
