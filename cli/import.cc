@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
@@ -187,6 +188,12 @@ int run_import_command(const ImportCliOptions& options) {
 
   import::ImportOptions import_options;
   import_options.lenient = options.lenient;
+  {
+    // Several inputs are spilled to temporary files before they are merged by time.
+    std::error_code ec;
+    auto tmp = std::filesystem::temp_directory_path(ec);
+    import_options.spill_dir = ec ? std::string("/tmp") : tmp.string();
+  }
   import::ImportStats stats;
   import::ImportStatus status =
       import::import_streams(specs, sources, import_options, factory, stats, progress);
@@ -234,7 +241,8 @@ Subcommand add_import(CLI::App& parent) {
   auto options = std::make_shared<ImportCliOptions>();
   CLI::App* app = parent.add_subcommand(
       "import", "Import field traces (eslogger, NEFilterFlow log, Tetragon, auditd) into a trace");
-  app->add_option("INPUT", options->inputs, "Input files ('-' for stdin), imported in order")
+  app->add_option("INPUT", options->inputs,
+                  "Input files ('-' for stdin); several are merged by timestamp")
       ->required();
   app->add_option("-o,--output", options->output, "Output trace file")->required();
   app->add_option("--format", options->format,

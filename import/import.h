@@ -65,6 +65,9 @@ struct ImportLimits {
 struct ImportOptions {
   bool lenient = false;
   ImportLimits limits;
+  // Imports of several inputs spill events per input before merging them by time: into
+  // temporary files in this directory, or in memory when it is empty (tests, fuzzers).
+  std::string spill_dir;
 };
 
 // What an import did, for the summary and for tests.
@@ -112,8 +115,13 @@ enum class ImportStatus : uint8_t {
   kOutputFailed = 3,  // the output could not be opened or written (stats.error).
 };
 
-// Imports a sequence of inputs, in the order given, into one trace. sources[i] reads inputs[i].
-// The trace is finished (footer written, skipped_records set) in every case where it was opened.
+// Imports inputs into one trace. sources[i] reads inputs[i]. One input is written as it is
+// read. Several inputs are read in order of their first timestamps (inputs whose flows name only
+// pids, NEFilterFlow logs, after the others so that their flows can be joined with the
+// executions the others describe), each spilled with absolute times, then merged into the
+// trace by timestamp; ties keep the order given. A gap between inputs and an overlap are
+// written as Markers. The trace is finished (footer written, skipped_records set) in every case
+// where it was opened.
 ImportStatus import_streams(const std::vector<InputSpec>& inputs,
                             const std::vector<ByteSource>& sources, const ImportOptions& options,
                             const WriterFactory& open_writer, ImportStats& stats,
@@ -124,6 +132,9 @@ ImportStatus import_bytes(std::string_view bytes, Format format, const ImportOpt
                           std::string* trace_bytes, ImportStats& stats,
                           std::string_view name = "input",
                           const trace::WriterOptions& writer_options = {});
+
+// The first timestamp in the beginning of an input of this format (wall-clock ns), if any.
+std::optional<uint64_t> first_timestamp(std::string_view head, Format format);
 
 // The header entries an import writes for these formats (recorder, clock, resolver_config),
 // without the first timestamp. Exposed for docs and tests.
