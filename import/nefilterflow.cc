@@ -148,6 +148,7 @@ class NeFilterFlowParser final : public LineParser {
     marker_.reset();
     block_.clear();
     block_bytes_ = 0;
+    skipping_block_ = false;
   }
 
   void line(std::string_view text, uint64_t line_number) override {
@@ -164,8 +165,11 @@ class NeFilterFlowParser final : public LineParser {
     std::string_view key;
     std::string_view value;
     if (split_key_value(text, &key, &value)) {
+      if (skipping_block_) return;  // the rest of a block that was too long.
       if (block_bytes_ + text.size() > kBlockBytesMax) {
-        finish_block();
+        block_.clear();
+        block_bytes_ = 0;
+        skipping_block_ = true;
         context_.bad_record(line_number, "key = value block too long",
                             fmt::format("key = value block longer than {} bytes", kBlockBytesMax));
         return;
@@ -212,6 +216,7 @@ class NeFilterFlowParser final : public LineParser {
   // The indented key = value lines after a log line: a flow if they carry a description key,
   // else part of the log message (kept in its Marker, counted).
   void finish_block() {
+    skipping_block_ = false;
     if (block_.empty()) return;
     std::vector<BlockLine> lines = std::move(block_);
     block_.clear();
@@ -426,6 +431,7 @@ class NeFilterFlowParser final : public LineParser {
   std::optional<PendingMarker> marker_;
   std::vector<BlockLine> block_;
   std::size_t block_bytes_ = 0;
+  bool skipping_block_ = false;  // after a block over kBlockBytesMax, until it ends.
   bool has_identifier_ = false;
   std::optional<uint64_t> block_time_;
   Flow flow_;
