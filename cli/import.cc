@@ -7,8 +7,11 @@
 // valid, holds everything before that record and ends with a marker naming it.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <chrono>
@@ -21,6 +24,26 @@
 
 namespace flowid::cli {
 namespace {
+
+// SIGINT / SIGTERM during an import: the signal number. Reads then stop, and the import finishes
+// the trace (complete chunks, a Marker saying it was interrupted, the footer) instead of dying
+// with a trace that has no footer.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void on_stop_signal(int signo) { g_interrupted = signo; }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: a blocked read returns EINTR and sees the flag.
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
+// How long a read waits for input before the import flushes what it has (a streaming import
+// whose source is quiet still gets its events onto disk).
+constexpr int kIdleFlushMs = 500;
 
 struct ImportCliOptions {
   std::vector<std::string> inputs;
@@ -66,7 +89,14 @@ bool open_input(const std::string& name, OpenInput& input, std::string* error) {
   }
   input.head.resize(kDetectBytes);
   std::size_t got = 0;
-  while (got < kDetectBytes) {
+  while (got < kDetectBytes && g_interrupted == 0) {
+    // A pipe (log stream | flowid import -) may be slow: once a few whole lines are in, do
+    // not wait for 64 KiB before starting.
+    if (input.size_bytes == 0 && got > 0 &&
+        std::memchr(input.head.data(), '\n', got) != nullptr) {
+      pollfd ready{input.fd, POLLIN, 0};
+      if (::poll(&ready, 1, kIdleFlushMs) == 0) break;
+    }
     ssize_t n = ::read(input.fd, input.head.data() + got, kDetectBytes - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -111,6 +141,7 @@ int run_import_command(const ImportCliOptions& options) {
       return kExitUsage;
     }
   }
+  install_stop_handlers();
   std::vector<std::unique_ptr<OpenInput>> opened;
   std::vector<import::InputSpec> specs;
   uint64_t total_bytes = 0;
@@ -151,6 +182,14 @@ int run_import_command(const ImportCliOptions& options) {
         return static_cast<int64_t>(n);
       }
       for (;;) {
+        if (g_interrupted != 0) {
+          *error = fmt::format("interrupted by {}", g_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+          return -1;
+        }
+        pollfd ready{input->fd, POLLIN, 0};
+        int polled = ::poll(&ready, 1, kIdleFlushMs);
+        if (polled < 0 && errno == EINTR) continue;
+        if (polled == 0) return import::kSourceIdle;
         ssize_t n = ::read(input->fd, buffer, capacity);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) *error = std::strerror(errno);
@@ -217,6 +256,13 @@ int run_import_command(const ImportCliOptions& options) {
     print_counts("records ignored (not modelled)", stats.ignored_by_reason);
     print_counts("things not mapped as recorded (inferred or left absent)",
                  stats.unmapped_by_reason);
+  }
+  if (g_interrupted != 0) {
+    fmt::print(stderr,
+               "flowid import: interrupted; {} holds everything read before (finished, with "
+               "its footer)\n",
+               options.output);
+    return 128 + g_interrupted;  // the shell's convention for "ended by signal N".
   }
   switch (status) {
     case import::ImportStatus::kOk:

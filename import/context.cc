@@ -260,6 +260,16 @@ ImportContext::JoinResult ImportContext::join(int32_t pid, uint64_t wall_time_ns
   return {std::nullopt, fmt::format("no execution held pid {} at the flow's time", pid)};
 }
 
+void ImportContext::flush_output() {
+  if (!writer_ || output_failed_) return;
+  writer_->flush();
+  if (!writer_->last_error().empty()) {
+    output_failed_ = true;
+    stopped_ = true;
+    stats_.error = writer_->last_error();
+  }
+}
+
 bool ImportContext::finish(std::optional<std::string> stop_note) {
   if (output_failed_) return false;
   // A strict stop is not a lenient skip: stop_note is written as a marker, not counted.

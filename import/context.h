@@ -90,6 +90,8 @@ class ImportContext {
   // program (the flow was logged after its process exited and the pid was reused).
   JoinResult join(int32_t pid, uint64_t wall_time_ns, std::string_view app_identifier) const;
   bool output_failed() const { return output_failed_; }
+  // Writes the complete events so far to the output (the open chunk too), if it is open.
+  void flush_output();
 
  private:
   bool open_if_needed();

@@ -333,6 +333,10 @@ ImportStatus read_input(const InputSpec& spec, const ByteSource& source, Pending
   while (!pending.ended && !context.stopped()) {
     std::string read_error;
     int64_t n = source(block.data(), block.size(), &read_error);
+    if (n == kSourceIdle) {
+      context.flush_output();
+      continue;
+    }
     if (n < 0) {
       stats.error = fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
       return ImportStatus::kUnreadable;
@@ -361,6 +365,10 @@ bool read_head(const InputSpec& spec, const ByteSource& source, PendingInput& pe
   while (got < pending.head.size()) {
     std::string read_error;
     int64_t n = source(pending.head.data() + got, pending.head.size() - got, &read_error);
+    if (n == kSourceIdle) {
+      if (got > 0) break;  // enough to look for a timestamp; the rest comes later.
+      continue;
+    }
     if (n < 0) {
       stats.error = fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
       return false;

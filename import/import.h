@@ -100,8 +100,11 @@ struct InputSpec {
   Format format = Format::kEslogger;
 };
 
-// Reads bytes of one input in pieces. Returns the number of bytes put into buffer (0 at the end)
-// or -1 on a read error (*error says why).
+// Reads bytes of one input in pieces. Returns the number of bytes put into buffer (0 at the end),
+// -1 on a read error (*error says why), or kSourceIdle when no bytes have come for a while (an
+// idle pipe): the import then flushes the events written so far to the output, so that a
+// streaming import that is killed keeps them, and asks again.
+inline constexpr int64_t kSourceIdle = -2;
 using ByteSource = std::function<int64_t(char* buffer, std::size_t capacity, std::string* error)>;
 
 // Called every ~1 MiB of input so that a front end can show progress. bytes_total is 0 when

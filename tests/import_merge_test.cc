@@ -3,6 +3,12 @@
 // executions, so that model replay tells a pid-keyed resolver from a token-bound one.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <algorithm>
 #include <cstdlib>
@@ -322,6 +328,76 @@ TEST(ImportCli, MergedImportAndPerFlowVerdicts) {
   auto unknown = flowid::testing::run_flowid(
       {"replay", "--mode", "model", "--verdicts", "--verdict-resolvers", "nope", trace});
   EXPECT_EQ(unknown.exit_code, 2) << unknown.out << unknown.err;
+}
+
+// Events readable so far from a trace that may still be written (no footer yet).
+uint64_t events_on_disk(const std::string& path) {
+  if (!std::filesystem::exists(path)) return 0;
+  auto reader = trace::open_reader(path);
+  if (!reader->ok()) return 0;
+  Event e;
+  uint64_t n = 0;
+  while (reader->next(e)) ++n;
+  return n;
+}
+
+// `... | flowid import - -o x.trace` stopped by a signal keeps what it read and finishes the
+// trace. Handshake: the records go in, the test waits until they are on disk (the import
+// flushes when its input is idle), then signals.
+void stop_streaming_import_with(int signo) {
+  flowid::testing::TempDir dir;
+  const std::string trace_path = dir.file("s.trace");
+  int to_child[2];
+  ASSERT_EQ(::pipe(to_child), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(to_child[0], 0);
+    ::close(to_child[0]);
+    ::close(to_child[1]);
+    ::execl(FLOWID_CLI_PATH, FLOWID_CLI_PATH, "import", "-q", "-", "-o", trace_path.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  const std::string records = auditd_connect(1700000000, 1, 50) + auditd_connect(1700000001, 2, 51);
+  ASSERT_EQ(::write(to_child[1], records.data(), records.size()),
+            static_cast<ssize_t>(records.size()));
+  // The pipe stays open: the import is waiting for more when the signal comes.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (events_on_disk(trace_path) < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling for the file.
+  }
+  ASSERT_GE(events_on_disk(trace_path), 2u) << "the import never flushed its events";
+  ASSERT_EQ(::kill(pid, signo), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ::close(to_child[1]);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + signo);
+  auto reader = trace::open_reader(trace_path);
+  ASSERT_TRUE(reader->ok());
+  std::vector<Event> events;
+  Event e;
+  while (reader->next(e)) events.push_back(e);
+  EXPECT_TRUE(reader->clean());
+  ASSERT_TRUE(reader->footer());
+  uint64_t flows = 0;
+  for (const auto& ev : events) flows += ev.kind() == EventKind::kFlow;
+  EXPECT_EQ(flows, 2u);
+  ASSERT_FALSE(events.empty());
+  const auto* last = std::get_if<Marker>(&events.back().body);
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(last->text, fmt::format("import stopped: -: interrupted by {}",
+                                    signo == SIGINT ? "SIGINT" : "SIGTERM"));
+}
+
+TEST(ImportCli, StreamingImportStoppedBySigintKeepsItsEventsAndFooter) {
+  stop_streaming_import_with(SIGINT);
+}
+
+TEST(ImportCli, StreamingImportStoppedBySigtermKeepsItsEventsAndFooter) {
+  stop_streaming_import_with(SIGTERM);
 }
 
 }  // namespace
