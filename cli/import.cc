@@ -92,8 +92,7 @@ bool open_input(const std::string& name, OpenInput& input, std::string* error) {
   while (got < kDetectBytes && g_interrupted == 0) {
     // A pipe (log stream | flowid import -) may be slow: once a few whole lines are in, do
     // not wait for 64 KiB before starting.
-    if (input.size_bytes == 0 && got > 0 &&
-        std::memchr(input.head.data(), '\n', got) != nullptr) {
+    if (input.size_bytes == 0 && got > 0 && std::memchr(input.head.data(), '\n', got) != nullptr) {
       pollfd ready{input.fd, POLLIN, 0};
       if (::poll(&ready, 1, kIdleFlushMs) == 0) break;
     }

@@ -37,8 +37,8 @@ struct ReplayOptions {
   bool quiet = false;
   std::string inject;  // perturbed mode: the fault plan.
   uint64_t seed = 1;   // perturbed mode: where the plan puts each fault.
-  bool verdicts = false;            // per flow, what each strategy decided.
-  std::string verdict_resolvers;    // with --verdicts: comma-separated names (default all).
+  bool verdicts = false;          // per flow, what each strategy decided.
+  std::string verdict_resolvers;  // with --verdicts: comma-separated names (default all).
 };
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -206,7 +206,8 @@ int run_verdicts(const ReplayOptions& options, const std::optional<RuleSet>& cli
     for (std::size_t f = 0; f < flows; ++f) {
       bool differs = false;
       for (const auto& r : results) {
-        differs = differs || f >= r.produced.size() || !(r.produced[f] == results.front().produced[f]);
+        differs =
+            differs || f >= r.produced.size() || !(r.produced[f] == results.front().produced[f]);
       }
       differing += differs;
       fmt::print("  flow {}{}\n", results.front().produced[f].flow_id,
@@ -269,8 +270,9 @@ int run_replay(const ReplayOptions& options) {
 
   if (options.verdicts || !options.verdict_resolvers.empty()) {
     if (options.mode == "faithful") {
-      fmt::print(stderr, "flowid replay: --verdicts needs --mode model or perturbed (faithful "
-                         "replay answers from the trace's recorded lookups, one strategy's)\n");
+      fmt::print(stderr,
+                 "flowid replay: --verdicts needs --mode model or perturbed (faithful "
+                 "replay answers from the trace's recorded lookups, one strategy's)\n");
       return kExitUsage;
     }
     return run_verdicts(options, cli_rules);

@@ -180,9 +180,8 @@ class AuditdParser final : public LineParser {
     std::string_view type = t.substr(5, msg - 5);
     std::size_t id_start = msg + kMsg.size();
     std::size_t close = t.find(')', id_start);
-    std::string_view id = t.substr(id_start, close == std::string_view::npos
-                                                 ? std::string_view::npos
-                                                 : close - id_start);
+    std::string_view id = t.substr(
+        id_start, close == std::string_view::npos ? std::string_view::npos : close - id_start);
     if (id.find('/') != std::string_view::npos) {
       // `ausearch -i`: the id's time is a local date without a zone, and uids, syscalls and
       // addresses are rewritten as names on the host that ran ausearch; none of it maps back.
@@ -195,18 +194,18 @@ class AuditdParser final : public LineParser {
     std::size_t colon = id.find(':');
     if (close == std::string_view::npos || dot == std::string_view::npos ||
         colon == std::string_view::npos || colon < dot) {
-      context_.bad_record(line_number, "bad audit id",
-                          fmt::format("malformed audit(SECONDS.MILLIS:SERIAL): '{}'",
-                                      t.substr(msg + 1, 48)));
+      context_.bad_record(
+          line_number, "bad audit id",
+          fmt::format("malformed audit(SECONDS.MILLIS:SERIAL): '{}'", t.substr(msg + 1, 48)));
       return;
     }
     auto seconds = parse_uint(id.substr(0, dot));
     auto millis = parse_uint(id.substr(dot + 1, colon - dot - 1));
     auto serial = parse_uint(id.substr(colon + 1));
     if (!seconds || !millis || !serial || *millis > 999 || *seconds > 10'000'000'000ULL) {
-      context_.bad_record(line_number, "bad audit id",
-                          fmt::format("malformed audit(SECONDS.MILLIS:SERIAL): '{}'",
-                                      t.substr(msg + 1, 48)));
+      context_.bad_record(
+          line_number, "bad audit id",
+          fmt::format("malformed audit(SECONDS.MILLIS:SERIAL): '{}'", t.substr(msg + 1, 48)));
       return;
     }
     context_.record_read();
@@ -286,8 +285,8 @@ class AuditdParser final : public LineParser {
       if (rest == "_len") {
         auto length = parse_uint(value);
         if (!length) {
-          bad(event, line, "bad EXECVE", fmt::format("EXECVE {}={} is not a number", key,
-                                                     value.substr(0, 20)));
+          bad(event, line, "bad EXECVE",
+              fmt::format("EXECVE {}={} is not a number", key, value.substr(0, 20)));
           return;
         }
         arg.declared_length = *length;
@@ -297,13 +296,13 @@ class AuditdParser final : public LineParser {
       if (!rest.empty()) {
         if (rest.front() != '[' || rest.back() != ']' ||
             !(piece = parse_uint(rest.substr(1, rest.size() - 2)))) {
-          bad(event, line, "bad EXECVE", fmt::format("EXECVE key {} is not aN, aN_len or aN[i]",
-                                                     key.substr(0, 40)));
+          bad(event, line, "bad EXECVE",
+              fmt::format("EXECVE key {} is not aN, aN_len or aN[i]", key.substr(0, 40)));
           return;
         }
         if (*piece != arg.pieces) {
-          bad(event, line, "bad EXECVE", fmt::format("EXECVE {} out of order (expected piece {})",
-                                                     key, arg.pieces));
+          bad(event, line, "bad EXECVE",
+              fmt::format("EXECVE {} out of order (expected piece {})", key, arg.pieces));
           return;
         }
       }
@@ -316,8 +315,8 @@ class AuditdParser final : public LineParser {
       arg.text += decoded;
       event.argv_bytes += decoded.size();
       if (event.argv_bytes > kArgvBytesMax) {
-        bad(event, line, "bad EXECVE", fmt::format("EXECVE arguments longer than {} bytes",
-                                                   kArgvBytesMax));
+        bad(event, line, "bad EXECVE",
+            fmt::format("EXECVE arguments longer than {} bytes", kArgvBytesMax));
       }
     });
   }
@@ -552,10 +551,10 @@ class AuditdParser final : public LineParser {
         if (!previous) return;
         AuditToken token = token_with(e, e.pid, ++last_version_);
         lifecycle_.execed(ProcessExec{*previous, token, image}, e.time_ns);
-        context_.marker(fmt::format("auditd execve {}.{} {} argv: {}{}{}", e.pid,
-                                    token.pidversion(), e.exe, joined_argv(e),
-                                    e.proctitle.empty() ? "" : " proctitle: ", e.proctitle),
-                        e.time_ns);
+        context_.marker(
+            fmt::format("auditd execve {}.{} {} argv: {}{}{}", e.pid, token.pidversion(), e.exe,
+                        joined_argv(e), e.proctitle.empty() ? "" : " proctitle: ", e.proctitle),
+            e.time_ns);
         return;
       }
       case Call::kExitGroup: {

@@ -232,30 +232,27 @@ ImportContext::JoinResult ImportContext::join(int32_t pid, uint64_t wall_time_ns
       previous = &span;
     }
   }
-  const bool holder_matches = holder != nullptr && (app_identifier.empty() ||
-                                                    identifier_names(app_identifier,
-                                                                     holder->signing_id));
+  const bool holder_matches =
+      holder != nullptr &&
+      (app_identifier.empty() || identifier_names(app_identifier, holder->signing_id));
   if (holder != nullptr && holder_matches) {
-    return {holder->token,
-            fmt::format("execution holding pid {} at the flow's time", pid)};
+    return {holder->token, fmt::format("execution holding pid {} at the flow's time", pid)};
   }
   if (previous != nullptr) {
     return {previous->token,
             fmt::format("pid {}'s execution {}.{} ({}), which exited {} ms before the flow was "
                         "logged: it matches sourceAppIdentifier {}{}",
-                        pid, previous->token.pid(), previous->token.pidversion(),
-                        previous->path, (wall_time_ns - *previous->end_ns) / 1'000'000,
-                        app_identifier,
+                        pid, previous->token.pid(), previous->token.pidversion(), previous->path,
+                        (wall_time_ns - *previous->end_ns) / 1'000'000, app_identifier,
                         holder != nullptr ? fmt::format("; pid {} is held by {}.{} ({}) by then",
                                                         pid, holder->token.pid(),
                                                         holder->token.pidversion(), holder->path)
                                           : std::string())};
   }
   if (holder != nullptr) {
-    return {holder->token,
-            fmt::format("execution holding pid {} at the flow's time ({}), although "
-                        "sourceAppIdentifier {} does not name it",
-                        pid, holder->path, app_identifier)};
+    return {holder->token, fmt::format("execution holding pid {} at the flow's time ({}), although "
+                                       "sourceAppIdentifier {} does not name it",
+                                       pid, holder->path, app_identifier)};
   }
   return {std::nullopt, fmt::format("no execution held pid {} at the flow's time", pid)};
 }

@@ -10,11 +10,11 @@
 
 #include <cstdint>
 #include <deque>
-#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "import/import.h"

@@ -276,8 +276,8 @@ std::optional<uint64_t> first_timestamp(std::string_view head, Format format) {
         if (end == std::string_view::npos) end = head.size();
         std::size_t consumed = 0;
         bool had_offset = false;
-        if (auto t = parse_log_timestamp(head.substr(offset, end - offset), &consumed,
-                                         &had_offset)) {
+        if (auto t =
+                parse_log_timestamp(head.substr(offset, end - offset), &consumed, &had_offset)) {
           return t;
         }
         offset = end + 1;
@@ -338,7 +338,8 @@ ImportStatus read_input(const InputSpec& spec, const ByteSource& source, Pending
       continue;
     }
     if (n < 0) {
-      stats.error = fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
+      stats.error =
+          fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
       return ImportStatus::kUnreadable;
     }
     if (n == 0) break;
@@ -370,7 +371,8 @@ bool read_head(const InputSpec& spec, const ByteSource& source, PendingInput& pe
       continue;
     }
     if (n < 0) {
-      stats.error = fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
+      stats.error =
+          fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
       return false;
     }
     if (n == 0) {
@@ -417,7 +419,9 @@ std::unique_ptr<trace::TraceWriter> open_spill(const ImportOptions& options, Spi
   return trace::open_writer(spill.path, header, writer_options, error);
 }
 
-std::string seconds_text(uint64_t ns) { return fmt::format("{:.3f} s", static_cast<double>(ns) / 1e9); }
+std::string seconds_text(uint64_t ns) {
+  return fmt::format("{:.3f} s", static_cast<double>(ns) / 1e9);
+}
 
 // Merges the spills by time (ties: command-line order, then each spill's own order) into the
 // output, whose time 0 is the earliest timestamp.
@@ -497,8 +501,8 @@ ImportStatus import_several(const std::vector<InputSpec>& inputs,
     // An input that starts where the current spill ends continues it; one that starts earlier
     // gets its own spill, merged by time.
     const std::optional<uint64_t> first = pending[i].first_ns;
-    const bool continues = !spills.empty() && first && spills.back()->last_ns &&
-                           *first >= *spills.back()->last_ns;
+    const bool continues =
+        !spills.empty() && first && spills.back()->last_ns && *first >= *spills.back()->last_ns;
     if (!continues) {
       if (!spills.empty() && !context.end_spill()) return ImportStatus::kOutputFailed;
       spills.push_back(std::make_unique<Spill>());

@@ -132,11 +132,19 @@ bool parse_endpoint(std::string_view text, Endpoint& out) {
 // NEFilterBrowserFlow): a key = value block carrying any of them is a flow, whatever the log
 // line before it says ("new flow", LuLu's "flow:", nothing at all).
 bool is_flow_key(std::string_view key) {
-  static constexpr std::string_view kKeys[] = {
-      "identifier",      "procPID",         "eprocPID",         "sourceAppIdentifier",
-      "remoteEndpoint",  "localEndpoint",   "sourceAppUniqueIdentifier",
-      "sourceAppVersion", "procUUID",       "eprocUUID",        "sourceAppAuditToken",
-      "sourceProcessAuditToken", "remoteHostname"};
+  static constexpr std::string_view kKeys[] = {"identifier",
+                                               "procPID",
+                                               "eprocPID",
+                                               "sourceAppIdentifier",
+                                               "remoteEndpoint",
+                                               "localEndpoint",
+                                               "sourceAppUniqueIdentifier",
+                                               "sourceAppVersion",
+                                               "procUUID",
+                                               "eprocUUID",
+                                               "sourceAppAuditToken",
+                                               "sourceProcessAuditToken",
+                                               "remoteHostname"};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
@@ -229,8 +237,9 @@ class NeFilterFlowParser final : public LineParser {
       flow = flow || is_flow_key(key);
     }
     if (!flow) {
-      context_.ignored("nefilterflow key = value lines without flow keys (kept in the log "
-                       "line's Marker)");
+      context_.ignored(
+          "nefilterflow key = value lines without flow keys (kept in the log "
+          "line's Marker)");
       if (!marker_) marker_ = PendingMarker{std::string(), std::nullopt};
       for (const auto& l : lines) {
         if (!marker_->text.empty()) marker_->text.push_back('\n');
@@ -272,8 +281,8 @@ class NeFilterFlowParser final : public LineParser {
   // likewise (source_app_audit_token). A Marker before the flow says how.
   void join_tokens() {
     const auto process = context_.join(flow_.proc_pid, *block_time_, flow_.source_app_identifier);
-    std::string how = fmt::format("flow #{} procPID {}: {}", flow_.flow_id, flow_.proc_pid,
-                                  process.how);
+    std::string how =
+        fmt::format("flow #{} procPID {}: {}", flow_.flow_id, flow_.proc_pid, process.how);
     if (process.token) {
       flow_.source_process_audit_token = FlowToken{true, AuditToken::kByteSize, *process.token};
       flow_.source_app_audit_token = flow_.source_process_audit_token;

@@ -367,8 +367,8 @@ class TetragonParser final : public LineParser {
   // exec into p is written, inferred and marked.
   bool ensure_subject(const AuditToken& token, const AuditToken& parent, const TetraProcess& p) {
     const ExecutionState* state = lifecycle_.find(token.pid());
-    const bool live = state != nullptr && state->alive &&
-                      state->token.execution() == token.execution();
+    const bool live =
+        state != nullptr && state->alive && state->token.execution() == token.execution();
     if (!live && parent_.present && parent_.exec_id == p.parent_exec_id && parent_.pid == p.pid &&
         !known_live(token)) {
       const AuditToken grandparent = parent_token(parent_);

@@ -172,15 +172,16 @@ TEST(RobustnessLimits, ALineOverTheLimitIsABadRecordAtItsLine) {
 
 TEST(RobustnessLimits, AFlowBlockOverItsLimitIsDroppedWhole) {
   // The rest of an over-long description must not become a flow of its own.
-  const std::string text = "2024-01-01 00:00:00.000000+0000 x: flow:\n"
-                           "        hostname = " +
-                           std::string(2u << 20, 'h') +
-                           "\n"
-                           "        identifier = 11111111-2222-3333-4444-555555555555\n"
-                           "        procPID = 1\n"
-                           "2024-01-01 00:00:01.000000+0000 x: flow:\n"
-                           "        identifier = 21111111-2222-3333-4444-555555555555\n"
-                           "        procPID = 2\n";
+  const std::string text =
+      "2024-01-01 00:00:00.000000+0000 x: flow:\n"
+      "        hostname = " +
+      std::string(2u << 20, 'h') +
+      "\n"
+      "        identifier = 11111111-2222-3333-4444-555555555555\n"
+      "        procPID = 1\n"
+      "2024-01-01 00:00:01.000000+0000 x: flow:\n"
+      "        identifier = 21111111-2222-3333-4444-555555555555\n"
+      "        procPID = 2\n";
   Imported r = run_import(text, Format::kNeFilterFlow, true, "f.txt");
   ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
   auto flows = r.all<Flow>();
