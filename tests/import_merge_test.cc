@@ -160,6 +160,33 @@ TEST(ImportJoin, WithoutLifecycleInputFlowsKeepBarePids) {
   }
 }
 
+TEST(ImportJoin, AuditdExecutionsJoinPidOnlyFlowsToo) {
+  // auditd names executions by record order (clone, execve); a flow log naming pid 4242 is
+  // joined with the execution that held it at the flow's time.
+  const std::string audit =
+      "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=56 success=yes exit=4242 "
+      "a0=1200011 ppid=1 pid=4000 auid=0 uid=0 gid=0 euid=0 egid=0 ses=1 comm=\"sh\" "
+      "exe=\"/bin/sh\"\n"
+      "type=EOE msg=audit(1700000000.000:1): \n"
+      "type=SYSCALL msg=audit(1700000000.100:2): arch=c000003e syscall=59 success=yes exit=0 "
+      "ppid=4000 pid=4242 auid=0 uid=0 gid=0 euid=0 egid=0 ses=1 comm=\"curl\" "
+      "exe=\"/usr/bin/curl\"\n"
+      "type=EOE msg=audit(1700000000.100:2): \n";
+  const std::string log =
+      "2023-11-14 22:13:20.500000+0000 0x1 Default 0x0 1 0 x: flow:\n"
+      "        identifier = 11111111-2222-3333-4444-555555555555\n"
+      "        procPID = 4242\n";
+  Imported r =
+      import_inputs({{"audit.log", Format::kAuditd, audit}, {"l.txt", Format::kNeFilterFlow, log}});
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  auto execs = r.all<ProcessExec>();
+  ASSERT_EQ(execs.size(), 1u);
+  auto flows = r.all<Flow>();
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0].source_process_audit_token.token.execution(), execs[0].token.execution());
+  EXPECT_TRUE(times_are_ordered(r));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Order across inputs
 
