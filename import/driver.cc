@@ -35,8 +35,9 @@ constexpr FormatInfo kFormats[kFormatCount] = {
     {Format::kEslogger, "eslogger", "macOS",
      "audit tokens as recorded by Endpoint Security (pid, pidversion from the source)"},
     {Format::kNeFilterFlow, "nefilterflow", "macOS",
-     "procPID/eprocPID are bare pids: flow tokens are left absent (never given an invented "
-     "pidversion) unless the description block carries a complete token"},
+     "procPID/eprocPID are bare pids: never given an invented pidversion; flow tokens come "
+     "from a complete token in the description, or from a join by (pid, time) with another "
+     "input's executions (import.flow_tokens), else stay absent"},
     {Format::kTetragon, "tetragon", "Linux",
      "exec_id names an execution: pidversion = flowid's ordinal of each exec_id in first-seen "
      "order (a Marker per exec_id keeps the mapping); uid -> ruid and euid; egid, rgid, asid "
