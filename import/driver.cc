@@ -362,7 +362,9 @@ ImportStatus read_input(const InputSpec& spec, const ByteSource& source, Pending
 // Reads the first block of an input to find its first timestamp.
 bool read_head(const InputSpec& spec, const ByteSource& source, PendingInput& pending,
                ImportStats& stats) {
-  pending.head.resize(kReadBlockBytes);
+  // One read is enough to find the first timestamp in all but odd inputs: 64 KiB at most.
+  constexpr std::size_t kHeadBytes = 64u << 10;
+  pending.head.resize(kHeadBytes);
   std::size_t got = 0;
   while (got < pending.head.size()) {
     std::string read_error;
@@ -381,10 +383,9 @@ bool read_head(const InputSpec& spec, const ByteSource& source, PendingInput& pe
       break;
     }
     got += static_cast<std::size_t>(n);
-    // One read is enough to find the first timestamp in all but odd inputs.
-    if (got >= (64u << 10)) break;
   }
   pending.head.resize(got);
+  pending.head.shrink_to_fit();  // every input's head is held until the input is read.
   pending.first_ns = first_timestamp(pending.head, spec.format);
   return true;
 }
@@ -408,6 +409,9 @@ std::unique_ptr<trace::TraceWriter> open_spill(const ImportOptions& options, Spi
   trace::WriterOptions writer_options;
   writer_options.compression = trace::Compression::kNone;
   if (options.spill_dir.empty()) return trace::memory_writer(&spill.bytes, header, writer_options);
+  // Spill files are compressed: the merge maps them, and small files keep its resident memory
+  // small.
+  writer_options.compression = trace::Compression::kZstd;
   std::string templ = options.spill_dir + "/flowid-import-XXXXXX";
   int fd = ::mkstemp(templ.data());
   if (fd < 0) {
