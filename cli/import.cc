@@ -106,6 +106,7 @@ bool open_input(const std::string& name, OpenInput& input, std::string* error) {
     got += static_cast<std::size_t>(n);
   }
   input.head.resize(got);
+  input.head.shrink_to_fit();  // a folder of small files is many heads held at once.
   return true;
 }
 
