@@ -197,14 +197,23 @@ bool identifier_names(std::string_view app_identifier, std::string_view signing_
 
 void ImportContext::note_start(const AuditToken& token, const CodeIdentity& image,
                                std::optional<uint64_t> wall_time_ns) {
+  if (!history_enabled_) return;
   auto& spans = pid_history_[token.pid()];
   const uint64_t at = wall_time_ns.value_or(last_wall_ns_.value_or(0));
   if (!spans.empty() && !spans.back().end_ns) spans.back().end_ns = at;
+  if (spans.size() >= kSpansPerPid) {
+    spans.pop_front();
+  } else if (history_spans_ >= options_.limits.pid_history_spans_max) {
+    unmapped("execution not remembered for joins (pid history full)");
+    return;
+  } else {
+    ++history_spans_;
+  }
   spans.push_back(Span{token, at, std::nullopt, image.signing_id, image.path});
-  if (spans.size() > kSpansPerPid) spans.pop_front();
 }
 
 void ImportContext::note_end(const AuditToken& token, std::optional<uint64_t> wall_time_ns) {
+  if (!history_enabled_) return;
   auto it = pid_history_.find(token.pid());
   if (it == pid_history_.end()) return;
   for (auto& span : it->second) {

@@ -76,6 +76,8 @@ class ImportContext {
 
   // Who held which pid when, from every lifecycle event written so far (all inputs), so that a
   // flow that names only a pid can be joined with the execution behind it (JoinResult).
+  // Recording is off unless the import has something to join (enable_pid_history).
+  void enable_pid_history() { history_enabled_ = true; }
   void note_start(const AuditToken& token, const CodeIdentity& image,
                   std::optional<uint64_t> wall_time_ns);
   void note_end(const AuditToken& token, std::optional<uint64_t> wall_time_ns);
@@ -130,6 +132,8 @@ class ImportContext {
   };
   // Executions per pid, oldest first; the last kSpansPerPid per pid are kept.
   std::unordered_map<int32_t, std::deque<Span>> pid_history_;
+  bool history_enabled_ = false;
+  uint64_t history_spans_ = 0;
 };
 
 }  // namespace flowid::import

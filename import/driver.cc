@@ -494,6 +494,14 @@ ImportStatus import_several(const std::vector<InputSpec>& inputs,
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
 
+  // Executions are remembered for joins only when there is a flow log to join.
+  const bool pid_only = std::any_of(inputs.begin(), inputs.end(), [](const InputSpec& in) {
+    return in.format == Format::kNeFilterFlow;
+  });
+  const bool lifecycle = std::any_of(inputs.begin(), inputs.end(), [](const InputSpec& in) {
+    return in.format != Format::kNeFilterFlow;
+  });
+  if (pid_only && lifecycle) context.enable_pid_history();
   std::array<std::unique_ptr<LineParser>, kFormatCount> parsers;
   std::vector<std::unique_ptr<Spill>> spills;
   std::vector<char> block(kReadBlockBytes);

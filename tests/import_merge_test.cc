@@ -48,7 +48,8 @@ struct Input {
   std::string bytes;
 };
 
-Imported import_inputs(const std::vector<Input>& inputs, bool lenient = false) {
+Imported import_inputs(const std::vector<Input>& inputs, bool lenient = false,
+                       ImportLimits limits = {}) {
   std::vector<InputSpec> specs;
   std::vector<ByteSource> sources;
   auto offsets = std::make_shared<std::vector<std::size_t>>(inputs.size(), 0);
@@ -65,6 +66,7 @@ Imported import_inputs(const std::vector<Input>& inputs, bool lenient = false) {
   }
   ImportOptions options;
   options.lenient = lenient;
+  options.limits = limits;
   std::string bytes;
   ImportStats stats;
   WriterFactory factory = [&bytes](const trace::TraceHeader& header, std::string*) {
@@ -159,6 +161,22 @@ TEST(ImportJoin, WithoutLifecycleInputFlowsKeepBarePids) {
     EXPECT_FALSE(f.source_app_audit_token.present);
     EXPECT_FALSE(f.source_process_audit_token.present);
   }
+}
+
+TEST(ImportJoin, TheRememberedExecutionsAreBoundedAndTheOverflowCounted) {
+  ImportLimits limits;
+  limits.pid_history_spans_max = 2;  // zsh 500 and the first child of pid 700 only.
+  Imported r = import_inputs({{"es.jsonl", Format::kEslogger, fixture("joined_eslogger.jsonl")},
+                              {"log.txt", Format::kNeFilterFlow, fixture("joined_log_stream.txt")}},
+                             false, limits);
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  EXPECT_EQ(r.stats.unmapped_by_reason.at("execution not remembered for joins (pid history full)"),
+            5u);  // curl, the second child, /tmp/evil, and both executions of pid 710.
+  auto flows = r.all<Flow>();
+  ASSERT_EQ(flows.size(), 3u);
+  // Only pid 700's first child (ended by the exec into curl) is remembered: flows that need the
+  // executions that were not remembered stay tokenless, never joined with the wrong one.
+  for (const auto& f : flows) EXPECT_FALSE(f.source_process_audit_token.present);
 }
 
 TEST(ImportJoin, AuditdExecutionsJoinPidOnlyFlowsToo) {
