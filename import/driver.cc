@@ -21,7 +21,7 @@ namespace {
 // Input is read in blocks of this size; with the carried partial line this bounds the reader's
 // memory to about 2 blocks plus one line.
 constexpr std::size_t kReadBlockBytes = 1u << 20;
-// Inputs further apart than this get a Marker saying so (a gap between captures).
+// Inputs further apart than this get a Marker saying so (a gap between inputs).
 constexpr uint64_t kGapReportedNs = 1'000'000'000ULL;
 
 struct FormatInfo {
@@ -531,7 +531,8 @@ ImportStatus import_several(const std::vector<InputSpec>& inputs,
     Spill& spill = *spills.back();
     if (first && latest && *first > *latest + kGapReportedNs) {
       context.marker(fmt::format("input {} starts {} after the last event of {}: a gap between "
-                                 "captures (nothing was recorded in between), not lost events",
+                                 "inputs (no input recorded anything in between), not lost "
+                                 "events",
                                  spec.name, seconds_text(*first - *latest), latest_input),
                      *first);
     } else if (first && latest && *first < *latest) {

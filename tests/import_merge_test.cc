@@ -270,7 +270,7 @@ TEST(ImportOrder, SessionsAreOrderedAndTheGapIsSaidAsSuch) {
   for (const auto& m : r.all<Marker>()) {
     gap = gap || m.text ==
                      "input late.log starts 3600.000 s after the last event of early.log: a "
-                     "gap between captures (nothing was recorded in between), not lost "
+                     "gap between inputs (no input recorded anything in between), not lost "
                      "events";
   }
   EXPECT_TRUE(gap);
