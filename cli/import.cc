@@ -7,12 +7,16 @@
 // valid, holds everything before that record and ends with a marker naming it.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
@@ -20,6 +24,26 @@
 
 namespace flowid::cli {
 namespace {
+
+// SIGINT / SIGTERM during an import: the signal number. Reads then stop, and the import finishes
+// the trace (complete chunks, a Marker saying it was interrupted, the footer) instead of dying
+// with a trace that has no footer.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void on_stop_signal(int signo) { g_interrupted = signo; }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: a blocked read returns EINTR and sees the flag.
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
+// How long a read waits for input before the import flushes what it has (a streaming import
+// whose source is quiet still gets its events onto disk).
+constexpr int kIdleFlushMs = 500;
 
 struct ImportCliOptions {
   std::vector<std::string> inputs;
@@ -65,7 +89,13 @@ bool open_input(const std::string& name, OpenInput& input, std::string* error) {
   }
   input.head.resize(kDetectBytes);
   std::size_t got = 0;
-  while (got < kDetectBytes) {
+  while (got < kDetectBytes && g_interrupted == 0) {
+    // A pipe (log stream | flowid import -) may be slow: once a few whole lines are in, do
+    // not wait for 64 KiB before starting.
+    if (input.size_bytes == 0 && got > 0 && std::memchr(input.head.data(), '\n', got) != nullptr) {
+      pollfd ready{input.fd, POLLIN, 0};
+      if (::poll(&ready, 1, kIdleFlushMs) == 0) break;
+    }
     ssize_t n = ::read(input.fd, input.head.data() + got, kDetectBytes - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -76,6 +106,7 @@ bool open_input(const std::string& name, OpenInput& input, std::string* error) {
     got += static_cast<std::size_t>(n);
   }
   input.head.resize(got);
+  input.head.shrink_to_fit();  // a folder of small files is many heads held at once.
   return true;
 }
 
@@ -110,6 +141,7 @@ int run_import_command(const ImportCliOptions& options) {
       return kExitUsage;
     }
   }
+  install_stop_handlers();
   std::vector<std::unique_ptr<OpenInput>> opened;
   std::vector<import::InputSpec> specs;
   uint64_t total_bytes = 0;
@@ -150,6 +182,14 @@ int run_import_command(const ImportCliOptions& options) {
         return static_cast<int64_t>(n);
       }
       for (;;) {
+        if (g_interrupted != 0) {
+          *error = fmt::format("interrupted by {}", g_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+          return -1;
+        }
+        pollfd ready{input->fd, POLLIN, 0};
+        int polled = ::poll(&ready, 1, kIdleFlushMs);
+        if (polled < 0 && errno == EINTR) continue;
+        if (polled == 0) return import::kSourceIdle;
         ssize_t n = ::read(input->fd, buffer, capacity);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) *error = std::strerror(errno);
@@ -187,6 +227,12 @@ int run_import_command(const ImportCliOptions& options) {
 
   import::ImportOptions import_options;
   import_options.lenient = options.lenient;
+  {
+    // Several inputs are spilled to temporary files before they are merged by time.
+    std::error_code ec;
+    auto tmp = std::filesystem::temp_directory_path(ec);
+    import_options.spill_dir = ec ? std::string("/tmp") : tmp.string();
+  }
   import::ImportStats stats;
   import::ImportStatus status =
       import::import_streams(specs, sources, import_options, factory, stats, progress);
@@ -211,6 +257,13 @@ int run_import_command(const ImportCliOptions& options) {
     print_counts("things not mapped as recorded (inferred or left absent)",
                  stats.unmapped_by_reason);
   }
+  if (g_interrupted != 0) {
+    fmt::print(stderr,
+               "flowid import: interrupted; {} holds everything read before (finished, with "
+               "its footer)\n",
+               options.output);
+    return 128 + g_interrupted;  // the shell's convention for "ended by signal N".
+  }
   switch (status) {
     case import::ImportStatus::kOk:
       return kExitOk;
@@ -234,7 +287,8 @@ Subcommand add_import(CLI::App& parent) {
   auto options = std::make_shared<ImportCliOptions>();
   CLI::App* app = parent.add_subcommand(
       "import", "Import field traces (eslogger, NEFilterFlow log, Tetragon, auditd) into a trace");
-  app->add_option("INPUT", options->inputs, "Input files ('-' for stdin), imported in order")
+  app->add_option("INPUT", options->inputs,
+                  "Input files ('-' for stdin); several are merged by timestamp")
       ->required();
   app->add_option("-o,--output", options->output, "Output trace file")->required();
   app->add_option("--format", options->format,

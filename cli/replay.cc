@@ -37,6 +37,8 @@ struct ReplayOptions {
   bool quiet = false;
   std::string inject;  // perturbed mode: the fault plan.
   uint64_t seed = 1;   // perturbed mode: where the plan puts each fault.
+  bool verdicts = false;          // per flow, what each strategy decided.
+  std::string verdict_resolvers;  // with --verdicts: comma-separated names (default all).
 };
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -159,6 +161,74 @@ void print_golden_changes(const std::string& golden_path, const std::optional<st
              !old_text ? "created" : changes == 0 ? "unchanged" : fmt::format("{} flows changed", changes));
 }
 
+// --verdicts: replays each trace once per strategy and prints, per flow, what each decided,
+// marking the flows on which they differ, then each strategy's verdict digest.
+int run_verdicts(const ReplayOptions& options, const std::optional<RuleSet>& cli_rules) {
+  std::vector<std::string> names;
+  if (options.verdict_resolvers.empty()) {
+    for (auto name : resolver_names()) names.emplace_back(name);
+  } else {
+    std::string list = options.verdict_resolvers + ",";
+    for (std::size_t p = 0, c; (c = list.find(',', p)) != std::string::npos; p = c + 1) {
+      if (c > p) names.push_back(list.substr(p, c - p));
+    }
+  }
+  std::size_t width = 0;
+  for (const auto& name : names) {
+    std::string error;
+    if (!resolver_for(name, &error)) {
+      fmt::print(stderr, "flowid replay: --verdict-resolvers: {}\n", error);
+      return kExitUsage;
+    }
+    width = std::max(width, name.size());
+  }
+  int exit_code = kExitOk;
+  for (const auto& path : options.traces) {
+    std::vector<replay::TraceReplayResult> results;
+    for (const auto& name : names) {
+      ReplayOptions one = options;
+      one.resolver = name;
+      results.push_back(replay_once(one, path, cli_rules, nullptr));
+    }
+    fmt::print("{}: per-flow verdicts, {} replay\n", path, options.mode);
+    bool readable = true;
+    for (const auto& r : results) {
+      for (const auto& issue : r.read_issues) fmt::print("  error: {}\n", issue);
+      readable = readable && r.readable;
+    }
+    if (!readable) {
+      exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
+      continue;
+    }
+    // Flows are replayed in the same order whatever the strategy.
+    std::size_t differing = 0;
+    const std::size_t flows = results.front().produced.size();
+    for (std::size_t f = 0; f < flows; ++f) {
+      bool differs = false;
+      for (const auto& r : results) {
+        differs =
+            differs || f >= r.produced.size() || !(r.produced[f] == results.front().produced[f]);
+      }
+      differing += differs;
+      fmt::print("  flow {}{}\n", results.front().produced[f].flow_id,
+                 differs ? "  (strategies differ)" : "");
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        if (f >= results[i].produced.size()) continue;
+        std::string line = replay::format_golden_line(results[i].produced[f]);
+        auto colon = line.find(": ");
+        fmt::print("    {:<{}}  {}\n", names[i], width,
+                   colon == std::string::npos ? line : line.substr(colon + 2));
+      }
+    }
+    fmt::print("  {} of {} flows decided differently; verdict digests:", differing, flows);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      fmt::print(" {} {:016x}{}", names[i], results[i].verdict_digest,
+                 i + 1 < results.size() ? "," : "\n");
+    }
+  }
+  return exit_code;
+}
+
 int run_replay(const ReplayOptions& options) {
   if (options.mode != "faithful" && options.mode != "model" && options.mode != "perturbed") {
     fmt::print(stderr, "flowid replay: unknown mode '{}' (modes: faithful, model, perturbed)\n", options.mode);
@@ -196,6 +266,16 @@ int run_replay(const ReplayOptions& options) {
       fmt::print(stderr, "flowid replay: {}\n", error.describe());
       return kExitInputError;
     }
+  }
+
+  if (options.verdicts || !options.verdict_resolvers.empty()) {
+    if (options.mode == "faithful") {
+      fmt::print(stderr,
+                 "flowid replay: --verdicts needs --mode model or perturbed (faithful "
+                 "replay answers from the trace's recorded lookups, one strategy's)\n");
+      return kExitUsage;
+    }
+    return run_verdicts(options, cli_rules);
   }
 
   auto shard = parse_shard(options.shard);
@@ -327,6 +407,12 @@ Subcommand add_replay(CLI::App& parent) {
                   "Perturbed mode: faults to inject, e.g. pid-reuse,exit-race or F1,F2 (one per flow)");
   app->add_option("--seed", options->seed, "Perturbed mode: the seed that places the faults")->default_str("1");
   app->add_flag("-q,--quiet", options->quiet, "Only the summary line and failures");
+  app->add_flag("--verdicts", options->verdicts,
+                "Model/perturbed mode: replay each trace with every built-in strategy and show, "
+                "per flow, what each decided and where they differ, then each verdict digest");
+  app->add_option("--verdict-resolvers", options->verdict_resolvers,
+                  "With --verdicts: the strategies to compare (comma-separated, e.g. "
+                  "pid-path,token+recheck); default all built-in ones");
   app->footer(
       "Exit code 1 when any trace has a verdict difference, an off-script call or an invariant\n"
       "violation (warnings, such as an unverified label on another program's name, are shown\n"

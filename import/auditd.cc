@@ -27,7 +27,9 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "import/lifecycle.h"
 #include "import/parser.h"
@@ -116,6 +118,17 @@ bool decode_audit_string(std::string_view value, std::string& out) {
   return decode_hex(value, out);
 }
 
+// Bounds on one execve's arguments: the kernel's own limit (ARG_MAX) is far below these.
+constexpr uint64_t kExecveArgsMax = 1u << 20;
+constexpr uint64_t kArgvBytesMax = 8u << 20;
+constexpr std::size_t kUnreadTypesKept = 64;
+
+struct ExecveArg {
+  std::string text;
+  uint64_t pieces = 0;  // aN[i] pieces joined so far.
+  std::optional<uint64_t> declared_length;
+};
+
 struct AuditEvent {
   uint64_t time_ns = 0;
   uint64_t line = 0;
@@ -135,8 +148,10 @@ struct AuditEvent {
   bool has_sockaddr = false;
   std::string sockaddr;
   std::string proctitle;
-  std::string argv;
+  std::map<uint32_t, ExecveArg> args;  // by argument number.
+  uint64_t argv_bytes = 0;
   std::string first_record_type;
+  std::vector<std::string> unread_types;  // record types of the event that are not read.
 };
 
 class AuditdParser final : public LineParser {
@@ -164,23 +179,39 @@ class AuditdParser final : public LineParser {
     }
     std::string_view type = t.substr(5, msg - 5);
     std::size_t id_start = msg + kMsg.size();
-    std::size_t close = t.find("):", id_start);
-    std::size_t dot = t.find('.', id_start);
-    std::size_t colon = t.find(':', id_start);
-    if (close == std::string_view::npos || dot == std::string_view::npos || dot > close ||
-        colon == std::string_view::npos || colon > close || colon < dot) {
-      context_.bad_record(line_number, "bad audit id", "malformed audit(SECONDS.MILLIS:SERIAL)");
+    std::size_t close = t.find(')', id_start);
+    std::string_view id = t.substr(
+        id_start, close == std::string_view::npos ? std::string_view::npos : close - id_start);
+    if (id.find('/') != std::string_view::npos) {
+      // `ausearch -i`: the id's time is a local date without a zone, and uids, syscalls and
+      // addresses are rewritten as names on the host that ran ausearch; none of it maps back.
+      context_.bad_record(line_number, "ausearch -i interpreted record",
+                          "an `ausearch -i` interpreted record (local time without a zone, names "
+                          "instead of numbers): not accepted; export with `ausearch --raw`");
       return;
     }
-    auto seconds = parse_uint(t.substr(id_start, dot - id_start));
-    auto millis = parse_uint(t.substr(dot + 1, colon - dot - 1));
-    auto serial = parse_uint(t.substr(colon + 1, close - colon - 1));
+    std::size_t dot = id.find('.');
+    std::size_t colon = id.find(':');
+    if (close == std::string_view::npos || dot == std::string_view::npos ||
+        colon == std::string_view::npos || colon < dot) {
+      context_.bad_record(
+          line_number, "bad audit id",
+          fmt::format("malformed audit(SECONDS.MILLIS:SERIAL): '{}'", t.substr(msg + 1, 48)));
+      return;
+    }
+    auto seconds = parse_uint(id.substr(0, dot));
+    auto millis = parse_uint(id.substr(dot + 1, colon - dot - 1));
+    auto serial = parse_uint(id.substr(colon + 1));
     if (!seconds || !millis || !serial || *millis > 999 || *seconds > 10'000'000'000ULL) {
-      context_.bad_record(line_number, "bad audit id", "malformed audit(SECONDS.MILLIS:SERIAL)");
+      context_.bad_record(
+          line_number, "bad audit id",
+          fmt::format("malformed audit(SECONDS.MILLIS:SERIAL): '{}'", t.substr(msg + 1, 48)));
       return;
     }
     context_.record_read();
-    std::string_view body = close + 2 < t.size() ? t.substr(close + 2) : std::string_view{};
+    // Kernel records have "): " after the id; some auditd DAEMON_* records have only ") ".
+    std::string_view body = t.substr(close + 1);
+    if (!body.empty() && body.front() == ':') body.remove_prefix(1);
     auto [it, inserted] = open_.try_emplace(*serial);
     AuditEvent& event = it->second;
     if (inserted) {
@@ -217,16 +248,7 @@ class AuditdParser final : public LineParser {
         event.has_sockaddr = true;
       });
     } else if (type == "EXECVE") {
-      for_each_field(body, [&](std::string_view key, std::string_view value) {
-        if (event.bad || key.size() < 2 || key[0] != 'a' || key[1] < '0' || key[1] > '9') return;
-        std::string arg;
-        if (!decode_audit_string(value, arg)) {
-          bad(event, line, "bad EXECVE", fmt::format("EXECVE {} is neither quoted nor hex", key));
-          return;
-        }
-        if (!event.argv.empty()) event.argv.push_back(' ');
-        event.argv += arg;
-      });
+      add_execve(event, body, line);
     } else if (type == "PROCTITLE") {
       for_each_field(body, [&](std::string_view key, std::string_view value) {
         if (key != "proctitle") return;
@@ -239,8 +261,78 @@ class AuditdParser final : public LineParser {
         }
       });
     } else if (type != "PATH" && type != "CWD") {
-      context_.ignored(fmt::format("auditd record type {}", type));
+      // Counted once, when the event is handled: as the event's kind if it has no SYSCALL,
+      // else as a record of the syscall event that is not read.
+      if (event.unread_types.size() < kUnreadTypesKept) event.unread_types.emplace_back(type);
     }
+  }
+
+  // EXECVE arguments: aN="text" or aN=HEX, or the long form the kernel uses for an argument
+  // too long for one record: aN_len=LENGTH, then aN[0]=..., aN[1]=... (quoted or hex), possibly
+  // over several EXECVE records of the event. The pieces are joined in order.
+  void add_execve(AuditEvent& event, std::string_view body, uint64_t line) {
+    for_each_field(body, [&](std::string_view key, std::string_view value) {
+      if (event.bad || key.size() < 2 || key[0] != 'a' || key[1] < '0' || key[1] > '9') return;
+      std::size_t digits = 1;
+      while (digits < key.size() && key[digits] >= '0' && key[digits] <= '9') ++digits;
+      auto index = parse_uint(key.substr(1, digits - 1));
+      std::string_view rest = key.substr(digits);
+      if (!index || *index >= kExecveArgsMax) {
+        bad(event, line, "bad EXECVE", fmt::format("EXECVE argument {} out of range", key));
+        return;
+      }
+      ExecveArg& arg = event.args[static_cast<uint32_t>(*index)];
+      if (rest == "_len") {
+        auto length = parse_uint(value);
+        if (!length) {
+          bad(event, line, "bad EXECVE",
+              fmt::format("EXECVE {}={} is not a number", key, value.substr(0, 20)));
+          return;
+        }
+        arg.declared_length = *length;
+        return;
+      }
+      std::optional<uint64_t> piece;
+      if (!rest.empty()) {
+        if (rest.front() != '[' || rest.back() != ']' ||
+            !(piece = parse_uint(rest.substr(1, rest.size() - 2)))) {
+          bad(event, line, "bad EXECVE",
+              fmt::format("EXECVE key {} is not aN, aN_len or aN[i]", key.substr(0, 40)));
+          return;
+        }
+        if (*piece != arg.pieces) {
+          bad(event, line, "bad EXECVE",
+              fmt::format("EXECVE {} out of order (expected piece {})", key, arg.pieces));
+          return;
+        }
+      }
+      std::string decoded;
+      if (!decode_audit_string(value, decoded)) {
+        bad(event, line, "bad EXECVE", fmt::format("EXECVE {} is neither quoted nor hex", key));
+        return;
+      }
+      ++arg.pieces;
+      arg.text += decoded;
+      event.argv_bytes += decoded.size();
+      if (event.argv_bytes > kArgvBytesMax) {
+        bad(event, line, "bad EXECVE",
+            fmt::format("EXECVE arguments longer than {} bytes", kArgvBytesMax));
+      }
+    });
+  }
+
+  // argv for the execve Marker; an argument whose pieces do not add up to its aN_len (pieces
+  // missing from the log) is counted as unmapped.
+  std::string joined_argv(const AuditEvent& e) {
+    std::string out;
+    for (const auto& [index, arg] : e.args) {
+      if (arg.declared_length && *arg.declared_length != arg.text.size()) {
+        context_.unmapped("auditd EXECVE long argument shorter than its aN_len (pieces missing)");
+      }
+      if (!out.empty()) out.push_back(' ');
+      out += arg.text;
+    }
+    return out;
   }
 
   void add_syscall(AuditEvent& event, std::string_view body, uint64_t line) {
@@ -365,8 +457,10 @@ class AuditdParser final : public LineParser {
     return t;
   }
 
-  // The live token of the event's subject, written as pre-existing on first appearance.
-  std::optional<AuditToken> subject(const AuditEvent& e) {
+  // The live token of the event's subject, written as pre-existing on first appearance (with
+  // `image`, default the SYSCALL's exe).
+  std::optional<AuditToken> subject(const AuditEvent& e,
+                                    std::optional<CodeIdentity> first_image = std::nullopt) {
     const ExecutionState* state = lifecycle_.find(e.pid);
     if (state != nullptr && state->alive) {
       AuditToken t = token_with(e, e.pid, state->token.pidversion());
@@ -383,7 +477,11 @@ class AuditdParser final : public LineParser {
     }
     AuditToken t = token_with(e, e.pid, version);
     CodeIdentity image;
-    image.path = e.exe;
+    if (first_image) {
+      image = *first_image;
+    } else {
+      image.path = e.exe;
+    }
     if (!lifecycle_.ensure_live(t, parent_token(e), std::nullopt, image, e.time_ns, e.line)) {
       return std::nullopt;
     }
@@ -393,8 +491,11 @@ class AuditdParser final : public LineParser {
   void handle(AuditEvent& e) {
     if (e.bad) return;
     if (!e.has_syscall) {
-      context_.ignored(fmt::format("auditd event without SYSCALL ({})", e.first_record_type));
+      context_.ignored(fmt::format("auditd {} event (no SYSCALL)", e.first_record_type));
       return;
+    }
+    for (const auto& type : e.unread_types) {
+      context_.ignored(fmt::format("auditd {} record of a syscall event (not read)", type));
     }
     const ArchTable* arch = arch_table(e.arch);
     if (arch == nullptr) {
@@ -437,21 +538,23 @@ class AuditdParser final : public LineParser {
         }
         CodeIdentity image;
         image.path = e.exe;
+        // A pid first seen at its execve existed before it, running an image the record does
+        // not name (exe is the new one): it is announced as pre-existing with an empty image,
+        // then the execve is an exec like any other.
         const ExecutionState* state = lifecycle_.find(e.pid);
-        AuditToken token = token_with(e, e.pid, 0);
+        std::optional<AuditToken> previous;
         if (state != nullptr && state->alive) {
-          AuditToken previous = state->token;
-          token.words[AuditToken::kPidversion] = ++last_version_;
-          lifecycle_.execed(ProcessExec{previous, token, image}, e.time_ns);
+          previous = state->token;  // its uids as before the execve (setuid changes them).
         } else {
-          auto t = subject(e);
-          if (!t) return;
-          token = *t;
+          previous = subject(e, CodeIdentity{});
         }
-        context_.marker(fmt::format("auditd execve {}.{} {} argv: {}{}{}", e.pid,
-                                    token.pidversion(), e.exe, e.argv,
-                                    e.proctitle.empty() ? "" : " proctitle: ", e.proctitle),
-                        e.time_ns);
+        if (!previous) return;
+        AuditToken token = token_with(e, e.pid, ++last_version_);
+        lifecycle_.execed(ProcessExec{*previous, token, image}, e.time_ns);
+        context_.marker(
+            fmt::format("auditd execve {}.{} {} argv: {}{}{}", e.pid, token.pidversion(), e.exe,
+                        joined_argv(e), e.proctitle.empty() ? "" : " proctitle: ", e.proctitle),
+            e.time_ns);
         return;
       }
       case Call::kExitGroup: {

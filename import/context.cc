@@ -82,6 +82,15 @@ void ImportContext::flush_dropped() {
 void ImportContext::emit(Event& event, std::optional<uint64_t> wall_time_ns) {
   if (stopped_) return;
   if (wall_time_ns) {
+    last_wall_ns_ = *wall_time_ns;
+    if (!spill_last_wall_ns_ || *wall_time_ns > *spill_last_wall_ns_) {
+      spill_last_wall_ns_ = *wall_time_ns;
+    }
+    if (!spill_first_wall_ns_ || *wall_time_ns < *spill_first_wall_ns_) {
+      spill_first_wall_ns_ = *wall_time_ns;
+    }
+  }
+  if (wall_time_ns) {
     if (!epoch_wall_ns_ && !writer_) epoch_wall_ns_ = *wall_time_ns;
     if (epoch_wall_ns_ && *wall_time_ns >= *epoch_wall_ns_) {
       event.time_ns = *wall_time_ns - *epoch_wall_ns_;
@@ -128,6 +137,143 @@ void ImportContext::ignored(std::string_view reason, uint64_t count) {
 
 void ImportContext::unmapped(std::string_view reason, uint64_t count) {
   bump(stats_.unmapped_by_reason, reason, count);
+}
+
+void ImportContext::begin_spill(std::unique_ptr<trace::TraceWriter> spill) {
+  writer_ = std::move(spill);
+  spilling_ = true;
+  epoch_wall_ns_ = 0;  // spills hold absolute wall-clock times; the merge rebases them.
+  last_time_ns_ = 0;
+  spill_last_wall_ns_.reset();
+  spill_first_wall_ns_.reset();
+}
+
+bool ImportContext::end_spill() {
+  flush_dropped();
+  bool ok = !output_failed_;
+  if (writer_) {
+    writer_->finish(0);
+    if (!writer_->last_error().empty() && ok) {
+      output_failed_ = true;
+      stopped_ = true;
+      stats_.error = writer_->last_error();
+      ok = false;
+    }
+  }
+  writer_.reset();
+  return ok;
+}
+
+bool ImportContext::open_merged(uint64_t epoch_wall_ns) {
+  spilling_ = false;
+  writer_.reset();
+  epoch_wall_ns_ = epoch_wall_ns;
+  last_time_ns_ = 0;
+  // Events were counted once when spilled; the merge writes them again.
+  stats_.events = 0;
+  stats_.events_by_kind = {};
+  return open_if_needed();
+}
+
+void ImportContext::write_merged(const Event& event) {
+  if (output_failed_) return;
+  last_time_ns_ = event.time_ns;
+  write(event);
+}
+
+namespace {
+constexpr std::size_t kSpansPerPid = 16;
+
+// NEFilterFlow's sourceAppIdentifier is the signing identifier with the team id (or "." for
+// Apple) in front: ".com.apple.Safari", "ABCDE12345.com.example.app".
+bool identifier_names(std::string_view app_identifier, std::string_view signing_id) {
+  if (signing_id.empty() || app_identifier.size() <= signing_id.size()) {
+    return !signing_id.empty() && app_identifier == signing_id;
+  }
+  return app_identifier.substr(app_identifier.size() - signing_id.size()) == signing_id &&
+         app_identifier[app_identifier.size() - signing_id.size() - 1] == '.';
+}
+}  // namespace
+
+void ImportContext::note_start(const AuditToken& token, const CodeIdentity& image,
+                               std::optional<uint64_t> wall_time_ns) {
+  if (!history_enabled_) return;
+  auto& spans = pid_history_[token.pid()];
+  const uint64_t at = wall_time_ns.value_or(last_wall_ns_.value_or(0));
+  if (!spans.empty() && !spans.back().end_ns) spans.back().end_ns = at;
+  if (spans.size() >= kSpansPerPid) {
+    spans.pop_front();
+  } else if (history_spans_ >= options_.limits.pid_history_spans_max) {
+    unmapped("execution not remembered for joins (pid history full)");
+    return;
+  } else {
+    ++history_spans_;
+  }
+  spans.push_back(Span{token, at, std::nullopt, image.signing_id, image.path});
+}
+
+void ImportContext::note_end(const AuditToken& token, std::optional<uint64_t> wall_time_ns) {
+  if (!history_enabled_) return;
+  auto it = pid_history_.find(token.pid());
+  if (it == pid_history_.end()) return;
+  for (auto& span : it->second) {
+    if (span.token.execution() == token.execution() && !span.end_ns) {
+      span.end_ns = wall_time_ns.value_or(last_wall_ns_.value_or(span.start_ns));
+    }
+  }
+}
+
+ImportContext::JoinResult ImportContext::join(int32_t pid, uint64_t wall_time_ns,
+                                              std::string_view app_identifier) const {
+  auto it = pid_history_.find(pid);
+  if (it == pid_history_.end()) {
+    return {std::nullopt, fmt::format("no execution of pid {} in the lifecycle inputs", pid)};
+  }
+  const Span* holder = nullptr;
+  // The latest execution that ended at or before the flow and that app_identifier names.
+  const Span* previous = nullptr;
+  for (const auto& span : it->second) {
+    if (span.start_ns > wall_time_ns) continue;
+    if (!span.end_ns || *span.end_ns > wall_time_ns) {
+      holder = &span;
+    } else if (!app_identifier.empty() && identifier_names(app_identifier, span.signing_id) &&
+               (previous == nullptr || *span.end_ns >= *previous->end_ns)) {
+      previous = &span;
+    }
+  }
+  const bool holder_matches =
+      holder != nullptr &&
+      (app_identifier.empty() || identifier_names(app_identifier, holder->signing_id));
+  if (holder != nullptr && holder_matches) {
+    return {holder->token, fmt::format("execution holding pid {} at the flow's time", pid)};
+  }
+  if (previous != nullptr) {
+    return {previous->token,
+            fmt::format("pid {}'s execution {}.{} ({}), which exited {} ms before the flow was "
+                        "logged: it matches sourceAppIdentifier {}{}",
+                        pid, previous->token.pid(), previous->token.pidversion(), previous->path,
+                        (wall_time_ns - *previous->end_ns) / 1'000'000, app_identifier,
+                        holder != nullptr ? fmt::format("; pid {} is held by {}.{} ({}) by then",
+                                                        pid, holder->token.pid(),
+                                                        holder->token.pidversion(), holder->path)
+                                          : std::string())};
+  }
+  if (holder != nullptr) {
+    return {holder->token, fmt::format("execution holding pid {} at the flow's time ({}), although "
+                                       "sourceAppIdentifier {} does not name it",
+                                       pid, holder->path, app_identifier)};
+  }
+  return {std::nullopt, fmt::format("no execution held pid {} at the flow's time", pid)};
+}
+
+void ImportContext::flush_output() {
+  if (!writer_ || output_failed_) return;
+  writer_->flush();
+  if (!writer_->last_error().empty()) {
+    output_failed_ = true;
+    stopped_ = true;
+    stats_.error = writer_->last_error();
+  }
 }
 
 bool ImportContext::finish(std::optional<std::string> stop_note) {

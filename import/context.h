@@ -9,10 +9,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "import/import.h"
@@ -58,7 +60,40 @@ class ImportContext {
   // Finishes the trace (opening it if nothing was written). Returns false when the output
   // could not be opened or written (stats.error says why).
   bool finish(std::optional<std::string> stop_note);
+
+  // Imports of several inputs write each input (or run of inputs in time order) to a spill
+  // first, with absolute wall-clock times, and merge the spills by time into the output (see
+  // driver.cc). begin_spill sends events to `spill`; end_spill finishes it (false when it
+  // failed). open_merged opens the output with `epoch_wall_ns` as time 0, write_merged writes
+  // one merged event (its time already relative).
+  void begin_spill(std::unique_ptr<trace::TraceWriter> spill);
+  bool end_spill();
+  bool open_merged(uint64_t epoch_wall_ns);
+  void write_merged(const Event& event);
+  // The latest wall time handed in since the last begin_spill (absolute ns), if any.
+  std::optional<uint64_t> spill_last_wall_ns() const { return spill_last_wall_ns_; }
+  std::optional<uint64_t> spill_first_wall_ns() const { return spill_first_wall_ns_; }
+
+  // Who held which pid when, from every lifecycle event written so far (all inputs), so that a
+  // flow that names only a pid can be joined with the execution behind it (JoinResult).
+  // Recording is off unless the import has something to join (enable_pid_history).
+  void enable_pid_history() { history_enabled_ = true; }
+  void note_start(const AuditToken& token, const CodeIdentity& image,
+                  std::optional<uint64_t> wall_time_ns);
+  void note_end(const AuditToken& token, std::optional<uint64_t> wall_time_ns);
+  bool has_lifecycle() const { return !pid_history_.empty(); }
+  struct JoinResult {
+    std::optional<AuditToken> token;
+    std::string how;  // for the Marker that says how the flow got its token.
+  };
+  // The execution of `pid` behind a flow logged at `wall_time_ns`: the one holding the pid
+  // then, unless `app_identifier` (NEFilterFlow's sourceAppIdentifier) names a different
+  // program and the pid's previous execution, exited before the flow was logged, is that
+  // program (the flow was logged after its process exited and the pid was reused).
+  JoinResult join(int32_t pid, uint64_t wall_time_ns, std::string_view app_identifier) const;
   bool output_failed() const { return output_failed_; }
+  // Writes the complete events so far to the output (the open chunk too), if it is open.
+  void flush_output();
 
  private:
   bool open_if_needed();
@@ -83,6 +118,22 @@ class ImportContext {
   // Consecutive bad records are coalesced into one DroppedEvents event.
   uint64_t dropped_count_ = 0;
   std::string dropped_reason_;
+  bool spilling_ = false;
+  std::optional<uint64_t> spill_last_wall_ns_;
+  std::optional<uint64_t> spill_first_wall_ns_;
+  std::optional<uint64_t> last_wall_ns_;
+
+  struct Span {
+    AuditToken token;
+    uint64_t start_ns = 0;
+    std::optional<uint64_t> end_ns;
+    std::string signing_id;
+    std::string path;
+  };
+  // Executions per pid, oldest first; the last kSpansPerPid per pid are kept.
+  std::unordered_map<int32_t, std::deque<Span>> pid_history_;
+  bool history_enabled_ = false;
+  uint64_t history_spans_ = 0;
 };
 
 }  // namespace flowid::import

@@ -3,7 +3,12 @@
 // header that says how the import mapped identity.
 #include <fmt/format.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "import/context.h"
@@ -16,6 +21,8 @@ namespace {
 // Input is read in blocks of this size; with the carried partial line this bounds the reader's
 // memory to about 2 blocks plus one line.
 constexpr std::size_t kReadBlockBytes = 1u << 20;
+// Inputs further apart than this get a Marker saying so (a gap between inputs).
+constexpr uint64_t kGapReportedNs = 1'000'000'000ULL;
 
 struct FormatInfo {
   Format format;
@@ -28,8 +35,9 @@ constexpr FormatInfo kFormats[kFormatCount] = {
     {Format::kEslogger, "eslogger", "macOS",
      "audit tokens as recorded by Endpoint Security (pid, pidversion from the source)"},
     {Format::kNeFilterFlow, "nefilterflow", "macOS",
-     "procPID/eprocPID are bare pids: flow tokens are left absent (never given an invented "
-     "pidversion) unless the description block carries a complete token"},
+     "procPID/eprocPID are bare pids: never given an invented pidversion; flow tokens come "
+     "from a complete token in the description, or from a join by (pid, time) with another "
+     "input's executions (import.flow_tokens), else stay absent"},
     {Format::kTetragon, "tetragon", "Linux",
      "exec_id names an execution: pidversion = flowid's ordinal of each exec_id in first-seen "
      "order (a Marker per exec_id keeps the mapping); uid -> ruid and euid; egid, rgid, asid "
@@ -212,6 +220,17 @@ trace::TraceHeader header_for(const std::vector<InputSpec>& inputs, const Import
   config.emplace_back("import.exit_stage",
                       "reaped (the sources report exits, not reaps; a pid is reused only after "
                       "its reap)");
+  config.emplace_back(
+      "import.flow_tokens",
+      "tetragon: the connecting process's exec_id; auditd: the connecting pid's execution as "
+      "inferred from record order; nefilterflow: a complete token printed in the description, "
+      "else, when another input describes executions, joined by (procPID, time) with the "
+      "execution holding the pid then (or its previous one when sourceAppIdentifier names that "
+      "one and not the holder), a Marker 'token by join: ...' before each such flow; else "
+      "absent");
+  config.emplace_back("import.order",
+                      "one input: as read; several: read in order of first timestamps (pid-only "
+                      "flow logs last), merged by timestamp, ties in the order given");
   config.emplace_back("import.address_family",
                       "AF_* numbers of the source's OS (Linux AF_INET6 = 10, macOS 30)");
   return header;
@@ -231,47 +250,340 @@ std::unique_ptr<LineParser> make_parser(Format format, ImportContext& context) {
   return nullptr;
 }
 
+std::optional<uint64_t> first_timestamp(std::string_view head, Format format) {
+  switch (format) {
+    case Format::kAuditd: {
+      constexpr std::string_view kMsg = "msg=audit(";
+      for (std::size_t at = head.find(kMsg); at != std::string_view::npos;
+           at = head.find(kMsg, at + 1)) {
+        std::string_view id = head.substr(at + kMsg.size(), 32);
+        std::size_t dot = id.find('.');
+        std::size_t colon = id.find(':');
+        if (dot == std::string_view::npos || colon == std::string_view::npos || colon < dot) {
+          continue;
+        }
+        auto seconds = parse_uint(id.substr(0, dot));
+        auto millis = parse_uint(id.substr(dot + 1, colon - dot - 1));
+        if (seconds && millis && *millis <= 999 && *seconds <= 10'000'000'000ULL) {
+          return *seconds * 1'000'000'000ULL + *millis * 1'000'000ULL;
+        }
+      }
+      return std::nullopt;
+    }
+    case Format::kNeFilterFlow: {
+      std::size_t offset = 0;
+      while (offset < head.size()) {
+        std::size_t end = head.find('\n', offset);
+        if (end == std::string_view::npos) end = head.size();
+        std::size_t consumed = 0;
+        bool had_offset = false;
+        if (auto t =
+                parse_log_timestamp(head.substr(offset, end - offset), &consumed, &had_offset)) {
+          return t;
+        }
+        offset = end + 1;
+      }
+      return std::nullopt;
+    }
+    case Format::kEslogger:
+    case Format::kTetragon: {
+      // Both put the event's time in a top-level "time": "ISO 8601" (nested keys that end in
+      // time, such as "mach_time", do not match the quoted key).
+      constexpr std::string_view kKey = "\"time\"";
+      for (std::size_t at = head.find(kKey); at != std::string_view::npos;
+           at = head.find(kKey, at + 1)) {
+        std::size_t open = head.find('"', at + kKey.size());
+        if (open == std::string_view::npos) return std::nullopt;
+        std::string_view between = trim(head.substr(at + kKey.size(), open - at - kKey.size()));
+        if (between != ":") continue;
+        std::size_t close = head.find('"', open + 1);
+        if (close == std::string_view::npos) return std::nullopt;
+        if (auto t = parse_iso8601_ns(head.substr(open + 1, close - open - 1))) return t;
+      }
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// One input being read: its bytes come first from `head` (read ahead to find the first
+// timestamp), then from its source.
+struct PendingInput {
+  std::size_t index = 0;  // position on the command line.
+  std::string head;
+  bool head_done = false;
+  bool ended = false;  // the source reached its end while the head was read.
+  std::optional<uint64_t> first_ns;
+};
+
+// Reads one input through its parser. Returns kOk, kUnreadable or (context stopped) kBadRecord.
+ImportStatus read_input(const InputSpec& spec, const ByteSource& source, PendingInput& pending,
+                        LineParser& parser, ImportContext& context, std::vector<char>& block,
+                        ImportStats& stats, const ProgressFn& progress, uint64_t& progress_mark) {
+  context.set_input(spec.name);
+  parser.begin_input();
+  LineSplitter splitter(parser, context);
+  if (!pending.head.empty()) {
+    stats.input_bytes += pending.head.size();
+    splitter.feed(pending.head);
+    pending.head.clear();
+    pending.head.shrink_to_fit();
+  }
+  while (!pending.ended && !context.stopped()) {
+    std::string read_error;
+    int64_t n = source(block.data(), block.size(), &read_error);
+    if (n == kSourceIdle) {
+      context.flush_output();
+      continue;
+    }
+    if (n < 0) {
+      stats.error =
+          fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
+      return ImportStatus::kUnreadable;
+    }
+    if (n == 0) break;
+    stats.input_bytes += static_cast<uint64_t>(n);
+    splitter.feed(std::string_view(block.data(), static_cast<std::size_t>(n)));
+    if (progress && stats.input_bytes - progress_mark >= kReadBlockBytes) {
+      progress_mark = stats.input_bytes;
+      progress(stats, stats.input_bytes);
+    }
+  }
+  if (!context.stopped()) {
+    splitter.finish();
+    if (!context.stopped()) parser.end_input();
+  }
+  if (context.output_failed()) return ImportStatus::kOutputFailed;
+  return context.stopped() ? ImportStatus::kBadRecord : ImportStatus::kOk;
+}
+
+// Reads the first block of an input to find its first timestamp.
+bool read_head(const InputSpec& spec, const ByteSource& source, PendingInput& pending,
+               ImportStats& stats) {
+  // One read is enough to find the first timestamp in all but odd inputs: 64 KiB at most.
+  constexpr std::size_t kHeadBytes = 64u << 10;
+  pending.head.resize(kHeadBytes);
+  std::size_t got = 0;
+  while (got < pending.head.size()) {
+    std::string read_error;
+    int64_t n = source(pending.head.data() + got, pending.head.size() - got, &read_error);
+    if (n == kSourceIdle) {
+      if (got > 0) break;  // enough to look for a timestamp; the rest comes later.
+      continue;
+    }
+    if (n < 0) {
+      stats.error =
+          fmt::format("{}: {}", spec.name, read_error.empty() ? "read error" : read_error);
+      return false;
+    }
+    if (n == 0) {
+      pending.ended = true;
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  pending.head.resize(got);
+  pending.head.shrink_to_fit();  // every input's head is held until the input is read.
+  pending.first_ns = first_timestamp(pending.head, spec.format);
+  return true;
+}
+
+// A spill: the events of a run of inputs, in memory or in a temporary file.
+struct Spill {
+  std::string bytes;
+  std::string path;
+  std::optional<uint64_t> first_ns;
+  std::optional<uint64_t> last_ns;
+  std::size_t order = 0;  // the command-line position of its first input (tie-break).
+  ~Spill() {
+    if (!path.empty()) std::remove(path.c_str());
+  }
+};
+
+std::unique_ptr<trace::TraceWriter> open_spill(const ImportOptions& options, Spill& spill,
+                                               std::string* error) {
+  trace::TraceHeader header;
+  header.recorder = "flowid import spill";
+  trace::WriterOptions writer_options;
+  writer_options.compression = trace::Compression::kNone;
+  if (options.spill_dir.empty()) return trace::memory_writer(&spill.bytes, header, writer_options);
+  // Spill files are compressed: the merge maps them, and small files keep its resident memory
+  // small.
+  writer_options.compression = trace::Compression::kZstd;
+  std::string templ = options.spill_dir + "/flowid-import-XXXXXX";
+  int fd = ::mkstemp(templ.data());
+  if (fd < 0) {
+    *error = fmt::format("{}: cannot create a temporary file: {}", options.spill_dir,
+                         std::strerror(errno));
+    return nullptr;
+  }
+  ::close(fd);
+  spill.path = templ;
+  return trace::open_writer(spill.path, header, writer_options, error);
+}
+
+std::string seconds_text(uint64_t ns) {
+  return fmt::format("{:.3f} s", static_cast<double>(ns) / 1e9);
+}
+
+// Merges the spills by time (ties: command-line order, then each spill's own order) into the
+// output, whose time 0 is the earliest timestamp.
+bool merge_spills(std::vector<std::unique_ptr<Spill>>& spills, ImportContext& context,
+                  ImportStats& stats) {
+  std::optional<uint64_t> epoch;
+  for (const auto& s : spills) {
+    if (s->first_ns && (!epoch || *s->first_ns < *epoch)) epoch = s->first_ns;
+  }
+  if (!context.open_merged(epoch.value_or(0))) return false;
+  struct Cursor {
+    std::unique_ptr<trace::TraceReader> reader;
+    Event head;
+    bool has = false;
+    std::size_t order = 0;
+  };
+  std::vector<Cursor> cursors;
+  for (const auto& s : spills) {
+    Cursor c;
+    c.reader = s->path.empty() ? trace::memory_reader(s->bytes) : trace::open_reader(s->path);
+    if (!c.reader->ok()) {
+      stats.error = fmt::format("cannot read back a temporary spill of the import");
+      return false;
+    }
+    c.order = s->order;
+    c.has = c.reader->next(c.head);
+    cursors.push_back(std::move(c));
+  }
+  const uint64_t base = epoch.value_or(0);
+  for (;;) {
+    Cursor* best = nullptr;
+    for (auto& c : cursors) {
+      if (!c.has) continue;
+      if (best == nullptr || c.head.time_ns < best->head.time_ns ||
+          (c.head.time_ns == best->head.time_ns && c.order < best->order)) {
+        best = &c;
+      }
+    }
+    if (best == nullptr) break;
+    Event e = std::move(best->head);
+    e.time_ns = e.time_ns >= base ? e.time_ns - base : 0;
+    context.write_merged(e);
+    if (context.output_failed()) return false;
+    best->has = best->reader->next(best->head);
+  }
+  return true;
+}
+
+// Several inputs: read in order of first timestamps (pid-only flow logs last), spilled, merged.
+ImportStatus import_several(const std::vector<InputSpec>& inputs,
+                            const std::vector<ByteSource>& sources, const ImportOptions& options,
+                            ImportContext& context, ImportStats& stats,
+                            const ProgressFn& progress) {
+  std::vector<PendingInput> pending(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    pending[i].index = i;
+    if (!read_head(inputs[i], sources[i], pending[i], stats)) return ImportStatus::kUnreadable;
+  }
+  std::vector<std::size_t> order(inputs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto key = [&](std::size_t i) {
+    return std::make_pair(inputs[i].format == Format::kNeFilterFlow ? 1 : 0,
+                          pending[i].first_ns.value_or(UINT64_MAX));
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+
+  // Executions are remembered for joins only when there is a flow log to join.
+  const bool pid_only = std::any_of(inputs.begin(), inputs.end(), [](const InputSpec& in) {
+    return in.format == Format::kNeFilterFlow;
+  });
+  const bool lifecycle = std::any_of(inputs.begin(), inputs.end(), [](const InputSpec& in) {
+    return in.format != Format::kNeFilterFlow;
+  });
+  if (pid_only && lifecycle) context.enable_pid_history();
+  std::array<std::unique_ptr<LineParser>, kFormatCount> parsers;
+  std::vector<std::unique_ptr<Spill>> spills;
+  std::vector<char> block(kReadBlockBytes);
+  uint64_t progress_mark = 0;
+  ImportStatus status = ImportStatus::kOk;
+  std::optional<uint64_t> latest;  // the latest time of every input read so far.
+  std::string latest_input;
+  for (std::size_t i : order) {
+    const InputSpec& spec = inputs[i];
+    // An input that starts where the current spill ends continues it; one that starts earlier
+    // gets its own spill, merged by time.
+    const std::optional<uint64_t> first = pending[i].first_ns;
+    const bool continues =
+        !spills.empty() && first && spills.back()->last_ns && *first >= *spills.back()->last_ns;
+    if (!continues) {
+      if (!spills.empty() && !context.end_spill()) return ImportStatus::kOutputFailed;
+      spills.push_back(std::make_unique<Spill>());
+      spills.back()->order = i;
+      std::string error;
+      auto writer = open_spill(options, *spills.back(), &error);
+      if (!writer) {
+        stats.error = error;
+        return ImportStatus::kOutputFailed;
+      }
+      context.begin_spill(std::move(writer));
+    }
+    Spill& spill = *spills.back();
+    if (first && latest && *first > *latest + kGapReportedNs) {
+      context.marker(fmt::format("input {} starts {} after the last event of {}: a gap between "
+                                 "inputs (no input recorded anything in between), not lost "
+                                 "events",
+                                 spec.name, seconds_text(*first - *latest), latest_input),
+                     *first);
+    } else if (first && latest && *first < *latest) {
+      context.marker(fmt::format("input {} overlaps {} by {}: their events are merged by "
+                                 "timestamp",
+                                 spec.name, latest_input, seconds_text(*latest - *first)),
+                     *first);
+    }
+    auto& parser = parsers[static_cast<std::size_t>(spec.format)];
+    if (!parser) parser = make_parser(spec.format, context);
+    status = read_input(spec, sources[i], pending[i], *parser, context, block, stats, progress,
+                        progress_mark);
+    spill.first_ns = context.spill_first_wall_ns();
+    if (auto last = context.spill_last_wall_ns()) {
+      spill.last_ns = last;
+      if (!latest || *last > *latest) {
+        latest = last;
+        latest_input = spec.name;
+      }
+    }
+    if (status != ImportStatus::kOk) break;
+  }
+  if (!spills.empty() && !context.end_spill() && status == ImportStatus::kOk) {
+    status = ImportStatus::kOutputFailed;
+  }
+  if (status == ImportStatus::kOutputFailed) return status;
+  if (!merge_spills(spills, context, stats)) return ImportStatus::kOutputFailed;
+  return status;
+}
+
+}  // namespace
+
 ImportStatus import_streams(const std::vector<InputSpec>& inputs,
                             const std::vector<ByteSource>& sources, const ImportOptions& options,
                             const WriterFactory& open_writer, ImportStats& stats,
                             const ProgressFn& progress) {
   ImportContext context(header_for(inputs, options), options, open_writer, stats);
-  // One parser per format, kept across inputs of that format so identity tables carry over
-  // from one file of a capture to the next.
-  std::array<std::unique_ptr<LineParser>, kFormatCount> parsers;
-  std::vector<char> block(kReadBlockBytes);
   ImportStatus status = ImportStatus::kOk;
-  uint64_t progress_mark = 0;
-  for (std::size_t i = 0; i < inputs.size() && status == ImportStatus::kOk; ++i) {
-    auto& parser = parsers[static_cast<std::size_t>(inputs[i].format)];
-    if (!parser) parser = make_parser(inputs[i].format, context);
-    context.set_input(inputs[i].name);
-    parser->begin_input();
-    LineSplitter splitter(*parser, context);
-    for (;;) {
-      std::string read_error;
-      int64_t n = sources[i](block.data(), block.size(), &read_error);
-      if (n < 0) {
-        stats.error = fmt::format("{}: {}", inputs[i].name,
-                                  read_error.empty() ? "read error" : read_error);
-        status = ImportStatus::kUnreadable;
-        break;
-      }
-      if (n == 0) break;
-      stats.input_bytes += static_cast<uint64_t>(n);
-      splitter.feed(std::string_view(block.data(), static_cast<std::size_t>(n)));
-      if (context.stopped()) break;
-      if (progress && stats.input_bytes - progress_mark >= kReadBlockBytes) {
-        progress_mark = stats.input_bytes;
-        progress(stats, stats.input_bytes);
-      }
+  if (inputs.size() == 1) {
+    auto parser = make_parser(inputs[0].format, context);
+    PendingInput pending;
+    std::vector<char> block(kReadBlockBytes);
+    uint64_t progress_mark = 0;
+    status = read_input(inputs[0], sources[0], pending, *parser, context, block, stats, progress,
+                        progress_mark);
+  } else if (!inputs.empty()) {
+    status = import_several(inputs, sources, options, context, stats, progress);
+    if (status == ImportStatus::kOutputFailed && !context.output_failed()) {
+      // A spill could not be made or read back: nothing can be written.
+      return status;
     }
-    if (status == ImportStatus::kOk && !context.stopped()) {
-      splitter.finish();
-      if (!context.stopped()) parser->end_input();
-    }
-    if (context.output_failed()) status = ImportStatus::kOutputFailed;
-    else if (context.stopped()) status = ImportStatus::kBadRecord;
   }
   std::optional<std::string> note;
   if (status == ImportStatus::kBadRecord || status == ImportStatus::kUnreadable) {

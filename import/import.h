@@ -60,11 +60,17 @@ struct ImportLimits {
   uint32_t auditd_open_events_max = 256;       // auditd events awaiting their EOE record.
   uint32_t exited_executions_remembered = 1u << 16;  // tetragon exec_ids kept after their exit.
   uint32_t pending_untimed_events_max = 4096;  // events before the first timestamp.
+  // Executions remembered for joining pid-only flows (only kept when an import has a pid-only
+  // input and another one): beyond it, later executions are not remembered (counted).
+  uint32_t pid_history_spans_max = 1u << 18;
 };
 
 struct ImportOptions {
   bool lenient = false;
   ImportLimits limits;
+  // Imports of several inputs spill events per input before merging them by time: into
+  // temporary files in this directory, or in memory when it is empty (tests, fuzzers).
+  std::string spill_dir;
 };
 
 // What an import did, for the summary and for tests.
@@ -97,8 +103,11 @@ struct InputSpec {
   Format format = Format::kEslogger;
 };
 
-// Reads bytes of one input in pieces. Returns the number of bytes put into buffer (0 at the end)
-// or -1 on a read error (*error says why).
+// Reads bytes of one input in pieces. Returns the number of bytes put into buffer (0 at the end),
+// -1 on a read error (*error says why), or kSourceIdle when no bytes have come for a while (an
+// idle pipe): the import then flushes the events written so far to the output, so that a
+// streaming import that is killed keeps them, and asks again.
+inline constexpr int64_t kSourceIdle = -2;
 using ByteSource = std::function<int64_t(char* buffer, std::size_t capacity, std::string* error)>;
 
 // Called every ~1 MiB of input so that a front end can show progress. bytes_total is 0 when
@@ -112,8 +121,13 @@ enum class ImportStatus : uint8_t {
   kOutputFailed = 3,  // the output could not be opened or written (stats.error).
 };
 
-// Imports a sequence of inputs, in the order given, into one trace. sources[i] reads inputs[i].
-// The trace is finished (footer written, skipped_records set) in every case where it was opened.
+// Imports inputs into one trace. sources[i] reads inputs[i]. One input is written as it is
+// read. Several inputs are read in order of their first timestamps (inputs whose flows name only
+// pids, NEFilterFlow logs, after the others so that their flows can be joined with the
+// executions the others describe), each spilled with absolute times, then merged into the
+// trace by timestamp; ties keep the order given. A gap between inputs and an overlap are
+// written as Markers. The trace is finished (footer written, skipped_records set) in every case
+// where it was opened.
 ImportStatus import_streams(const std::vector<InputSpec>& inputs,
                             const std::vector<ByteSource>& sources, const ImportOptions& options,
                             const WriterFactory& open_writer, ImportStats& stats,
@@ -124,6 +138,9 @@ ImportStatus import_bytes(std::string_view bytes, Format format, const ImportOpt
                           std::string* trace_bytes, ImportStats& stats,
                           std::string_view name = "input",
                           const trace::WriterOptions& writer_options = {});
+
+// The first timestamp in the beginning of an input of this format (wall-clock ns), if any.
+std::optional<uint64_t> first_timestamp(std::string_view head, Format format);
 
 // The header entries an import writes for these formats (recorder, clock, resolver_config),
 // without the first timestamp. Exposed for docs and tests.

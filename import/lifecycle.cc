@@ -18,6 +18,7 @@ void Lifecycle::implied_exit(const ExecutionState& old, std::string_view why,
                   wall_time_ns);
   scratch_.body = ProcessExit{old.token, 0, ExitStage::kReaped};
   context_.emit(scratch_, wall_time_ns);
+  context_.note_end(old.token, wall_time_ns);
 }
 
 bool Lifecycle::ensure_live(const AuditToken& token, const AuditToken& parent,
@@ -46,6 +47,7 @@ bool Lifecycle::ensure_live(const AuditToken& token, const AuditToken& parent,
                   wall_time_ns);
   scratch_.body = ProcessSpawn{token, parent, responsible, image};
   context_.emit(scratch_, wall_time_ns);
+  context_.note_start(token, image, wall_time_ns);
   table_[token.pid()] = ExecutionState{token, true};
   return true;
 }
@@ -65,18 +67,21 @@ void Lifecycle::spawned(const ProcessSpawn& spawn, std::optional<uint64_t> wall_
   }
   scratch_.body = spawn;
   context_.emit(scratch_, wall_time_ns);
+  context_.note_start(spawn.token, spawn.image, wall_time_ns);
   table_[spawn.token.pid()] = ExecutionState{spawn.token, true};
 }
 
 void Lifecycle::execed(const ProcessExec& exec, std::optional<uint64_t> wall_time_ns) {
   scratch_.body = exec;
   context_.emit(scratch_, wall_time_ns);
+  context_.note_start(exec.token, exec.image, wall_time_ns);
   table_[exec.token.pid()] = ExecutionState{exec.token, true};
 }
 
 void Lifecycle::exited(const ProcessExit& exit, std::optional<uint64_t> wall_time_ns) {
   scratch_.body = exit;
   context_.emit(scratch_, wall_time_ns);
+  context_.note_end(exit.token, wall_time_ns);
   auto it = table_.find(exit.token.pid());
   if (it != table_.end() && it->second.token.execution() == exit.token.execution()) {
     it->second.alive = false;

@@ -2,9 +2,12 @@
 //
 // Every log line (it starts with a timestamp "2022-12-24 15:29:05.393943+0200") becomes a
 // Marker holding the whole line, so the extension's own logging stays next to the flows; lines
-// that continue a multi-line message are appended to its marker. When a log line mentions "new
-// flow" (any case), the indented "key = value" lines after it are the flow's description and
-// become one Flow event (the heading line is kept as a marker before it). Bad values inside a
+// that continue a multi-line message are appended to its marker. A run of indented
+// "key = value" lines is a flow's description when it carries one of NEFilterFlow's keys
+// (identifier, procPID, sourceAppIdentifier, remoteEndpoint ...), whatever the line before it
+// says ("Handling new flow:", LuLu's "flow:"); it becomes one Flow event, the heading line kept as
+// a marker before it. Keys the model does not hold are counted per key; a key = value run
+// without flow keys stays in its log line's marker and is counted. Bad values inside a
 // description (a pid that is not a number, a malformed UUID or endpoint) are bad records at the
 // line of the key.
 //
@@ -18,25 +21,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <iterator>
+#include <vector>
 
 #include "import/parser.h"
 #include "import/text.h"
 
 namespace flowid::import {
 namespace {
-
-bool contains_new_flow(std::string_view text) {
-  static constexpr std::string_view kNeedle = "new flow";
-  if (text.size() < kNeedle.size()) return false;
-  for (std::size_t i = 0; i + kNeedle.size() <= text.size(); ++i) {
-    bool match = true;
-    for (std::size_t j = 0; j < kNeedle.size() && match; ++j) {
-      match = std::tolower(static_cast<unsigned char>(text[i + j])) == kNeedle[j];
-    }
-    if (match) return true;
-  }
-  return false;
-}
 
 // "  key = value" -> key, value. False when the line is not indented or has no " = ".
 bool split_key_value(std::string_view line, std::string_view* key, std::string_view* value) {
@@ -136,14 +128,35 @@ bool parse_endpoint(std::string_view text, Endpoint& out) {
   return true;
 }
 
+// The keys of NEFilterFlow's description (NEFilterFlow, NEFilterSocketFlow,
+// NEFilterBrowserFlow): a key = value block carrying any of them is a flow, whatever the log
+// line before it says ("new flow", LuLu's "flow:", nothing at all).
+bool is_flow_key(std::string_view key) {
+  static constexpr std::string_view kKeys[] = {"identifier",
+                                               "procPID",
+                                               "eprocPID",
+                                               "sourceAppIdentifier",
+                                               "remoteEndpoint",
+                                               "localEndpoint",
+                                               "sourceAppUniqueIdentifier",
+                                               "sourceAppVersion",
+                                               "procUUID",
+                                               "eprocUUID",
+                                               "sourceAppAuditToken",
+                                               "sourceProcessAuditToken",
+                                               "remoteHostname"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
 class NeFilterFlowParser final : public LineParser {
  public:
   explicit NeFilterFlowParser(ImportContext& context) : context_(context) {}
 
   void begin_input() override {
     marker_.reset();
-    in_block_ = false;
-    heading_is_flow_ = false;
+    block_.clear();
+    block_bytes_ = 0;
+    skipping_block_ = false;
   }
 
   void line(std::string_view text, uint64_t line_number) override {
@@ -155,21 +168,25 @@ class NeFilterFlowParser final : public LineParser {
       context_.record_read();
       if (!had_offset) context_.unmapped("log timestamp without a UTC offset (read as UTC)");
       marker_ = PendingMarker{std::string(text), *time};
-      heading_is_flow_ = contains_new_flow(text);
       return;
     }
     std::string_view key;
     std::string_view value;
-    if ((in_block_ || heading_is_flow_) && split_key_value(text, &key, &value)) {
-      if (!in_block_) start_block(line_number);
-      if (!block_bad_ && !apply(key, value)) {
-        context_.bad_record(line_number, problem_reason_, problem_);
-        block_bad_ = true;
+    if (split_key_value(text, &key, &value)) {
+      if (skipping_block_) return;  // the rest of a block that was too long.
+      if (block_bytes_ + text.size() > kBlockBytesMax) {
+        block_.clear();
+        block_bytes_ = 0;
+        skipping_block_ = true;
+        context_.bad_record(line_number, "key = value block too long",
+                            fmt::format("key = value block longer than {} bytes", kBlockBytesMax));
+        return;
       }
+      block_.push_back(BlockLine{std::string(text), line_number});
+      block_bytes_ += text.size();
       return;
     }
     finish_block();
-    heading_is_flow_ = false;
     if (marker_) {
       marker_->text.push_back('\n');
       marker_->text.append(text);
@@ -184,9 +201,16 @@ class NeFilterFlowParser final : public LineParser {
   }
 
  private:
+  // A flow description is held until it ends (bounded: a real one is about 1 KiB).
+  static constexpr std::size_t kBlockBytesMax = 1u << 20;
+
   struct PendingMarker {
     std::string text;
     std::optional<uint64_t> time;
+  };
+  struct BlockLine {
+    std::string text;
+    uint64_t line = 0;
   };
 
   void flush_marker() {
@@ -197,31 +221,82 @@ class NeFilterFlowParser final : public LineParser {
     marker_.reset();
   }
 
-  void start_block(uint64_t line_number) {
-    flush_marker();  // the heading line goes before its flow.
-    in_block_ = true;
-    block_bad_ = false;
-    has_identifier_ = false;
-    block_line_ = line_number;
-    flow_ = Flow{};
-  }
-
+  // The indented key = value lines after a log line: a flow if they carry a description key,
+  // else part of the log message (kept in its Marker, counted).
   void finish_block() {
-    if (!in_block_) return;
-    in_block_ = false;
-    heading_is_flow_ = false;
-    if (block_bad_) return;
+    skipping_block_ = false;
+    if (block_.empty()) return;
+    std::vector<BlockLine> lines = std::move(block_);
+    block_.clear();
+    block_bytes_ = 0;
+    bool flow = false;
+    for (const auto& l : lines) {
+      std::string_view key;
+      std::string_view value;
+      split_key_value(l.text, &key, &value);
+      flow = flow || is_flow_key(key);
+    }
+    if (!flow) {
+      context_.ignored(
+          "nefilterflow key = value lines without flow keys (kept in the log "
+          "line's Marker)");
+      if (!marker_) marker_ = PendingMarker{std::string(), std::nullopt};
+      for (const auto& l : lines) {
+        if (!marker_->text.empty()) marker_->text.push_back('\n');
+        marker_->text.append(l.text);
+      }
+      return;
+    }
+    flush_marker();  // the heading line goes before its flow.
+    flow_ = Flow{};
+    has_identifier_ = false;
+    for (const auto& l : lines) {
+      std::string_view key;
+      std::string_view value;
+      split_key_value(l.text, &key, &value);
+      if (!apply(key, value)) {
+        context_.bad_record(l.line, problem_reason_, problem_);
+        return;
+      }
+    }
     if (!has_identifier_) {
-      context_.bad_record(block_line_, "flow without identifier",
+      context_.bad_record(lines.front().line, "flow without identifier",
                           "flow description has no identifier");
       return;
     }
     flow_.flow_id = context_.next_flow_id();
     if (!flow_.source_app_audit_token.present && !flow_.source_process_audit_token.present) {
-      context_.unmapped("flow without audit token (procPID/eprocPID kept as bare pids)");
+      if (context_.has_lifecycle() && block_time_ && flow_.proc_pid > 0) {
+        join_tokens();
+      } else {
+        context_.unmapped("flow without audit token (procPID/eprocPID kept as bare pids)");
+      }
     }
     scratch_.body = std::move(flow_);
     context_.emit(scratch_, block_time_);
+  }
+
+  // Another input of the import described executions (eslogger, Tetragon, auditd): procPID is
+  // joined by (pid, time) with the execution behind it (source_process_audit_token), eprocPID
+  // likewise (source_app_audit_token). A Marker before the flow says how.
+  void join_tokens() {
+    const auto process = context_.join(flow_.proc_pid, *block_time_, flow_.source_app_identifier);
+    std::string how =
+        fmt::format("flow #{} procPID {}: {}", flow_.flow_id, flow_.proc_pid, process.how);
+    if (process.token) {
+      flow_.source_process_audit_token = FlowToken{true, AuditToken::kByteSize, *process.token};
+      flow_.source_app_audit_token = flow_.source_process_audit_token;
+    }
+    if (flow_.eproc_pid > 0 && flow_.eproc_pid != flow_.proc_pid) {
+      const auto app = context_.join(flow_.eproc_pid, *block_time_, {});
+      how += fmt::format("; eprocPID {}: {}", flow_.eproc_pid, app.how);
+      flow_.source_app_audit_token =
+          app.token ? FlowToken{true, AuditToken::kByteSize, *app.token} : FlowToken{};
+    }
+    context_.unmapped(process.token
+                          ? "flow token joined by (pid, time) with another input's executions"
+                          : "flow token not joined: no execution of its pid at its time");
+    context_.marker(fmt::format("token by join: {}", how), block_time_);
   }
 
   bool fail(std::string_view reason, std::string message) {
@@ -354,18 +429,19 @@ class NeFilterFlowParser final : public LineParser {
       return token(key, value, flow_.source_app_audit_token);
     } else if (key == "sourceProcessAuditToken") {
       return token(key, value, flow_.source_process_audit_token);
+    } else {
+      // signature, socketID, url, filterState ... are not part of the model: named and counted.
+      context_.ignored(fmt::format("nefilterflow flow key {} (not modelled)", key.substr(0, 40)));
     }
-    // signature, socketID, url, filterState ... are not part of the model: skipped.
     return true;
   }
 
   ImportContext& context_;
   std::optional<PendingMarker> marker_;
-  bool heading_is_flow_ = false;
-  bool in_block_ = false;
-  bool block_bad_ = false;
+  std::vector<BlockLine> block_;
+  std::size_t block_bytes_ = 0;
+  bool skipping_block_ = false;  // after a block over kBlockBytesMax, until it ends.
   bool has_identifier_ = false;
-  uint64_t block_line_ = 0;
   std::optional<uint64_t> block_time_;
   Flow flow_;
   Event scratch_;

@@ -279,17 +279,39 @@ class TetragonParser final : public LineParser {
     return true;
   }
 
+  // The pid an exec_id names: base64 of "node:ktime:pid". -1 when it does not decode.
+  static int64_t pid_of_exec_id(std::string_view exec_id) {
+    std::string decoded;
+    if (!decode_base64(exec_id, decoded)) return -1;
+    std::size_t colon = decoded.rfind(':');
+    if (colon == std::string::npos) return -1;
+    auto pid = parse_uint(std::string_view(decoded).substr(colon + 1));
+    if (!pid || *pid > INT32_MAX) return -1;
+    return static_cast<int64_t>(*pid);
+  }
+
+  // An execution the source names only by exec_id (a parent_exec_id): its pid as already
+  // known, else as the exec_id says.
+  TetraProcess reference(const std::string& exec_id) const {
+    TetraProcess ref;
+    ref.exec_id = exec_id;
+    auto it = exec_ids_.find(exec_id);
+    ref.pid = it != exec_ids_.end() ? it->second.pid : pid_of_exec_id(exec_id);
+    ref.present = ref.pid >= 0;
+    return ref;
+  }
+
   // The token of a Tetragon execution; the first sight of an exec_id assigns its pidversion.
   AuditToken token_for(const TetraProcess& p, std::optional<uint64_t> time) {
     auto it = exec_ids_.find(p.exec_id);
     uint32_t pidversion = 0;
     if (it != exec_ids_.end()) {
-      pidversion = it->second;
+      pidversion = it->second.pidversion;
     } else {
       pidversion = ++last_pidversion_;
-      exec_ids_.emplace(p.exec_id, pidversion);
+      exec_ids_.emplace(p.exec_id, ExecInfo{pidversion, static_cast<int32_t>(p.pid)});
       context_.marker(fmt::format("tetragon exec_id {} = {}.{} {}", p.exec_id, p.pid, pidversion,
-                                  p.binary),
+                                  p.binary.empty() ? "(named only as a parent)" : p.binary),
                       time);
     }
     AuditToken t;
@@ -299,6 +321,28 @@ class TetragonParser final : public LineParser {
     t.words[AuditToken::kPid] = static_cast<uint32_t>(p.pid);
     t.words[AuditToken::kPidversion] = pidversion;
     return t;
+  }
+
+  // The token of p's parent: the record's parent object when it is that execution, else the
+  // execution parent_exec_id names. Ancestors get their pidversions before p (older first).
+  AuditToken parent_token(const TetraProcess& p) {
+    if (parent_.present && parent_.exec_id == p.parent_exec_id) return token_for(parent_, time_ns_);
+    if (!p.parent_exec_id.empty()) {
+      TetraProcess ref = reference(p.parent_exec_id);
+      if (ref.present) return token_for(ref, time_ns_);
+      context_.unmapped("tetragon parent_exec_id that does not decode to a pid (parent left 0)");
+      return AuditToken{};
+    }
+    context_.unmapped("parent execution not in the source");
+    return AuditToken{};
+  }
+
+  // Numbers the record's grandparent (named by the parent's parent_exec_id) before the parent
+  // and the process, so that within a record older executions get lower pidversions.
+  void number_ancestors() {
+    if (!parent_.present || parent_.parent_exec_id.empty()) return;
+    TetraProcess ref = reference(parent_.parent_exec_id);
+    if (ref.present) token_for(ref, time_ns_);
   }
 
   bool known(const std::string& exec_id) const { return exec_ids_.count(exec_id) != 0; }
@@ -317,20 +361,38 @@ class TetragonParser final : public LineParser {
     return image;
   }
 
-  // A subject process: make sure the trace has it (pre-existing spawn on first sight).
-  bool ensure_subject(const AuditToken& token, const TetraProcess& p) {
-    AuditToken parent{};
-    if (parent_.present && parent_.exec_id == p.parent_exec_id) {
-      parent = token_for(parent_, time_ns_);
-    } else if (!p.parent_exec_id.empty() && known(p.parent_exec_id)) {
-      TetraProcess ref;
-      ref.exec_id = p.parent_exec_id;
-      parent = token_for(ref, time_ns_);
-    } else {
-      context_.unmapped("parent execution not in the source");
+  // A subject process: make sure the trace has it (pre-existing on first sight). When the
+  // record's parent has the same pid, the parent is this pid's previous execution (an exec
+  // without fork whose process_exec is not in the source): the parent is made live and the
+  // exec into p is written, inferred and marked.
+  bool ensure_subject(const AuditToken& token, const AuditToken& parent, const TetraProcess& p) {
+    const ExecutionState* state = lifecycle_.find(token.pid());
+    const bool live =
+        state != nullptr && state->alive && state->token.execution() == token.execution();
+    if (!live && parent_.present && parent_.exec_id == p.parent_exec_id && parent_.pid == p.pid &&
+        !known_live(token)) {
+      const AuditToken grandparent = parent_token(parent_);
+      if (lifecycle_.ensure_live(parent, grandparent, std::nullopt, image_of(parent_), time_ns_,
+                                 record_line_)) {
+        context_.unmapped("tetragon exec inferred from a parent with the same pid");
+        context_.marker(fmt::format("exec of {}.{} into {}.{} inferred: {}:{} names it as the "
+                                    "parent of the same pid (its process_exec is not in the "
+                                    "source)",
+                                    parent.pid(), parent.pidversion(), token.pid(),
+                                    token.pidversion(), context_.input_name(), record_line_),
+                        time_ns_);
+        lifecycle_.execed(ProcessExec{parent, token, image_of(p)}, time_ns_);
+        return true;
+      }
     }
     return lifecycle_.ensure_live(token, parent, std::nullopt, image_of(p), time_ns_,
                                   record_line_);
+  }
+
+  // True when the token's execution was live in the trace and has exited since.
+  bool known_live(const AuditToken& token) const {
+    const ExecutionState* state = lifecycle_.find(token.pid());
+    return state != nullptr && state->token.execution() == token.execution();
   }
 
   bool map() {
@@ -344,10 +406,12 @@ class TetragonParser final : public LineParser {
     if (!time_ns_) context_.unmapped("tetragon record without time (previous event's time used)");
     if (!process_.present) return fail("missing field", fmt::format("{} has no process", kind_));
     if (kind_ == "process_exec") return map_exec();
+    number_ancestors();
+    const AuditToken parent = parent_token(process_);
     AuditToken token = token_for(process_, time_ns_);
     // A connect or close reported after its execution's exit (out-of-order streams) is still
     // written: the flow happened and its token names the execution (counted as unmapped).
-    const bool live = ensure_subject(token, process_);
+    const bool live = ensure_subject(token, parent, process_);
     if (kind_ == "process_exit") {
       if (!live) return true;
       lifecycle_.exited(ProcessExit{token, status_, ExitStage::kReaped}, time_ns_);
@@ -407,25 +471,18 @@ class TetragonParser final : public LineParser {
       context_.unmapped("tetragon process_exec for an exec_id already seen");
       return true;
     }
-    AuditToken parent_token{};
-    bool has_parent = parent_.present;
+    number_ancestors();
+    const bool has_parent = parent_.present && parent_.exec_id == process_.parent_exec_id;
+    const AuditToken parent_token = this->parent_token(process_);
     if (has_parent) {
       // The parent is a subject too: it is running, so the trace must have it.
-      parent_token = token_for(parent_, time_ns_);
-      TetraProcess grandparent_ref;
-      AuditToken grandparent{};
-      if (!parent_.parent_exec_id.empty() && known(parent_.parent_exec_id)) {
-        grandparent_ref.exec_id = parent_.parent_exec_id;
-        grandparent = token_for(grandparent_ref, time_ns_);
-      }
+      const AuditToken grandparent = this->parent_token(parent_);
       const ExecutionState* state = lifecycle_.find(parent_token.pid());
       if (state == nullptr || state->token.execution() != parent_token.execution() ||
           !state->alive) {
         lifecycle_.ensure_live(parent_token, grandparent, std::nullopt, image_of(parent_),
                                time_ns_, record_line_);
       }
-    } else {
-      context_.unmapped("parent execution not in the source");
     }
     AuditToken token = token_for(process_, time_ns_);
     const ExecutionState* state = lifecycle_.find(token.pid());
@@ -464,7 +521,11 @@ class TetragonParser final : public LineParser {
 
   // exec_id -> assigned pidversion. std::map: deterministic, and bounded (exited entries are
   // forgotten beyond ImportLimits::exited_executions_remembered).
-  std::map<std::string, uint32_t, std::less<>> exec_ids_;
+  struct ExecInfo {
+    uint32_t pidversion = 0;
+    int32_t pid = -1;
+  };
+  std::map<std::string, ExecInfo, std::less<>> exec_ids_;
   std::deque<std::string> exited_;
   uint32_t last_pidversion_ = 0;
   std::map<std::string, uint64_t> connections_;

@@ -2,6 +2,7 @@
 // encodings), bad input in strict and lenient mode, and the real captures in fielddata.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "harness/builders.h"
@@ -16,7 +17,11 @@ using testing::read_file;
 using testing::run_import;
 
 const std::string kFixtureDir = std::string(FLOWID_SOURCE_DIR) + "/tests/data/import";
-const std::string kFieldDir = std::string(FLOWID_FIELDDATA_DIR) + "/eslogger";
+// $FLOWID_FIELDDATA, else ../shared/fielddata beside the source tree (tests skip without it).
+const std::string kFieldDir =
+    std::string(std::getenv("FLOWID_FIELDDATA") ? std::getenv("FLOWID_FIELDDATA")
+                                                : FLOWID_FIELDDATA_DIR) +
+    "/eslogger";
 
 AuditToken tok(int32_t pid, uint32_t pidversion, uint32_t uid = 501, uint32_t gid = 20,
                uint32_t auid = 501, uint32_t asid = 100010) {
