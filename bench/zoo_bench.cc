@@ -312,8 +312,9 @@ void report_engine(const std::string& engine, const std::vector<Variant>& varian
   std::vector<double> all_shrunk;
   for (const auto& v : variants) {
     std::vector<double> times, shrunk;
-    uint64_t caught = 0, estimated = 0, runs = 0, unsupported = 0;
+    uint64_t caught = 0, estimated = 0, runs = 0, unsupported = 0, incomplete = 0;
     std::string notes;
+    std::string first_error;
     for (const auto& r : results) {
       if (r.engine != engine || r.variant != v.name) continue;
       if (r.unsupported) {
@@ -322,8 +323,10 @@ void report_engine(const std::string& engine, const std::vector<Variant>& varian
       }
       ++runs;
       if (r.error) {
+        // Counted as not caught (and not as a false alarm); the note says how many and why.
         ++errors;
-        if (notes.empty()) notes = fmt::format("seed {}: {}", r.seed, r.error_text);
+        ++incomplete;
+        if (first_error.empty()) first_error = fmt::format("seed {}: {}", r.seed, r.error_text);
         continue;
       }
       if (!r.caught) continue;
@@ -331,6 +334,10 @@ void report_engine(const std::string& engine, const std::vector<Variant>& varian
       times.push_back(r.seconds);
       shrunk.push_back(static_cast<double>(r.shrunk));
       if (r.estimated) ++estimated;
+    }
+    if (incomplete > 0) {
+      notes = fmt::format("{} run{} did not complete ({})", incomplete, incomplete == 1 ? "" : "s",
+                          first_error);
     }
     if (unsupported > 0) {
       fmt::print("| {} | {} | not supported | - | - | this engine refuses it (exit 2) |\n", v.name,
