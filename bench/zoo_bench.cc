@@ -119,6 +119,7 @@ struct Result {
   bool estimated = false;  // seconds estimated from a baseline finding's case number.
   uint64_t cases = 0;      // cases to find (or cases run).
   uint64_t shrunk = 0;     // shrunk steps, when caught.
+  std::string via;         // the fault(s) the finding was credited to, or "baseline".
 };
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -140,6 +141,7 @@ void parse_default(const std::string& json_text, Result& r) {
     best = s;
     r.cases = f["cases_to_find"].get_uint64().value();
     r.shrunk = f["shrunk_steps"].get_uint64().value();
+    r.via = std::string(f["fault"].get_string().value());
   }
   auto baseline = doc["baseline"];
   if (baseline.error() == simdjson::SUCCESS) {
@@ -151,6 +153,7 @@ void parse_default(const std::string& json_text, Result& r) {
       r.estimated = true;
       r.cases = cases;
       r.shrunk = baseline["shrunk_steps"].get_uint64().value();
+      r.via = "baseline";
     }
   }
   if (best) {
@@ -173,7 +176,11 @@ void parse_rapidcheck(const std::string& json_text, Result& r) {
   r.caught = doc["failed"].get_bool().value();
   r.cases = doc["cases_passed"].get_uint64().value() + (r.caught ? 1 : 0);
   r.seconds = doc["seconds"].get_double().value();
-  if (r.caught) r.shrunk = doc["shrunk_steps"].get_uint64().value();
+  if (r.caught) {
+    r.shrunk = doc["shrunk_steps"].get_uint64().value();
+    r.via = std::string(doc["credited_faults"].get_string().value());
+    if (r.via.empty()) r.via = "baseline";
+  }
 }
 
 Result run_one(const Options& o, const std::string& engine, const Variant& v, uint64_t seed,
@@ -284,11 +291,11 @@ void print_run_json(const Result& r) {
       "\"seed\": {}, "
       "\"exit\": {}, \"caught\": {}, \"seconds_to_find\": {}, \"estimated\": {}, \"cases\": {}, "
       "\"shrunk_steps\": {}, "
-      "\"unsupported\": {}, \"error\": {}}}\n",
+      "\"via\": {}, \"unsupported\": {}, \"error\": {}}}\n",
       r.engine, r.variant, r.sound ? "sound" : "buggy", r.seed, r.exit_code,
       r.caught ? "true" : "false", r.caught ? fmt::format("{:.6f}", r.seconds) : "null",
       r.estimated ? "true" : "false", r.cases, r.caught ? std::to_string(r.shrunk) : "null",
-      r.unsupported ? "true" : "false",
+      r.caught ? json_string(r.via) : "null", r.unsupported ? "true" : "false",
       r.error || r.unsupported ? json_string(r.error_text) : "null");
 }
 
@@ -315,6 +322,7 @@ void report_engine(const std::string& engine, const std::vector<Variant>& varian
     uint64_t caught = 0, estimated = 0, runs = 0, unsupported = 0, incomplete = 0;
     std::string notes;
     std::string first_error;
+    std::vector<std::string> via;  // distinct credited faults over the seeds.
     for (const auto& r : results) {
       if (r.engine != engine || r.variant != v.name) continue;
       if (r.unsupported) {
@@ -334,10 +342,17 @@ void report_engine(const std::string& engine, const std::vector<Variant>& varian
       times.push_back(r.seconds);
       shrunk.push_back(static_cast<double>(r.shrunk));
       if (r.estimated) ++estimated;
+      if (std::find(via.begin(), via.end(), r.via) == via.end()) via.push_back(r.via);
+    }
+    if (!via.empty()) {
+      std::sort(via.begin(), via.end());
+      std::string joined;
+      for (const auto& f : via) joined += (joined.empty() ? "" : " ") + f;
+      notes = "via " + joined + (notes.empty() ? "" : "; " + notes);
     }
     if (incomplete > 0) {
-      notes = fmt::format("{} run{} did not complete ({})", incomplete, incomplete == 1 ? "" : "s",
-                          first_error);
+      notes += fmt::format("{}{} run{} did not complete ({})", notes.empty() ? "" : "; ",
+                           incomplete, incomplete == 1 ? "" : "s", first_error);
     }
     if (unsupported > 0) {
       fmt::print("| {} | {} | not supported | - | - | this engine refuses it (exit 2) |\n", v.name,
