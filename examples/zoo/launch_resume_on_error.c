@@ -5,8 +5,9 @@
  * error from the Security framework (errSecCSNoSuchCode under load, an invalid handle) resumes
  * the process, so as not to fail the user's launch on a flaky API.
  * Real-world pattern: `if (status == errSecCSReqFailed) kill(); else resume();` error handling.
- * Faults needed: two. F5 (the program on disk no longer satisfies the requirement when it is
- * launched) and F8 (a transient failure of the lookup of the suspended process). */
+ * Faults needed: F8 (a transient failure of the lookup of the suspended process), while the
+ * program on disk does not satisfy the requirement: replaced (F5, as in the scenario) or never
+ * signed right, which is what the requirement is there to refuse and needs no fault. */
 #include "zoo.h"
 
 static int definite_refusal(flowid_outcome o) {

@@ -5,7 +5,8 @@
  * Killing it afterwards does not undo what it did.
  * Real-world pattern: "verify the child by its audit token" fixes of a check-then-spawn race that
  * forgot POSIX_SPAWN_START_SUSPENDED.
- * Faults needed: F5 (the program on disk no longer satisfies the requirement at launch). */
+ * Faults needed: none beyond a program that does not satisfy the requirement: replaced on disk
+ * (F5, as in the scenario) or never signed right (a baseline finding). */
 #include "zoo.h"
 
 static void launch(void* instance, const char* path, const char* requirement,

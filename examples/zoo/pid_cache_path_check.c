@@ -6,8 +6,10 @@
  * other code, and the cached signing identity (with the old cdhash) is reported as verified.
  * Real-world pattern: "cheap revalidation" of a pid cache (kill + path compare) instead of
  * comparing the audit token's pidversion; common in filters that moved from pids to tokens.
- * Faults needed: two. F1 (the pid is reused) and F5 (the executable at that path was replaced
- * before the newcomer started). */
+ * Faults needed: the flow's pid must end up with a process running from the cached path. Either
+ * F1 with F5 (the executable at that path was replaced before the newcomer started: the scenario)
+ * or F1 twice (the flow's process exits, and the program that held the pid before it takes the
+ * pid back before the lookup; `flowid fuzz` found this route). */
 #include "zoo.h"
 
 static int still_same(const flowid_seam* seam, int32_t pid, const zoo_entry* e) {
