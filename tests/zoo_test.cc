@@ -199,7 +199,8 @@ std::map<std::string, std::string> ablations(const std::string& file) {
 TEST_P(BuggyVariant, EveryFaultItsScenarioTagsIsNeeded) {
   const std::string& v = GetParam();
   auto variants = ablations(scenarios_dir() + "/" + v + ".scenario");
-  if (variants.empty()) GTEST_SKIP() << v << ": no `# needs:` tags (a single-fault scenario)";
+  if (variants.empty())
+    GTEST_SKIP() << v << ": no `# needs:` tags (the bug needs no fault of the catalogue)";
   for (const auto& [tag, text] : variants) {
     TempDir dir;
     std::ofstream(dir.file(v + ".scenario")) << text;
