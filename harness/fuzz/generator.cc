@@ -393,66 +393,85 @@ class Builder {
   }
 
   Lookup open_situation(std::optional<Fault> situation) {
-    Lookup lookup;
-    const Fault kind = situation.value_or(Fault::kLaunchToctou);  // kLaunchToctou: ordinary.
     const FaultSet tag = situation ? bit(*situation) : kNoFaults;
-    switch (kind) {
-      case Fault::kSandboxEperm: {
-        // F3: a sandboxed filter asks about a /usr/libexec platform daemon: token lookups answer
-        // EPERM. The user denies it by identity and lets unknown programs through.
-        const int program = c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
-        rule_plan(program, c_.chance(1, 2) ? RulePlan::kDenyIdentity : RulePlan::kRandom);
-        if (c_.chance(1, 2)) no_rule_allow_ = true;
-        lookup.owner = spawn(program, kNoFaults, {{"uid", "0"}});
-        lookup.flow = open_flow(lookup.owner, kNoFaults);
-        break;
-      }
-      case Fault::kDelegation: {
-        // F6: a helper (nsurlsessiond) opens the socket for an app: app token != process token.
-        const std::size_t app = some_process();
-        lookup.owner = spawn(kNsurlsessiond, tag, {{"responsible", procs_[app].name}});
-        procs_[lookup.owner].helper_for = static_cast<int>(app);
-        lookup.app = app;
-        lookup.flow = open_flow(lookup.owner, tag, {{"app", procs_[app].name}});
-        ++procs_[app].pending_flows;
-        break;
-      }
-      case Fault::kMalformedToken: {
-        // F7: the flow's token Data is absent or of the wrong size.
-        lookup.owner = some_process();
-        static constexpr std::array<std::string_view, 3> kShapes = {"ok", "absent", "malformed"};
-        std::string app_shape(kShapes[c_.below(3)]);
-        std::string process_shape(kShapes[1 + c_.below(2)]);
-        std::vector<std::pair<std::string, std::string>> options;
-        if (app_shape != "ok") options.emplace_back("app-token", app_shape);
-        options.emplace_back("process-token", process_shape);
-        lookup.flow = open_flow(lookup.owner, tag, std::move(options));
-        break;
-      }
-      case Fault::kSameName: {
-        // F10: the simulator runtime's copy of a daemon: same name and signing id, another path.
-        rule_plan(kTrustd, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kDenyIdentity);
-        rule_plan(kSimTrustd, c_.chance(1, 2) ? RulePlan::kDenyPath : RulePlan::kAllowPath);
-        ensure_file(kTrustd);
-        used_[kTrustd] = true;
-        if (c_.chance(1, 2)) {
-          const std::size_t real = spawn(kTrustd, kNoFaults, {{"uid", "0"}});
-          Lookup other;
-          other.owner = real;
-          other.flow = open_flow(real, kNoFaults);
-          resolve(other);
-        }
-        lookup.owner = spawn(kSimTrustd, tag);
-        lookup.flow = open_flow(lookup.owner, kNoFaults);
-        break;
-      }
+    switch (situation.value_or(Fault::kLaunchToctou)) {
+      case Fault::kSandboxEperm: return sandboxed_daemon();
+      case Fault::kDelegation: return delegated(tag);
+      case Fault::kMalformedToken: return malformed_token(tag);
+      case Fault::kSameName: return same_name(tag);
       default: {
+        Lookup lookup;
         lookup.owner = some_process();
         lookup.flow = open_flow(lookup.owner, kNoFaults);
         maybe_advance(kNoFaults);
-        break;
+        return lookup;
       }
     }
+  }
+
+  // F3: a sandboxed filter asks about a /usr/libexec platform daemon: token lookups answer EPERM.
+  // The user denies it by identity and lets unknown programs through.
+  Lookup sandboxed_daemon() {
+    Lookup lookup;
+    const int program = c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
+    rule_plan(program, c_.chance(1, 2) ? RulePlan::kDenyIdentity : RulePlan::kRandom);
+    if (c_.chance(1, 2)) no_rule_allow_ = true;
+    lookup.owner = spawn(program, kNoFaults, {{"uid", "0"}});
+    lookup.flow = open_flow(lookup.owner, kNoFaults);
+    return lookup;
+  }
+
+  // F6: a helper (nsurlsessiond) opens the socket for an app: app token != process token. The
+  // helper is responsible for that app and no other (realism R2).
+  Lookup delegated(FaultSet tag) {
+    Lookup lookup;
+    const std::size_t app = some_process();
+    lookup.owner = spawn(kNsurlsessiond, tag, {{"responsible", procs_[app].name}});
+    procs_[lookup.owner].helper_for = static_cast<int>(app);
+    lookup.app = app;
+    lookup.flow = open_flow(lookup.owner, tag, {{"app", procs_[app].name}});
+    ++procs_[app].pending_flows;
+    return lookup;
+  }
+
+  // F7: the flow's token Data is absent or of the wrong size.
+  Lookup malformed_token(FaultSet tag) {
+    Lookup lookup;
+    lookup.owner = some_process();
+    static constexpr std::array<std::string_view, 3> kShapes = {"ok", "absent", "malformed"};
+    std::string app_shape(kShapes[c_.below(3)]);
+    std::string process_shape(kShapes[1 + c_.below(2)]);
+    std::vector<std::pair<std::string, std::string>> options;
+    if (app_shape != "ok") options.emplace_back("app-token", app_shape);
+    options.emplace_back("process-token", process_shape);
+    lookup.flow = open_flow(lookup.owner, tag, std::move(options));
+    return lookup;
+  }
+
+  // F10: same name, other code: the simulator runtime's copy of a daemon (same signing id,
+  // another path), ad-hoc code borrowing an Apple identifier, or another team's build signed
+  // with a trusted program's identifier. The genuine program is often allowed by identity (a
+  // copy taken for it passes under its rule) and sometimes runs beside it.
+  Lookup same_name(FaultSet tag) {
+    static constexpr std::array<std::pair<int, int>, 3> kCopies = {
+        {{kSimTrustd, kTrustd}, {kImpostorApple, kCurl}, {kImpostorTeam, kGood}}};
+    const auto [copy, genuine] = kCopies[c_.below(kCopies.size())];
+    rule_plan(genuine, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kDenyIdentity);
+    rule_plan(copy, c_.chance(1, 2) ? (c_.chance(1, 2) ? RulePlan::kDenyPath : RulePlan::kDenyIdentity)
+                                    : RulePlan::kAllowPath);
+    ensure_file(genuine);
+    used_[static_cast<std::size_t>(genuine)] = true;
+    if (c_.chance(1, 2)) {
+      std::vector<std::pair<std::string, std::string>> options;
+      if (genuine == kTrustd) options.emplace_back("uid", "0");
+      Lookup other;
+      other.owner = spawn(genuine, kNoFaults, std::move(options));
+      other.flow = open_flow(other.owner, kNoFaults);
+      resolve(other);
+    }
+    Lookup lookup;
+    lookup.owner = spawn(copy, tag);
+    lookup.flow = open_flow(lookup.owner, kNoFaults);
     return lookup;
   }
 

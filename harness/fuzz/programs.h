@@ -26,6 +26,7 @@ struct Program {
 };
 enum ProgramIndex : int {
   kGood = 0, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner, kTrustd, kNsurlsessiond, kSimTrustd,
+  kImpostorApple, kImpostorTeam,
   kProgramCount
 };
 inline constexpr std::array<Program, kProgramCount> kPrograms = {{
@@ -41,6 +42,11 @@ inline constexpr std::array<Program, kProgramCount> kPrograms = {{
     {"/Library/Developer/CoreSimulator/Volumes/iOS_21A328/Library/Developer/CoreSimulator/Profiles/"
      "Runtimes/iOS 17.0.simruntime/Contents/Resources/RuntimeRoot/usr/libexec/trustd",
      "platform", "com.apple.trustd", "", false},
+    // Same name, other code (F10's family): ad-hoc code that borrows an Apple identifier, and
+    // another team's build signed with a trusted program's identifier. Only the signing facts a
+    // resolver reports (team, platform, kind) tell them from the genuine program.
+    {"/Users/u/Downloads/curl", "ad-hoc", "com.apple.curl", "", false},
+    {"/Users/u/Downloads/Good", "developer-id", "com.example.good", "EVILTEAM01", false},
 }};
 // Programs clean episodes and fault patterns pick from (not the /usr/libexec daemons, which
 // belong to F3, F6 and F10).
