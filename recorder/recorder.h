@@ -60,12 +60,18 @@ struct RecordOptions {
   // Grace period after SIGINT / SIGTERM for the tree to exit before the trace is closed.
   uint32_t stop_grace_ms = 5000;
   uint32_t flush_interval_ms = 200;
+  // Write-ahead: a batch of held calls is answered only once its events are in the file, so a
+  // crash (kill -9) of flowid loses no flow that passed and a write error fails the held calls
+  // closed. false: answer at once and write every flush_interval_ms (for measurement only).
+  bool write_ahead = true;
   std::string recorder_name = "flowid-record";
   trace::WriterOptions writer;
 };
 
 struct RecordStats {
-  uint64_t flows = 0;
+  uint64_t flows = 0;               // flows in the trace (with write-ahead: answered ones).
+  uint64_t unwritten_flows = 0;     // held when a write failed: failed closed, not in the trace.
+  uint64_t channels = 0;            // calls through ways out the recorder cannot follow (marked).
   uint64_t lookups = 0;
   uint64_t allowed = 0;
   uint64_t dropped = 0;             // drop verdicts.

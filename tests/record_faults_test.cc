@@ -1,0 +1,175 @@
+// `flowid record` when the world misbehaves: a hang-up, a trace that cannot be written, and a
+// SIGKILL of flowid itself. The invariant under test: no flow passes that the trace does not
+// hold, and the summary never claims more than the file holds. Synchronisation is by the trace
+// file (flows appearing on disk) and the probe's own report, never by a fixed delay.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/cli_runner.h"
+#include "tests/loopback_server.h"
+#include "trace/trace.h"
+
+namespace flowid {
+namespace {
+
+using testing::LoopbackServer;
+using testing::TempDir;
+
+const std::string kProbe = FLOWID_RECORD_PROBE_PATH;
+
+struct ReadBack {
+  uint64_t flows = 0;
+  uint64_t verdicts = 0;
+  bool complete = false;
+};
+
+ReadBack read_back(const std::string& path) {
+  ReadBack result;
+  auto reader = trace::open_reader(path);
+  if (!reader || !reader->ok()) return result;
+  Event event;
+  while (reader->next(event)) {
+    result.flows += std::holds_alternative<Flow>(event.body);
+    result.verdicts += std::holds_alternative<Verdict>(event.body);
+  }
+  result.complete = reader->footer() && reader->footer()->complete;
+  return result;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Starts flowid with stdout / stderr to files and, when file_size_limit > 0, RLIMIT_FSIZE.
+pid_t spawn_flowid(const std::vector<std::string>& args, const TempDir& dir,
+                   rlim_t file_size_limit = 0) {
+  std::string out = dir.file("out"), err = dir.file("err");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+    ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+    if (file_size_limit > 0) {
+      rlimit limit{file_size_limit, file_size_limit};
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    std::vector<char*> argv = {const_cast<char*>(FLOWID_CLI_PATH)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(FLOWID_CLI_PATH, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits until the trace holds at least `flows` flows (up to 60 s: a sanitizer build of flowid
+// starts slowly).
+bool wait_for_flows(const std::string& path, uint64_t flows) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_back(path).flows >= flows) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+bool wait_for_text(const std::string& path, const std::string& needle) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (slurp(path).find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// "connects=N failed=F" from the probe: how many connects passed.
+uint64_t passed_connects(const std::string& out) {
+  std::smatch match;
+  if (!std::regex_search(out, match, std::regex("connects=([0-9]+) failed=([0-9]+)"))) return 0;
+  return std::stoull(match[1]) - std::stoull(match[2]);
+}
+
+std::vector<std::string> storm(const std::string& trace, const LoopbackServer& server,
+                               const std::string& count) {
+  return {"record", "-o",      trace,       "--lifecycle", "supervisor", "--",
+          kProbe,   "connect", "127.0.0.1", server.port(), count};
+}
+
+// An ssh session that drops sends SIGHUP: like SIGTERM, the trace gets its footer.
+TEST(RecordFaults, SighupFinishesTheTraceCleanly) {
+  LoopbackServer server;
+  TempDir dir;
+  std::string path = dir.file("hup.trace");
+  pid_t flowid = spawn_flowid(storm(path, server, "100000000"), dir);
+  ASSERT_TRUE(wait_for_flows(path, 1)) << slurp(dir.file("err"));
+  ::kill(flowid, SIGHUP);
+  int status = 0;
+  ::waitpid(flowid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGHUP) << slurp(dir.file("err"));  // passed on.
+  ReadBack trace = read_back(path);
+  EXPECT_TRUE(trace.complete);
+  EXPECT_GT(trace.flows, 0u);
+  EXPECT_EQ(trace.flows, trace.verdicts);
+  EXPECT_NE(slurp(dir.file("err")).find(std::to_string(trace.flows) + " flows ("),
+            std::string::npos)
+      << slurp(dir.file("err"));
+}
+
+// A trace that cannot be written (here: a 96 KiB file size limit, as with a full disk): flowid
+// stops at the first write error, fails the tree's intercepted calls closed, and says exactly
+// how many flows the file holds.
+TEST(RecordFaults, WriteErrorStopsAndTheSummaryMatchesTheFile) {
+  LoopbackServer server;
+  TempDir dir;
+  std::string path = dir.file("full.trace");
+  pid_t flowid = spawn_flowid(storm(path, server, "100000000"), dir, 96 * 1024);
+  int status = 0;
+  ::waitpid(flowid, &status, 0);
+  std::string err = slurp(dir.file("err"));
+  ASSERT_TRUE(WIFEXITED(status)) << status << err;
+  EXPECT_EQ(WEXITSTATUS(status), 3) << err;
+  EXPECT_NE(err.find("full.trace: write: File too large"), std::string::npos) << err;
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(err, match, std::regex("the trace holds ([0-9]+) flows"))) << err;
+  uint64_t claimed = std::stoull(match[1]);
+  ReadBack trace = read_back(path);
+  EXPECT_GT(trace.flows, 0u);
+  EXPECT_EQ(trace.flows, claimed) << err;
+  EXPECT_NE(err.find(": " + std::to_string(claimed) + " flows ("), std::string::npos) << err;
+  EXPECT_FALSE(trace.complete);
+}
+
+// SIGKILL of flowid in a connect storm: with write-ahead, every connect that passed is in the
+// trace (the ones held when flowid died fail with ENOSYS).
+TEST(RecordFaults, SigkillLosesNoFlowThatPassed) {
+  LoopbackServer server;
+  TempDir dir;
+  std::string path = dir.file("kill.trace");
+  pid_t flowid = spawn_flowid(storm(path, server, "20000"), dir);
+  ASSERT_TRUE(wait_for_flows(path, 200)) << slurp(dir.file("err"));
+  ::kill(flowid, SIGKILL);
+  ::waitpid(flowid, nullptr, 0);
+  // The probe, orphaned, finishes on its own (ENOSYS from here on) and reports.
+  ASSERT_TRUE(wait_for_text(dir.file("out"), "connects="));
+  uint64_t passed = passed_connects(slurp(dir.file("out")));
+  EXPECT_NE(slurp(dir.file("out")).find("errno=38"), std::string::npos);
+  ReadBack trace = read_back(path);
+  EXPECT_GE(trace.flows, passed) << slurp(dir.file("out"));
+  EXPECT_GT(passed, 0u);
+}
+
+}  // namespace
+}  // namespace flowid
