@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,6 +151,36 @@ TEST(RecordFaults, WriteErrorStopsAndTheSummaryMatchesTheFile) {
   EXPECT_EQ(trace.flows, claimed) << err;
   EXPECT_NE(err.find(": " + std::to_string(claimed) + " flows ("), std::string::npos) << err;
   EXPECT_FALSE(trace.complete);
+}
+
+// A real full disk: a 256 KiB tmpfs in a private mount namespace (root only). The trace is
+// copied out before the namespace, and the mount with it, goes away.
+TEST(RecordFaults, FullDiskStopsAndTheSummaryMatchesTheFile) {
+  if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0) {
+    GTEST_SKIP() << "needs root and unshare(1) to mount a small tmpfs";
+  }
+  LoopbackServer server;
+  TempDir dir;
+  std::string mount_point = dir.file("small");
+  std::string copy = dir.file("copy.trace");
+  ::mkdir(mount_point.c_str(), 0755);
+  std::string script = "mount -t tmpfs -o size=256k flowid-test '" + mount_point +
+                       "' || exit 77; " + FLOWID_CLI_PATH + " record -o '" + mount_point +
+                       "/full.trace' --lifecycle supervisor -- " + kProbe + " connect 127.0.0.1 " +
+                       server.port() + " 100000000; status=$?; cp '" + mount_point +
+                       "/full.trace' '" + copy + "'; exit $status";
+  testing::CommandResult result =
+      testing::run_program("/usr/bin/unshare", {"--mount", "/bin/sh", "-c", script});
+  if (result.exit_code == 77) GTEST_SKIP() << "cannot mount tmpfs here: " << result.err;
+  EXPECT_EQ(result.exit_code, 3) << result.err;
+  EXPECT_NE(result.err.find("write: No space left on device"), std::string::npos) << result.err;
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(result.err, match, std::regex("the trace holds ([0-9]+) flows")))
+      << result.err;
+  ReadBack trace = read_back(copy);
+  EXPECT_GT(trace.flows, 0u);
+  EXPECT_EQ(trace.flows, std::stoull(match[1])) << result.err;
+  EXPECT_NE(result.err.find(": " + std::string(match[1]) + " flows ("), std::string::npos);
 }
 
 // SIGKILL of flowid in a connect storm: with write-ahead, every connect that passed is in the
