@@ -1281,6 +1281,12 @@ RecordResult record_command(const RecordOptions& options) {
       {"clock_ticks_per_second", std::to_string(internal::clock_ticks_per_second())},
       {"cdhash", "sha256(executable)[0:20]"},
       {"code_handle", "(device << 32) | inode & 0xffffffff"},
+      // What this recorder could see (docs/recording.md, "What the recorder sees").
+      {"flows-from", "connect, sendto with an address, sendmsg, sendmmsg"},
+      {"ways-out-marked", "io_uring_setup, pidfd_getfd, ptrace, process_vm_writev, raw / packet "
+                          "/ SCTP / other-family sockets, SCM_RIGHTS of a non-local socket, "
+                          "i386 and x32 network calls"},
+      {"write-ahead", options.write_ahead ? "yes" : "no"},
   };
   if (!connector_problem.empty()) {
     header.resolver_config.emplace_back("connector_unavailable", connector_problem);
