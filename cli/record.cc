@@ -39,9 +39,9 @@ void print_summary(const recorder::RecordStats& s, const std::string& path) {
              "flowid record: {} flows ({} allowed, {} dropped, {} asked; {} denied), {} lookups, "
              "{} local-socket calls passed, {} calls through ways out not followed, {} spawns, "
              "{} execs, {} exits, {} dropped events (lifecycle: {}) -> {} ({})\n",
-             s.flows, s.allowed, s.dropped, s.asked, s.denied, s.lookups, s.local_calls,
-             s.channels, s.spawns,
-             s.execs, s.exits, s.dropped_events, s.lifecycle_source, path, human_bytes(s.bytes_written));
+             s.flows, s.allowed, s.dropped, s.asked, s.denied, s.lookups, s.local_calls, s.channels,
+             s.spawns, s.execs, s.exits, s.dropped_events, s.lifecycle_source, path,
+             human_bytes(s.bytes_written));
 }
 
 int exit_code_for(const recorder::RecordResult& result) {
@@ -160,13 +160,14 @@ Subcommand add_record(CLI::App& parent) {
   app->add_option("COMMAND", options->command, "The command and its arguments, after --");
   app->footer(
       "Exit status: the command's own exit status (128+N when it was killed by signal N), like\n"
-      "time(1) and strace(1). flowid's own failures: 2 usage error; 3 could not start\n"
-      "(command not found, unreadable rule file, trace not writable, seccomp user notification\n"
-      "unavailable; a trace write error during the run, after which the tree's intercepted calls\n"
-      "fail with ENOSYS). SIGINT/SIGTERM/SIGHUP: the signal is passed on to the command and the trace is\n"
-      "closed when the tree has exited (or after 5 s, or at a second signal). If flowid itself\n"
-      "dies, the tree's connect/sendto/sendmsg calls fail with ENOSYS: nothing passes\n"
-      "unfiltered. See docs/recording.md.");
+      "time(1) and strace(1). flowid's own failures: 2 usage error; 3 could not start (command\n"
+      "not found, unreadable rule file, trace not writable, seccomp user notification\n"
+      "unavailable) or could not write the trace during the run (the tree's intercepted calls\n"
+      "then fail with ENOSYS). SIGINT/SIGTERM/SIGHUP: the signal is passed on to the command and\n"
+      "the trace is closed when the tree has exited (or after 5 s, or at a second signal). A\n"
+      "held call is answered only once its flow is in the trace; if flowid itself dies, the\n"
+      "tree's intercepted calls fail with ENOSYS: nothing passes unfiltered. See\n"
+      "docs/recording.md.");
   return {app, [options] { return run_record(*options); }};
 }
 

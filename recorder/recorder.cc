@@ -621,8 +621,7 @@ void TreeRecorder::mark_channel(pid_t pid, const std::string& what, const char* 
   char exe[4096];
   ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), exe, sizeof exe - 1);
   std::string path = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : "?";
-  append(Marker{"way out: pid " + std::to_string(pid) + " (" + path + ") " + what + "; " +
-                answer});
+  append(Marker{"way out: pid " + std::to_string(pid) + " (" + path + ") " + what + "; " + answer});
 }
 
 void TreeRecorder::handle_exec(const seccomp_notif& notification) {
@@ -689,7 +688,7 @@ void TreeRecorder::handle_exec(const seccomp_notif& notification) {
 // or the reason none could be read.
 struct Destinations {
   std::vector<std::pair<sockaddr_storage, std::size_t>> addresses;
-  int memory_error = 0;       // reading a msghdr / mmsghdr failed: one flow, "(unreadable)".
+  int memory_error = 0;           // reading a msghdr / mmsghdr failed: one flow, "(unreadable)".
   bool hands_out_socket = false;  // SCM_RIGHTS carrying a non-local socket (see scan_rights).
   std::vector<std::string> notes;
 };
@@ -733,16 +732,15 @@ void scan_rights(pid_t pid, int pidfd, const msghdr& header, Destinations* out) 
       UniqueFd copy(pidfd >= 0 ? pidfd_getfd(pidfd, fd) : -1);
       int domain = -1;
       socklen_t length = sizeof domain;
-      bool known = copy.valid() &&
-                   (::getsockopt(copy.get(), SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 ||
-                    errno == ENOTSOCK);
+      bool known =
+          copy.valid() && (::getsockopt(copy.get(), SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 ||
+                           errno == ENOTSOCK);
       if (known && (domain == -1 || domain == AF_UNIX || domain == AF_NETLINK)) continue;
       out->hands_out_socket = true;
-      out->notes.push_back(known ? "SCM_RIGHTS passes a socket of family " +
-                                       std::to_string(domain) + " (fd " + std::to_string(fd) +
-                                       ") over a unix socket"
-                                 : "SCM_RIGHTS passes fd " + std::to_string(fd) +
-                                       ", which could not be inspected");
+      out->notes.push_back(
+          known ? "SCM_RIGHTS passes a socket of family " + std::to_string(domain) + " (fd " +
+                      std::to_string(fd) + ") over a unix socket"
+                : "SCM_RIGHTS passes fd " + std::to_string(fd) + ", which could not be inspected");
     }
   }
 }
@@ -1021,9 +1019,15 @@ bool TreeRecorder::record_flow(const seccomp_notif& notification,
   }
   append(verdict);
   switch (verdict.decision) {
-    case Decision::kAllow: ++batch_.allowed; break;
-    case Decision::kDrop: ++batch_.dropped; break;
-    case Decision::kAsk: ++batch_.asked; break;
+    case Decision::kAllow:
+      ++batch_.allowed;
+      break;
+    case Decision::kDrop:
+      ++batch_.dropped;
+      break;
+    case Decision::kAsk:
+      ++batch_.asked;
+      break;
   }
   bool deny = options_.enforce && verdict.decision != Decision::kAllow;
   if (deny) ++batch_.denied;
@@ -1276,16 +1280,18 @@ RecordResult record_command(const RecordOptions& options) {
       {"enforce", options.enforce ? "yes" : "no"},
       {"lifecycle", use_connector ? "connector" : "supervisor"},
       {"token", "[loginuid, euid, egid, ruid, rgid, tgid, sessionid, pidversion]"},
-      {"pidversion", "uint32(start_ticks + (exec_generation << 24)); start_ticks = "
-                     "/proc/PID/stat field 22"},
+      {"pidversion",
+       "uint32(start_ticks + (exec_generation << 24)); start_ticks = "
+       "/proc/PID/stat field 22"},
       {"clock_ticks_per_second", std::to_string(internal::clock_ticks_per_second())},
       {"cdhash", "sha256(executable)[0:20]"},
       {"code_handle", "(device << 32) | inode & 0xffffffff"},
       // What this recorder could see (docs/recording.md, "What the recorder sees").
       {"flows-from", "connect, sendto with an address, sendmsg, sendmmsg"},
-      {"ways-out-marked", "io_uring_setup, pidfd_getfd, ptrace, process_vm_writev, raw / packet "
-                          "/ SCTP / other-family sockets, SCM_RIGHTS of a non-local socket, "
-                          "i386 and x32 network calls"},
+      {"ways-out-marked",
+       "io_uring_setup, pidfd_getfd, ptrace, process_vm_writev, raw / packet "
+       "/ SCTP / other-family sockets, SCM_RIGHTS of a non-local socket, "
+       "i386 and x32 network calls"},
       {"write-ahead", options.write_ahead ? "yes" : "no"},
   };
   if (!connector_problem.empty()) {
@@ -1309,7 +1315,8 @@ RecordResult record_command(const RecordOptions& options) {
   sigaddset(&blocked, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &blocked, &original);
   // A file size limit (ulimit -f) must give flowid a write error to act on, not kill it.
-  struct sigaction ignore_xfsz {}, original_xfsz {};
+  struct sigaction ignore_xfsz {
+  }, original_xfsz{};
   ignore_xfsz.sa_handler = SIG_IGN;
   ::sigaction(SIGXFSZ, &ignore_xfsz, &original_xfsz);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
