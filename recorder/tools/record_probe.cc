@@ -114,65 +114,67 @@ Totals run_connects(const sockaddr_in& address, long count, int latency_fd) {
   return totals;
 }
 
+// One child's connects; its report goes to fd: 3 x uint64 (connects, failed, first errno), then
+// the latencies. Exits 0 when every connect succeeded.
+[[noreturn]] void connect_child(const sockaddr_in& address, long count, int fd) {
+  Totals totals;
+  std::vector<uint64_t> message(3);
+  message.reserve(3 + static_cast<std::size_t>(count));
+  for (long i = 0; i < count; ++i) {
+    uint64_t elapsed = 0;
+    int error = connect_once(address, &elapsed);
+    ++totals.connects;
+    if (error != 0) {
+      ++totals.failed;
+      if (totals.first_errno == 0) totals.first_errno = error;
+    }
+    message.push_back(elapsed);
+  }
+  message[0] = totals.connects;
+  message[1] = totals.failed;
+  message[2] = static_cast<uint64_t>(totals.first_errno);
+  const char* data = reinterpret_cast<const char*>(message.data());
+  std::size_t left = message.size() * sizeof(uint64_t);
+  while (left > 0) {
+    ssize_t n = ::write(fd, data, left);
+    if (n <= 0) break;
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  ::_exit(totals.failed == 0 ? 0 : 1);
+}
+
 int mode_connect(const sockaddr_in& address, long count, long processes) {
-  // Children report totals and latencies through a pipe: 3 x uint64, then the latencies.
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return 1;
+  // A pipe per child: reports larger than PIPE_BUF would interleave in a shared one.
   std::vector<pid_t> children;
+  std::vector<int> reports;
   for (long p = 0; p < processes; ++p) {
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) return 1;
     pid_t child = ::fork();
     if (child == 0) {
       ::close(pipe_fds[0]);
-      int latency_pipe[2];
-      if (::pipe(latency_pipe) != 0) ::_exit(1);
-      // Collect latencies locally, then send totals + latencies in one go.
-      Totals totals;
-      std::vector<uint64_t> latencies;
-      latencies.reserve(static_cast<std::size_t>(count));
-      for (long i = 0; i < count; ++i) {
-        uint64_t elapsed = 0;
-        int error = connect_once(address, &elapsed);
-        ++totals.connects;
-        if (error != 0) {
-          ++totals.failed;
-          if (totals.first_errno == 0) totals.first_errno = error;
-        }
-        latencies.push_back(elapsed);
-      }
-      std::vector<uint64_t> message = {totals.connects, totals.failed,
-                                       static_cast<uint64_t>(totals.first_errno)};
-      message.insert(message.end(), latencies.begin(), latencies.end());
-      const char* data = reinterpret_cast<const char*>(message.data());
-      std::size_t left = message.size() * sizeof(uint64_t);
-      while (left > 0) {
-        ssize_t n = ::write(pipe_fds[1], data, left);
-        if (n <= 0) break;
-        data += n;
-        left -= static_cast<std::size_t>(n);
-      }
-      ::_exit(totals.failed == 0 ? 0 : 1);
+      connect_child(address, count, pipe_fds[1]);
     }
+    ::close(pipe_fds[1]);
     if (child < 0) return 1;
     children.push_back(child);
+    reports.push_back(pipe_fds[0]);
   }
-  ::close(pipe_fds[1]);
-  std::vector<uint64_t> received;
-  uint64_t value = 0;
-  while (::read(pipe_fds[0], &value, sizeof value) == sizeof value) received.push_back(value);
-  for (pid_t child : children) ::waitpid(child, nullptr, 0);
-  // Parse: messages are not interleaved below PIPE_BUF only; for large counts each child's
-  // message may interleave, so totals are recounted from the children's exit statuses as well.
   Totals totals;
   std::vector<uint64_t> latencies;
-  std::size_t at = 0;
-  for (long p = 0; p < processes && at + 3 <= received.size(); ++p) {
-    totals.connects += received[at];
-    totals.failed += received[at + 1];
-    if (totals.first_errno == 0) totals.first_errno = static_cast<int>(received[at + 2]);
-    std::size_t n = static_cast<std::size_t>(received[at]);
-    at += 3;
-    for (std::size_t i = 0; i < n && at < received.size(); ++i) latencies.push_back(received[at++]);
+  for (int fd : reports) {
+    std::vector<uint64_t> received;
+    uint64_t value = 0;
+    while (::read(fd, &value, sizeof value) == sizeof value) received.push_back(value);
+    ::close(fd);
+    if (received.size() < 3) continue;  // the child died before reporting.
+    totals.connects += received[0];
+    totals.failed += received[1];
+    if (totals.first_errno == 0) totals.first_errno = static_cast<int>(received[2]);
+    latencies.insert(latencies.end(), received.begin() + 3, received.end());
   }
+  for (pid_t child : children) ::waitpid(child, nullptr, 0);
   std::sort(latencies.begin(), latencies.end());
   auto percentile = [&](double q) -> uint64_t {
     if (latencies.empty()) return 0;
