@@ -219,9 +219,19 @@ class TreeRecorder {
   void append(Event event) {
     event.time_ns = std::max(event.time_ns, last_time_ns_);
     last_time_ns_ = event.time_ns;
+    if (std::holds_alternative<Flow>(event.body)) ++flows_appended_;
     writer_.append(event);
     ++stats_.events;
     dirty_ = true;
+    note_written();
+  }
+  // A chunk write (when a chunk fills, or at a flush) takes every event appended so far: when
+  // the file grew without an error, all flows appended so far are in it.
+  void note_written() {
+    if (writer_.last_error().empty() && writer_.bytes_written() != bytes_seen_) {
+      bytes_seen_ = writer_.bytes_written();
+      flows_in_file_ = flows_appended_;
+    }
   }
   void append(EventBody body) { append(Event{now(), std::move(body)}); }
 
@@ -301,6 +311,9 @@ class TreeRecorder {
   Batch batch_;
   std::set<std::pair<int32_t, std::string>> channels_marked_;
   uint64_t written_since_sync_ = 0;
+  uint64_t flows_appended_ = 0;
+  uint64_t flows_in_file_ = 0;
+  uint64_t bytes_seen_ = 0;
   bool listener_closed_ = false;
   bool listener_hung_up_ = false;
   bool stopping_ = false;
@@ -308,6 +321,13 @@ class TreeRecorder {
 
  public:
   bool listener_closed() const { return listener_closed_; }
+  // After the writer's finish(): when a write failed, the flow count is the file's.
+  void settle_counts() {
+    note_written();
+    if (writer_.last_error().empty() || listener_closed_) return;  // fail_closed() counted.
+    stats_.flows = flows_in_file_;
+    stats_.unwritten_flows = flows_appended_ - flows_in_file_;
+  }
 };
 
 std::optional<Tracked> TreeRecorder::snapshot(int32_t pid, int dirfd_or_negative) {
@@ -519,6 +539,7 @@ void TreeRecorder::commit() {
   if (options_.write_ahead && dirty_ && !batch_.answers.empty()) {
     writer_.flush();
     dirty_ = false;
+    note_written();
   }
   if (!writer_.last_error().empty()) {
     fail_closed();
@@ -538,7 +559,11 @@ void TreeRecorder::commit() {
 // every later intercepted call of the tree fail with ENOSYS (nothing passes that the trace does
 // not hold), and stop as on SIGTERM.
 void TreeRecorder::fail_closed() {
-  stats_.unwritten_flows += batch_.flows;
+  // Exact counts of what reached the file (some of the failed batch may have, in a chunk that
+  // filled before the failing write).
+  stats_.flows = flows_in_file_;
+  stats_.unwritten_flows = flows_appended_ - flows_in_file_;
+  stats_.failed_closed_flows = batch_.flows;
   batch_ = Batch{};
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, notify_fd_, nullptr);
   ::close(notify_fd_);
@@ -1139,6 +1164,7 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
           if (dirty_ && batch_.answers.empty()) {
             writer_.flush();
             dirty_ = false;
+            note_written();
             if (!writer_.last_error().empty() && !listener_closed_) fail_closed();
           }
           // Durability against a crash of the machine, every flush interval (the write-ahead
@@ -1193,14 +1219,18 @@ int run_child(const RecordOptions& options, const std::string& executable,
 }  // namespace
 
 // What reached the file when writing failed: the summary's counts are of flows in the trace.
-std::string describe_loss(const RecordStats& stats) {
-  return "; recording stopped at the first write error: the trace holds " +
-         std::to_string(stats.flows) + " flows up to its last whole chunk" +
-         (stats.unwritten_flows > 0
-              ? "; " + std::to_string(stats.unwritten_flows) +
-                    " more flows could not be written and were failed closed (ENOSYS)"
-              : "") +
-         "; every later intercepted call of the tree failed with ENOSYS";
+std::string describe_loss(const RecordStats& stats, bool write_ahead) {
+  std::string text = "; recording stopped at the first write error: the trace holds " +
+                     std::to_string(stats.flows) + " flows up to its last whole chunk";
+  if (stats.unwritten_flows > 0) {
+    text += "; " + std::to_string(stats.unwritten_flows) + " more flows are not in it";
+    if (!write_ahead) text += " (answered before they were written: --no-write-ahead)";
+  }
+  if (stats.failed_closed_flows > 0) {
+    text += "; the " + std::to_string(stats.failed_closed_flows) +
+            " flows held at the failure were failed closed (ENOSYS)";
+  }
+  return text + "; every later intercepted call of the tree failed with ENOSYS";
 }
 
 std::optional<std::string> resolve_command(const std::string& name) {
@@ -1369,12 +1399,13 @@ RecordResult record_command(const RecordOptions& options) {
                         epoch_ns);
   recorder.run(listener, static_cast<pid_t>(child), &result);
   writer->finish();
+  recorder.settle_counts();
   // From here on, calls of anything left in the tree fail with ENOSYS.
   if (!recorder.listener_closed()) ::close(listener);
   result.stats.bytes_written = writer->bytes_written();
   if (!writer->last_error().empty()) {
     result.error = RecordError::kOutput;
-    result.message = writer->last_error() + describe_loss(result.stats);
+    result.message = writer->last_error() + describe_loss(result.stats, options.write_ahead);
   }
   ::sigprocmask(SIG_SETMASK, &original, nullptr);
   ::sigaction(SIGXFSZ, &original_xfsz, nullptr);

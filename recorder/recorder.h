@@ -69,9 +69,10 @@ struct RecordOptions {
 };
 
 struct RecordStats {
-  uint64_t flows = 0;            // flows in the trace (with write-ahead: answered ones).
-  uint64_t unwritten_flows = 0;  // held when a write failed: failed closed, not in the trace.
-  uint64_t channels = 0;         // calls through ways out the recorder cannot follow (marked).
+  uint64_t flows = 0;                // flows in the trace (with write-ahead: answered ones).
+  uint64_t unwritten_flows = 0;      // after a write error: flows not in the trace.
+  uint64_t failed_closed_flows = 0;  // held when a write failed: answered ENOSYS.
+  uint64_t channels = 0;             // calls through ways out the recorder cannot follow (marked).
   uint64_t lookups = 0;
   uint64_t allowed = 0;
   uint64_t dropped = 0;             // drop verdicts.
