@@ -1345,8 +1345,8 @@ RecordResult record_command(const RecordOptions& options) {
   sigaddset(&blocked, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &blocked, &original);
   // A file size limit (ulimit -f) must give flowid a write error to act on, not kill it.
-  struct sigaction ignore_xfsz {
-  }, original_xfsz{};
+  struct sigaction ignore_xfsz = {};
+  struct sigaction original_xfsz = {};
   ignore_xfsz.sa_handler = SIG_IGN;
   ::sigaction(SIGXFSZ, &ignore_xfsz, &original_xfsz);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);

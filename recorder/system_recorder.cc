@@ -391,8 +391,8 @@ RecordResult record_system(const SystemOptions& options) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   ::sigprocmask(SIG_BLOCK, &signals, &original);
-  struct sigaction ignore_xfsz {
-  }, original_xfsz{};
+  struct sigaction ignore_xfsz = {};
+  struct sigaction original_xfsz = {};
   ignore_xfsz.sa_handler = SIG_IGN;  // a file size limit gives a write error, not a kill.
   ::sigaction(SIGXFSZ, &ignore_xfsz, &original_xfsz);
   int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
