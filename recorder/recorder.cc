@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -840,7 +841,15 @@ void TreeRecorder::handle_network(const seccomp_notif& notification) {
     respond(id, deny ? EACCES : 0);
     return;
   }
-  for (const auto& [destination, bytes] : named.addresses) {
+  bool is_send = !is_connect_syscall(notification.data.nr);
+  for (auto [destination, bytes] : named.addresses) {
+    if (is_send && bytes >= sizeof(sockaddr_in) && destination.ss_family == AF_UNSPEC) {
+      // udp_sendmsg() sends to an AF_UNSPEC address as if it were AF_INET (IPv6 sockets drop
+      // it and use the connected peer): a flow, recorded as AF_INET. On an IPv6 socket this
+      // records a flow that does not happen, the safe side. (connect with AF_UNSPEC
+      // disconnects.)
+      destination.ss_family = AF_INET;
+    }
     if (bytes > 0 && !internal::is_network_family(destination, bytes)) {
       // A local socket (AF_UNIX: nscd, syslog, D-Bus; AF_NETLINK; AF_UNSPEC to disconnect a
       // UDP socket): not a network flow, which is all a content filter sees. Passed at once.

@@ -5,7 +5,8 @@
 // How one flow is handled (the calling thread waits at connect / sendto / sendmsg meanwhile,
 // like a paused flow in a Network Extension filter):
 //   1. read the destination sockaddr from the tracee's memory (process_vm_readv); a call to a
-//      non-IP address (AF_UNIX, AF_NETLINK, AF_UNSPEC) is passed at once and only counted;
+//      non-IP address (AF_UNIX, AF_NETLINK; AF_UNSPEC for connect, which disconnects) is passed
+//      at once and only counted (a send to AF_UNSPEC is a flow: IPv4 UDP takes it as AF_INET);
 //   2. pidfd_open(pid)                    -> lookup kPidfdOpen
 //   3. open /proc/PID as a directory fd;
 //   4. SECCOMP_IOCTL_NOTIF_ID_VALID       -> lookup kNotifIdValid: the memory read, the pidfd
@@ -84,7 +85,8 @@ struct RecordStats {
   uint64_t dropped_events = 0;      // lifecycle events the source lost.
   uint64_t unaddressed_sends = 0;   // sendmsg without an address: passed, not a new flow.
   uint64_t local_calls = 0;         // connect / sendto / sendmsg to a non-IP address
-                                    // (AF_UNIX, AF_NETLINK, AF_UNSPEC): passed, not a flow.
+                                    // (AF_UNIX, AF_NETLINK; connect to AF_UNSPEC): passed,
+                                    // not a flow.
   uint64_t vanished = 0;            // answers to notifications whose caller was already gone.
   uint64_t events = 0;
   uint64_t bytes_written = 0;

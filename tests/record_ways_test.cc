@@ -196,7 +196,9 @@ TEST_P(RecordWaysFlow, IsRecordedAndDeniedUnderEnforce) {
 
 INSTANTIATE_TEST_SUITE_P(
     Calls, RecordWaysFlow,
-    ::testing::Values(FlowCase{"sendto", 1, 1}, FlowCase{"sendmsg", 1, 1},
+    ::testing::Values(FlowCase{"sendto", 1, 1},
+                      // UDP takes an AF_UNSPEC address as AF_INET: was passed as a local call.
+                      FlowCase{"sendto-unspec", 1, 1}, FlowCase{"sendmsg", 1, 1},
                       // Two destinations in one call: two flows, both decided; one denied
                       // destination fails the whole call.
                       FlowCase{"sendmmsg", 2, 2},

@@ -16,6 +16,7 @@
 // Ways out (each prints "MODE=E", E the call's errno or 0, and exits 0; HOST PORT as above,
 // ignored where no destination is involved):
 //   sendto HOST PORT                    one UDP datagram from an unconnected socket
+//   sendto-unspec HOST PORT             the same with the address's family set to AF_UNSPEC
 //   sendmsg HOST PORT                   the same with sendmsg and msg_name
 //   sendmmsg HOST PORT [PORT2]          one sendmmsg: a datagram to PORT, another to PORT2
 //                                       (default PORT again); prints "sendmmsg=E sent=N"
@@ -398,6 +399,12 @@ int way_out(const std::string& mode, const sockaddr_in& address, int argc, char*
     return 0;
   };
   if (mode == "sendto") return report(way_sendto(address));
+  if (mode == "sendto-unspec") {
+    // udp_sendmsg() takes an AF_UNSPEC address as AF_INET: a datagram leaves all the same.
+    sockaddr_in unspec = address;
+    unspec.sin_family = AF_UNSPEC;
+    return report(way_sendto(unspec));
+  }
   if (mode == "sendmsg") return report(way_sendmsg(address));
   if (mode == "sendmmsg" || mode == "sendmmsg-connected") {
     sockaddr_in second = address;
