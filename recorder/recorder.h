@@ -2,7 +2,8 @@
 // supervisor and writes a trace of its flows, the identity lookups made for each flow with the
 // kernel's real answers, the verdicts, and the process tree's lifecycle.
 //
-// How one flow is handled (the calling thread waits at connect / sendto / sendmsg meanwhile,
+// How one flow is handled (the calling thread waits at connect / sendto / sendmsg / sendmmsg
+// meanwhile; a sendmmsg naming several destinations is one flow per destination;
 // like a paused flow in a Network Extension filter):
 //   1. read the destination sockaddr from the tracee's memory (process_vm_readv); a call to a
 //      non-IP address (AF_UNIX, AF_NETLINK; AF_UNSPEC for connect, which disconnects) is passed
@@ -27,6 +28,11 @@
 //      answers the call with EACCES.
 // Events of one flow are appended in the order flow, lookups..., verdict, preceded by any
 // lifecycle event the flow revealed (an exit of the pid's previous owner, a spawn).
+//
+// The answers of a batch of held calls go out only once the batch's events are in the file
+// (write-ahead): a crash of flowid loses no flow that passed, and a write error fails the held
+// calls closed and stops the recording. Calls the recorder cannot follow to a destination
+// (seccomp_filter.h) get a "way out" marker and fail under enforcement.
 //
 // If the supervisor dies, the kernel fails every intercepted call of the tree with ENOSYS
 // (the listener is gone): nothing passes unfiltered.
