@@ -1088,7 +1088,13 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
       std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)), 0);
 
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  sync_fd_.reset(::open(options_.output_path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Only a regular file: a read end held on a FIFO would keep its writer from seeing EPIPE.
+  sync_fd_.reset(::open(options_.output_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  struct stat output {};
+  if (!options_.write_ahead ||
+      (sync_fd_.valid() && (::fstat(sync_fd_.get(), &output) != 0 || !S_ISREG(output.st_mode)))) {
+    sync_fd_.reset();  // without write-ahead, the writer's flush syncs by itself.
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
