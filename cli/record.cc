@@ -24,6 +24,7 @@ struct RecordCliOptions {
   bool quiet = false;
   bool zstd = false;
   uint32_t lookup_delay_ms = 0;
+  bool no_write_ahead = false;
   std::vector<std::string> command;
 };
 
@@ -36,10 +37,11 @@ std::string human_bytes(uint64_t bytes) {
 void print_summary(const recorder::RecordStats& s, const std::string& path) {
   fmt::print(stderr,
              "flowid record: {} flows ({} allowed, {} dropped, {} asked; {} denied), {} lookups, "
-             "{} local-socket calls passed, {} spawns, {} execs, {} exits, {} dropped events "
-             "(lifecycle: {}) -> {} ({})\n",
-             s.flows, s.allowed, s.dropped, s.asked, s.denied, s.lookups, s.local_calls, s.spawns,
-             s.execs, s.exits, s.dropped_events, s.lifecycle_source, path, human_bytes(s.bytes_written));
+             "{} local-socket calls passed, {} calls through ways out not followed, {} spawns, "
+             "{} execs, {} exits, {} dropped events (lifecycle: {}) -> {} ({})\n",
+             s.flows, s.allowed, s.dropped, s.asked, s.denied, s.lookups, s.local_calls, s.channels,
+             s.spawns, s.execs, s.exits, s.dropped_events, s.lifecycle_source, path,
+             human_bytes(s.bytes_written));
 }
 
 int exit_code_for(const recorder::RecordResult& result) {
@@ -87,6 +89,7 @@ int run_record(const RecordCliOptions& options) {
     record.output_path = options.output;
     record.enforce = options.enforce;
     record.lookup_delay_ms = options.lookup_delay_ms;
+    record.write_ahead = !options.no_write_ahead;
     record.recorder_name = std::string("flowid-record ") + FLOWID_VERSION;
     record.writer = writer;
     if (options.lifecycle == "connector") {
@@ -151,15 +154,20 @@ Subcommand add_record(CLI::App& parent) {
   app->add_option("--lookup-delay-ms", options->lookup_delay_ms,
                   "Test aid: hold each flow this long between reading its address and the "
                   "identity lookups (a slow filter)");
+  app->add_flag("--no-write-ahead", options->no_write_ahead,
+                "Benchmark aid: answer held calls before their events are written (a kill -9 "
+                "of flowid then loses up to 200 ms of flows that passed)");
   app->add_option("COMMAND", options->command, "The command and its arguments, after --");
   app->footer(
       "Exit status: the command's own exit status (128+N when it was killed by signal N), like\n"
-      "time(1) and strace(1). flowid's own failures: 2 usage error; 3 could not start\n"
-      "(command not found, unreadable rule file, trace not writable, seccomp user notification\n"
-      "unavailable). SIGINT/SIGTERM: the signal is passed on to the command and the trace is\n"
-      "closed when the tree has exited (or after 5 s, or at a second signal). If flowid itself\n"
-      "dies, the tree's connect/sendto/sendmsg calls fail with ENOSYS: nothing passes\n"
-      "unfiltered. See docs/recording.md.");
+      "time(1) and strace(1). flowid's own failures: 2 usage error; 3 could not start (command\n"
+      "not found, unreadable rule file, trace not writable, seccomp user notification\n"
+      "unavailable) or could not write the trace during the run (the tree's intercepted calls\n"
+      "then fail with ENOSYS). SIGINT/SIGTERM/SIGHUP: the signal is passed on to the command and\n"
+      "the trace is closed when the tree has exited (or after 5 s, or at a second signal). A\n"
+      "held call is answered only once its flow is in the trace; if flowid itself dies, the\n"
+      "tree's intercepted calls fail with ENOSYS: nothing passes unfiltered. See\n"
+      "docs/recording.md.");
   return {app, [options] { return run_record(*options); }};
 }
 

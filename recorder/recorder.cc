@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -219,9 +220,19 @@ class TreeRecorder {
   void append(Event event) {
     event.time_ns = std::max(event.time_ns, last_time_ns_);
     last_time_ns_ = event.time_ns;
+    if (std::holds_alternative<Flow>(event.body)) ++flows_appended_;
     writer_.append(event);
     ++stats_.events;
     dirty_ = true;
+    note_written();
+  }
+  // A chunk write (when a chunk fills, or at a flush) takes every event appended so far: when
+  // the file grew without an error, all flows appended so far are in it.
+  void note_written() {
+    if (writer_.last_error().empty() && writer_.bytes_written() != bytes_seen_) {
+      bytes_seen_ = writer_.bytes_written();
+      flows_in_file_ = flows_appended_;
+    }
   }
   void append(EventBody body) { append(Event{now(), std::move(body)}); }
 
@@ -253,12 +264,25 @@ class TreeRecorder {
   // Notifications.
   void on_notification();
   void handle_network(const seccomp_notif& notification);
+  bool record_flow(const seccomp_notif& notification, const sockaddr_storage* destination_or_null,
+                   std::size_t destination_bytes, int memory_error);
   void handle_exec(const seccomp_notif& notification);
+  void handle_channel(const seccomp_notif& notification, const char* name);
+  void mark_channel(pid_t pid, const std::string& what, const char* answer);
   void respond(uint64_t id, int error);
+  void answer_kernel(uint64_t id, int error);
+
+  // Write-ahead: the answers of a batch of notifications wait until the batch's events are in
+  // the file (write(2), not fsync: a crash of flowid loses nothing that passed; a crash of the
+  // machine may). A write error fails the batch closed (fail_closed()).
+  void commit();
+  void fail_closed();
+  void begin_stop();
 
   const RecordOptions& options_;
   trace::TraceWriter& writer_;
   RecordStats& stats_;
+  UniqueFd sync_fd_;  // the trace, read-only: fdatasync on the flush timer.
   bool use_connector_;
   ProcConnector* connector_;
   std::optional<Filter> filter_;
@@ -279,6 +303,32 @@ class TreeRecorder {
   uint64_t last_time_ns_ = 0;
   std::vector<char> notification_buffer_;
   std::vector<char> response_buffer_;
+
+  // Counted into stats_ when the batch reaches the file.
+  struct Batch {
+    uint64_t flows = 0, lookups = 0, allowed = 0, dropped = 0, asked = 0, denied = 0;
+    std::vector<std::pair<uint64_t, int>> answers;  // notification id, errno (0: continue).
+  };
+  Batch batch_;
+  std::set<std::pair<int32_t, std::string>> channels_marked_;
+  uint64_t written_since_sync_ = 0;
+  uint64_t flows_appended_ = 0;
+  uint64_t flows_in_file_ = 0;
+  uint64_t bytes_seen_ = 0;
+  bool listener_closed_ = false;
+  bool listener_hung_up_ = false;
+  bool stopping_ = false;
+  uint64_t stop_deadline_ns_ = 0;
+
+ public:
+  bool listener_closed() const { return listener_closed_; }
+  // After the writer's finish(): when a write failed, the flow count is the file's.
+  void settle_counts() {
+    note_written();
+    if (writer_.last_error().empty() || listener_closed_) return;  // fail_closed() counted.
+    stats_.flows = flows_in_file_;
+    stats_.unwritten_flows = flows_appended_ - flows_in_file_;
+  }
 };
 
 std::optional<Tracked> TreeRecorder::snapshot(int32_t pid, int dirfd_or_negative) {
@@ -483,7 +533,54 @@ void TreeRecorder::reap_children() {
   }
 }
 
-void TreeRecorder::respond(uint64_t id, int error) {
+void TreeRecorder::respond(uint64_t id, int error) { batch_.answers.emplace_back(id, error); }
+
+void TreeRecorder::commit() {
+  if (listener_closed_) return;
+  if (options_.write_ahead && dirty_ && !batch_.answers.empty()) {
+    writer_.flush();
+    dirty_ = false;
+    note_written();
+  }
+  if (!writer_.last_error().empty()) {
+    fail_closed();
+    return;
+  }
+  stats_.flows += batch_.flows;
+  stats_.lookups += batch_.lookups;
+  stats_.allowed += batch_.allowed;
+  stats_.dropped += batch_.dropped;
+  stats_.asked += batch_.asked;
+  stats_.denied += batch_.denied;
+  for (const auto& [id, error] : batch_.answers) answer_kernel(id, error);
+  batch_ = Batch{};
+}
+
+// The trace cannot be written: close the listener, so that the held calls of the batch and
+// every later intercepted call of the tree fail with ENOSYS (nothing passes that the trace does
+// not hold), and stop as on SIGTERM.
+void TreeRecorder::fail_closed() {
+  // Exact counts of what reached the file (some of the failed batch may have, in a chunk that
+  // filled before the failing write).
+  stats_.flows = flows_in_file_;
+  stats_.unwritten_flows = flows_appended_ - flows_in_file_;
+  stats_.failed_closed_flows = batch_.flows;
+  batch_ = Batch{};
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, notify_fd_, nullptr);
+  ::close(notify_fd_);
+  listener_closed_ = true;
+  listener_hung_up_ = true;
+  if (!stopping_ && !root_finished_) ::kill(root_pid_, SIGTERM);
+  begin_stop();
+}
+
+void TreeRecorder::begin_stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_deadline_ns_ = now() + uint64_t{options_.stop_grace_ms} * 1'000'000;
+}
+
+void TreeRecorder::answer_kernel(uint64_t id, int error) {
   auto* response = reinterpret_cast<seccomp_notif_resp*>(response_buffer_.data());
   std::memset(response_buffer_.data(), 0, response_buffer_.size());
   response->id = id;
@@ -505,11 +602,52 @@ void TreeRecorder::on_notification() {
   }
   drain_connector();  // lifecycle first: the kernel queued it before this call was made.
   int nr = notification->data.nr;
-  if (is_execve_syscall(nr) || is_execveat_syscall(nr)) {
+  if (is_native_call(notification->data.arch) &&
+      (is_execve_syscall(nr) || is_execveat_syscall(nr))) {
     handle_exec(*notification);
+  } else if (const char* channel =
+                 channel_name(notification->data.arch, nr, notification->data.args[0])) {
+    handle_channel(*notification, channel);
   } else {
     handle_network(*notification);
   }
+}
+
+// A call the recorder cannot follow to a destination (seccomp_filter.h lists them): a marker
+// names it and the process; under enforcement it fails.
+void TreeRecorder::handle_channel(const seccomp_notif& notification, const char* name) {
+  std::string what = name;
+  int error = EPERM;
+  if (what == "socket") {
+    const auto& args = notification.data.args;
+    what = "socket(family " + std::to_string(static_cast<int>(args[0])) + ", type " +
+           std::to_string(static_cast<int>(args[1]) & 0xf) + ", protocol " +
+           std::to_string(static_cast<int>(args[2])) +
+           "): a raw, packet, SCTP or unusual-family socket";
+    error = EACCES;
+  } else if (what == "io_uring_setup") {
+    what += ": its connects and sends make no system call the filter sees";
+    error = ENOSYS;  // what programs expect where io_uring is unsupported: they fall back.
+  } else if (what == "pidfd_getfd") {
+    what += ": takes a file (perhaps a connected socket) from another process";
+  } else if (what == "ptrace" || what == "process_vm_writev") {
+    what += ": can drive another process, perhaps outside the tree";
+  } else {
+    what += ": not decoded (another ABI), its destination is not recorded";
+  }
+  ++stats_.channels;
+  mark_channel(static_cast<pid_t>(notification.pid), what,
+               options_.enforce ? "denied" : "passed, not followed");
+  respond(notification.id, options_.enforce ? error : 0);
+}
+
+// One marker per process and kind of call (a debugger's PEEKs would flood the trace).
+void TreeRecorder::mark_channel(pid_t pid, const std::string& what, const char* answer) {
+  if (!channels_marked_.emplace(pid, what).second) return;
+  char exe[4096];
+  ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), exe, sizeof exe - 1);
+  std::string path = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : "?";
+  append(Marker{"way out: pid " + std::to_string(pid) + " (" + path + ") " + what + "; " + answer});
 }
 
 void TreeRecorder::handle_exec(const seccomp_notif& notification) {
@@ -572,46 +710,167 @@ void TreeRecorder::handle_exec(const seccomp_notif& notification) {
   respond(notification.id, 0);
 }
 
-void TreeRecorder::handle_network(const seccomp_notif& notification) {
+// What one intercepted send or connect names: its destinations (sendmmsg may name several),
+// or the reason none could be read.
+struct Destinations {
+  std::vector<std::pair<sockaddr_storage, std::size_t>> addresses;
+  int memory_error = 0;           // reading a msghdr / mmsghdr failed: one flow, "(unreadable)".
+  bool hands_out_socket = false;  // SCM_RIGHTS carrying a non-local socket (see scan_rights).
+  std::vector<std::string> notes;
+};
+
+// Adds address (length bytes at address in the tracee) unless the call already named it.
+void add_destination(pid_t pid, uint64_t address, uint64_t length, Destinations* out) {
+  if (address == 0 || length == 0) return;
+  sockaddr_storage destination{};
+  std::size_t bytes = std::min<uint64_t>(length, sizeof destination);
+  if (int error = read_tracee(pid, address, &destination, bytes)) {
+    out->memory_error = error;
+    return;
+  }
+  for (const auto& [seen, seen_bytes] : out->addresses) {
+    if (seen_bytes == bytes && std::memcmp(&seen, &destination, bytes) == 0) return;
+  }
+  out->addresses.emplace_back(destination, bytes);
+}
+
+// SCM_RIGHTS in a msghdr: a socket passed to another process, which may be outside the tree
+// and would then use it unfiltered. Every passed fd that is not a local (AF_UNIX / AF_NETLINK)
+// socket, or that cannot be inspected, is noted.
+void scan_rights(pid_t pid, int pidfd, const msghdr& header, Destinations* out) {
+  constexpr std::size_t kControlMax = 4096;
+  if (header.msg_control == nullptr || header.msg_controllen == 0) return;
+  std::vector<char> control(std::min<std::size_t>(header.msg_controllen, kControlMax));
+  if (read_tracee(pid, reinterpret_cast<uint64_t>(header.msg_control), control.data(),
+                  control.size()) != 0) {
+    return;  // the kernel will fail the call with EFAULT.
+  }
+  msghdr local{};
+  local.msg_control = control.data();
+  local.msg_controllen = control.size();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&local); c != nullptr; c = CMSG_NXTHDR(&local, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const char* data = reinterpret_cast<const char*>(CMSG_DATA(c));
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd = 0;
+      std::memcpy(&fd, data + i * sizeof fd, sizeof fd);
+      UniqueFd copy(pidfd >= 0 ? pidfd_getfd(pidfd, fd) : -1);
+      int domain = -1;
+      socklen_t length = sizeof domain;
+      bool known =
+          copy.valid() && (::getsockopt(copy.get(), SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 ||
+                           errno == ENOTSOCK);
+      if (known && (domain == -1 || domain == AF_UNIX || domain == AF_NETLINK)) continue;
+      out->hands_out_socket = true;
+      out->notes.push_back(
+          known ? "SCM_RIGHTS passes a socket of family " + std::to_string(domain) + " (fd " +
+                      std::to_string(fd) + ") over a unix socket"
+                : "SCM_RIGHTS passes fd " + std::to_string(fd) + ", which could not be inspected");
+    }
+  }
+}
+
+Destinations destinations_of(const seccomp_notif& notification) {
   pid_t pid = static_cast<pid_t>(notification.pid);
   int nr = notification.data.nr;
-  uint64_t id = notification.id;
-  int socket_fd = static_cast<int>(notification.data.args[0]);
-
-  // 1. The destination address, from the tracee's memory.
-  uint64_t address = 0;
-  uint64_t address_length = 0;
-  int memory_error = 0;
+  const auto& args = notification.data.args;
+  Destinations out;
   if (is_connect_syscall(nr)) {
-    address = notification.data.args[1];
-    address_length = notification.data.args[2];
-  } else if (is_sendto_syscall(nr)) {
-    address = notification.data.args[4];
-    address_length = notification.data.args[5];
-  } else if (is_sendmsg_syscall(nr)) {
-    msghdr header{};
-    memory_error = read_tracee(pid, notification.data.args[1], &header, sizeof header);
-    address = reinterpret_cast<uint64_t>(header.msg_name);
-    address_length = header.msg_namelen;
+    if (args[1] == 0 || args[2] == 0) {
+      out.addresses.emplace_back(sockaddr_storage{}, 0);  // the kernel fails it (EFAULT).
+    } else {
+      add_destination(pid, args[1], args[2], &out);
+    }
+    return out;
   }
-  if (memory_error == 0 && (address == 0 || address_length == 0) && !is_connect_syscall(nr)) {
+  if (is_sendto_syscall(nr)) {
+    add_destination(pid, args[4], args[5], &out);
+    return out;
+  }
+  UniqueFd pidfd;
+  auto scan = [&](const msghdr& header) {
+    if (header.msg_control == nullptr || header.msg_controllen == 0) return;
+    if (!pidfd.valid()) pidfd.reset(pidfd_open(pid, 0));
+    scan_rights(pid, pidfd.get(), header, &out);
+  };
+  if (is_sendmsg_syscall(nr)) {
+    msghdr header{};
+    out.memory_error = read_tracee(pid, args[1], &header, sizeof header);
+    if (out.memory_error != 0) return out;
+    scan(header);
+    add_destination(pid, reinterpret_cast<uint64_t>(header.msg_name), header.msg_namelen, &out);
+    return out;
+  }
+  // sendmmsg: the kernel sends at most UIO_MAXIOV (1024) messages per call.
+  std::size_t count = std::min<uint64_t>(args[2], 1024);
+  std::vector<mmsghdr> vector(count);
+  if (count > 0) {
+    out.memory_error = read_tracee(pid, args[1], vector.data(), count * sizeof(mmsghdr));
+  }
+  if (out.memory_error != 0) return out;
+  for (const mmsghdr& message : vector) {
+    scan(message.msg_hdr);
+    add_destination(pid, reinterpret_cast<uint64_t>(message.msg_hdr.msg_name),
+                    message.msg_hdr.msg_namelen, &out);
+  }
+  return out;
+}
+
+void TreeRecorder::handle_network(const seccomp_notif& notification) {
+  pid_t pid = static_cast<pid_t>(notification.pid);
+  uint64_t id = notification.id;
+  Destinations named = destinations_of(notification);
+  bool deny = false;
+  if (named.hands_out_socket) {
+    ++stats_.channels;
+    deny = options_.enforce;
+    for (const auto& note : named.notes) {
+      mark_channel(pid, note, deny ? "denied (EACCES)" : "passed");
+    }
+  }
+  if (named.memory_error != 0) {
+    // The msghdr itself was unreadable: recorded as one flow to an unreadable address.
+    deny = record_flow(notification, nullptr, 0, named.memory_error) || deny;
+    respond(id, deny ? EACCES : 0);
+    return;
+  }
+  if (named.addresses.empty()) {
     // A send on a connected socket: its flow was recorded at connect.
     ++stats_.unaddressed_sends;
-    respond(id, 0);
+    respond(id, deny ? EACCES : 0);
     return;
   }
+  bool is_send = !is_connect_syscall(notification.data.nr);
+  for (auto [destination, bytes] : named.addresses) {
+    if (is_send && bytes >= sizeof(sockaddr_in) && destination.ss_family == AF_UNSPEC) {
+      // udp_sendmsg() sends to an AF_UNSPEC address as if it were AF_INET (IPv6 sockets drop
+      // it and use the connected peer): a flow, recorded as AF_INET. On an IPv6 socket this
+      // records a flow that does not happen, the safe side. (connect with AF_UNSPEC
+      // disconnects.)
+      destination.ss_family = AF_INET;
+    }
+    if (bytes > 0 && !internal::is_network_family(destination, bytes)) {
+      // A local socket (AF_UNIX: nscd, syslog, D-Bus; AF_NETLINK; AF_UNSPEC to disconnect a
+      // UDP socket): not a network flow, which is all a content filter sees. Passed at once.
+      ++stats_.local_calls;
+      continue;
+    }
+    deny = record_flow(notification, &destination, bytes, 0) || deny;
+  }
+  respond(id, deny ? EACCES : 0);
+}
+
+// One flow of the call: lookups, attribution, verdict. Returns true when the verdict denies
+// the call (enforcement).
+bool TreeRecorder::record_flow(const seccomp_notif& notification,
+                               const sockaddr_storage* destination_or_null,
+                               std::size_t destination_bytes, int memory_error) {
+  pid_t pid = static_cast<pid_t>(notification.pid);
+  uint64_t id = notification.id;
+  int socket_fd = static_cast<int>(notification.data.args[0]);
   sockaddr_storage destination{};
-  std::size_t destination_bytes = std::min<uint64_t>(address_length, sizeof destination);
-  if (memory_error == 0) {
-    memory_error = read_tracee(pid, address, &destination, destination_bytes);
-  }
-  if (memory_error == 0 && !internal::is_network_family(destination, destination_bytes)) {
-    // A local socket (AF_UNIX: nscd, syslog, D-Bus; AF_NETLINK; AF_UNSPEC to disconnect a UDP
-    // socket): not a network flow, which is all a content filter sees. Passed at once.
-    ++stats_.local_calls;
-    respond(id, 0);
-    return;
-  }
+  if (destination_or_null != nullptr) destination = *destination_or_null;
   if (options_.lookup_delay_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.lookup_delay_ms));
   }
@@ -784,23 +1043,29 @@ void TreeRecorder::handle_network(const seccomp_notif& notification) {
   }
 
   append(Event{flow_time, flow});
-  ++stats_.flows;
+  ++batch_.flows;
   for (auto& lookup : lookups) {
     append(Event{flow_time, std::move(lookup)});
-    ++stats_.lookups;
+    ++batch_.lookups;
   }
   for (auto& note : notes) {
     append(Marker{"flow " + std::to_string(flow_id) + ": " + note});
   }
   append(verdict);
   switch (verdict.decision) {
-    case Decision::kAllow: ++stats_.allowed; break;
-    case Decision::kDrop: ++stats_.dropped; break;
-    case Decision::kAsk: ++stats_.asked; break;
+    case Decision::kAllow:
+      ++batch_.allowed;
+      break;
+    case Decision::kDrop:
+      ++batch_.dropped;
+      break;
+    case Decision::kAsk:
+      ++batch_.asked;
+      break;
   }
   bool deny = options_.enforce && verdict.decision != Decision::kAllow;
-  if (deny) ++stats_.denied;
-  respond(id, deny ? EACCES : 0);
+  if (deny) ++batch_.denied;
+  return deny;
 }
 
 }  // namespace
@@ -823,10 +1088,18 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
       std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)), 0);
 
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  // Only a regular file: a read end held on a FIFO would keep its writer from seeing EPIPE.
+  sync_fd_.reset(::open(options_.output_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  struct stat output {};
+  if (!options_.write_ahead ||
+      (sync_fd_.valid() && (::fstat(sync_fd_.get(), &output) != 0 || !S_ISREG(output.st_mode)))) {
+    sync_fd_.reset();  // without write-ahead, the writer's flush syncs by itself.
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGCHLD);
   UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -847,13 +1120,10 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
     adopt(std::move(*child), parent_token(::getpid()), spawn_time);
   }
 
-  bool stopping = false;
-  uint64_t stop_deadline_ns = 0;
   bool tree_gone = false;
-  bool listener_hung_up = false;
   epoll_event ready[kEpollBatch];
   while (!tree_gone) {
-    if (listener_hung_up) {
+    if (listener_hung_up_) {
       reap_children();
       if (root_finished_) break;
     }
@@ -874,7 +1144,7 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
             // Every task of the tree has exited (the kernel may say so before the last one is
             // reaped): stop watching the listener and wait for the command's wait status.
             ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, notify_fd_, nullptr);
-            listener_hung_up = true;
+            listener_hung_up_ = true;
           }
           break;
         case Source::kConnector:
@@ -889,12 +1159,11 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
             if (info.ssi_signo == SIGCHLD) {
               continue;  // reaped below.
             }
-            if (stopping) {
+            if (stopping_) {
               tree_gone = true;  // a second signal: stop now.
               break;
             }
-            stopping = true;
-            stop_deadline_ns = now() + uint64_t{options_.stop_grace_ms} * 1'000'000;
+            begin_stop();
             // A signal sent to flowid alone (kill) is passed on to the command; one from the
             // terminal already reached the whole foreground process group.
             if (info.ssi_code == SI_USER || info.ssi_code == SI_QUEUE) {
@@ -907,23 +1176,33 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
         case Source::kTimer: {
           uint64_t expirations = 0;
           [[maybe_unused]] ssize_t n = ::read(timer.get(), &expirations, sizeof expirations);
-          if (dirty_) {
+          if (dirty_ && batch_.answers.empty()) {
             writer_.flush();
             dirty_ = false;
+            note_written();
+            if (!writer_.last_error().empty() && !listener_closed_) fail_closed();
           }
-          if (stopping && now() >= stop_deadline_ns) tree_gone = true;
+          // Durability against a crash of the machine, every flush interval (the write-ahead
+          // flushes only reach the page cache).
+          if (written_since_sync_ != writer_.bytes_written() && sync_fd_.valid()) {
+            ::fdatasync(sync_fd_.get());
+            written_since_sync_ = writer_.bytes_written();
+          }
+          if (stopping_ && now() >= stop_deadline_ns_) tree_gone = true;
           break;
         }
       }
     }
     if (notify_ready) {
       // Bounded: at most one batch of notifications per wakeup, so exits are not starved.
-      for (int handled = 0; handled < kEpollBatch; ++handled) {
+      for (int handled = 0; handled < kEpollBatch && !listener_closed_; ++handled) {
         if (!fd_readable(notify_fd_)) break;
         on_notification();
       }
+      commit();
     }
   }
+  commit();
   drain_connector();
   reap_children();
   result->command_finished = root_finished_;
@@ -932,8 +1211,9 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
 
 int run_child(const RecordOptions& options, const std::string& executable,
               const std::vector<int>& fds_to_close_on_exec, const sigset_t& original_mask,
-              int report_fd, bool intercept_exec) {
+              const struct sigaction& original_xfsz, int report_fd, bool intercept_exec) {
   ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+  ::sigaction(SIGXFSZ, &original_xfsz, nullptr);
   FilterSpec spec{intercept_exec, options.enforce};
   int listener = install_notify_filter(spec);
   [[maybe_unused]] ssize_t written = ::write(report_fd, &listener, sizeof listener);
@@ -952,6 +1232,21 @@ int run_child(const RecordOptions& options, const std::string& executable,
 }
 
 }  // namespace
+
+// What reached the file when writing failed: the summary's counts are of flows in the trace.
+std::string describe_loss(const RecordStats& stats, bool write_ahead) {
+  std::string text = "; recording stopped at the first write error: the trace holds " +
+                     std::to_string(stats.flows) + " flows up to its last whole chunk";
+  if (stats.unwritten_flows > 0) {
+    text += "; " + std::to_string(stats.unwritten_flows) + " more flows are not in it";
+    if (!write_ahead) text += " (answered before they were written: --no-write-ahead)";
+  }
+  if (stats.failed_closed_flows > 0) {
+    text += "; the " + std::to_string(stats.failed_closed_flows) +
+            " flows held at the failure were failed closed (ENOSYS)";
+  }
+  return text + "; every later intercepted call of the tree failed with ENOSYS";
+}
 
 std::optional<std::string> resolve_command(const std::string& name) {
   auto executable = [](const std::string& path) {
@@ -1030,17 +1325,27 @@ RecordResult record_command(const RecordOptions& options) {
       {"enforce", options.enforce ? "yes" : "no"},
       {"lifecycle", use_connector ? "connector" : "supervisor"},
       {"token", "[loginuid, euid, egid, ruid, rgid, tgid, sessionid, pidversion]"},
-      {"pidversion", "uint32(start_ticks + (exec_generation << 24)); start_ticks = "
-                     "/proc/PID/stat field 22"},
+      {"pidversion",
+       "uint32(start_ticks + (exec_generation << 24)); start_ticks = "
+       "/proc/PID/stat field 22"},
       {"clock_ticks_per_second", std::to_string(internal::clock_ticks_per_second())},
       {"cdhash", "sha256(executable)[0:20]"},
       {"code_handle", "(device << 32) | inode & 0xffffffff"},
+      // What this recorder could see (docs/recording.md, "What the recorder sees").
+      {"flows-from", "connect, sendto with an address, sendmsg, sendmmsg"},
+      {"ways-out-marked",
+       "io_uring_setup, pidfd_getfd, ptrace, process_vm_writev, raw / packet "
+       "/ SCTP / other-family sockets, SCM_RIGHTS of a non-local socket, "
+       "i386 and x32 network calls"},
+      {"write-ahead", options.write_ahead ? "yes" : "no"},
   };
   if (!connector_problem.empty()) {
     header.resolver_config.emplace_back("connector_unavailable", connector_problem);
   }
   std::string open_error;
-  auto writer = trace::open_writer(options.output_path, header, options.writer, &open_error);
+  trace::WriterOptions writer_options = options.writer;
+  writer_options.sync_on_flush = !options.write_ahead;
+  auto writer = trace::open_writer(options.output_path, header, writer_options, &open_error);
   if (!writer) {
     result.error = RecordError::kOutput;
     result.message = open_error.empty() ? options.output_path + ": cannot open" : open_error;
@@ -1051,8 +1356,14 @@ RecordResult record_command(const RecordOptions& options) {
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGINT);
   sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGHUP);
   sigaddset(&blocked, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &blocked, &original);
+  // A file size limit (ulimit -f) must give flowid a write error to act on, not kill it.
+  struct sigaction ignore_xfsz = {};
+  struct sigaction original_xfsz = {};
+  ignore_xfsz.sa_handler = SIG_IGN;
+  ::sigaction(SIGXFSZ, &ignore_xfsz, &original_xfsz);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
   int report[2];
@@ -1069,7 +1380,8 @@ RecordResult record_command(const RecordOptions& options) {
   uint64_t epoch_ns = monotonic_ns();  // the trace's time 0: just before the command starts.
   long child = ::syscall(SYS_clone, CLONE_FILES | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (child == 0) {
-    run_child(options, *executable, close_on_exec, original, report[1], intercept_exec);
+    run_child(options, *executable, close_on_exec, original, original_xfsz, report[1],
+              intercept_exec);
   }
   if (child < 0) {
     result.error = RecordError::kSetup;
@@ -1094,6 +1406,7 @@ RecordResult record_command(const RecordOptions& options) {
                           : error == EACCES ? " (no_new_privs could not be set)" : "");
     writer->finish();
     ::sigprocmask(SIG_SETMASK, &original, nullptr);
+    ::sigaction(SIGXFSZ, &original_xfsz, nullptr);
     return result;
   }
 
@@ -1101,13 +1414,16 @@ RecordResult record_command(const RecordOptions& options) {
                         epoch_ns);
   recorder.run(listener, static_cast<pid_t>(child), &result);
   writer->finish();
-  ::close(listener);  // from here on, calls of anything left in the tree fail with ENOSYS.
+  recorder.settle_counts();
+  // From here on, calls of anything left in the tree fail with ENOSYS.
+  if (!recorder.listener_closed()) ::close(listener);
   result.stats.bytes_written = writer->bytes_written();
   if (!writer->last_error().empty()) {
     result.error = RecordError::kOutput;
-    result.message = writer->last_error();
+    result.message = writer->last_error() + describe_loss(result.stats, options.write_ahead);
   }
   ::sigprocmask(SIG_SETMASK, &original, nullptr);
+  ::sigaction(SIGXFSZ, &original_xfsz, nullptr);
   return result;
 }
 

@@ -2,10 +2,12 @@
 // supervisor and writes a trace of its flows, the identity lookups made for each flow with the
 // kernel's real answers, the verdicts, and the process tree's lifecycle.
 //
-// How one flow is handled (the calling thread waits at connect / sendto / sendmsg meanwhile,
+// How one flow is handled (the calling thread waits at connect / sendto / sendmsg / sendmmsg
+// meanwhile; a sendmmsg naming several destinations is one flow per destination;
 // like a paused flow in a Network Extension filter):
 //   1. read the destination sockaddr from the tracee's memory (process_vm_readv); a call to a
-//      non-IP address (AF_UNIX, AF_NETLINK, AF_UNSPEC) is passed at once and only counted;
+//      non-IP address (AF_UNIX, AF_NETLINK; AF_UNSPEC for connect, which disconnects) is passed
+//      at once and only counted (a send to AF_UNSPEC is a flow: IPv4 UDP takes it as AF_INET);
 //   2. pidfd_open(pid)                    -> lookup kPidfdOpen
 //   3. open /proc/PID as a directory fd;
 //   4. SECCOMP_IOCTL_NOTIF_ID_VALID       -> lookup kNotifIdValid: the memory read, the pidfd
@@ -26,6 +28,11 @@
 //      answers the call with EACCES.
 // Events of one flow are appended in the order flow, lookups..., verdict, preceded by any
 // lifecycle event the flow revealed (an exit of the pid's previous owner, a spawn).
+//
+// The answers of a batch of held calls go out only once the batch's events are in the file
+// (write-ahead): a crash of flowid loses no flow that passed, and a write error fails the held
+// calls closed and stops the recording. Calls the recorder cannot follow to a destination
+// (seccomp_filter.h) get a "way out" marker and fail under enforcement.
 //
 // If the supervisor dies, the kernel fails every intercepted call of the tree with ENOSYS
 // (the listener is gone): nothing passes unfiltered.
@@ -60,12 +67,19 @@ struct RecordOptions {
   // Grace period after SIGINT / SIGTERM for the tree to exit before the trace is closed.
   uint32_t stop_grace_ms = 5000;
   uint32_t flush_interval_ms = 200;
+  // Write-ahead: a batch of held calls is answered only once its events are in the file, so a
+  // crash (kill -9) of flowid loses no flow that passed and a write error fails the held calls
+  // closed. false: answer at once and write every flush_interval_ms (for measurement only).
+  bool write_ahead = true;
   std::string recorder_name = "flowid-record";
   trace::WriterOptions writer;
 };
 
 struct RecordStats {
-  uint64_t flows = 0;
+  uint64_t flows = 0;                // flows in the trace (with write-ahead: answered ones).
+  uint64_t unwritten_flows = 0;      // after a write error: flows not in the trace.
+  uint64_t failed_closed_flows = 0;  // held when a write failed: answered ENOSYS.
+  uint64_t channels = 0;             // calls through ways out the recorder cannot follow (marked).
   uint64_t lookups = 0;
   uint64_t allowed = 0;
   uint64_t dropped = 0;             // drop verdicts.
@@ -77,7 +91,8 @@ struct RecordStats {
   uint64_t dropped_events = 0;      // lifecycle events the source lost.
   uint64_t unaddressed_sends = 0;   // sendmsg without an address: passed, not a new flow.
   uint64_t local_calls = 0;         // connect / sendto / sendmsg to a non-IP address
-                                    // (AF_UNIX, AF_NETLINK, AF_UNSPEC): passed, not a flow.
+                                    // (AF_UNIX, AF_NETLINK; connect to AF_UNSPEC): passed,
+                                    // not a flow.
   uint64_t vanished = 0;            // answers to notifications whose caller was already gone.
   uint64_t events = 0;
   uint64_t bytes_written = 0;

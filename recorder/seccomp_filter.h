@@ -1,21 +1,27 @@
 // The seccomp program the recorder installs in the traced command, and the few raw syscalls
 // around user notification (raw seccomp(2) + classic BPF: no libseccomp needed).
 //
-// The program sends connect, sendmsg and sendto-with-an-address to the supervisor
-// (SECCOMP_RET_USER_NOTIF). sendto with a null address is allowed in the kernel: it can only
-// use the peer the socket is already connected to, and that connect was filtered. sendmsg is
-// always sent up because its address lives inside the msghdr, where BPF cannot look. With
-// intercept_exec, execve and execveat are sent up too so that an unprivileged supervisor sees
-// execs (it answers them with SECCOMP_USER_NOTIF_FLAG_CONTINUE).
-//
-// System calls of another architecture (i386 / x32 compatibility calls, including socketcall)
-// cannot be decoded by this program: they are allowed when recording and kill the process when
-// enforcing, so that a 32-bit program cannot slip past a deny rule. Under enforcement
-// io_uring_setup fails with ENOSYS too, because io_uring can connect without a system call the
-// filter sees.
+// Sent to the supervisor (SECCOMP_RET_USER_NOTIF), native ABI:
+//   - the calls that name a destination: connect, sendmsg, sendmmsg, and sendto with an
+//     address (sendto with a null address can only use the peer an earlier, filtered connect
+//     chose, so the kernel lets it through). sendmsg / sendmmsg always come up: their addresses
+//     live inside msghdr, where BPF cannot look;
+//   - execve / execveat with intercept_exec (an unprivileged supervisor sees execs that way);
+//   - the channels the supervisor cannot follow to a destination: io_uring_setup (a ring can
+//     connect and send with no system call), pidfd_getfd (taking another process's socket),
+//     ptrace and process_vm_writev (driving another process), and socket() for raw and packet
+//     sockets, SCTP, and any family other than AF_UNIX / AF_NETLINK / AF_INET / AF_INET6. The
+//     supervisor records a marker for each and, under enforcement, fails it.
+// Calls of another ABI (i386 via int 0x80 or a 32-bit program, x32) are not decoded: under
+// enforcement any of them kills the process, so a 32-bit socketcall cannot slip past a deny
+// rule; when recording, their network-related calls come up to be marked and the rest pass.
+// Whatever comes up fails with ENOSYS once the supervisor is gone.
 #pragma once
 
+#include <linux/filter.h>
+
 #include <cstdint>
+#include <vector>
 
 namespace flowid::recorder {
 
@@ -28,12 +34,19 @@ struct FilterSpec {
 // listener fd (close-on-exec) or -errno. Async-signal-safe apart from the stack buffer: it is
 // called in the freshly cloned child.
 int install_notify_filter(const FilterSpec& spec);
+// The same program, for tests (empty on a layout bug).
+std::vector<sock_filter> notify_filter_program(const FilterSpec& spec);
 
 // Syscall numbers the supervisor dispatches on.
+bool is_native_call(uint32_t arch);  // seccomp_data.arch is the native ABI's.
 bool is_connect_syscall(int nr);
 bool is_sendto_syscall(int nr);
 bool is_sendmsg_syscall(int nr);
+bool is_sendmmsg_syscall(int nr);
 bool is_execve_syscall(int nr);
 bool is_execveat_syscall(int nr);
+// For a notified call that names no destination the supervisor can record (see above): a
+// short name ("pidfd_getfd", "i386 socketcall(connect)", "socket"); null for the others.
+const char* channel_name(uint32_t arch, int nr, uint64_t arg0);
 
 }  // namespace flowid::recorder

@@ -141,9 +141,20 @@ class SystemRecorder {
   void append(uint64_t time_ns, EventBody body) {
     time_ns = std::max(time_ns, last_time_ns_);
     last_time_ns_ = time_ns;
+    if (std::holds_alternative<Flow>(body)) ++flows_appended_;
     writer_.append(Event{time_ns, std::move(body)});
     ++stats_.events;
+    note_written();
   }
+  // Every chunk write takes all events appended so far (see recorder.cc).
+  void note_written() {
+    if (writer_.last_error().empty() && writer_.bytes_written() != bytes_seen_) {
+      bytes_seen_ = writer_.bytes_written();
+      flows_in_file_ = flows_appended_;
+    }
+  }
+  uint64_t flows_appended() const { return flows_appended_; }
+  uint64_t flows_in_file() const { return flows_in_file_; }
   uint64_t now() const { return monotonic_ns() - epoch_ns_; }
 
   // Reads a process through its /proc directory (by bare pid).
@@ -333,6 +344,9 @@ class SystemRecorder {
   RecordStats& stats_;
   uint64_t epoch_ns_;
   uint64_t last_time_ns_ = 0;
+  uint64_t flows_appended_ = 0;
+  uint64_t flows_in_file_ = 0;
+  uint64_t bytes_seen_ = 0;
   uint64_t next_flow_id_ = 1;
   std::map<int32_t, AuditToken> tokens_;
   std::map<int32_t, uint32_t> generations_;
@@ -375,7 +389,12 @@ RecordResult record_system(const SystemOptions& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   ::sigprocmask(SIG_BLOCK, &signals, &original);
+  struct sigaction ignore_xfsz = {};
+  struct sigaction original_xfsz = {};
+  ignore_xfsz.sa_handler = SIG_IGN;  // a file size limit gives a write error, not a kill.
+  ::sigaction(SIGXFSZ, &ignore_xfsz, &original_xfsz);
   int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
 
   SystemRecorder recorder(*writer, result.stats);
@@ -392,18 +411,27 @@ RecordResult record_system(const SystemOptions& options) {
     uint64_t now = monotonic_ns();
     if (now - last_flush >= uint64_t{options.flush_interval_ms} * 1'000'000) {
       writer->flush();
+      recorder.note_written();
       last_flush = now;
+      if (!writer->last_error().empty()) break;  // stop at the first write error.
     }
     if (options.duration_ms > 0 && now - start >= uint64_t{options.duration_ms} * 1'000'000) break;
   }
   recorder.on_proc_events(connector);
   writer->finish();
+  recorder.note_written();
   ::close(signal_fd);
   ::sigprocmask(SIG_SETMASK, &original, nullptr);
+  ::sigaction(SIGXFSZ, &original_xfsz, nullptr);
   result.stats.bytes_written = writer->bytes_written();
   if (!writer->last_error().empty()) {
     result.error = RecordError::kOutput;
-    result.message = writer->last_error();
+    result.stats.flows = recorder.flows_in_file();
+    result.stats.unwritten_flows = recorder.flows_appended() - recorder.flows_in_file();
+    result.message = writer->last_error() +
+                     "; recording stopped at the first write error: the trace holds " +
+                     std::to_string(result.stats.flows) + " flows up to its last whole chunk; " +
+                     std::to_string(result.stats.unwritten_flows) + " more are not in it";
   }
   result.command_finished = true;
   return result;

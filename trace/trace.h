@@ -80,6 +80,9 @@ struct WriterOptions {
   // unpack copy per chunk instead of reading the mmapped message in place: 4.2 vs 11.2 M
   // events/s), and under zstd it does not even save bytes (39.4 vs 38.4 bytes/event).
   bool packed = false;
+  // flush() ends with fdatasync. The live recorder turns this off: it flushes after every
+  // batch of held calls (write-ahead against its own crash) and syncs on its own timer.
+  bool sync_on_flush = true;
 };
 
 // Explicit Cap'n Proto ReaderOptions: traces from the field are untrusted input.

@@ -161,7 +161,7 @@ class ChunkedWriter final : public TraceWriter {
   void flush() override {
     if (finished_) return;
     write_event_chunk();
-    if (error_.empty()) sink_->sync(&error_);
+    if (error_.empty() && options_.sync_on_flush) sink_->sync(&error_);
   }
 
   void finish(uint64_t skipped_records) override {

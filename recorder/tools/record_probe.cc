@@ -13,12 +13,33 @@
 //   local HOST PORT DIR                 connects to an AF_UNIX stream listener and sends one
 //                                       datagram to an AF_UNIX datagram socket (both made in
 //                                       DIR), then one TCP connect. Prints "local=2".
+// Ways out (each prints "MODE=E", E the call's errno or 0, and exits 0; HOST PORT as above,
+// ignored where no destination is involved):
+//   sendto HOST PORT                    one UDP datagram from an unconnected socket
+//   sendto-unspec HOST PORT             the same with the address's family set to AF_UNSPEC
+//   sendmsg HOST PORT                   the same with sendmsg and msg_name
+//   sendmmsg HOST PORT [PORT2]          one sendmmsg: a datagram to PORT, another to PORT2
+//                                       (default PORT again); prints "sendmmsg=E sent=N"
+//   sendmmsg-connected HOST PORT        connect a UDP socket, then sendmmsg without addresses
+//   io_uring HOST PORT                  io_uring_setup
+//   pidfd_getfd HOST PORT               pidfd_getfd of its own stdout through a pidfd of itself
+//   ptrace HOST PORT                    PTRACE_SEIZE of a child of its own
+//   process_vm_writev HOST PORT         a write into its own memory through its pid
+//   raw-socket | packet-socket | sctp-socket HOST PORT   socket() of that kind
+//   scm-rights HOST PORT SOCKET         sends a UDP socket by SCM_RIGHTS to the AF_UNIX datagram
+//                                       socket bound at path SOCKET
+//   i386-connect HOST PORT              a TCP connect through the i386 socketcall (int 0x80)
 // Exit status 0 when every connect succeeded, 1 otherwise, 2 on bad usage.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,65 +115,67 @@ Totals run_connects(const sockaddr_in& address, long count, int latency_fd) {
   return totals;
 }
 
+// One child's connects; its report goes to fd: 3 x uint64 (connects, failed, first errno), then
+// the latencies. Exits 0 when every connect succeeded.
+[[noreturn]] void connect_child(const sockaddr_in& address, long count, int fd) {
+  Totals totals;
+  std::vector<uint64_t> message(3);
+  message.reserve(3 + static_cast<std::size_t>(count));
+  for (long i = 0; i < count; ++i) {
+    uint64_t elapsed = 0;
+    int error = connect_once(address, &elapsed);
+    ++totals.connects;
+    if (error != 0) {
+      ++totals.failed;
+      if (totals.first_errno == 0) totals.first_errno = error;
+    }
+    message.push_back(elapsed);
+  }
+  message[0] = totals.connects;
+  message[1] = totals.failed;
+  message[2] = static_cast<uint64_t>(totals.first_errno);
+  const char* data = reinterpret_cast<const char*>(message.data());
+  std::size_t left = message.size() * sizeof(uint64_t);
+  while (left > 0) {
+    ssize_t n = ::write(fd, data, left);
+    if (n <= 0) break;
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  ::_exit(totals.failed == 0 ? 0 : 1);
+}
+
 int mode_connect(const sockaddr_in& address, long count, long processes) {
-  // Children report totals and latencies through a pipe: 3 x uint64, then the latencies.
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return 1;
+  // A pipe per child: reports larger than PIPE_BUF would interleave in a shared one.
   std::vector<pid_t> children;
+  std::vector<int> reports;
   for (long p = 0; p < processes; ++p) {
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) return 1;
     pid_t child = ::fork();
     if (child == 0) {
       ::close(pipe_fds[0]);
-      int latency_pipe[2];
-      if (::pipe(latency_pipe) != 0) ::_exit(1);
-      // Collect latencies locally, then send totals + latencies in one go.
-      Totals totals;
-      std::vector<uint64_t> latencies;
-      latencies.reserve(static_cast<std::size_t>(count));
-      for (long i = 0; i < count; ++i) {
-        uint64_t elapsed = 0;
-        int error = connect_once(address, &elapsed);
-        ++totals.connects;
-        if (error != 0) {
-          ++totals.failed;
-          if (totals.first_errno == 0) totals.first_errno = error;
-        }
-        latencies.push_back(elapsed);
-      }
-      std::vector<uint64_t> message = {totals.connects, totals.failed,
-                                       static_cast<uint64_t>(totals.first_errno)};
-      message.insert(message.end(), latencies.begin(), latencies.end());
-      const char* data = reinterpret_cast<const char*>(message.data());
-      std::size_t left = message.size() * sizeof(uint64_t);
-      while (left > 0) {
-        ssize_t n = ::write(pipe_fds[1], data, left);
-        if (n <= 0) break;
-        data += n;
-        left -= static_cast<std::size_t>(n);
-      }
-      ::_exit(totals.failed == 0 ? 0 : 1);
+      connect_child(address, count, pipe_fds[1]);
     }
+    ::close(pipe_fds[1]);
     if (child < 0) return 1;
     children.push_back(child);
+    reports.push_back(pipe_fds[0]);
   }
-  ::close(pipe_fds[1]);
-  std::vector<uint64_t> received;
-  uint64_t value = 0;
-  while (::read(pipe_fds[0], &value, sizeof value) == sizeof value) received.push_back(value);
-  for (pid_t child : children) ::waitpid(child, nullptr, 0);
-  // Parse: messages are not interleaved below PIPE_BUF only; for large counts each child's
-  // message may interleave, so totals are recounted from the children's exit statuses as well.
   Totals totals;
   std::vector<uint64_t> latencies;
-  std::size_t at = 0;
-  for (long p = 0; p < processes && at + 3 <= received.size(); ++p) {
-    totals.connects += received[at];
-    totals.failed += received[at + 1];
-    if (totals.first_errno == 0) totals.first_errno = static_cast<int>(received[at + 2]);
-    std::size_t n = static_cast<std::size_t>(received[at]);
-    at += 3;
-    for (std::size_t i = 0; i < n && at < received.size(); ++i) latencies.push_back(received[at++]);
+  for (int fd : reports) {
+    std::vector<uint64_t> received;
+    uint64_t value = 0;
+    while (::read(fd, &value, sizeof value) == sizeof value) received.push_back(value);
+    ::close(fd);
+    if (received.size() < 3) continue;  // the child died before reporting.
+    totals.connects += received[0];
+    totals.failed += received[1];
+    if (totals.first_errno == 0) totals.first_errno = static_cast<int>(received[2]);
+    latencies.insert(latencies.end(), received.begin() + 3, received.end());
   }
+  for (pid_t child : children) ::waitpid(child, nullptr, 0);
   std::sort(latencies.begin(), latencies.end());
   auto percentile = [&](double q) -> uint64_t {
     if (latencies.empty()) return 0;
@@ -246,11 +269,182 @@ int local_calls(const std::string& dir) {
   return error;
 }
 
+int udp_socket() { return ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+
+int errno_of(long result) { return result < 0 ? errno : 0; }
+
+int way_sendto(const sockaddr_in& address) {
+  int fd = udp_socket();
+  return errno_of(
+      ::sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&address), sizeof address));
+}
+
+int way_sendmsg(const sockaddr_in& address) {
+  int fd = udp_socket();
+  char byte = 'x';
+  iovec io{&byte, 1};
+  msghdr header{};
+  header.msg_name = const_cast<sockaddr_in*>(&address);
+  header.msg_namelen = sizeof address;
+  header.msg_iov = &io;
+  header.msg_iovlen = 1;
+  return errno_of(::sendmsg(fd, &header, 0));
+}
+
+// Two messages, to first and second (null: no address, for a connected socket).
+int way_sendmmsg(int fd, const sockaddr_in* first, const sockaddr_in* second, int* sent) {
+  char bytes[2] = {'a', 'b'};
+  iovec io[2] = {{&bytes[0], 1}, {&bytes[1], 1}};
+  mmsghdr messages[2] = {};
+  const sockaddr_in* to[2] = {first, second};
+  for (int i = 0; i < 2; ++i) {
+    messages[i].msg_hdr.msg_name = const_cast<sockaddr_in*>(to[i]);
+    messages[i].msg_hdr.msg_namelen = to[i] != nullptr ? sizeof(sockaddr_in) : 0;
+    messages[i].msg_hdr.msg_iov = &io[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  *sent = ::sendmmsg(fd, messages, 2, 0);
+  return errno_of(*sent);
+}
+
+int way_io_uring() {
+  io_uring_params params{};
+  long fd = ::syscall(SYS_io_uring_setup, 4, &params);
+  int error = errno_of(fd);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  return error;
+}
+
+int way_pidfd_getfd() {
+  long pidfd = ::syscall(SYS_pidfd_open, ::getpid(), 0);
+  if (pidfd < 0) return errno;
+  return errno_of(::syscall(SYS_pidfd_getfd, pidfd, 1, 0));
+}
+
+int way_ptrace() {
+  int gate[2];
+  if (::pipe(gate) != 0) return errno;
+  pid_t child = ::fork();
+  if (child == 0) {
+    char byte;
+    [[maybe_unused]] ssize_t n = ::read(gate[0], &byte, 1);
+    ::_exit(0);
+  }
+  int error = errno_of(::ptrace(PTRACE_SEIZE, child, nullptr, nullptr));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return error;
+}
+
+int way_process_vm_writev() {
+  static char target[8] = "before";
+  char source[8] = "after";
+  iovec local{source, sizeof source};
+  iovec remote{target, sizeof target};
+  return errno_of(::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0));
+}
+
+int way_scm_rights(const std::string& path) {
+  int sender = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int passed = udp_socket();
+  sockaddr_un to{};
+  to.sun_family = AF_UNIX;
+  std::snprintf(to.sun_path, sizeof to.sun_path, "%s", path.c_str());
+  char byte = 'x';
+  iovec io{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr header{};
+  header.msg_name = &to;
+  header.msg_namelen = sizeof to;
+  header.msg_iov = &io;
+  header.msg_iovlen = 1;
+  header.msg_control = control;
+  header.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&header);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
+  return errno_of(::sendmsg(sender, &header, 0));
+}
+
+#if defined(__x86_64__)
+// connect through the i386 entry point: int 0x80, socketcall(SYS_CONNECT, args). The
+// arguments must lie below 4 GiB, where a 32-bit pointer can name them.
+int way_i386_connect(const sockaddr_in& address) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  void* low =
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (low == MAP_FAILED) return errno;
+  std::memcpy(low, &address, sizeof address);
+  auto* args = reinterpret_cast<uint32_t*>(static_cast<char*>(low) + 64);
+  args[0] = static_cast<uint32_t>(fd);
+  args[1] = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(low));
+  args[2] = sizeof address;
+  long result = 0;
+  asm volatile("int $0x80"
+               : "=a"(result)
+               : "a"(102), "b"(3), "c"(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(args)))
+               : "memory", "r8", "r9", "r10", "r11");
+  return result < 0 ? static_cast<int>(-result) : 0;
+}
+#else
+int way_i386_connect(const sockaddr_in&) { return ENOSYS; }
+#endif
+
+// The ways-out modes; -1 when mode is not one of them.
+int way_out(const std::string& mode, const sockaddr_in& address, int argc, char** argv) {
+  auto report = [&](int error) {
+    std::printf("%s=%d\n", mode.c_str(), error);
+    return 0;
+  };
+  if (mode == "sendto") return report(way_sendto(address));
+  if (mode == "sendto-unspec") {
+    // udp_sendmsg() takes an AF_UNSPEC address as AF_INET: a datagram leaves all the same.
+    sockaddr_in unspec = address;
+    unspec.sin_family = AF_UNSPEC;
+    return report(way_sendto(unspec));
+  }
+  if (mode == "sendmsg") return report(way_sendmsg(address));
+  if (mode == "sendmmsg" || mode == "sendmmsg-connected") {
+    sockaddr_in second = address;
+    if (argc > 4) second.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[4])));
+    int fd = udp_socket();
+    bool connected = mode == "sendmmsg-connected";
+    if (connected &&
+        ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+      return report(errno);
+    }
+    int sent = 0;
+    int error = connected ? way_sendmmsg(fd, nullptr, nullptr, &sent)
+                          : way_sendmmsg(fd, &address, &second, &sent);
+    std::printf("%s=%d sent=%d\n", mode.c_str(), error, sent);
+    return 0;
+  }
+  if (mode == "io_uring") return report(way_io_uring());
+  if (mode == "pidfd_getfd") return report(way_pidfd_getfd());
+  if (mode == "ptrace") return report(way_ptrace());
+  if (mode == "process_vm_writev") return report(way_process_vm_writev());
+  if (mode == "raw-socket") {
+    return report(errno_of(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP)));
+  }
+  if (mode == "packet-socket") {
+    return report(errno_of(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0)));
+  }
+  if (mode == "sctp-socket") {
+    return report(errno_of(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP)));
+  }
+  if (mode == "scm-rights" && argc > 4) return report(way_scm_rights(argv[4]));
+  if (mode == "i386-connect") return report(way_i386_connect(address));
+  return -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s connect|exec-connect|pid-reuse|hold|local HOST PORT ...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s connect|exec-connect|pid-reuse|hold|local HOST PORT ...\n",
+                 argv[0]);
     return 2;
   }
   std::string mode = argv[1];
@@ -282,6 +476,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (mode == "pid-reuse") return mode_pid_reuse(address);
+  if (int status = way_out(mode, address, argc, argv); status >= 0) return status;
   if (mode == "local" && argc >= 5) {
     if (int error = local_calls(argv[4])) {
       std::fprintf(stderr, "local sockets: %s\n", std::strerror(error));
