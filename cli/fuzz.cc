@@ -34,7 +34,8 @@
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
 #include "harness/strategies/catalog.h"
-#include "replay/plugin_loader.h"
+#include "cli/plugin_pool.h"
+#include "plugin/loader.h"
 #include "replay/perturb.h"
 #include "replay/scenario_files.h"
 
@@ -546,13 +547,14 @@ bool any_problem(const CampaignReport& report) {
   return !report.determinism_failures.empty() || !report.invalid_cases.empty();
 }
 
-std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, std::string* error) {
+std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, plugin::WorkerPool* pool,
+                                                   std::string* error) {
   const bool launcher = !options.launcher.empty();
   const std::string name = launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
   // A plugin (--strategy ./libmine.so, or --launcher ./libmine.so for its launch entry): loaded
   // once, a fresh instance per case.
   if (plugin::looks_like_plugin_path(name)) {
-    return launcher ? launcher_strategy_for(name, error) : strategy_for(name, error);
+    return launcher ? launcher_strategy_for(name, pool, error) : strategy_for(name, pool, error);
   }
   auto strategy = fuzz::reference_strategy(name);
   if (!strategy || strategy->launcher != launcher) {
@@ -632,7 +634,9 @@ int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOption
 
 int run_fuzz(const FuzzOptions& options) {
   std::string error;
-  auto strategy = strategy_of(options, &error);
+  // Made before any thread starts: its fork server starts the plugin's workers.
+  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({options.strategy, options.launcher});
+  auto strategy = strategy_of(options, pool.get(), &error);
   if (!strategy) {
     fmt::print(stderr, "flowid fuzz: {}\n", error);
     return kExitUsage;

@@ -124,6 +124,9 @@ Invariant primary_invariant(InvariantSet violated) {
 
 CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
                            const OracleOptions& oracle, scenario::RunResult* run) {
+  if (run == nullptr && strategy.check_elsewhere) {
+    if (std::optional<CaseVerdict> verdict = strategy.check_elsewhere(scenario, oracle)) return *verdict;
+  }
   scenario::RunResult result;
   if (strategy.launcher) {
     auto launcher = strategy.make_launcher();

@@ -20,11 +20,16 @@
 
 namespace flowid::fuzz {
 
+struct CaseVerdict;
+
 struct StrategyUnderTest {
   std::string name;
   bool launcher = false;
   std::function<std::unique_ptr<Resolver>()> make_resolver;
   std::function<std::unique_ptr<Launcher>()> make_launcher;
+  // Optional: checks a whole case elsewhere (an isolated plugin's worker process runs it there in
+  // one round trip) and answers the verdict check_scenario would give; nullopt checks it here.
+  std::function<std::optional<CaseVerdict>(const scenario::Scenario&, const OracleOptions&)> check_elsewhere;
 };
 
 // A reference strategy from the catalog (resolver or launcher), or nullopt for an unknown name.
