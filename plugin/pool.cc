@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -527,32 +528,57 @@ std::optional<fuzz::CaseVerdict> WorkerPool::check_case(std::shared_ptr<const Pl
                                                         const scenario::Scenario& scenario,
                                                         bool launcher,
                                                         const OracleOptions& oracle) {
+  return std::move(
+      check_cases(std::move(module), std::span(&scenario, 1), launcher, oracle).front());
+}
+
+std::vector<std::optional<fuzz::CaseVerdict>> WorkerPool::check_cases(
+    std::shared_ptr<const PluginModule> module, std::span<const scenario::Scenario> scenarios,
+    bool launcher, const OracleOptions& oracle) {
+  std::vector<std::optional<fuzz::CaseVerdict>> verdicts(scenarios.size());
+  if (scenarios.empty()) return verdicts;
   Writer request(Msg::kCase);
   request.u8(launcher ? 1 : 0);
   put_oracle_options(request, oracle);
-  const std::string text = scenario::format_scenario(scenario);
-  request.str(text.data(), text.size());
-  const std::string_view file = "fuzz case";
-  request.str(file.data(), file.size());
-  Lease lease(State::pool_for(state_, std::move(module)));
+  request.u32(static_cast<uint32_t>(scenarios.size()));
+  for (const auto& scenario : scenarios) {
+    const std::string text = scenario::format_scenario(scenario);
+    request.str(text.data(), text.size());
+  }
+  Lease lease(State::pool_for(state_, module));
   std::string reply;
+  bool answered = true;
   try {
     std::lock_guard lock(lease.worker().calls());
-    reply = lease.worker().call(request.frame(), Msg::kCaseChecked, nullptr, "checking a case",
-                                "a whole case");
+    reply = lease.worker().call(request.frame(), Msg::kCaseChecked, nullptr, "checking cases",
+                                "a batch of cases");
   } catch (const std::runtime_error&) {
-    return std::nullopt;  // it crashed or hung: the caller finds the flow call by call.
+    answered = false;  // it crashed or hung in one of them.
   }
   Reader r(reply);
-  if (r.u8() == 0) return std::nullopt;
-  fuzz::CaseVerdict verdict = get_verdict(r);
-  if (!r.done()) {
-    lease.worker().stop();
-    return std::nullopt;
+  for (std::size_t i = 0; answered && i < scenarios.size(); ++i) {
+    if (r.u8() != 0) verdicts[i] = get_verdict(r);
   }
-  if (!verdict.ran()) return std::nullopt;  // its error names this process's text: say it here.
-  state_->whole_cases.fetch_add(1, std::memory_order_relaxed);
-  return verdict;
+  if (answered && !r.done()) {
+    lease.worker().stop();
+    answered = false;
+  }
+  if (!answered) {
+    std::fill(verdicts.begin(), verdicts.end(), std::nullopt);
+    // One case of the batch crashed or hung: each goes again on its own, so that only that one
+    // is checked call by call.
+    if (scenarios.size() > 1) {
+      for (std::size_t i = 0; i < scenarios.size(); ++i)
+        verdicts[i] = check_case(module, scenarios[i], launcher, oracle);
+    }
+    return verdicts;
+  }
+  for (auto& verdict : verdicts) {
+    // A case that did not run: its error names this process's text, so flowid says it itself.
+    if (verdict && !verdict->ran()) verdict.reset();
+    if (verdict) state_->whole_cases.fetch_add(1, std::memory_order_relaxed);
+  }
+  return verdicts;
 }
 
 std::unique_ptr<Resolver> make_plugin_resolver(std::shared_ptr<const PluginModule> module,

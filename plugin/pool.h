@@ -35,6 +35,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "harness/fuzz/property.h"
 #include "harness/resolver.h"
@@ -72,6 +74,12 @@ class WorkerPool {
   std::optional<fuzz::CaseVerdict> check_case(std::shared_ptr<const PluginModule> module,
                                               const scenario::Scenario& scenario, bool launcher,
                                               const OracleOptions& oracle);
+
+  // Several cases in one round trip (the verdicts in order, nullopt as for check_case). When one
+  // of them crashes or hangs, each is checked again on its own.
+  std::vector<std::optional<fuzz::CaseVerdict>> check_cases(
+      std::shared_ptr<const PluginModule> module, std::span<const scenario::Scenario> scenarios,
+      bool launcher, const OracleOptions& oracle);
 
   // Worker processes started so far (tests check that a run starts one, not one per flow).
   uint64_t workers_started() const;

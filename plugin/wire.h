@@ -39,8 +39,8 @@ enum class Msg : uint8_t {
   kLaunched = 20,   // launch result
   kSeamCall = 21,   // u8 call, arguments
   // A whole fuzz case run inside the worker (one round trip per case).
-  kCase = 7,          // u8 launcher, oracle options, str scenario text, str scenario file
-  kCaseChecked = 22,  // u8 completed, then (when completed) the case verdict
+  kCase = 7,          // u8 launcher, oracle options, u32 count, count x str scenario text
+  kCaseChecked = 22,  // count x (u8 completed, then when completed the case verdict)
 };
 
 enum class Call : uint8_t {

@@ -381,18 +381,22 @@ class WorkerLoop {
   Writer check_case(Reader& r) {
     const bool launcher = r.u8() != 0;
     const OracleOptions oracle = get_oracle_options(r);
-    const std::string text(r.str());
-    const std::string file(r.str());
-    if (!r.done()) ::_exit(kWorkerProtocolError);
+    const uint32_t count = r.u32();
+    const fuzz::StrategyUnderTest strategy = in_process_strategy(module_, launcher);
     Writer w(Msg::kCaseChecked);
-    std::string error;
-    const std::optional<scenario::Scenario> parsed = scenario::parse_scenario(text, file, &error);
-    if (!parsed) {
-      w.u8(0);  // flowid checks it itself (and reports the error as it would).
-      return w;
+    for (uint32_t i = 0; i < count && r.ok(); ++i) {
+      const std::string_view text = r.str();
+      std::string error;
+      const std::optional<scenario::Scenario> parsed =
+          scenario::parse_scenario(text, "fuzz case", &error);
+      if (!parsed) {
+        w.u8(0);  // flowid checks it itself (and reports the error as it would).
+        continue;
+      }
+      w.u8(1);
+      put_verdict(w, fuzz::check_scenario(*parsed, strategy, oracle));
     }
-    w.u8(1);
-    put_verdict(w, fuzz::check_scenario(*parsed, in_process_strategy(module_, launcher), oracle));
+    if (!r.done()) ::_exit(kWorkerProtocolError);
     return w;
   }
 

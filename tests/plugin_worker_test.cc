@@ -3,6 +3,7 @@
 // with a new worker; each test makes its own WorkerPool.
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,6 +92,52 @@ TEST(PluginWorker, WholeCasesAndCallByCallAnswerLikeInProcess) {
     EXPECT_EQ(by_call.whole_cases_checked(), 0u) << p.file;
     if (p.must_fail) {
       EXPECT_GT(failing, 0) << p.file;
+    }
+  }
+}
+
+// Cases sent in batches give the verdicts of single cases; a batch in which one case crashes the
+// worker (bad_decide crashes deciding an even flow) gives each case its own verdict again, the
+// crashing ones found call by call.
+TEST(PluginWorker, BatchesAnswerLikeSingleCases) {
+  for (const std::string& file : {kBuggy, kBadDecide}) {
+    auto module = load(file);
+    ASSERT_NE(module, nullptr);
+    plugin::WorkerPool pool;
+    // The reference: call by call in a worker (bad_decide would crash this process).
+    plugin::IsolationOptions by_call_options;
+    by_call_options.whole_cases = false;
+    plugin::WorkerPool by_call_pool(by_call_options);
+    const auto direct = campaign(file, &by_call_pool, false, 21);
+    std::vector<scenario::Scenario> scenarios;
+    std::vector<fuzz::CaseVerdict> want;
+    for (uint64_t k = 0; k < 64; ++k) {
+      auto record = fuzz::run_case(direct, k);
+      scenarios.push_back(record.generated.scenario);
+      want.push_back(record.verdict);
+    }
+    const auto by_call = campaign(file, &pool, false, 21);
+    int crashed = 0;
+    for (std::size_t first = 0; first < scenarios.size(); first += 16) {
+      const auto got =
+          pool.check_cases(module, std::span(scenarios).subspan(first, 16), false, OracleOptions{});
+      ASSERT_EQ(got.size(), 16u);
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const std::size_t k = first + i;
+        // nullopt: a crashing case, which check_scenario then checks call by call.
+        crashed += !got[i];
+        const fuzz::CaseVerdict verdict =
+            got[i] ? *got[i] : fuzz::check_scenario(scenarios[k], by_call.strategy);
+        EXPECT_EQ(verdict.digest, want[k].digest)
+            << file << " case " << k << ": " << verdict.first_violation;
+        EXPECT_EQ(verdict.first_violation, want[k].first_violation) << file << " case " << k;
+      }
+    }
+    EXPECT_GT(pool.whole_cases_checked(), 0u) << file;
+    EXPECT_EQ(pool.whole_cases_checked() + static_cast<uint64_t>(crashed), scenarios.size())
+        << file;
+    if (file == kBadDecide) {
+      EXPECT_GT(crashed, 0);
     }
   }
 }
