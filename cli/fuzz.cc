@@ -53,6 +53,8 @@ constexpr uint32_t kJobsMax = 256;
 constexpr uint64_t kDeterminismSample = 64;
 constexpr uint64_t kMatrixDefaultCases = 3000;
 constexpr uint64_t kTallyFlushCases = 64;
+// Cases per round trip for a strategy checked elsewhere (an isolated plugin's worker).
+constexpr uint64_t kBatchElsewhere = 16;
 
 struct FuzzOptions {
   std::string strategy;
@@ -193,11 +195,22 @@ class Campaign {
     ++threads_started_;
     fuzz::CampaignTally local;
     const uint64_t cases_max = budget_.cases.value_or(kCasesLimit);
+    // A strategy checked elsewhere (an isolated plugin) gets its cases in batches: one round trip
+    // to its worker per batch. Case k's record is the same either way.
+    const uint64_t batch = options_.strategy.check_elsewhere ? kBatchElsewhere : 1;
+    std::vector<fuzz::CaseRecord> records;
+    std::size_t at = 0;
     while (true) {
-      if (budget_.seconds && elapsed() >= *budget_.seconds) break;
-      const uint64_t k = next_.fetch_add(1);
-      if (k >= cases_max || k > stop_after_.load()) break;
-      fuzz::CaseRecord record = fuzz::run_case(options_, k);
+      if (at == records.size()) {
+        if (budget_.seconds && elapsed() >= *budget_.seconds) break;
+        const uint64_t first = next_.fetch_add(batch);
+        if (first >= cases_max || first > stop_after_.load()) break;
+        records = fuzz::run_cases(options_, first, std::min(batch, cases_max - first));
+        at = 0;
+      }
+      fuzz::CaseRecord record = std::move(records[at++]);
+      const uint64_t k = record.index;
+      if (k > stop_after_.load()) break;
       local.add(record);
       if (!record.verdict.ran()) {
         std::lock_guard lock(mutex_);

@@ -97,9 +97,9 @@ fuzz::StrategyUnderTest plugin_strategy(const std::string& name,
     strategy.make_resolver = [module, pool] { return plugin::make_plugin_resolver(module, pool); };
   }
   if (pool != nullptr && pool->options().whole_cases) {
-    strategy.check_elsewhere = [module, pool, launcher](const scenario::Scenario& s,
+    strategy.check_elsewhere = [module, pool, launcher](std::span<const scenario::Scenario> s,
                                                         const OracleOptions& oracle) {
-      return pool->check_case(module, s, launcher, oracle);
+      return pool->check_cases(module, s, launcher, oracle);
     };
   }
   return strategy;

@@ -142,6 +142,27 @@ TEST(PluginWorker, BatchesAnswerLikeSingleCases) {
   }
 }
 
+// The fuzz campaign's batches (fuzz::run_cases): the records of run_case, case by case, for a
+// plugin checked in its worker and for one checked here.
+TEST(PluginWorker, RunCasesGivesTheRecordsOfRunCase) {
+  plugin::WorkerPool pool;
+  const auto whole_run = campaign(kBuggy, &pool, false, 9);
+  const auto direct = campaign(kBuggy, nullptr, false, 9);
+  for (const auto* options : {&whole_run, &direct}) {
+    const auto records = fuzz::run_cases(*options, 30, 40);
+    ASSERT_EQ(records.size(), 40u);
+    for (uint64_t i = 0; i < 40; ++i) {
+      const auto want = fuzz::run_case(direct, 30 + i);
+      EXPECT_EQ(records[i].index, 30 + i);
+      EXPECT_EQ(records[i].seed, want.seed);
+      EXPECT_EQ(records[i].verdict.digest, want.verdict.digest) << "case " << 30 + i;
+      EXPECT_EQ(scenario::format_scenario(records[i].generated.scenario),
+                scenario::format_scenario(want.generated.scenario));
+    }
+  }
+  EXPECT_EQ(pool.whole_cases_checked(), 40u);
+}
+
 // A plugin that crashes on every flow: the whole case dies in its worker, the case is checked
 // again call by call (each flow's crash an I7 finding naming the flow), and the verdict is the
 // call-by-call one; the next case goes on with new workers.

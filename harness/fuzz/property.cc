@@ -125,7 +125,8 @@ Invariant primary_invariant(InvariantSet violated) {
 CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
                            const OracleOptions& oracle, scenario::RunResult* run) {
   if (run == nullptr && strategy.check_elsewhere) {
-    if (std::optional<CaseVerdict> verdict = strategy.check_elsewhere(scenario, oracle)) return *verdict;
+    std::vector<std::optional<CaseVerdict>> verdicts = strategy.check_elsewhere(std::span(&scenario, 1), oracle);
+    if (verdicts.size() == 1 && verdicts.front()) return *verdicts.front();
   }
   scenario::RunResult result;
   if (strategy.launcher) {

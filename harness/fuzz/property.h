@@ -11,7 +11,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "harness/fuzz/generator.h"
 #include "harness/oracle.h"
@@ -27,9 +29,11 @@ struct StrategyUnderTest {
   bool launcher = false;
   std::function<std::unique_ptr<Resolver>()> make_resolver;
   std::function<std::unique_ptr<Launcher>()> make_launcher;
-  // Optional: checks a whole case elsewhere (an isolated plugin's worker process runs it there in
-  // one round trip) and answers the verdict check_scenario would give; nullopt checks it here.
-  std::function<std::optional<CaseVerdict>(const scenario::Scenario&, const OracleOptions&)> check_elsewhere;
+  // Optional: checks whole cases elsewhere (an isolated plugin's worker process runs them there,
+  // several per round trip) and answers, in order, the verdicts check_scenario would give; a
+  // nullopt is checked here.
+  std::function<std::vector<std::optional<CaseVerdict>>(std::span<const scenario::Scenario>, const OracleOptions&)>
+      check_elsewhere;
 };
 
 // A reference strategy from the catalog (resolver or launcher), or nullopt for an unknown name.
