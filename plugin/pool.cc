@@ -532,6 +532,26 @@ std::optional<fuzz::CaseVerdict> WorkerPool::check_case(std::shared_ptr<const Pl
       check_cases(std::move(module), std::span(&scenario, 1), launcher, oracle).front());
 }
 
+// Sends a batch of cases to a worker of the plugin's pool and decodes the verdicts into *verdicts.
+// False when the worker could not be started, died, hung or answered nonsense (it is then gone).
+bool WorkerPool::round_trip(const std::shared_ptr<const PluginModule>& module, Writer& request,
+                            std::vector<std::optional<fuzz::CaseVerdict>>& verdicts) {
+  try {
+    Lease lease(State::pool_for(state_, module));
+    std::lock_guard lock(lease.worker().calls());
+    const std::string reply = lease.worker().call(request.frame(), Msg::kCaseChecked, nullptr,
+                                                  "checking cases", "a batch of cases");
+    Reader r(reply);
+    for (auto& verdict : verdicts) {
+      if (r.u8() != 0) verdict = get_verdict(r);
+    }
+    if (!r.done()) lease.worker().fail("checking cases", "a malformed reply");
+    return true;
+  } catch (const std::runtime_error&) {
+    return false;  // it crashed or hung in one of the cases, or could not start.
+  }
+}
+
 std::vector<std::optional<fuzz::CaseVerdict>> WorkerPool::check_cases(
     std::shared_ptr<const PluginModule> module, std::span<const scenario::Scenario> scenarios,
     bool launcher, const OracleOptions& oracle) {
@@ -545,24 +565,7 @@ std::vector<std::optional<fuzz::CaseVerdict>> WorkerPool::check_cases(
     const std::string text = scenario::format_scenario(scenario);
     request.str(text.data(), text.size());
   }
-  Lease lease(State::pool_for(state_, module));
-  std::string reply;
-  bool answered = true;
-  try {
-    std::lock_guard lock(lease.worker().calls());
-    reply = lease.worker().call(request.frame(), Msg::kCaseChecked, nullptr, "checking cases",
-                                "a batch of cases");
-  } catch (const std::runtime_error&) {
-    answered = false;  // it crashed or hung in one of them.
-  }
-  Reader r(reply);
-  for (std::size_t i = 0; answered && i < scenarios.size(); ++i) {
-    if (r.u8() != 0) verdicts[i] = get_verdict(r);
-  }
-  if (answered && !r.done()) {
-    lease.worker().stop();
-    answered = false;
-  }
+  const bool answered = round_trip(module, request, verdicts);
   if (!answered) {
     std::fill(verdicts.begin(), verdicts.end(), std::nullopt);
     // One case of the batch crashed or hung: each goes again on its own, so that only that one

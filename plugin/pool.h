@@ -45,6 +45,10 @@
 
 namespace flowid::plugin {
 
+namespace wire {
+class Writer;
+}  // namespace wire
+
 struct IsolationOptions {
   uint32_t call_timeout_ms = 10000;  // per call (one resolve, decide or launch; or one whole case).
   // Worker processes per plugin at most; beyond that, users share workers.
@@ -89,6 +93,8 @@ class WorkerPool {
   struct State;  // pool.cc
 
  private:
+  bool round_trip(const std::shared_ptr<const PluginModule>& module, wire::Writer& request,
+                  std::vector<std::optional<fuzz::CaseVerdict>>& verdicts);
   std::shared_ptr<State> state_;
 };
 
