@@ -34,7 +34,8 @@
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
 #include "harness/strategies/catalog.h"
-#include "replay/plugin_loader.h"
+#include "cli/plugin_pool.h"
+#include "plugin/loader.h"
 #include "replay/perturb.h"
 #include "replay/scenario_files.h"
 
@@ -52,6 +53,8 @@ constexpr uint32_t kJobsMax = 256;
 constexpr uint64_t kDeterminismSample = 64;
 constexpr uint64_t kMatrixDefaultCases = 3000;
 constexpr uint64_t kTallyFlushCases = 64;
+// Cases per round trip for a strategy checked elsewhere (an isolated plugin's worker).
+constexpr uint64_t kBatchElsewhere = 16;
 
 struct FuzzOptions {
   std::string strategy;
@@ -194,11 +197,22 @@ class Campaign {
     ++threads_started_;
     fuzz::CampaignTally local;
     const uint64_t cases_max = budget_.cases.value_or(kCasesLimit);
+    // A strategy checked elsewhere (an isolated plugin) gets its cases in batches: one round trip
+    // to its worker per batch. Case k's record is the same either way.
+    const uint64_t batch = options_.strategy.check_elsewhere ? kBatchElsewhere : 1;
+    std::vector<fuzz::CaseRecord> records;
+    std::size_t at = 0;
     while (true) {
-      if (budget_.seconds && elapsed() >= *budget_.seconds) break;
-      const uint64_t k = next_.fetch_add(1);
-      if (k >= cases_max || k > stop_after_.load()) break;
-      fuzz::CaseRecord record = fuzz::run_case(options_, k);
+      if (at == records.size()) {
+        if (budget_.seconds && elapsed() >= *budget_.seconds) break;
+        const uint64_t first = next_.fetch_add(batch);
+        if (first >= cases_max || first > stop_after_.load()) break;
+        records = fuzz::run_cases(options_, first, std::min(batch, cases_max - first));
+        at = 0;
+      }
+      fuzz::CaseRecord record = std::move(records[at++]);
+      const uint64_t k = record.index;
+      if (k > stop_after_.load()) break;
       local.add(record);
       if (!record.verdict.ran()) {
         std::lock_guard lock(mutex_);
@@ -563,13 +577,14 @@ bool any_problem(const CampaignReport& report) {
   return !report.determinism_failures.empty() || !report.invalid_cases.empty();
 }
 
-std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, std::string* error) {
+std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, plugin::WorkerPool* pool,
+                                                   std::string* error) {
   const bool launcher = !options.launcher.empty();
   const std::string name = launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
   // A plugin (--strategy ./libmine.so, or --launcher ./libmine.so for its launch entry): loaded
   // once, a fresh instance per case.
   if (plugin::looks_like_plugin_path(name)) {
-    return launcher ? launcher_strategy_for(name, error) : strategy_for(name, error);
+    return launcher ? launcher_strategy_for(name, pool, error) : strategy_for(name, pool, error);
   }
   auto strategy = fuzz::reference_strategy(name);
   if (!strategy || strategy->launcher != launcher) {
@@ -649,7 +664,9 @@ int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOption
 
 int run_fuzz(const FuzzOptions& options) {
   std::string error;
-  auto strategy = strategy_of(options, &error);
+  // Made before any thread starts: its fork server starts the plugin's workers.
+  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({options.strategy, options.launcher});
+  auto strategy = strategy_of(options, pool.get(), &error);
   if (!strategy) {
     fmt::print(stderr, "flowid fuzz: {}\n", error);
     return kExitUsage;

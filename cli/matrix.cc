@@ -14,7 +14,8 @@
 #include "harness/event_format.h"
 #include "harness/scenario.h"
 #include "harness/strategies/catalog.h"
-#include "replay/plugin_loader.h"
+#include "cli/plugin_pool.h"
+#include "plugin/loader.h"
 #include "replay/scenario_files.h"
 
 namespace flowid::cli {
@@ -228,6 +229,9 @@ int run_matrix(const MatrixOptions& options) {
     }
   }
 
+  std::vector<std::string> names = options.strategies;
+  names.insert(names.end(), options.launchers.begin(), options.launchers.end());
+  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for(names);
   std::vector<RunRecord> runs;
   std::vector<Mismatch> mismatches;
   std::vector<std::string> plugin_failures;
@@ -240,7 +244,7 @@ int run_matrix(const MatrixOptions& options) {
       run.strategy = row.name;
       if (row.launcher) {
         std::string error;
-        auto launcher = launcher_for(row.name, &error);  // checked above.
+        auto launcher = launcher_for(row.name, pool.get(), &error);  // checked above.
         if (!launcher) {
           fmt::print(stderr, "flowid matrix: {}\n", error);
           return kExitInputError;
@@ -248,7 +252,7 @@ int run_matrix(const MatrixOptions& options) {
         run.result = scenario::run_launcher(s, *launcher);
       } else {
         std::string error;
-        auto resolver = resolver_for(row.name, &error);  // checked above.
+        auto resolver = resolver_for(row.name, pool.get(), &error);  // checked above.
         if (!resolver) {
           fmt::print(stderr, "flowid matrix: {}\n", error);
           return kExitInputError;

@@ -16,7 +16,8 @@
 #include "harness/strategies/catalog.h"
 #include "replay/linux_seam.h"
 #include "replay/perturb.h"
-#include "replay/plugin_loader.h"
+#include "cli/plugin_pool.h"
+#include "plugin/loader.h"
 #include "replay/replay.h"
 #include "replay/world_config.h"
 
@@ -76,7 +77,7 @@ std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules, const 
 // Replays one trace once with a fresh resolver.
 replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::string& path,
                                       const std::optional<RuleSet>& cli_rules,
-                                      const std::vector<Verdict>* golden) {
+                                      const std::vector<Verdict>* golden, plugin::WorkerPool* pool) {
   auto reader = trace::open_reader(path);
   replay::TraceReplayResult failed;
   failed.path = path;
@@ -93,7 +94,7 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
     return failed;
   }
   Filter filter(*rules);
-  auto resolver = resolver_for(options.resolver, &error);  // validated in run_replay.
+  auto resolver = resolver_for(options.resolver, pool, &error);  // validated in run_replay.
   if (!resolver) {
     failed.readable = false;
     failed.read_issues.push_back(error);
@@ -245,11 +246,13 @@ int run_replay(const ReplayOptions& options) {
       return kExitUsage;
     }
   }
+  // Made before any thread starts: its fork server starts the plugin's workers.
+  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({options.resolver});
   {
     // A name or a plugin path (--resolver ./libmine.so). A plugin that cannot be loaded is an
     // input error (exit 3), an unknown name a usage error.
     std::string error;
-    if (!resolver_for(options.resolver, &error)) {
+    if (!resolver_for(options.resolver, pool.get(), &error)) {
       fmt::print(stderr, "flowid replay: {}\n", error);
       return plugin::looks_like_plugin_path(options.resolver) ? kExitInputError : kExitUsage;
     }
@@ -312,7 +315,7 @@ int run_replay(const ReplayOptions& options) {
       continue;
     }
 
-    auto result = replay_once(options, path, cli_rules, golden ? &*golden : nullptr);
+    auto result = replay_once(options, path, cli_rules, golden ? &*golden : nullptr, pool.get());
     c.flows = result.flows;
     c.events = result.events;
     c.digest = result.verdict_digest;
@@ -351,7 +354,7 @@ int run_replay(const ReplayOptions& options) {
                                        call.flow_id, replay::describe(call)));
     }
     if (options.check_determinism) {
-      auto again = replay_once(options, path, cli_rules, golden ? &*golden : nullptr);
+      auto again = replay_once(options, path, cli_rules, golden ? &*golden : nullptr, pool.get());
       if (again.verdict_digest != result.verdict_digest) {
         c.failures.push_back(fmt::format("nondeterministic: verdict digest {:016x} then {:016x}",
                                          result.verdict_digest, again.verdict_digest));

@@ -16,8 +16,8 @@
 #include "harness/fuzz/property.h"
 #include "harness/scenario.h"
 #include "harness/strategies/catalog.h"
-#include "replay/plugin_loader.h"
-#include "replay/plugin_worker.h"
+#include "plugin/loader.h"
+#include "plugin/pool.h"
 #include "replay/scenario_files.h"
 #include "tests/cli_runner.h"
 #include "tests/fake_seam.h"
@@ -625,7 +625,7 @@ TEST(PluginAdapter, GoodPluginMatchesTokenRecheckOnEveryFixture) {
 // per case and finds the buggy plugin's pid-reuse bug within a few hundred cases.
 TEST(PluginAdapter, FuzzStrategyForBuggyPluginFindsAViolation) {
   std::string error;
-  auto strategy = strategy_for(kBuggy, &error);
+  auto strategy = strategy_for(kBuggy, nullptr, &error);
   ASSERT_TRUE(strategy) << error;
   fuzz::CampaignOptions campaign;
   campaign.strategy = *strategy;
@@ -696,18 +696,17 @@ TEST(PluginAdapter, DecideReplacesTheDecisionOnlyWhenThePluginDecides) {
   EXPECT_GT(left_to_rules, 0);
 }
 
-// Isolation (a forked probe) does not change what decide answers.
+// Isolation (a worker process) does not change what decide answers.
 TEST(PluginAdapter, IsolatedDecideAnswersLikeTheInProcessOne) {
   std::string error;
   auto module = plugin::load_plugin(kDeciding, &error);
   ASSERT_NE(module, nullptr) << error;
-  plugin::IsolationOptions isolated;
-  isolated.enabled = true;
+  plugin::WorkerPool pool;
   for (const auto& file : replay::scenario_files(fixtures_dir())) {
     auto s = replay::load_scenario(file, &error);
     ASSERT_TRUE(s) << error;
     if (s->tests_launchers()) continue;
-    auto probed = plugin::make_plugin_resolver(module, isolated);
+    auto probed = plugin::make_plugin_resolver(module, &pool);
     plugin::PluginResolver direct(module);
     auto a = scenario::run_resolver(*s, *probed);
     auto b = scenario::run_resolver(*s, direct);
@@ -726,14 +725,13 @@ TEST(PluginAdapter, LaunchingPluginMatchesSpawnSuspendedCheckResume) {
   ASSERT_NE(module, nullptr) << error;
   ASSERT_TRUE(plugin::has_launch(*module));
   int compared = 0;
-  for (bool isolation : {false, true}) {
-    plugin::IsolationOptions options;
-    options.enabled = isolation;
+  plugin::WorkerPool pool;
+  for (plugin::WorkerPool* isolation : {static_cast<plugin::WorkerPool*>(nullptr), &pool}) {
     for (const auto& file : replay::scenario_files(fixtures_dir())) {
       auto s = replay::load_scenario(file, &error);
       ASSERT_TRUE(s) << error;
       if (!s->tests_launchers()) continue;
-      auto mine = plugin::make_plugin_launcher(module, options);
+      auto mine = plugin::make_plugin_launcher(module, isolation);
       auto reference = make_launcher("spawn-suspended-check-resume");
       auto got = scenario::run_launcher(*s, *mine);
       auto want = scenario::run_launcher(*s, *reference);
@@ -757,10 +755,10 @@ TEST(PluginAdapter, LaunchingPluginMatchesSpawnSuspendedCheckResume) {
 
 TEST(PluginAdapter, LauncherStrategyForNeedsALaunchEntry) {
   std::string error;
-  EXPECT_FALSE(launcher_strategy_for(kMine, &error));
+  EXPECT_FALSE(launcher_strategy_for(kMine, nullptr, &error));
   EXPECT_EQ(error, kMine + ": not a launcher plugin (its flowid_plugin table has no launch function)");
   error.clear();
-  auto strategy = launcher_strategy_for(kLaunchToctou, &error);
+  auto strategy = launcher_strategy_for(kLaunchToctou, nullptr, &error);
   ASSERT_TRUE(strategy) << error;
   EXPECT_TRUE(strategy->launcher);
   // The toctou plugin is caught within a few hundred generated launcher cases.
@@ -773,112 +771,6 @@ TEST(PluginAdapter, LauncherStrategyForNeedsALaunchEntry) {
     found = record.verdict.failed() && (record.verdict.violated & fuzz::invariant_bit(Invariant::kI5LauncherSafety)) != 0;
   }
   EXPECT_TRUE(found) << "reproduce with: flowid fuzz --launcher " << kLaunchToctou << " --seed 5";
-}
-
-// ---------------------------------------------------------------------------------------------
-// The isolation worker (replay/plugin_worker.h).
-
-// Every answer through the worker equals the in-process answer: 300 generated cases per plugin
-// give the same digest (events, lookups, verdicts, findings) with and without isolation, and the
-// whole run forks at most one worker.
-TEST(PluginWorker, AnswersLikeInProcessAndForksOncePerRun) {
-  for (const std::string& file : {kMine, kBuggy, kDeciding, kAllowAll}) {
-    std::string error;
-    auto module = plugin::load_plugin(file, &error);
-    ASSERT_NE(module, nullptr) << error;
-    plugin::IsolationOptions isolated;
-    isolated.resolve_timeout_ms = 10007;  // a pool of its own (pools are per file and options).
-    plugin::IsolationOptions in_process;
-    in_process.enabled = false;
-    fuzz::CampaignOptions worker_run;
-    worker_run.strategy.name = file;
-    worker_run.strategy.make_resolver = [module, isolated] { return plugin::make_plugin_resolver(module, isolated); };
-    fuzz::CampaignOptions direct_run = worker_run;
-    direct_run.strategy.make_resolver = [module, in_process] { return plugin::make_plugin_resolver(module, in_process); };
-    worker_run.seed = direct_run.seed = 11;
-    const uint64_t workers_before = plugin::worker_processes_started();
-    int failing = 0;
-    for (uint64_t k = 0; k < 300; ++k) {
-      const auto a = fuzz::run_case(worker_run, k);
-      const auto b = fuzz::run_case(direct_run, k);
-      ASSERT_TRUE(a.verdict.ran()) << a.verdict.error;
-      ASSERT_EQ(a.verdict.digest, b.verdict.digest) << file << " case " << k << ": " << a.verdict.first_violation
-                                                    << " | " << b.verdict.first_violation;
-      failing += a.verdict.failed();
-    }
-    EXPECT_EQ(plugin::worker_processes_started() - workers_before, 1u) << file;
-    if (file == kBuggy || file == kAllowAll) {
-      EXPECT_GT(failing, 0) << file;
-    }
-  }
-}
-
-// Instances live in the worker: each resolver keeps its own state there, also when resolvers
-// share a worker (max_workers 1), and a fresh resolver starts from a fresh instance.
-TEST(PluginWorker, InstancesSharingAWorkerKeepTheirOwnState) {
-  std::string error;
-  auto module = plugin::load_plugin(kCounting, &error);
-  ASSERT_NE(module, nullptr) << error;
-  plugin::IsolationOptions shared;
-  shared.max_workers = 1;
-  shared.resolve_timeout_ms = 10009;
-  testing::ScriptedSeam seam({});
-  const Flow flow = Flow{};
-  const uint64_t workers_before = plugin::worker_processes_started();
-  auto a = plugin::make_plugin_resolver(module, shared);
-  auto b = plugin::make_plugin_resolver(module, shared);
-  EXPECT_EQ(a->resolve(flow, 0, seam).method, "call-1");
-  EXPECT_EQ(a->resolve(flow, 0, seam).method, "call-2");
-  EXPECT_EQ(b->resolve(flow, 0, seam).method, "call-1");
-  EXPECT_EQ(a->resolve(flow, 0, seam).method, "call-3");
-  EXPECT_EQ(b->resolve(flow, 0, seam).method, "call-2");
-  a.reset();
-  auto c = plugin::make_plugin_resolver(module, shared);
-  EXPECT_EQ(c->resolve(flow, 0, seam).method, "call-1");
-  EXPECT_EQ(b->resolve(flow, 0, seam).method, "call-3");
-  EXPECT_EQ(plugin::worker_processes_started() - workers_before, 1u);
-
-  // Without the limit, a second live resolver gets a worker of its own.
-  plugin::IsolationOptions separate;
-  separate.resolve_timeout_ms = 10011;
-  const uint64_t before = plugin::worker_processes_started();
-  auto d = plugin::make_plugin_resolver(module, separate);
-  auto e = plugin::make_plugin_resolver(module, separate);
-  EXPECT_EQ(d->resolve(flow, 0, seam).method, "call-1");
-  EXPECT_EQ(e->resolve(flow, 0, seam).method, "call-1");
-  EXPECT_EQ(plugin::worker_processes_started() - before, 2u);
-}
-
-// After a crash the resolver goes on with a new worker and a fresh instance; the crash itself is
-// the exception the oracle turns into I7.
-TEST(PluginWorker, ACrashEndsOnlyThatCall) {
-  std::string error;
-  auto module = plugin::load_plugin(kBadDecide, &error);
-  ASSERT_NE(module, nullptr) << error;
-  plugin::IsolationOptions options;
-  options.resolve_timeout_ms = 10013;
-  auto resolver = plugin::make_plugin_resolver(module, options);
-  Flow odd;
-  odd.flow_id = 1;
-  Flow even;
-  even.flow_id = 2;
-  const Attribution unknown;
-  const uint64_t before = plugin::worker_processes_started();
-  EXPECT_THROW((void)resolver->decide(odd, unknown), std::runtime_error);  // decision 7: no crash.
-  try {
-    (void)resolver->decide(even, unknown);
-    ADD_FAILURE() << "decide on an even flow must crash the worker";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("crashed with signal"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("deciding flow 2"), std::string::npos) << e.what();
-  }
-  try {
-    (void)resolver->decide(odd, unknown);
-    ADD_FAILURE() << "decision 7 must be refused";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("decide answered decision 7 for flow 1"), std::string::npos) << e.what();
-  }
-  EXPECT_EQ(plugin::worker_processes_started() - before, 2u);
 }
 
 }  // namespace

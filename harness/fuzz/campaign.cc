@@ -13,7 +13,9 @@ std::string case_name(const std::string& strategy, uint64_t seed, uint64_t case_
   return fmt::format("fuzz-{}-s{}-c{}", clean, seed, case_index);
 }
 
-CaseRecord run_case(const CampaignOptions& options, uint64_t case_index) {
+namespace {
+// Case k of the run, generated but not checked.
+CaseRecord generate_record(const CampaignOptions& options, uint64_t case_index) {
   CaseRecord record;
   record.index = case_index;
   record.seed = case_seed(options.seed, case_index);
@@ -26,10 +28,40 @@ CaseRecord run_case(const CampaignOptions& options, uint64_t case_index) {
   // A schedule no real machine can produce is the generator's bug: counted as invalid, never run.
   if (auto broken = check_realism(record.generated.scenario)) {
     record.verdict.error = "unrealistic schedule: " + *broken;
-    return record;
   }
+  return record;
+}
+}  // namespace
+
+CaseRecord run_case(const CampaignOptions& options, uint64_t case_index) {
+  CaseRecord record = generate_record(options, case_index);
+  if (!record.verdict.ran()) return record;
   record.verdict = check_scenario(record.generated.scenario, options.strategy, options.oracle);
   return record;
+}
+
+std::vector<CaseRecord> run_cases(const CampaignOptions& options, uint64_t first, uint64_t count) {
+  std::vector<CaseRecord> records;
+  if (!options.strategy.check_elsewhere) {
+    for (uint64_t k = first; k < first + count; ++k) records.push_back(run_case(options, k));
+    return records;
+  }
+  std::vector<scenario::Scenario> scenarios;
+  std::vector<std::size_t> sent;  // records[sent[i]] is scenarios[i]; unrealistic ones are not run.
+  for (uint64_t k = first; k < first + count; ++k) {
+    records.push_back(generate_record(options, k));
+    if (!records.back().verdict.ran()) continue;
+    sent.push_back(records.size() - 1);
+    scenarios.push_back(records.back().generated.scenario);
+  }
+  const auto verdicts = options.strategy.check_elsewhere(scenarios, options.oracle);
+  StrategyUnderTest here = options.strategy;  // for the cases it did not answer: checked here.
+  here.check_elsewhere = nullptr;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    const bool answered = i < verdicts.size() && verdicts[i];
+    records[sent[i]].verdict = answered ? *verdicts[i] : check_scenario(scenarios[i], here, options.oracle);
+  }
+  return records;
 }
 
 namespace {

@@ -43,6 +43,9 @@ std::string case_name(const std::string& strategy, uint64_t seed, uint64_t case_
 
 // Generates and checks case `case_index`.
 CaseRecord run_case(const CampaignOptions& options, uint64_t case_index);
+// Cases first .. first+count-1, the same records run_case gives; a strategy that checks cases
+// elsewhere (StrategyUnderTest::check_elsewhere) gets them all at once.
+std::vector<CaseRecord> run_cases(const CampaignOptions& options, uint64_t first, uint64_t count);
 
 // A shrunk failing case and the faults it is credited to.
 struct Counterexample {

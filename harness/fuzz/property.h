@@ -11,7 +11,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "harness/fuzz/generator.h"
 #include "harness/oracle.h"
@@ -20,11 +22,18 @@
 
 namespace flowid::fuzz {
 
+struct CaseVerdict;
+
 struct StrategyUnderTest {
   std::string name;
   bool launcher = false;
   std::function<std::unique_ptr<Resolver>()> make_resolver;
   std::function<std::unique_ptr<Launcher>()> make_launcher;
+  // Optional: checks whole cases elsewhere (an isolated plugin's worker process runs them there,
+  // several per round trip) and answers, in order, the verdicts check_scenario would give; a
+  // nullopt is checked here.
+  std::function<std::vector<std::optional<CaseVerdict>>(std::span<const scenario::Scenario>, const OracleOptions&)>
+      check_elsewhere;
 };
 
 // A reference strategy from the catalog (resolver or launcher), or nullopt for an unknown name.

@@ -2,8 +2,8 @@
 // include/flowid/plugin.h, adapted to the C++ Resolver interface so that replay, matrix and fuzz
 // drive it exactly like a built-in strategy.
 //
-// Nothing here loads a library (harness/ makes no syscalls): replay/plugin_loader.h opens the
-// shared object, checks its ABI version and hands over a PluginModule. The module keeps the
+// Nothing here loads a library or makes a syscall: plugin/loader.h opens the shared object, checks
+// its ABI version and hands over a PluginModule. The module keeps the
 // library loaded for as long as any resolver made from it exists (keep_alive).
 //
 // Each PluginResolver owns one plugin instance (create_instance / destroy_instance), so a fresh
@@ -27,9 +27,9 @@
 namespace flowid::plugin {
 
 struct PluginModule {
-  std::string file;                  // the path the library was loaded from (for messages).
+  std::string file;                      // the path the library was loaded from (for messages).
   const flowid_plugin* table = nullptr;  // checked: abi_version matches, resolve is set.
-  std::shared_ptr<void> keep_alive;  // releases the library when the last user goes.
+  std::shared_ptr<void> keep_alive;      // releases the library when the last user goes.
 };
 
 // Whether a table is usable by this host; on failure *error says why (without the file name).
@@ -130,7 +130,7 @@ LaunchResult launch_result_from_c(const flowid_launch_result& result);
 // What the plugin's decide answered (its return value and *decision_out): nullopt for 0, else the
 // decision. Throws std::runtime_error naming the file and the flow for a decision outside
 // FLOWID_DECISION_*.
-std::optional<Decision> decision_from_c(int32_t returned, uint32_t decision, const PluginModule& module,
-                                        uint64_t flow_id);
+std::optional<Decision> decision_from_c(int32_t returned, uint32_t decision,
+                                        const PluginModule& module, uint64_t flow_id);
 
 }  // namespace flowid::plugin

@@ -1,6 +1,6 @@
 // The C seam table forwarding to the C++ Seam, and the conversions between the plugin ABI's C
 // structs and the model types.
-#include "harness/plugin/plugin_resolver.h"
+#include "plugin/bridge.h"
 
 #include <algorithm>
 #include <cstring>
@@ -32,7 +32,6 @@ std::string_view view(const char* data, std::size_t size) {
   if (data == nullptr) return {};
   return std::string_view(data, size);
 }
-
 
 flowid_flow_token flow_token_to_c(const FlowToken& token) {
   flowid_flow_token out{};
@@ -214,7 +213,9 @@ flowid_seam make_seam_table(SeamBridge& b) {
 }
 
 // The launch seam's C functions; the same bridge (and abort rule) as the resolver seam's.
-std::string_view text(const char* s) { return s == nullptr ? std::string_view() : std::string_view(s); }
+std::string_view text(const char* s) {
+  return s == nullptr ? std::string_view() : std::string_view(s);
+}
 
 flowid_outcome c_check_file(void* context, const char* path, const char* requirement) {
   return guarded(context, [&](SeamBridge& b) {
@@ -244,7 +245,8 @@ flowid_outcome c_spawn_with_requirement(void* context, const char* path, const c
 }
 
 flowid_outcome c_spawn_suspended(void* context, const char* path, flowid_audit_token* token_out) {
-  return spawn_call(context, token_out, [&](LaunchSeam& l) { return l.spawn_suspended(text(path)); });
+  return spawn_call(context, token_out,
+                    [&](LaunchSeam& l) { return l.spawn_suspended(text(path)); });
 }
 
 flowid_outcome c_copy_to_private(void* context, const char* path, const char** path_out,
@@ -416,9 +418,9 @@ LaunchResult launch_result_from_c(const flowid_launch_result& result) {
   // The refusal is informational (the oracle judges what ran); an unknown domain reads as OSStatus.
   const bool known_domain = result.refusal.domain >= FLOWID_DOMAIN_OSSTATUS &&
                             result.refusal.domain <= FLOWID_DOMAIN_KERN_RETURN;
-  out.refusal = LookupOutcome{known_domain ? static_cast<OutcomeDomain>(result.refusal.domain)
-                                           : OutcomeDomain::kOsStatus,
-                              result.refusal.code};
+  out.refusal = LookupOutcome{
+      known_domain ? static_cast<OutcomeDomain>(result.refusal.domain) : OutcomeDomain::kOsStatus,
+      result.refusal.code};
   if (result.method != nullptr) out.method = result.method;
   return out;
 }
@@ -467,16 +469,19 @@ std::optional<Decision> PluginResolver::decide(const Flow& flow, const Attributi
   return decision_from_c(returned, decision, *module_, flow.flow_id);
 }
 
-std::optional<Decision> decision_from_c(int32_t returned, uint32_t decision, const PluginModule& module,
-                                        uint64_t flow_id) {
+std::optional<Decision> decision_from_c(int32_t returned, uint32_t decision,
+                                        const PluginModule& module, uint64_t flow_id) {
   if (returned == 0) return std::nullopt;
   switch (decision) {
-    case FLOWID_DECISION_ALLOW: return Decision::kAllow;
-    case FLOWID_DECISION_DROP: return Decision::kDrop;
-    case FLOWID_DECISION_ASK: return Decision::kAsk;
+    case FLOWID_DECISION_ALLOW:
+      return Decision::kAllow;
+    case FLOWID_DECISION_DROP:
+      return Decision::kDrop;
+    case FLOWID_DECISION_ASK:
+      return Decision::kAsk;
     default:
-      throw std::runtime_error(module.file + ": decide answered decision " + std::to_string(decision) +
-                               " for flow " + std::to_string(flow_id) +
+      throw std::runtime_error(module.file + ": decide answered decision " +
+                               std::to_string(decision) + " for flow " + std::to_string(flow_id) +
                                " (expected FLOWID_DECISION_ALLOW 0, DROP 1 or ASK 2)");
   }
 }
@@ -499,8 +504,8 @@ LaunchResult PluginLauncher::launch(std::string_view path, std::string_view requ
   const std::string c_requirement(requirement);
   const CSeamTables tables(seam, &launch_seam);
   flowid_launch_result answer{};
-  module_->table->launch(instance_, c_path.c_str(), c_requirement.c_str(), tables.seam(), tables.launch(),
-                         &answer);
+  module_->table->launch(instance_, c_path.c_str(), c_requirement.c_str(), tables.seam(),
+                         tables.launch(), &answer);
   tables.rethrow_if_aborted();
   return launch_result_from_c(answer);
 }

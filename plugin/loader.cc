@@ -1,18 +1,15 @@
-// dlopen-based plugin loading (the syscall half of plugin support; the adapter is pure and lives
-// in harness/plugin/).
-#include "replay/plugin_loader.h"
+// dlopen-based plugin loading, and turning a strategy name or plugin path into a resolver.
+#include "plugin/loader.h"
 
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 
 #include "harness/strategies/catalog.h"
-#include "replay/plugin_worker.h"
 
 namespace flowid::plugin {
 
@@ -36,7 +33,8 @@ std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::st
   void* handle = ::dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = ::dlerror();
-    *error = fmt::format("{}: cannot load plugin: {}", path, why != nullptr ? why : "unknown error");
+    *error =
+        fmt::format("{}: cannot load plugin: {}", path, why != nullptr ? why : "unknown error");
     return nullptr;
   }
   std::shared_ptr<void> keep_alive(handle, [](void* h) { ::dlclose(h); });
@@ -63,34 +61,12 @@ std::shared_ptr<const PluginModule> load_plugin(const std::string& path, std::st
   return module;
 }
 
-IsolationOptions isolation_from_environment() {
-  IsolationOptions options;
-  if (const char* isolation = std::getenv("FLOWID_PLUGIN_ISOLATION"); isolation != nullptr) {
-    options.enabled = std::string_view(isolation) != "0";
-  }
-  if (const char* timeout = std::getenv("FLOWID_PLUGIN_TIMEOUT_MS"); timeout != nullptr) {
-    const unsigned long value = std::strtoul(timeout, nullptr, 10);
-    if (value > 0 && value < 3600000) options.resolve_timeout_ms = static_cast<uint32_t>(value);
-  }
-  return options;
-}
-
-std::unique_ptr<Resolver> make_plugin_resolver(std::shared_ptr<const PluginModule> module,
-                                               const IsolationOptions& options) {
-  if (options.enabled) return make_worker_resolver(std::move(module), options);
-  return std::make_unique<PluginResolver>(std::move(module));
-}
-
-std::unique_ptr<Launcher> make_plugin_launcher(std::shared_ptr<const PluginModule> module,
-                                               const IsolationOptions& options) {
-  if (options.enabled) return make_worker_launcher(std::move(module), options);
-  return std::make_unique<PluginLauncher>(std::move(module));
-}
-
-std::shared_ptr<const PluginModule> load_launcher_plugin(const std::string& path, std::string* error) {
+std::shared_ptr<const PluginModule> load_launcher_plugin(const std::string& path,
+                                                         std::string* error) {
   auto module = load_plugin(path, error);
   if (module && !has_launch(*module)) {
-    *error = fmt::format("{}: not a launcher plugin (its flowid_plugin table has no launch function)", path);
+    *error = fmt::format(
+        "{}: not a launcher plugin (its flowid_plugin table has no launch function)", path);
     return nullptr;
   }
   return module;
@@ -105,12 +81,38 @@ std::string file_safe_name(const std::string& name_or_path) {
 }  // namespace flowid::plugin
 
 namespace flowid {
+namespace {
 
-std::unique_ptr<Resolver> resolver_for(const std::string& name_or_path, std::string* error) {
+// A plugin as the strategy under test: a fresh instance per case, in a worker of pool (the whole
+// case there when the pool's options say so) or in this process.
+fuzz::StrategyUnderTest plugin_strategy(const std::string& name,
+                                        std::shared_ptr<const plugin::PluginModule> module,
+                                        plugin::WorkerPool* pool, bool launcher) {
+  fuzz::StrategyUnderTest strategy;
+  strategy.name = name;
+  strategy.launcher = launcher;
+  if (launcher) {
+    strategy.make_launcher = [module, pool] { return plugin::make_plugin_launcher(module, pool); };
+  } else {
+    strategy.make_resolver = [module, pool] { return plugin::make_plugin_resolver(module, pool); };
+  }
+  if (pool != nullptr && pool->options().whole_cases) {
+    strategy.check_elsewhere = [module, pool, launcher](std::span<const scenario::Scenario> s,
+                                                        const OracleOptions& oracle) {
+      return pool->check_cases(module, s, launcher, oracle);
+    };
+  }
+  return strategy;
+}
+
+}  // namespace
+
+std::unique_ptr<Resolver> resolver_for(const std::string& name_or_path, plugin::WorkerPool* pool,
+                                       std::string* error) {
   if (plugin::looks_like_plugin_path(name_or_path)) {
     auto module = plugin::load_plugin(name_or_path, error);
     if (!module) return nullptr;
-    return plugin::make_plugin_resolver(std::move(module), plugin::isolation_from_environment());
+    return plugin::make_plugin_resolver(std::move(module), pool);
   }
   auto resolver = make_resolver(name_or_path);
   if (!resolver) {
@@ -120,11 +122,12 @@ std::unique_ptr<Resolver> resolver_for(const std::string& name_or_path, std::str
   return resolver;
 }
 
-std::unique_ptr<Launcher> launcher_for(const std::string& name_or_path, std::string* error) {
+std::unique_ptr<Launcher> launcher_for(const std::string& name_or_path, plugin::WorkerPool* pool,
+                                       std::string* error) {
   if (plugin::looks_like_plugin_path(name_or_path)) {
     auto module = plugin::load_launcher_plugin(name_or_path, error);
     if (!module) return nullptr;
-    return plugin::make_plugin_launcher(std::move(module), plugin::isolation_from_environment());
+    return plugin::make_plugin_launcher(std::move(module), pool);
   }
   auto launcher = make_launcher(name_or_path);
   if (!launcher) {
@@ -135,16 +138,12 @@ std::unique_ptr<Launcher> launcher_for(const std::string& name_or_path, std::str
 }
 
 std::optional<fuzz::StrategyUnderTest> launcher_strategy_for(const std::string& name_or_path,
+                                                             plugin::WorkerPool* pool,
                                                              std::string* error) {
   if (plugin::looks_like_plugin_path(name_or_path)) {
     auto module = plugin::load_launcher_plugin(name_or_path, error);
     if (!module) return std::nullopt;
-    fuzz::StrategyUnderTest strategy;
-    strategy.name = name_or_path;
-    strategy.launcher = true;
-    const plugin::IsolationOptions isolation = plugin::isolation_from_environment();
-    strategy.make_launcher = [module, isolation] { return plugin::make_plugin_launcher(module, isolation); };
-    return strategy;
+    return plugin_strategy(name_or_path, std::move(module), pool, true);
   }
   auto strategy = fuzz::reference_strategy(name_or_path);
   if (!strategy || !strategy->launcher) {
@@ -155,15 +154,11 @@ std::optional<fuzz::StrategyUnderTest> launcher_strategy_for(const std::string& 
 }
 
 std::optional<fuzz::StrategyUnderTest> strategy_for(const std::string& name_or_path,
-                                                    std::string* error) {
+                                                    plugin::WorkerPool* pool, std::string* error) {
   if (plugin::looks_like_plugin_path(name_or_path)) {
     auto module = plugin::load_plugin(name_or_path, error);
     if (!module) return std::nullopt;
-    fuzz::StrategyUnderTest strategy;
-    strategy.name = name_or_path;
-    const plugin::IsolationOptions isolation = plugin::isolation_from_environment();
-    strategy.make_resolver = [module, isolation] { return plugin::make_plugin_resolver(module, isolation); };
-    return strategy;
+    return plugin_strategy(name_or_path, std::move(module), pool, false);
   }
   auto strategy = fuzz::reference_strategy(name_or_path);
   if (!strategy) *error = fmt::format("unknown strategy '{}'", name_or_path);

@@ -1,0 +1,32 @@
+#include "cli/plugin_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+
+#include "plugin/loader.h"
+
+namespace flowid::cli {
+
+plugin::IsolationOptions isolation_from_environment() {
+  plugin::IsolationOptions options;
+  if (const char* timeout = std::getenv("FLOWID_PLUGIN_TIMEOUT_MS"); timeout != nullptr) {
+    const unsigned long value = std::strtoul(timeout, nullptr, 10);
+    if (value > 0 && value < 3600000) options.call_timeout_ms = static_cast<uint32_t>(value);
+  }
+  if (const char* whole = std::getenv("FLOWID_PLUGIN_WHOLE_CASES"); whole != nullptr) {
+    options.whole_cases = std::string_view(whole) != "0";
+  }
+  return options;
+}
+
+std::unique_ptr<plugin::WorkerPool> plugin_pool_for(const std::vector<std::string>& names) {
+  if (std::none_of(names.begin(), names.end(), plugin::looks_like_plugin_path)) return nullptr;
+  if (const char* isolation = std::getenv("FLOWID_PLUGIN_ISOLATION");
+      isolation != nullptr && std::string_view(isolation) == "0") {
+    return nullptr;
+  }
+  return std::make_unique<plugin::WorkerPool>(isolation_from_environment());
+}
+
+}  // namespace flowid::cli
