@@ -174,10 +174,11 @@ int run_verdicts(const ReplayOptions& options, const std::optional<RuleSet>& cli
       if (c > p) names.push_back(list.substr(p, c - p));
     }
   }
+  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for(names);
   std::size_t width = 0;
   for (const auto& name : names) {
     std::string error;
-    if (!resolver_for(name, &error)) {
+    if (!resolver_for(name, pool.get(), &error)) {
       fmt::print(stderr, "flowid replay: --verdict-resolvers: {}\n", error);
       return kExitUsage;
     }
@@ -189,7 +190,7 @@ int run_verdicts(const ReplayOptions& options, const std::optional<RuleSet>& cli
     for (const auto& name : names) {
       ReplayOptions one = options;
       one.resolver = name;
-      results.push_back(replay_once(one, path, cli_rules, nullptr));
+      results.push_back(replay_once(one, path, cli_rules, nullptr, pool.get()));
     }
     fmt::print("{}: per-flow verdicts, {} replay\n", path, options.mode);
     bool readable = true;
