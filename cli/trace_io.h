@@ -8,7 +8,7 @@
 
 namespace flowid::cli {
 
-// Opens path. When nothing can be read, prints "flowid: FILE: at byte N ...: why" to stderr and
+// Opens path ("-": stdin). When nothing can be read, prints "flowid: FILE: at byte N ...: why" to stderr and
 // returns null.
 std::unique_ptr<trace::TraceReader> open_trace(const std::string& path);
 

@@ -168,8 +168,13 @@ class TraceReader {
   virtual bool clean() const = 0;
 };
 
-// mmap where possible.
+// Reads a file chunk by chunk (pread for a regular file, read for a pipe or a device), holding
+// about one chunk in memory. A file that shrinks while it is read ends in a kTruncated issue; a
+// file without the trace magic is not read past its first bytes.
 std::unique_ptr<TraceReader> open_reader(const std::string& path, const ReaderOptions& options = {});
+// The same from an open descriptor, which the reader takes (and closes); `name` is for messages.
+std::unique_ptr<TraceReader> open_reader_fd(int fd, const std::string& name,
+                                            const ReaderOptions& options = {});
 // Reads from memory; `bytes` must outlive the reader.
 std::unique_ptr<TraceReader> memory_reader(std::string_view bytes, const ReaderOptions& options = {});
 
