@@ -20,8 +20,8 @@ std::vector<Event> one_flow() {
       build::spawn(100, app, build::token(1, 1), image),
       build::flow(110, build::tcp_flow(1, app, "imap.example.com")),
       build::lookup_event(111, build::lookup(1, LookupCall::kGuestByAuditToken)),
-      build::verdict_event(112, build::verdict(1, Decision::kAllow, AttributionStatus::kVerified,
-                                               image)),
+      build::verdict_event(
+          112, build::verdict(1, Decision::kAllow, AttributionStatus::kVerified, image)),
   };
 }
 
@@ -36,7 +36,8 @@ TEST(ReplayInput, LookupsForFlowsTheTraceNeverShowsAreReported) {
   write(clean, one_flow());
   auto events = one_flow();
   for (uint64_t id = 1001; id <= 3000; ++id) {
-    events.push_back(build::lookup_event(200 + id, build::lookup(id, LookupCall::kGuestByAuditToken)));
+    events.push_back(
+        build::lookup_event(200 + id, build::lookup(id, LookupCall::kGuestByAuditToken)));
   }
   // A lookup after its flow's verdict is not replayed either.
   events.push_back(build::lookup_event(9000, build::lookup(1, LookupCall::kGuestByAuditToken)));

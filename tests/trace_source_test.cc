@@ -32,8 +32,8 @@ std::vector<Event> many_events(uint64_t count) {
     const auto token = build::token(static_cast<int32_t>(1000 + i % 50), 1);
     switch (i % 3) {
       case 0:
-        events.push_back(build::flow(i * 10, build::tcp_flow(i, token,
-                                                             fmt::format("h{}.example", i))));
+        events.push_back(
+            build::flow(i * 10, build::tcp_flow(i, token, fmt::format("h{}.example", i))));
         break;
       case 1:
         events.push_back(
