@@ -76,9 +76,10 @@ std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules, const 
 std::string describe_unmatched(const std::string& path, const replay::TraceReplayResult& result) {
   std::string flows = fmt::format("{}", fmt::join(result.unmatched_lookup_flows, ", "));
   if (result.unmatched_lookup_flow_count > result.unmatched_lookup_flows.size()) flows += ", ...";
-  return fmt::format("{}: {} lookups for {} flows the trace does not show before their verdict "
-                     "(flow ids {}); they were not replayed",
-                     path, result.unmatched_lookups, result.unmatched_lookup_flow_count, flows);
+  return fmt::format(
+      "{}: {} lookups for {} flows the trace does not show before their verdict "
+      "(flow ids {}); they were not replayed",
+      path, result.unmatched_lookups, result.unmatched_lookup_flow_count, flows);
 }
 
 // Replays one trace once with a fresh resolver.

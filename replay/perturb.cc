@@ -65,8 +65,8 @@ struct TraceIndex {
 
   explicit TraceIndex(const std::vector<Event>& events) {
     std::unordered_map<uint64_t, std::vector<std::size_t>> open;  // flow id -> ordinals.
-    std::map<ExecutionId, std::size_t> last_image_index;             // into images.
-    std::vector<std::size_t> others_index;                            // into images.
+    std::map<ExecutionId, std::size_t> last_image_index;          // into images.
+    std::vector<std::size_t> others_index;                        // into images.
     for (std::size_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
       if (const auto* flow = std::get_if<Flow>(&e.body)) {
@@ -93,7 +93,8 @@ struct TraceIndex {
     // images no longer grows: the indices gathered in the pass become pointers.
     for (auto& [execution, at] : last_image_index) last_image[execution] = &images[at];
     for (std::size_t at : others_index) others.push_back(&images[at]);
-    for (std::size_t at = 0; at < others.size(); ++at) others_by_path[others[at]->path].push_back(at);
+    for (std::size_t at = 0; at < others.size(); ++at)
+      others_by_path[others[at]->path].push_back(at);
   }
 
   // An image from the trace whose path differs from the victim's (drawn with `random`), or a

@@ -148,9 +148,9 @@ class ByteSource {
     reserve(std::max<uint64_t>(need, kReadBlock));
     while (window_len_ < need && !eof_) {
       const std::size_t room = capacity_ - window_len_;
-      const ssize_t got = seekable_ ? pread_some(mutable_window() + window_len_, room,
-                                                 base_ + window_len_)
-                                    : read_some(mutable_window() + window_len_, room);
+      const ssize_t got =
+          seekable_ ? pread_some(mutable_window() + window_len_, room, base_ + window_len_)
+                    : read_some(mutable_window() + window_len_, room);
       if (got <= 0) {
         eof_ = true;
         end_ = base_ + window_len_;
@@ -166,8 +166,7 @@ class ByteSource {
     window_len_ = 0;
     reserve(kReadBlock);
     while (base_ < to && !eof_) {
-      const ssize_t got =
-          read_some(mutable_window(), std::min<uint64_t>(capacity_, to - base_));
+      const ssize_t got = read_some(mutable_window(), std::min<uint64_t>(capacity_, to - base_));
       if (got <= 0) {
         eof_ = true;
         end_ = base_;
@@ -229,7 +228,9 @@ class AlignedCopy {
   explicit AlignedCopy(std::string_view bytes) : words_((bytes.size() + 7) / 8) {
     if (!bytes.empty()) std::memcpy(words_.data(), bytes.data(), bytes.size());
   }
-  const unsigned char* data() const { return reinterpret_cast<const unsigned char*>(words_.data()); }
+  const unsigned char* data() const {
+    return reinterpret_cast<const unsigned char*>(words_.data());
+  }
 
  private:
   std::vector<uint64_t> words_;
@@ -305,7 +306,8 @@ class ChunkedReader final : public TraceReader {
     start();
   }
   // From a file descriptor (taken); `size` is the file's size at open, if known.
-  ChunkedReader(std::string name, int fd, bool seekable, uint64_t size, const ReaderOptions& options)
+  ChunkedReader(std::string name, int fd, bool seekable, uint64_t size,
+                const ReaderOptions& options)
       : name_(std::move(name)), options_(options) {
     src_ = std::make_unique<ByteSource>(fd, seekable);
     stats_.file_bytes = size;
