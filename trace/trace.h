@@ -2,7 +2,7 @@
 // Cap'n Proto types never leave trace/: callers see plain flowid::Event values.
 //
 // File layout (all integers little-endian; every frame starts at a multiple of 8 bytes so that an
-// mmapped, uncompressed chunk is read in place by Cap'n Proto without a copy):
+// uncompressed chunk, read into an aligned buffer or memory, is read in place by Cap'n Proto):
 //   preamble (16 bytes): magic "FLOWIDTR" | u32 format_version | u32 reserved (0)
 //   header chunk | event chunk* | footer chunk
 // Every chunk is a 32-byte frame header followed by its payload, zero-padded to 8 bytes:
@@ -77,7 +77,7 @@ struct WriterOptions {
   uint32_t chunk_bytes_max = 1u << 20;
   // Store the Cap'n Proto message packed. Off by default, decided by bench/trace_bench.cc: packing
   // halves a plain trace (89 vs 179 bytes/event) but reads at well under half the speed (an
-  // unpack copy per chunk instead of reading the mmapped message in place: 4.2 vs 11.2 M
+  // unpack copy per chunk instead of reading the message in place: 4.2 vs 11.2 M
   // events/s), and under zstd it does not even save bytes (39.4 vs 38.4 bytes/event).
   bool packed = false;
 };
