@@ -2,6 +2,7 @@
 // per trace, whether the verdicts match what was expected (DESIGN §4). Human summary by default,
 // --json for tools, --junit FILE for CI systems; exit code 1 on any difference or finding.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -74,6 +75,16 @@ std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules, const 
   return embedded ? embedded : std::optional<RuleSet>(RuleSet{});
 }
 
+// Lookups that no flow of the trace claims: the trace is inconsistent (damaged input, exit 4).
+std::string describe_unmatched(const std::string& path, const replay::TraceReplayResult& result) {
+  std::string flows = fmt::format("{}", fmt::join(result.unmatched_lookup_flows, ", "));
+  if (result.unmatched_lookup_flow_count > result.unmatched_lookup_flows.size()) flows += ", ...";
+  return fmt::format(
+      "{}: {} lookups for {} flows the trace does not show before their verdict "
+      "(flow ids {}); they were not replayed",
+      path, result.unmatched_lookups, result.unmatched_lookup_flow_count, flows);
+}
+
 // Replays one trace once with a fresh resolver.
 replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::string& path,
                                       const std::optional<RuleSet>& cli_rules,
@@ -124,6 +135,7 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
   }
   replay::FaithfulOptions faithful;
   faithful.golden = golden;
+  faithful.keep_produced = options.update_golden;  // only --update-golden writes them out.
   return replay::replay_faithful(path, *reader, *resolver, filter, faithful);
 }
 
@@ -321,6 +333,7 @@ int run_replay(const ReplayOptions& options) {
     c.events = result.events;
     c.digest = result.verdict_digest;
     for (const auto& issue : result.read_issues) c.errors.push_back(issue);
+    if (result.unmatched_lookups > 0) c.errors.push_back(describe_unmatched(path, result));
     if (!result.readable) {
       report.cases.push_back(std::move(c));
       exit_code = std::max(exit_code, static_cast<int>(kExitInputError));

@@ -1,13 +1,15 @@
 #include "cli/trace_io.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 
 namespace flowid::cli {
 
 std::unique_ptr<trace::TraceReader> open_trace(const std::string& path) {
-  auto reader = trace::open_reader(path);
+  // "-": stdin, read as a stream (the reader takes a duplicate and closes it).
+  auto reader = path == "-" ? trace::open_reader_fd(::dup(0), "-") : trace::open_reader(path);
   if (reader && reader->ok()) return reader;
   if (reader && !reader->issues().empty()) {
     for (const auto& issue : reader->issues()) {

@@ -8,8 +8,8 @@
 
 namespace flowid::cli {
 
-// Opens path. When nothing can be read, prints "flowid: FILE: at byte N ...: why" to stderr and
-// returns null.
+// Opens path ("-": stdin). When nothing can be read, prints "flowid: FILE: at byte N ...: why" to
+// stderr and returns null.
 std::unique_ptr<trace::TraceReader> open_trace(const std::string& path);
 
 // After reading: prints every issue the reader met to stderr, one line each, naming the file,

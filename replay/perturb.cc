@@ -2,10 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <variant>
 
 #include "harness/builders.h"
@@ -38,6 +42,154 @@ CodeIdentity synthetic_intruder() {
   return id;
 }
 
+// What the plan asks of the trace, found in one pass before it (and a sweep beside it), so that
+// the plan costs time linear in the trace (times a log for the maps). A flow's lookups and verdict
+// used to be found by scanning forward from it (to the end of the trace when it had none), and
+// every intruder by scanning every event: quadratic (100 k flows 33 s; bench/perturb_bench.cc).
+struct TraceIndex {
+  // Per flow, in trace order: the flow's lookups after it, up to its verdict (if any).
+  struct FlowPoints {
+    std::vector<std::size_t> lookups;
+    std::optional<std::size_t> verdict;
+  };
+  std::vector<FlowPoints> flows;
+  // Intruder candidates: every spawn / exec image but launchd's, in trace order, and where each
+  // path sits among them.
+  std::vector<const CodeIdentity*> others;
+  std::unordered_map<std::string_view, std::vector<std::size_t>> others_by_path;
+  // An execution's image: its last spawn or exec anywhere in the trace.
+  std::map<ExecutionId, const CodeIdentity*> last_image;
+  std::vector<CodeIdentity> images;  // every spawn / exec image (kept for the intruders).
+  uint32_t pidversion_max = 0;
+  std::map<ExecutionId, std::size_t> ended_at;  // execution -> index of its exit/exec event.
+
+  explicit TraceIndex(const std::vector<Event>& events) {
+    std::unordered_map<uint64_t, std::vector<std::size_t>> open;  // flow id -> ordinals.
+    std::map<ExecutionId, std::size_t> last_image_index;          // into images.
+    std::vector<std::size_t> others_index;                        // into images.
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
+      if (const auto* flow = std::get_if<Flow>(&e.body)) {
+        open[flow->flow_id].push_back(flows.size());
+        flows.emplace_back();
+      } else if (const auto* lookup = std::get_if<Lookup>(&e.body)) {
+        if (auto it = open.find(lookup->flow_id); it != open.end()) {
+          for (std::size_t f : it->second) flows[f].lookups.push_back(i);
+        }
+      } else if (const auto* verdict = std::get_if<Verdict>(&e.body)) {
+        if (auto it = open.find(verdict->flow_id); it != open.end()) {
+          for (std::size_t f : it->second) flows[f].verdict = i;
+          open.erase(it);
+        }
+      } else if (const auto* spawn = std::get_if<ProcessSpawn>(&e.body)) {
+        add_image(spawn->image, spawn->token, last_image_index, others_index);
+      } else if (const auto* exec = std::get_if<ProcessExec>(&e.body)) {
+        add_image(exec->image, exec->token, last_image_index, others_index);
+        ended_at.emplace(exec->previous.execution(), i);
+      } else if (const auto* exit = std::get_if<ProcessExit>(&e.body)) {
+        ended_at.emplace(exit->token.execution(), i);
+      }
+    }
+    // images no longer grows: the indices gathered in the pass become pointers.
+    for (auto& [execution, at] : last_image_index) last_image[execution] = &images[at];
+    for (std::size_t at : others_index) others.push_back(&images[at]);
+    for (std::size_t at = 0; at < others.size(); ++at)
+      others_by_path[others[at]->path].push_back(at);
+  }
+
+  // An image from the trace whose path differs from the victim's (drawn with `random`), or a
+  // synthetic one. Draws exactly as picking from the list of differing images would.
+  CodeIdentity intruder(const ExecutionId& victim, SplitMix64& random) const {
+    std::string_view victim_path;
+    if (auto it = last_image.find(victim); it != last_image.end()) victim_path = it->second->path;
+    const std::vector<std::size_t>* same = nullptr;
+    if (auto it = others_by_path.find(victim_path); it != others_by_path.end()) same = &it->second;
+    const std::size_t different = others.size() - (same ? same->size() : 0);
+    if (different == 0) return synthetic_intruder();
+    const std::size_t k = random.below(different);
+    // The k-th image that is not the victim's path: the least c with c = k + #{same <= c}.
+    std::size_t c = k;
+    if (same != nullptr) {
+      for (;;) {
+        const auto below = static_cast<std::size_t>(
+            std::upper_bound(same->begin(), same->end(), c) - same->begin());
+        if (k + below == c) break;
+        c = k + below;
+      }
+    }
+    return *others[c];
+  }
+
+ private:
+  void add_image(const CodeIdentity& image, const AuditToken& token,
+                 std::map<ExecutionId, std::size_t>& last_image_index,
+                 std::vector<std::size_t>& others_index) {
+    images.push_back(image);
+    pidversion_max = std::max(pidversion_max, token.pidversion());
+    last_image_index[token.execution()] = images.size() - 1;
+    if (image.path != "/sbin/launchd") others_index.push_back(images.size() - 1);
+  }
+};
+
+// The executions the loop of apply_fault_plan has passed, kept as it goes: the image each
+// execution had at its last spawn or exec so far (F5), and the spawns still alive, not launchd's
+// and not ended by the plan, in trace order (F6 takes the last one of another execution).
+class Sweep {
+ public:
+  Sweep(const std::vector<Event>& events, const std::map<ExecutionId, std::size_t>& ended_at)
+      : events_(events), ended_at_(ended_at) {}
+
+  // Takes in events[i] (called for every i in order, before the flow at i is perturbed).
+  void pass(std::size_t i, const std::set<ExecutionId>& plan_ended) {
+    const Event& e = events_[i];
+    if (const auto* spawn = std::get_if<ProcessSpawn>(&e.body)) {
+      const ExecutionId id = spawn->token.execution();
+      image_[id] = &spawn->image;
+      auto end = ended_at_.find(id);
+      if (spawn->image.path != "/sbin/launchd" && (end == ended_at_.end() || end->second > i) &&
+          !plan_ended.count(id)) {
+        live_.emplace(i, id);
+        live_of_[id].push_back(i);
+      }
+    } else if (const auto* exec = std::get_if<ProcessExec>(&e.body)) {
+      image_[exec->token.execution()] = &exec->image;
+      end_here(exec->previous.execution(), i);
+    } else if (const auto* exit = std::get_if<ProcessExit>(&e.body)) {
+      end_here(exit->token.execution(), i);
+    }
+  }
+  void end_by_plan(const ExecutionId& id) { forget(id); }
+
+  const CodeIdentity* image_before(const ExecutionId& id) const {
+    auto it = image_.find(id);
+    return it == image_.end() ? nullptr : it->second;
+  }
+  std::optional<AuditToken> last_live_spawn_but(const ExecutionId& id) const {
+    for (auto it = live_.rbegin(); it != live_.rend(); ++it) {
+      if (it->second != id) return std::get<ProcessSpawn>(events_[it->first].body).token;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  void end_here(const ExecutionId& id, std::size_t i) {
+    auto end = ended_at_.find(id);
+    if (end != ended_at_.end() && end->second == i) forget(id);
+  }
+  void forget(const ExecutionId& id) {
+    auto it = live_of_.find(id);
+    if (it == live_of_.end()) return;
+    for (std::size_t spawn_at : it->second) live_.erase(spawn_at);
+    live_of_.erase(it);
+  }
+
+  const std::vector<Event>& events_;
+  const std::map<ExecutionId, std::size_t>& ended_at_;
+  std::map<ExecutionId, const CodeIdentity*> image_;
+  std::map<std::size_t, ExecutionId> live_;  // spawn index -> its execution.
+  std::map<ExecutionId, std::vector<std::size_t>> live_of_;
+};
+
 }  // namespace
 
 PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::CallerContext& caller,
@@ -55,47 +207,29 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
   }
 
   // What the trace holds: images (for intruders), the highest pidversion, where each execution
-  // ends, and which executions are alive at each flow (for F6).
-  std::vector<CodeIdentity> images;
-  uint32_t pidversion_max = 0;
-  std::map<ExecutionId, std::size_t> ended_at;  // execution -> index of its exit/exec event.
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (const auto* spawn = std::get_if<ProcessSpawn>(&events[i].body)) {
-      images.push_back(spawn->image);
-      pidversion_max = std::max(pidversion_max, spawn->token.pidversion());
-    } else if (const auto* exec = std::get_if<ProcessExec>(&events[i].body)) {
-      images.push_back(exec->image);
-      pidversion_max = std::max(pidversion_max, exec->token.pidversion());
-      ended_at.emplace(exec->previous.execution(), i);
-    } else if (const auto* exit = std::get_if<ProcessExit>(&events[i].body)) {
-      ended_at.emplace(exit->token.execution(), i);
-    }
-  }
-  uint32_t next_pidversion = pidversion_max + 1000;
+  // ends, each flow's lookups and verdict. The sweep follows the loop below: what it has passed.
+  const TraceIndex trace_index(events);
+  const std::map<ExecutionId, std::size_t>& ended_at = trace_index.ended_at;
+  uint32_t next_pidversion = trace_index.pidversion_max + 1000;
+  Sweep sweep(events, ended_at);
 
   std::vector<Insertion> insertions;
   std::map<std::size_t, Flow> rewritten_flows;  // index -> new flow event body.
   std::set<ExecutionId> ended_by_plan;
   std::size_t perturbed = 0;
 
+  std::size_t flow_ordinal = 0;
   for (std::size_t i = 0; i < events.size() && perturbed < kPerturbedFlowsMax; ++i) {
+    sweep.pass(i, ended_by_plan);
     const auto* flow = std::get_if<Flow>(&events[i].body);
     if (flow == nullptr) continue;
     ++perturbed;
     const Fault fault = plan[random.below(plan.size())];
     const std::string where = fmt::format("flow {}", flow->flow_id);
     // The flow's lookups (and verdict) after it: the candidate insertion points.
-    std::vector<std::size_t> points;
-    std::optional<std::size_t> verdict_at;
-    for (std::size_t j = i + 1; j < events.size(); ++j) {
-      if (const auto* lookup = std::get_if<Lookup>(&events[j].body); lookup && lookup->flow_id == flow->flow_id) {
-        points.push_back(j);
-      } else if (const auto* verdict = std::get_if<Verdict>(&events[j].body); verdict && verdict->flow_id == flow->flow_id) {
-        verdict_at = j;
-        break;
-      }
-    }
-    if (points.empty()) points.push_back(verdict_at ? *verdict_at : i + 1);
+    const TraceIndex::FlowPoints& found = trace_index.flows[flow_ordinal++];
+    std::vector<std::size_t> points = found.lookups;
+    if (points.empty()) points.push_back(found.verdict ? *found.verdict : i + 1);
     const std::size_t call = random.below(points.size());
     const std::size_t before = points[call];
     const uint64_t time_ns = before < events.size() ? events[before].time_ns : events[i].time_ns;
@@ -107,22 +241,7 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
     const auto end = ended_at.find(token.execution());
     const bool alive_there = has_execution && !ended_by_plan.count(token.execution()) &&
                              (end == ended_at.end() || end->second > before);
-    auto intruder = [&]() {
-      std::vector<const CodeIdentity*> others;
-      for (const auto& image : images) {
-        if (image.path != "/sbin/launchd") others.push_back(&image);
-      }
-      CodeIdentity victim_image;
-      for (const auto& e : events) {
-        if (const auto* s = std::get_if<ProcessSpawn>(&e.body); s && s->token.execution() == token.execution()) victim_image = s->image;
-        if (const auto* x = std::get_if<ProcessExec>(&e.body); x && x->token.execution() == token.execution()) victim_image = x->image;
-      }
-      std::vector<const CodeIdentity*> different;
-      for (const auto* image : others) {
-        if (image->path != victim_image.path) different.push_back(image);
-      }
-      return different.empty() ? synthetic_intruder() : *different[random.below(different.size())];
-    };
+    auto intruder = [&]() { return trace_index.intruder(token.execution(), random); };
     const std::string at = call == 0 ? std::string("before the resolution") : fmt::format("before call {}", call + 1);
 
     switch (fault) {
@@ -135,6 +254,7 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
           break;
         }
         ended_by_plan.insert(token.execution());
+        sweep.end_by_plan(token.execution());
         if (fault == Fault::kExecAfterFlow) {
           ProcessExec exec;
           exec.previous = token;
@@ -165,19 +285,9 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
         break;
       }
       case Fault::kReplacedOnDisk: {
-        CodeIdentity image;
-        bool found = false;
-        for (std::size_t j = 0; j < i; ++j) {
-          if (const auto* s = std::get_if<ProcessSpawn>(&events[j].body); s && s->token.execution() == token.execution()) {
-            image = s->image;
-            found = true;
-          }
-          if (const auto* x = std::get_if<ProcessExec>(&events[j].body); x && x->token.execution() == token.execution()) {
-            image = x->image;
-            found = true;
-          }
-        }
-        if (!has_execution || !found || image.path.empty()) {
+        const CodeIdentity* seen = sweep.image_before(token.execution());
+        const CodeIdentity image = seen != nullptr ? *seen : CodeIdentity{};
+        if (!has_execution || seen == nullptr || image.path.empty()) {
           out.not_applicable.push_back(fmt::format("{}: F5 needs the execution's image", where));
           break;
         }
@@ -194,13 +304,7 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
       }
       case Fault::kDelegation: {
         // Another execution alive at the flow becomes the app the socket was opened for.
-        std::optional<AuditToken> app;
-        for (std::size_t j = 0; j < i; ++j) {
-          const auto* s = std::get_if<ProcessSpawn>(&events[j].body);
-          if (s == nullptr || s->token.execution() == token.execution() || s->image.path == "/sbin/launchd") continue;
-          auto e = ended_at.find(s->token.execution());
-          if ((e == ended_at.end() || e->second > i) && !ended_by_plan.count(s->token.execution())) app = s->token;
-        }
+        const std::optional<AuditToken> app = sweep.last_live_spawn_but(token.execution());
         if (!app) {
           out.not_applicable.push_back(fmt::format("{}: F6 needs another live execution", where));
           break;
@@ -243,6 +347,9 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
                    [](const Insertion& a, const Insertion& b) { return a.before < b.before; });
   std::map<int32_t, AuditToken> intruder_by_pid;
   std::size_t next_insertion = 0;
+  // Each insertion adds an event and may add the reap of an intruder: no regrowth (an Event is
+  // large; moving millions of them is most of the cost on a large trace).
+  out.events.reserve(events.size() + 2 * insertions.size());
   auto emit = [&](const Event& event) {
     if (const auto* spawn = std::get_if<ProcessSpawn>(&event.body)) {
       auto held = intruder_by_pid.find(spawn->token.pid());

@@ -396,8 +396,10 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
   // reservation is address space, and the pages left unused are never touched.
   constexpr uint64_t kTraceBytesPerFlowMin = 256;
   constexpr uint64_t kProducedReserveMax = uint64_t{4} << 20;
-  result.produced.reserve(static_cast<std::size_t>(
-      std::min(reader.stats().file_bytes / kTraceBytesPerFlowMin, kProducedReserveMax)));
+  if (options.keep_produced) {
+    result.produced.reserve(static_cast<std::size_t>(
+        std::min(reader.stats().file_bytes / kTraceBytesPerFlowMin, kProducedReserveMax)));
+  }
 
   // Flows waiting for their verdict, by flow id; lookups of flows not (yet) seen wait here too.
   PendingFlows pending;
@@ -478,7 +480,7 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
     digest_event.time_ns = p.time_ns();
     Verdict& digested = digest_event.body.emplace<Verdict>(std::move(produced));
     digest = trace::event_digest(digest, digest_event);
-    result.produced.push_back(std::move(digested));
+    if (options.keep_produced) result.produced.push_back(std::move(digested));
   };
 
   // The event being read. A flow's event is handed to its pending slot by swapping pointers
@@ -531,6 +533,14 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
   // Golden entries for flows the trace does not have.
   for (auto& [flow_id, v] : golden) {
     result.differences.push_back({flow_id, v, std::nullopt, "flow in the golden file but not in the trace"});
+  }
+  // Lookups still waiting: their flow never came (orphan_lookups is ordered by flow id).
+  for (const auto& [flow_id, lookups] : orphan_lookups) {
+    result.unmatched_lookups += lookups.size();
+    ++result.unmatched_lookup_flow_count;
+    if (result.unmatched_lookup_flows.size() < TraceReplayResult::kUnmatchedFlowsShown) {
+      result.unmatched_lookup_flows.push_back(flow_id);
+    }
   }
   for (const auto& issue : reader.issues()) result.read_issues.push_back(trace::describe(issue, path));
   result.verdict_digest = digest;

@@ -64,6 +64,13 @@ struct TraceReplayResult {
   std::vector<Finding> findings;
   std::vector<std::string> model_errors;
   std::vector<std::string> notes;  // for people: e.g. which faults a perturbed replay injected.
+  // Faithful mode: lookups (flow id not 0) for flows the trace never shows, or shows only after
+  // their verdict: nothing replays them, so the trace is not what the recorder saw. The counts
+  // (lookups, flows) and the first kUnmatchedFlowsShown flow ids (ascending).
+  uint64_t unmatched_lookups = 0;
+  uint64_t unmatched_lookup_flow_count = 0;
+  std::vector<uint64_t> unmatched_lookup_flows;
+  static constexpr std::size_t kUnmatchedFlowsShown = 5;
 
   uint64_t violations() const {
     uint64_t n = 0;
@@ -72,7 +79,7 @@ struct TraceReplayResult {
   }
   bool passed() const {
     return readable && read_issues.empty() && differences.empty() && off_script.empty() &&
-           violations() == 0;
+           unmatched_lookups == 0 && violations() == 0;
   }
 };
 
@@ -98,6 +105,9 @@ struct FaithfulOptions {
   // When set, expected verdicts come from here (by flow id) instead of the trace's own verdicts.
   const std::vector<Verdict>* golden = nullptr;
   FaithfulAnswers answers = FaithfulAnswers::kAuto;
+  // Keep every produced verdict in TraceReplayResult::produced (for --update-golden). Off, memory
+  // follows the flows in flight instead of the trace's length (verdict_digest is kept either way).
+  bool keep_produced = true;
 };
 
 // Replays one trace faithfully. resolver must be fresh (no state from another trace).

@@ -29,9 +29,17 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d)
   corpus=("$work")
   [[ -d "fuzz/corpus/$t" ]] && corpus+=("fuzz/corpus/$t")
+  # Inputs as long as the largest seed and a little more (the seeds are multi-chunk traces and
+  # whole importer captures; libFuzzer's default, 4096 without big seeds, cuts them), and the
+  # format's dictionary (fuzz/TARGET.dict) where there is one.
+  extra=()
+  case $t in
+    trace_reader_fuzz | import_*_fuzz) extra+=(-max_len=16384) ;;
+  esac
+  [[ -f "fuzz/$t.dict" ]] && extra+=(-dict="fuzz/$t.dict")
   echo "fuzz-smoke: $t for ${seconds}s"
   if ! "$dir/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$work/" "${corpus[@]}" >"$work/log" 2>&1; then
+        -artifact_prefix="$work/" "${extra[@]}" "${corpus[@]}" >"$work/log" 2>&1; then
     echo "fuzz-smoke: $t FAILED; log and crash input in $work" >&2
     tail -n 40 "$work/log" >&2
     status=1

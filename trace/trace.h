@@ -2,7 +2,7 @@
 // Cap'n Proto types never leave trace/: callers see plain flowid::Event values.
 //
 // File layout (all integers little-endian; every frame starts at a multiple of 8 bytes so that an
-// mmapped, uncompressed chunk is read in place by Cap'n Proto without a copy):
+// uncompressed chunk, read into an aligned buffer or memory, is read in place by Cap'n Proto):
 //   preamble (16 bytes): magic "FLOWIDTR" | u32 format_version | u32 reserved (0)
 //   header chunk | event chunk* | footer chunk
 // Every chunk is a 32-byte frame header followed by its payload, zero-padded to 8 bytes:
@@ -77,7 +77,7 @@ struct WriterOptions {
   uint32_t chunk_bytes_max = 1u << 20;
   // Store the Cap'n Proto message packed. Off by default, decided by bench/trace_bench.cc: packing
   // halves a plain trace (89 vs 179 bytes/event) but reads at well under half the speed (an
-  // unpack copy per chunk instead of reading the mmapped message in place: 4.2 vs 11.2 M
+  // unpack copy per chunk instead of reading the message in place: 4.2 vs 11.2 M
   // events/s), and under zstd it does not even save bytes (39.4 vs 38.4 bytes/event).
   bool packed = false;
   // flush() ends with fdatasync. The live recorder turns this off: it flushes after every
@@ -171,8 +171,13 @@ class TraceReader {
   virtual bool clean() const = 0;
 };
 
-// mmap where possible.
+// Reads a file chunk by chunk (pread for a regular file, read for a pipe or a device), holding
+// about one chunk in memory. A file that shrinks while it is read ends in a kTruncated issue; a
+// file without the trace magic is not read past its first bytes.
 std::unique_ptr<TraceReader> open_reader(const std::string& path, const ReaderOptions& options = {});
+// The same from an open descriptor, which the reader takes (and closes); `name` is for messages.
+std::unique_ptr<TraceReader> open_reader_fd(int fd, const std::string& name,
+                                            const ReaderOptions& options = {});
 // Reads from memory; `bytes` must outlive the reader.
 std::unique_ptr<TraceReader> memory_reader(std::string_view bytes, const ReaderOptions& options = {});
 

@@ -9,19 +9,22 @@
 // checksum but fails to decode half-way (only a buggy or hostile writer makes one) yields the
 // events before the failure, then is reported and dropped.
 //
-// Speed (bench/trace_bench.cc): an uncompressed chunk is read in place from the mmapped file
-// (frames are 8-byte aligned); string tables are string_views into the message; next() assigns
-// into the caller's Event, reusing its alternative and string capacities, so steady-state reading
-// allocates nothing. The checksum of the chunk after the current one is computed a few blocks per
-// next() call (Lookahead), so the bytes of a chunk come in from memory while the previous one is
-// decoded, and are verified, as ever, before any of them is decoded.
+// Files are read through a window of about one chunk (ByteSource: pread, or read for pipes and
+// devices), never mmapped: a file that shrinks under a mapping kills the reader with SIGBUS.
+//
+// Speed (bench/trace_bench.cc): an uncompressed chunk is read in place from the window or the
+// caller's memory (frames are 8-byte aligned); string tables are string_views into the message;
+// next() assigns into the caller's Event, reusing its alternative and string capacities, so
+// steady-state reading allocates nothing. In memory, the checksum of the chunk after the current
+// one is computed a few blocks per next() call (Lookahead), so the bytes of a chunk come in from
+// memory while the previous one is decoded, and are verified, as ever, before any of them is
+// decoded.
 #include <capnp/message.h>
 #include <capnp/serialize-packed.h>
 #include <capnp/serialize.h>
 #include <fcntl.h>
 #include <kj/exception.h>
 #include <kj/io.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -69,29 +72,165 @@ class CapnpErrors final : public kj::ExceptionCallback {
   std::string message_;
 };
 
-// Owns the bytes a reader reads: an mmapped file, a buffer read() filled, or nothing (memory).
-class Storage {
+// The bytes of a trace, as the reader asks for them. In memory (memory_reader) they are all
+// present and read in place. From a file descriptor they come into a window of at most one chunk
+// (plus a read block) as the reader moves on: pread for a regular file, read for a pipe, a
+// device or stdin. Never mmap: a file that shrinks under a mapping (a recorder rewriting the
+// path) raises SIGBUS, which no reader of untrusted files can afford; a short pread is just the
+// end of the file, reported as a truncation. And a device like /dev/zero is never read whole: the
+// magic is checked in the first block and a frame header is checked before its payload is read.
+class ByteSource {
  public:
-  virtual ~Storage() = default;
-  virtual bool mapped() const { return false; }
-};
+  // In memory: `data` must be 8-byte aligned and outlive the source.
+  ByteSource(const unsigned char* data, std::size_t size)
+      : window_(data), window_len_(size), end_(size), eof_(true) {}
+  // Takes fd. `seekable`: a regular file (pread); otherwise read forward only.
+  ByteSource(int fd, bool seekable) : fd_(fd), seekable_(seekable) {}
+  ~ByteSource() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ByteSource(const ByteSource&) = delete;
+  ByteSource& operator=(const ByteSource&) = delete;
 
-class MappedStorage final : public Storage {
- public:
-  MappedStorage(void* base, std::size_t size) : base_(base), size_(size) {}
-  ~MappedStorage() override { ::munmap(base_, size_); }
-  bool mapped() const override { return true; }
+  bool in_memory() const { return fd_ < 0; }
+  // Bytes [at, at + n) are present: ptr(at) points at them until the next have / fill / reaches.
+  bool have(uint64_t at, uint64_t n) { return fill(at, n) >= n; }
+  const unsigned char* ptr(uint64_t at) const { return window_ + (at - base_); }
+  // How many of the n bytes from `at` are present (fewer only at the end of the file).
+  uint64_t fill(uint64_t at, uint64_t n) {
+    if (at >= base_ && at - base_ <= window_len_ && window_len_ - (at - base_) >= n) return n;
+    if (in_memory()) return at >= window_len_ ? 0 : window_len_ - at;
+    read_to(at, n);
+    if (at < base_ || at - base_ > window_len_) return 0;
+    return std::min<uint64_t>(n, window_len_ - (at - base_));
+  }
+  // The file holds at least `end` bytes. Reading forward only, the bytes before `end` are dropped.
+  bool reaches(uint64_t end) {
+    if (end == 0) return true;
+    if (in_memory() || (eof_ && end > end_)) return end <= end_;
+    if (end <= base_ + window_len_ && end > base_) return true;
+    if (seekable_) {
+      unsigned char byte;
+      return pread_some(&byte, 1, end - 1) == 1;
+    }
+    return fill(end, 0) == 0 && base_ == end;
+  }
+  // The end of the file, once it was met (fill returned fewer bytes than asked for).
+  uint64_t end() const { return end_; }
+  // Bytes read from the descriptor so far (the file's size once the end was met).
+  uint64_t bytes_seen() const { return std::max(end_, base_ + window_len_); }
+  // A read error ("read: Input/output error"), which ends the file where it happened.
+  const std::string& error() const { return error_; }
 
  private:
-  void* base_;
-  std::size_t size_;
+  static constexpr std::size_t kReadBlock = 256 << 10;
+
+  // Makes the window start at or before `at` (on its 8-byte boundary, which keeps payloads
+  // aligned for Cap'n Proto) and reads until it holds n bytes from `at` or the file ends.
+  void read_to(uint64_t at, uint64_t n) {
+    const uint64_t from = at & ~uint64_t{7};
+    if (from < base_ || from > base_ + window_len_) {
+      if (seekable_ || from < base_) {
+        if (!seekable_) return;  // read forward only: those bytes are gone.
+        base_ = from;
+        window_len_ = 0;
+      } else if (!skip_to(from)) {
+        return;
+      }
+    }
+    const std::size_t keep_from = from - base_;
+    if (keep_from > 0) {
+      std::memmove(mutable_window(), mutable_window() + keep_from, window_len_ - keep_from);
+      window_len_ -= keep_from;
+      base_ = from;
+    }
+    const uint64_t need = at + n - base_;
+    reserve(std::max<uint64_t>(need, kReadBlock));
+    while (window_len_ < need && !eof_) {
+      const std::size_t room = capacity_ - window_len_;
+      const ssize_t got =
+          seekable_ ? pread_some(mutable_window() + window_len_, room, base_ + window_len_)
+                    : read_some(mutable_window() + window_len_, room);
+      if (got <= 0) {
+        eof_ = true;
+        end_ = base_ + window_len_;
+      } else {
+        window_len_ += static_cast<std::size_t>(got);
+      }
+    }
+  }
+
+  // Reading forward only: reads and drops the bytes up to `to`. False if the file ends first.
+  bool skip_to(uint64_t to) {
+    base_ += window_len_;
+    window_len_ = 0;
+    reserve(kReadBlock);
+    while (base_ < to && !eof_) {
+      const ssize_t got = read_some(mutable_window(), std::min<uint64_t>(capacity_, to - base_));
+      if (got <= 0) {
+        eof_ = true;
+        end_ = base_;
+      } else {
+        base_ += static_cast<uint64_t>(got);
+      }
+    }
+    return base_ == to;
+  }
+
+  void reserve(uint64_t bytes) {
+    if (bytes <= capacity_) return;
+    const std::size_t words = (bytes + 7) / 8;
+    std::unique_ptr<uint64_t[]> grown(new uint64_t[words]);
+    if (window_len_ > 0) std::memcpy(grown.get(), buffer_.get(), window_len_);
+    buffer_ = std::move(grown);
+    capacity_ = words * 8;
+    window_ = mutable_window();
+  }
+  unsigned char* mutable_window() { return reinterpret_cast<unsigned char*>(buffer_.get()); }
+
+  ssize_t pread_some(void* into, std::size_t bytes, uint64_t at) {
+    for (;;) {
+      const ssize_t got = ::pread(fd_, into, bytes, static_cast<off_t>(at));
+      if (got >= 0) return got;
+      if (errno == EINTR) continue;
+      note_error("pread", at);
+      return -1;
+    }
+  }
+  ssize_t read_some(void* into, std::size_t bytes) {
+    for (;;) {
+      const ssize_t got = ::read(fd_, into, bytes);
+      if (got >= 0) return got;
+      if (errno == EINTR) continue;
+      note_error("read", base_ + window_len_);
+      return -1;
+    }
+  }
+  void note_error(const char* call, uint64_t at) {
+    if (error_.empty()) error_ = fmt::format("{} at byte {}: {}", call, at, std::strerror(errno));
+  }
+
+  int fd_ = -1;
+  bool seekable_ = false;
+  std::unique_ptr<uint64_t[]> buffer_;
+  std::size_t capacity_ = 0;
+  const unsigned char* window_ = nullptr;  // buffer_, or the caller's bytes in memory.
+  uint64_t base_ = 0;                      // the file offset of window_[0].
+  std::size_t window_len_ = 0;
+  uint64_t end_ = 0;
+  bool eof_ = false;
+  std::string error_;
 };
 
-// 8-byte aligned, as Cap'n Proto requires of messages it reads in place.
-class BufferStorage final : public Storage {
+// An 8-byte aligned copy of bytes that were not (Cap'n Proto reads messages in place).
+class AlignedCopy {
  public:
-  explicit BufferStorage(std::size_t size) : words_((size + 7) / 8) {}
-  unsigned char* data() { return reinterpret_cast<unsigned char*>(words_.data()); }
+  explicit AlignedCopy(std::string_view bytes) : words_((bytes.size() + 7) / 8) {
+    if (!bytes.empty()) std::memcpy(words_.data(), bytes.data(), bytes.size());
+  }
+  const unsigned char* data() const {
+    return reinterpret_cast<const unsigned char*>(words_.data());
+  }
 
  private:
   std::vector<uint64_t> words_;
@@ -154,25 +293,25 @@ using SpareBodies = std::tuple<ProcessSpawn, ProcessExec, ProcessExit, FileChang
 
 class ChunkedReader final : public TraceReader {
  public:
-  ChunkedReader(std::string name, std::string_view bytes, std::unique_ptr<Storage> storage,
-                const ReaderOptions& options)
-      : name_(std::move(name)),
-        storage_(std::move(storage)),
-        data_(reinterpret_cast<const unsigned char*>(bytes.data())),
-        size_(bytes.size()),
-        options_(options) {
-    capnp_options_.traversalLimitInWords = options_.traversal_limit_words;
-    capnp_options_.nestingLimit = static_cast<int>(options_.nesting_limit);
-    stats_.file_bytes = size_;
-    digest_ = kDigestSeed;
-    mapped_ = storage_ != nullptr && storage_->mapped();
-    if (reinterpret_cast<uintptr_t>(data_) % 8 != 0) {
-      auto copy = std::make_unique<BufferStorage>(size_);
-      if (size_ > 0) std::memcpy(copy->data(), data_, size_);
-      data_ = copy->data();
-      storage_ = std::move(copy);
+  // In memory.
+  ChunkedReader(std::string_view bytes, const ReaderOptions& options)
+      : name_("<memory>"), options_(options) {
+    const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+    if (reinterpret_cast<uintptr_t>(data) % 8 != 0) {
+      copy_ = std::make_unique<AlignedCopy>(bytes);
+      data = copy_->data();
     }
-    open();
+    src_ = std::make_unique<ByteSource>(data, bytes.size());
+    stats_.file_bytes = bytes.size();
+    start();
+  }
+  // From a file descriptor (taken); `size` is the file's size at open, if known.
+  ChunkedReader(std::string name, int fd, bool seekable, uint64_t size,
+                const ReaderOptions& options)
+      : name_(std::move(name)), options_(options) {
+    src_ = std::make_unique<ByteSource>(fd, seekable);
+    stats_.file_bytes = size;
+    start();
   }
 
   // noexcept explicitly: KJ destructors are noexcept(false), which would make this one laxer than
@@ -195,6 +334,7 @@ class ChunkedReader final : public TraceReader {
   }
 
   bool next(Event& out) override {
+    if (done_ && event_pos_ >= event_total_) return false;
     for (;;) {
       while (event_pos_ < event_total_) {
         const uint32_t position = event_pos_++;
@@ -211,7 +351,10 @@ class ChunkedReader final : public TraceReader {
           drop_chunk(fmt::format("event {}: {}", position, e.message));
         }
       }
-      if (!advance()) return false;
+      if (!advance()) {
+        finish_stats();
+        return false;
+      }
     }
   }
 
@@ -226,26 +369,41 @@ class ChunkedReader final : public TraceReader {
     issues_.push_back(TraceIssue{kind, offset, chunk_index, std::move(message)});
   }
 
+  void start() {
+    capnp_options_.traversalLimitInWords = options_.traversal_limit_words;
+    capnp_options_.nestingLimit = static_cast<int>(options_.nesting_limit);
+    digest_ = kDigestSeed;
+    open();
+    if (done_) finish_stats();
+  }
+
+  // The magic comes first, from the first few bytes: a device or a pipe that is not a trace is
+  // not read any further.
   void open() {
-    if (size_ < frame::kPreambleBytes) {
-      bool prefix = std::memcmp(data_, frame::kFileMagic, std::min(size_, sizeof frame::kFileMagic)) == 0;
-      if (prefix && size_ > 0) {
+    const uint64_t got = src_->fill(0, frame::kPreambleBytes);
+    const unsigned char* data = src_->ptr(0);
+    if (got < frame::kPreambleBytes) {
+      bool prefix = got > 0 && std::memcmp(data, frame::kFileMagic,
+                                           std::min<uint64_t>(got, sizeof frame::kFileMagic)) == 0;
+      if (!src_->error().empty()) {
+        issue(TraceIssue::Kind::kNotATrace, 0, 0, src_->error());
+      } else if (prefix) {
         issue(TraceIssue::Kind::kTruncated, 0, 0,
-              fmt::format("the file ends at byte {}, inside the {}-byte preamble", size_,
+              fmt::format("the file ends at byte {}, inside the {}-byte preamble", got,
                           frame::kPreambleBytes));
       } else {
         issue(TraceIssue::Kind::kNotATrace, 0, 0,
-              fmt::format("{} bytes: too short for a flowid trace", size_));
+              fmt::format("{} bytes: too short for a flowid trace", got));
       }
       done_ = true;
       return;
     }
-    if (std::memcmp(data_, frame::kFileMagic, sizeof frame::kFileMagic) != 0) {
+    if (std::memcmp(data, frame::kFileMagic, sizeof frame::kFileMagic) != 0) {
       issue(TraceIssue::Kind::kNotATrace, 0, 0, "no flowid trace magic \"FLOWIDTR\"");
       done_ = true;
       return;
     }
-    const auto version = static_cast<uint32_t>(frame::load_le(data_ + 8, 4));
+    const auto version = static_cast<uint32_t>(frame::load_le(data + 8, 4));
     note_version(version, 8);
     offset_ = frame::kPreambleBytes;
     ok_ = true;
@@ -271,6 +429,24 @@ class ChunkedReader final : public TraceReader {
     message_.reset();
   }
 
+  // For a file that is shorter than when it was opened (being rewritten under the reader).
+  std::string shrink_note() const {
+    const uint64_t end = src_->end();
+    if (src_->in_memory() || end >= stats_.file_bytes) return "";
+    return fmt::format(" (the file shrank while it was read: {} bytes at open)", stats_.file_bytes);
+  }
+
+  // Once reading stopped: what was read from a stream, and a read error if one ended it.
+  void finish_stats() {
+    if (src_->in_memory()) return;
+    if (stats_.file_bytes == 0) stats_.file_bytes = src_->bytes_seen();
+    if (!src_->error().empty() && !read_error_reported_) {
+      read_error_reported_ = true;
+      issue(TraceIssue::Kind::kTruncated, src_->end(), next_chunk_index_,
+            "reading stopped at a read error: " + src_->error());
+    }
+  }
+
   void end_without_footer(uint64_t offset) {
     issue(TraceIssue::Kind::kMissingFooter, offset, next_chunk_index_,
           fmt::format("no footer: the trace ends after {} readable bytes (writer did not finish)",
@@ -286,27 +462,28 @@ class ChunkedReader final : public TraceReader {
     // In windows: a sanitizer checks memmem's whole range, however near the next magic is.
     static constexpr uint64_t kWindow = 512;
     uint64_t p = frame::padded8(from);
-    while (p < size_ && size_ - p >= frame::kFrameHeaderBytes) {
-      const uint64_t window = std::min<uint64_t>(size_ - p, kWindow + sizeof kMagic - 1);
-      const void* hit = ::memmem(data_ + p, window, kMagic, sizeof kMagic);
+    for (;;) {
+      const uint64_t window = src_->fill(p, kWindow + sizeof kMagic - 1);
+      if (window < frame::kFrameHeaderBytes) break;
+      const unsigned char* w = src_->ptr(p);
+      const void* hit = ::memmem(w, window, kMagic, sizeof kMagic);
       if (hit == nullptr) {
         p += kWindow;  // a multiple of 8; the window overlapped the next by the magic's size - 1.
         continue;
       }
-      const auto q = static_cast<uint64_t>(static_cast<const unsigned char*>(hit) - data_);
+      const uint64_t q = p + static_cast<uint64_t>(static_cast<const unsigned char*>(hit) - w);
       if (q % 8 != 0) {
         p = frame::padded8(q);  // the next boundary after an unaligned magic.
         continue;
       }
-      if (size_ - q < frame::kFrameHeaderBytes) break;
-      if (frame::header_valid(data_ + q)) {
+      if (!src_->have(q, frame::kFrameHeaderBytes)) break;
+      if (frame::header_valid(src_->ptr(q))) {
         offset_ = q;
         return;
       }
       p = q + 8;
     }
-    offset_ = size_;
-    resynced_to_end_ = true;
+    offset_ = src_->end();  // the end was met (fill came back short).
   }
 
   // Loads the next event chunk; false at the end.
@@ -337,28 +514,24 @@ class ChunkedReader final : public TraceReader {
   // not hash (bad header, over the limits, cut short) get no lookahead; step() reports them.
   void start_lookahead() {
     lookahead_ = Lookahead{};
+    // Only in memory: from a file the next chunk is read when it is reached (the window holds
+    // the current one), and its bytes are then in the cache when step() hashes them.
+    if (!src_->in_memory()) return;
     const uint64_t at = offset_;
-    if (event_total_ == 0 || at >= size_ || size_ - at < frame::kFrameHeaderBytes) return;
-    const unsigned char* p = data_ + at;
+    const uint64_t size = src_->end();
+    if (event_total_ == 0 || at >= size || size - at < frame::kFrameHeaderBytes) return;
+    const unsigned char* p = src_->ptr(at);
     if (!frame::header_valid(p)) return;
     const frame::FrameHeader h = frame::decode(p);
     if (h.stored_bytes > options_.chunk_bytes_max || h.raw_bytes > options_.chunk_bytes_max) return;
     const uint64_t padded = frame::padded8(h.stored_bytes);
     // (Under one block, hash::bytes takes another path; such a chunk is hashed by step().)
-    if (padded > size_ - at - frame::kFrameHeaderBytes || padded < hash::kBlockBytes) return;
+    if (padded > size - at - frame::kFrameHeaderBytes || padded < hash::kBlockBytes) return;
     lookahead_.at = at;
     lookahead_.padded = padded;
     lookahead_.payload = p + frame::kFrameHeaderBytes;
     lookahead_.blocks_total = padded / hash::kBlockBytes;
     lookahead_.blocks_per_event = lookahead_.blocks_total / event_total_ + 1;
-    if (mapped_) {
-      // Map the pages now, in one call, rather than fault them in one by one: a prefetch of an
-      // unmapped page does nothing.
-      const auto first = reinterpret_cast<uintptr_t>(lookahead_.payload) & ~uintptr_t{4095};
-      ::madvise(reinterpret_cast<void*>(first),
-                reinterpret_cast<uintptr_t>(lookahead_.payload) + padded - first,
-                MADV_POPULATE_READ);
-    }
   }
 
   [[gnu::noinline]] void lookahead_step() {
@@ -389,19 +562,21 @@ class ChunkedReader final : public TraceReader {
     if (done_) return Step::kEnd;
     const uint64_t at = offset_;
     const uint64_t index = next_chunk_index_;
-    if (at >= size_) {
+    // The previous chunk's message may point into the window, which is about to move.
+    message_.reset();
+    const uint64_t left = src_->fill(at, frame::kFrameHeaderBytes);
+    if (left == 0) {
       end_without_footer(at);
       return Step::kEnd;
     }
-    const uint64_t left = size_ - at;
     if (left < frame::kFrameHeaderBytes) {
       issue(TraceIssue::Kind::kTruncated, at, index,
-            fmt::format("the file ends at byte {}, inside a chunk's {}-byte frame header", size_,
-                        frame::kFrameHeaderBytes));
+            fmt::format("the file ends at byte {}, inside a chunk's {}-byte frame header{}",
+                        at + left, frame::kFrameHeaderBytes, shrink_note()));
       end_without_footer(at);
       return Step::kEnd;
     }
-    const unsigned char* p = data_ + at;
+    const unsigned char* p = src_->ptr(at);
     if (!frame::header_valid(p)) {
       issue(TraceIssue::Kind::kDamagedChunk, at, index,
             "bad chunk frame header (magic or header check); searching for the next chunk");
@@ -416,20 +591,22 @@ class ChunkedReader final : public TraceReader {
             fmt::format("chunk claims {} stored / {} raw bytes, over chunk_bytes_max {}; skipped",
                         h.stored_bytes, h.raw_bytes, options_.chunk_bytes_max));
       ++next_chunk_index_;
-      if (end <= size_) {
+      if (src_->reaches(end)) {
         offset_ = end;
       } else {
         resync(at + 8);
       }
       return Step::kOther;
     }
-    if (end > size_) {
+    const uint64_t got = src_->fill(at, end - at);
+    if (got < end - at) {
       issue(TraceIssue::Kind::kTruncated, at, index,
-            fmt::format("the file ends at byte {}, inside a chunk that needs {} bytes", size_,
-                        end - at));
+            fmt::format("the file ends at byte {}, inside a chunk that needs {} bytes{}", at + got,
+                        end - at, shrink_note()));
       end_without_footer(at);
       return Step::kEnd;
     }
+    p = src_->ptr(at);  // the window may have moved.
     offset_ = end;
     ++next_chunk_index_;
     const unsigned char* payload = p + frame::kFrameHeaderBytes;
@@ -935,19 +1112,17 @@ class ChunkedReader final : public TraceReader {
   }
 
   std::string name_;
-  std::unique_ptr<Storage> storage_;
-  const unsigned char* data_;
-  std::size_t size_;
+  std::unique_ptr<AlignedCopy> copy_;
+  std::unique_ptr<ByteSource> src_;
   ReaderOptions options_;
   capnp::ReaderOptions capnp_options_;
 
-  bool mapped_ = false;  // data_ is an mmapped file.
   bool ok_ = false;
   bool done_ = false;
   bool header_read_ = false;
   bool newer_reported_ = false;
   bool damage_seen_ = false;
-  bool resynced_to_end_ = false;
+  bool read_error_reported_ = false;
   uint64_t offset_ = 0;
   uint64_t next_chunk_index_ = 0;
   uint64_t chunk_offset_ = 0;
@@ -1002,45 +1177,24 @@ std::unique_ptr<TraceReader> open_reader(const std::string& path, const ReaderOp
     return std::make_unique<NotATraceReader>(TraceIssue{
         TraceIssue::Kind::kNotATrace, 0, 0, std::string("open: ") + std::strerror(errno)});
   }
+  return open_reader_fd(fd, path, options);
+}
+
+std::unique_ptr<TraceReader> open_reader_fd(int fd, const std::string& name,
+                                            const ReaderOptions& options) {
+  if (fd < 0) {
+    return std::make_unique<NotATraceReader>(
+        TraceIssue{TraceIssue::Kind::kNotATrace, 0, 0, std::string("no file descriptor")});
+  }
   struct stat st {};
-  std::unique_ptr<Storage> storage;
-  std::string_view bytes;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-    auto size = static_cast<std::size_t>(st.st_size);
-    void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (base != MAP_FAILED) {
-      ::madvise(base, size, MADV_SEQUENTIAL);
-      storage = std::make_unique<MappedStorage>(base, size);
-      bytes = std::string_view(static_cast<const char*>(base), size);
-    }
-  }
-  if (!storage) {
-    // Not mappable (a pipe, /proc, an empty file): read it whole.
-    std::string all;
-    char buffer[1 << 16];
-    for (;;) {
-      ssize_t n = ::read(fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int saved = errno;
-        ::close(fd);
-        return std::make_unique<NotATraceReader>(TraceIssue{
-            TraceIssue::Kind::kNotATrace, all.size(), 0, std::string("read: ") + std::strerror(saved)});
-      }
-      if (n == 0) break;
-      all.append(buffer, static_cast<std::size_t>(n));
-    }
-    auto buffer_storage = std::make_unique<BufferStorage>(all.size());
-    if (!all.empty()) std::memcpy(buffer_storage->data(), all.data(), all.size());
-    bytes = std::string_view(reinterpret_cast<const char*>(buffer_storage->data()), all.size());
-    storage = std::move(buffer_storage);
-  }
-  ::close(fd);
-  return std::make_unique<ChunkedReader>(path, bytes, std::move(storage), options);
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (regular) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const uint64_t size = regular ? static_cast<uint64_t>(st.st_size) : 0;
+  return std::make_unique<ChunkedReader>(name, fd, regular, size, options);
 }
 
 std::unique_ptr<TraceReader> memory_reader(std::string_view bytes, const ReaderOptions& options) {
-  return std::make_unique<ChunkedReader>("<memory>", bytes, nullptr, options);
+  return std::make_unique<ChunkedReader>(bytes, options);
 }
 
 }  // namespace flowid::trace
