@@ -18,6 +18,9 @@
 // cell differs from the bundled expectations (a cell is expected to find a violation exactly when
 // fixtures/counterexamples holds STRATEGY--FN.scenario).
 #include <fmt/format.h>
+
+#include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 #include <algorithm>
@@ -692,6 +695,15 @@ int run_fuzz(const FuzzOptions& options) {
   campaign.strategy = *strategy;
   campaign.generator.faults = plan;
   campaign.generator.swarm = !options.no_swarm;
+  // A plugin's own identifiers (its allowlists, the programs it special-cases) become the
+  // generator's dictionary: impostors borrow them. Derived from the file, so a reproduce command
+  // naming the same plugin regenerates the same cases.
+  const std::string& plugin_file = !options.launcher.empty() ? options.launcher : options.strategy;
+  if (plugin::looks_like_plugin_path(plugin_file)) {
+    std::ifstream in(plugin_file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    campaign.generator.borrowed_signing_ids = fuzz::identifiers_in(bytes);
+  }
   // No seed given: one from the clock, printed so the run can be repeated.
   campaign.seed = options.seed.value_or(static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffULL);
   if (options.single_case) return run_single_case(options, campaign, plan);

@@ -218,6 +218,37 @@ TEST(Composition, SoundStrategyHoldsOverManyCompositeCases) {
   }
 }
 
+// ---- The code under test's own identifiers as a dictionary.
+
+TEST(Dictionary, ReverseDnsIdentifiersAreFoundInBytes) {
+  using namespace std::string_literals;
+  const std::string bytes = "\x7f" "ELF\0libc.so.6\0org.sparkle-project.Sparkle.Autoupdate\0GLIBC_2.2.5\0"
+                            "com.google.Keystone.Agent\0x.y\0com.apple\0%s.%d\0com.google.Keystone.Agent\0"s;
+  EXPECT_EQ(identifiers_in(bytes),
+            (std::vector<std::string>{"com.google.Keystone.Agent", "org.sparkle-project.Sparkle.Autoupdate"}));
+  EXPECT_EQ(identifiers_in(bytes, 1).size(), 1u);
+  EXPECT_TRUE(identifiers_in("").empty());
+}
+
+TEST(Dictionary, F10ImpostorsBorrowTheDictionarysIdentifiers) {
+  GeneratorOptions options;
+  options.faults = bit(Fault::kSameName);
+  options.borrowed_signing_ids = {"org.example.updater"};
+  bool borrowed = false;
+  for (uint64_t seed = 1; seed <= 200 && !borrowed; ++seed) {
+    Choices choices(seed);
+    GeneratedCase c = generate_case(options, choices, "d");
+    for (const auto& step : c.scenario.steps) {
+      const auto* id = step.option("signing_id");
+      borrowed = borrowed || (step.kind == scenario::StepKind::kFile && id && *id == "org.example.updater" &&
+                              *step.option("team_id") == "EVILTEAM01");
+    }
+    ASSERT_FALSE(check_realism(c.scenario));
+    ASSERT_TRUE(check_scenario(c.scenario, strategy("token+recheck")).ran());
+  }
+  EXPECT_TRUE(borrowed);
+}
+
 // ---- Shrinking and credit.
 
 TEST(Shrink, RemovesADependentPairThatCannotGoAlone) {

@@ -247,7 +247,12 @@ TEST_P(FuzzCatches, WithinAShortCaseBudget) {
 
 INSTANTIATE_TEST_SUITE_P(Zoo, FuzzCatches,
                          ::testing::Values("pid_ttl_cache", "pidpath_after_token_error",
-                                           "gone_fail_open", "launch_check_then_spawn"),
+                                           "gone_fail_open", "launch_check_then_spawn",
+                                           // Two faults meeting, unreachable before compositional
+                                           // schedules; and an allowlist compiled into the plugin.
+                                           "delegated_app_by_pid", "malformed_flow_pid",
+                                           "eperm_libexec_path", "launch_suspended_recheck_path",
+                                           "launch_kernel_req_fallback", "signing_id_no_team"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 // The sound variants also survive a short fuzz run.

@@ -159,7 +159,9 @@ class Builder {
     FileState& file = files_[static_cast<std::size_t>(program)];
     const bool reinstall = file.state == FileState::kRemoved || file.state == FileState::kRenamed;
     file.state = FileState::kOriginal;
-    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, identity_options(p));
+    auto identity = identity_options(p);
+    if (program == kImpostorBorrowed) identity.insert(identity.begin(), {"signing_id", borrowed_id_});
+    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, std::move(identity));
     const FaultSet tag = reinstall ? bit(Fault::kReplacedOnDisk) : kNoFaults;
     // A first install can always come earlier, at top level; a reinstall after an F5 removal
     // must come after it, at the interference's slot.
@@ -453,6 +455,7 @@ class Builder {
   // with a trusted program's identifier. The genuine program is often allowed by identity (a
   // copy taken for it passes under its rule) and sometimes runs beside it.
   Lookup same_name(FaultSet tag) {
+    if (!options_.borrowed_signing_ids.empty() && c_.chance(1, 2)) return borrowed_identity(tag);
     static constexpr std::array<std::pair<int, int>, 3> kCopies = {
         {{kSimTrustd, kTrustd}, {kImpostorApple, kCurl}, {kImpostorTeam, kGood}}};
     const auto [copy, genuine] = kCopies[c_.below(kCopies.size())];
@@ -471,6 +474,19 @@ class Builder {
     }
     Lookup lookup;
     lookup.owner = spawn(copy, tag);
+    lookup.flow = open_flow(lookup.owner, kNoFaults);
+    return lookup;
+  }
+
+  // F10 with the code under test's own dictionary: another team's build signed with an
+  // identifier the code names, denied by the user by path or by its team's identity.
+  Lookup borrowed_identity(FaultSet tag) {
+    const auto& ids = options_.borrowed_signing_ids;
+    if (borrowed_id_.empty()) borrowed_id_ = ids[c_.below(ids.size())];
+    rule_plan(kImpostorBorrowed, c_.chance(3, 4) ? RulePlan::kDenyPath : RulePlan::kRandom);
+    if (c_.chance(1, 2)) no_rule_allow_ = true;
+    Lookup lookup;
+    lookup.owner = spawn(kImpostorBorrowed, tag);
     lookup.flow = open_flow(lookup.owner, kNoFaults);
     return lookup;
   }
@@ -800,6 +816,7 @@ class Builder {
   uint32_t flow_count_ = 0;
   uint32_t renames_ = 0;
   bool no_rule_allow_ = false;
+  std::string borrowed_id_;  // kImpostorBorrowed's signing id in this case.
 };
 
 }  // namespace
@@ -831,6 +848,49 @@ FaultSet refresh_faults(GeneratedCase& generated) {
     if (contains(set, fault_at(i))) generated.scenario.faults.emplace_back(fault_id(fault_at(i)));
   }
   return set;
+}
+
+std::vector<std::string> identifiers_in(std::string_view bytes, std::size_t max) {
+  // A reverse-DNS identifier: 2-63 lowercase letters, then two or more dot-separated labels of
+  // letters, digits, '-' and '_'. Library names (libc.so.6) and versions do not qualify.
+  auto label_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  };
+  auto identifier = [&](std::string_view run) {
+    const auto dot = run.find('.');
+    if (dot == std::string_view::npos || dot < 2 || dot > 63) return false;
+    for (std::size_t i = 0; i < dot; ++i) {
+      if (run[i] < 'a' || run[i] > 'z') return false;
+    }
+    std::size_t labels = 0;
+    std::size_t length = 0;
+    for (std::size_t i = dot + 1; i <= run.size(); ++i) {
+      if (i == run.size() || run[i] == '.') {
+        if (length == 0) return false;
+        ++labels;
+        length = 0;
+      } else if (!label_char(run[i])) {
+        return false;
+      } else {
+        ++length;
+      }
+    }
+    return labels >= 2 && !run.ends_with(".so") && run.find(".so.") == std::string_view::npos;
+  };
+  std::vector<std::string> found;
+  constexpr std::size_t kRunBytesMax = 255;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= bytes.size(); ++i) {
+    const bool printable = i < bytes.size() && (label_char(bytes[i]) || bytes[i] == '.');
+    if (printable) continue;
+    const std::string_view run = bytes.substr(start, i - start);
+    if (run.size() >= 5 && run.size() <= kRunBytesMax && identifier(run)) found.emplace_back(run);
+    start = i + 1;
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  if (found.size() > max) found.resize(max);
+  return found;
 }
 
 std::size_t schedule_size(const scenario::Scenario& scenario) {

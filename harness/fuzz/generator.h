@@ -30,6 +30,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness/fuzz/faults.h"
@@ -71,6 +73,10 @@ struct GeneratorOptions {
   uint32_t episodes_max = 5;
   // Probability (in percent) that an episode is a fault episode rather than a clean one.
   uint32_t fault_episode_percent = 60;
+  // Signing identifiers the code under test names (a dictionary, as fuzzers take one from the
+  // binary they test: identifiers_in()). F10 impostors borrow them: another team's build signed
+  // with an identifier a plugin's built-in allowlist trusts.
+  std::vector<std::string> borrowed_signing_ids;
 };
 
 // Named bounds (STYLE: every loop has one).
@@ -105,6 +111,12 @@ GeneratedCase generate_case(const GeneratorOptions& options, Choices& choices, s
 // The faults a (possibly shrunk) case still carries: the tags of its remaining steps plus the
 // world faults its world still expresses. Also rewrites scenario.faults to match.
 FaultSet refresh_faults(GeneratedCase& generated);
+
+// Reverse-DNS identifiers (com.example.tool, org.sparkle-project.Sparkle.Autoupdate) found as
+// NUL- or byte-delimited printable runs in `bytes` (a plugin's file), sorted and without
+// duplicates, at most `max`. A dictionary for the generator: identifiers compiled into the code
+// under test are the ones its allowlists compare against.
+std::vector<std::string> identifiers_in(std::string_view bytes, std::size_t max = 32);
 
 // Number of schedule steps, counting each race as a step (the counterexample size).
 std::size_t schedule_size(const scenario::Scenario& scenario);

@@ -26,7 +26,7 @@ struct Program {
 };
 enum ProgramIndex : int {
   kGood = 0, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner, kTrustd, kNsurlsessiond, kSimTrustd,
-  kImpostorApple, kImpostorTeam,
+  kImpostorApple, kImpostorTeam, kImpostorBorrowed,
   kProgramCount
 };
 inline constexpr std::array<Program, kProgramCount> kPrograms = {{
@@ -47,6 +47,9 @@ inline constexpr std::array<Program, kProgramCount> kPrograms = {{
     // resolver reports (team, platform, kind) tell them from the genuine program.
     {"/Users/u/Downloads/curl", "ad-hoc", "com.apple.curl", "", false},
     {"/Users/u/Downloads/Good", "developer-id", "com.example.good", "EVILTEAM01", false},
+    // Another team's build signed with an identifier the code under test names (its signing id
+    // comes from GeneratorOptions::borrowed_signing_ids, chosen per case).
+    {"/Users/u/Downloads/Updater", "developer-id", "", "EVILTEAM01", false},
 }};
 // Programs clean episodes and fault patterns pick from (not the /usr/libexec daemons, which
 // belong to F3, F6 and F10).
