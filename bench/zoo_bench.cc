@@ -35,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/cli_runner.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -50,52 +52,10 @@ struct Options {
   uint64_t rc_cases = 10000;
 };
 
-struct Output {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs program with args, stdin /dev/null, capturing both streams.
+// The same runner the CLI tests use: fork, exec, both streams drained concurrently.
+using Output = flowid::testing::CommandResult;
 Output run(const std::string& program, const std::vector<std::string>& args) {
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0) return {};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    ::dup2(null_fd, 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(program.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  auto drain = [](int fd, std::string& into) {
-    char buffer[65536];
-    for (;;) {
-      ssize_t n = ::read(fd, buffer, sizeof buffer);
-      if (n <= 0) break;
-      into.append(buffer, static_cast<std::size_t>(n));
-    }
-  };
-  Output result;
-  std::thread err_reader([&] { drain(err_pipe[0], result.err); });
-  drain(out_pipe[0], result.out);
-  err_reader.join();
-  ::close(out_pipe[0]);
-  ::close(err_pipe[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return flowid::testing::run_program(program, args);
 }
 
 struct Variant {

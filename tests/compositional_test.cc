@@ -39,6 +39,8 @@ GeneratedCase generate(uint64_t seed, FaultSet faults, bool launchers = false) {
   GeneratorOptions options;
   options.faults = faults;
   options.launchers = launchers;
+  // Half the cases with a dictionary (a plugin's identifiers), so its impostors are covered too.
+  if (seed % 2 == 1) options.borrowed_signing_ids = {"org.example.updater", "com.example.helper"};
   Choices choices(seed);
   return generate_case(options, choices, "c" + std::to_string(seed));
 }

@@ -143,8 +143,12 @@ class Builder {
     out_.injected |= tag | (out_.race_faults.back().empty() ? kNoFaults : race_tag);
   }
 
-  static std::vector<std::pair<std::string, std::string>> identity_options(const Program& p) {
+  // The identity options of a program's genuine build (the borrowing impostor's signing id is
+  // the case's borrowed identifier).
+  std::vector<std::pair<std::string, std::string>> identity_options(int program) const {
+    const Program& p = kPrograms[static_cast<std::size_t>(program)];
     std::vector<std::pair<std::string, std::string>> options;
+    if (program == kImpostorBorrowed) options.emplace_back("signing_id", borrowed_id_);
     if (!p.signing_id.empty()) options.emplace_back("signing_id", std::string(p.signing_id));
     if (!p.team_id.empty()) options.emplace_back("team_id", std::string(p.team_id));
     return options;
@@ -159,9 +163,7 @@ class Builder {
     FileState& file = files_[static_cast<std::size_t>(program)];
     const bool reinstall = file.state == FileState::kRemoved || file.state == FileState::kRenamed;
     file.state = FileState::kOriginal;
-    auto identity = identity_options(p);
-    if (program == kImpostorBorrowed) identity.insert(identity.begin(), {"signing_id", borrowed_id_});
-    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, std::move(identity));
+    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, identity_options(program));
     const FaultSet tag = reinstall ? bit(Fault::kReplacedOnDisk) : kNoFaults;
     // A first install can always come earlier, at top level; a reinstall after an F5 removal
     // must come after it, at the interference's slot.
@@ -601,7 +603,7 @@ class Builder {
     FileState& file = files_[static_cast<std::size_t>(program)];
     const std::string path(p.path);
     auto original = [&]() {
-      auto options = identity_options(p);
+      auto options = identity_options(program);
       options.emplace_back("content", "1");
       return options;
     };
