@@ -89,24 +89,33 @@ class Shrinker {
   // Moves a race out of its resolution to a top-level step just before it. Same size, but the
   // resolution may then go (a newcomer spawned inside the first lookup is needed only by a later
   // one). Kept only when the case still fails; each success removes a race, so this ends.
+  // Moves race r of step s to a top-level step just before (after = false) or just after it.
+  static bool move_race_out(GeneratedCase& c, std::size_t s, std::size_t r, bool after) {
+    scenario::Step step = c.scenario.steps[s].races[r].step;
+    const FaultSet tag = c.race_faults[s][r];
+    auto& races = c.scenario.steps[s].races;
+    races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
+    c.race_faults[s].erase(c.race_faults[s].begin() + static_cast<std::ptrdiff_t>(r));
+    const auto at = static_cast<std::ptrdiff_t>(after ? s + 1 : s);
+    c.scenario.steps.insert(c.scenario.steps.begin() + at, std::move(step));
+    c.step_faults.insert(c.step_faults.begin() + at, tag);
+    c.race_faults.insert(c.race_faults.begin() + at, std::vector<FaultSet>{});
+    return true;
+  }
+
+  // Moves races out of their resolution, to just before it or (a race the strategy never reached
+  // runs after it anyway) just after it. Same size, but the resolution may then go: a newcomer
+  // spawned inside the first lookup, or a transient failure armed there that only a later lookup
+  // meets. Kept only when the case still fails; each success removes a race, so this ends.
   bool hoist_races(GeneratedCase& best) {
     bool progress = false;
     for (std::size_t s = 0; s < best.scenario.steps.size() && !exhausted(); ++s) {
       for (std::size_t r = 0; r < best.scenario.steps[s].races.size() && !exhausted();) {
-        const bool hoisted = attempt(best, [s, r](GeneratedCase& c) {
-          scenario::Step step = c.scenario.steps[s].races[r].step;
-          const FaultSet tag = c.race_faults[s][r];
-          auto& races = c.scenario.steps[s].races;
-          races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
-          c.race_faults[s].erase(c.race_faults[s].begin() + static_cast<std::ptrdiff_t>(r));
-          c.scenario.steps.insert(c.scenario.steps.begin() + static_cast<std::ptrdiff_t>(s), std::move(step));
-          c.step_faults.insert(c.step_faults.begin() + static_cast<std::ptrdiff_t>(s), tag);
-          c.race_faults.insert(c.race_faults.begin() + static_cast<std::ptrdiff_t>(s), std::vector<FaultSet>{});
-          return true;
-        });
-        if (hoisted) {
+        if (attempt(best, [s, r](GeneratedCase& c) { return move_race_out(c, s, r, false); })) {
           progress = true;
           ++s;  // the resolution moved one place down.
+        } else if (attempt(best, [s, r](GeneratedCase& c) { return move_race_out(c, s, r, true); })) {
+          progress = true;
         } else {
           ++r;
         }
