@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "harness/fuzz/campaign.h"
-#include "tests/cli_runner.h"
 #include "harness/fuzz/realism.h"
 #include "harness/strategies/catalog.h"
 #include "replay/fixture.h"
@@ -18,6 +17,7 @@
 #include "replay/replay.h"
 #include "replay/scenario_files.h"
 #include "replay/world_config.h"
+#include "tests/cli_runner.h"
 
 namespace flowid::fuzz {
 namespace {
@@ -53,25 +53,33 @@ TEST(Realism, R1ProtectedFilesNeverChange) {
   EXPECT_TRUE(is_protected_path("/usr/bin/curl"));
   EXPECT_FALSE(is_protected_path("/usr/local/bin/tool"));
   EXPECT_FALSE(is_protected_path("/Applications/Good.app/Contents/MacOS/Good"));
-  EXPECT_FALSE(is_protected_path(
-      "/Library/Developer/CoreSimulator/Volumes/iOS_21A328/Library/Developer/CoreSimulator/usr/libexec/trustd"));
+  EXPECT_FALSE(
+      is_protected_path("/Library/Developer/CoreSimulator/Volumes/iOS_21A328/Library/Developer/"
+                        "CoreSimulator/usr/libexec/trustd"));
 
-  auto broken = check_realism(parse(
-      "scenario r1\nfile /usr/libexec/trustd platform signing_id=com.apple.trustd\n"
-      "spawn t /usr/libexec/trustd\nflow f1 t\nresolve f1\n  before-call 2: replace /usr/libexec/trustd unsigned\n"));
+  auto broken = check_realism(
+      parse("scenario r1\nfile /usr/libexec/trustd platform signing_id=com.apple.trustd\n"
+            "spawn t /usr/libexec/trustd\nflow f1 t\nresolve f1\n  before-call 2: replace "
+            "/usr/libexec/trustd unsigned\n"));
   ASSERT_TRUE(broken);
   EXPECT_NE(broken->find("test.scenario:6: R1"), std::string::npos) << *broken;
-  EXPECT_TRUE(check_realism(parse("scenario r1\nfile /tmp/x unsigned\nrename /tmp/x /usr/bin/x\n")));
-  EXPECT_TRUE(check_realism(parse("scenario r1\nfile /usr/bin/curl platform signing_id=c\nremove /usr/bin/curl\n")));
-  EXPECT_FALSE(check_realism(parse("scenario r1\nfile /usr/local/bin/t unsigned\nreplace /usr/local/bin/t unsigned\n")));
+  EXPECT_TRUE(
+      check_realism(parse("scenario r1\nfile /tmp/x unsigned\nrename /tmp/x /usr/bin/x\n")));
+  EXPECT_TRUE(check_realism(
+      parse("scenario r1\nfile /usr/bin/curl platform signing_id=c\nremove /usr/bin/curl\n")));
+  EXPECT_FALSE(check_realism(
+      parse("scenario r1\nfile /usr/local/bin/t unsigned\nreplace /usr/local/bin/t unsigned\n")));
 }
 
 TEST(Realism, R2DelegationAgreesWithResponsibility) {
-  const std::string world = "scenario r2\nfile /tmp/a unsigned\nfile /tmp/b unsigned\n"
-                            "file /usr/libexec/nsurlsessiond platform signing_id=com.apple.nsurlsessiond\n"
-                            "spawn a /tmp/a\nspawn b /tmp/b\n";
-  EXPECT_FALSE(check_realism(parse(world + "spawn h /usr/libexec/nsurlsessiond responsible=a\nflow f1 h app=a\n")));
-  auto other = check_realism(parse(world + "spawn h /usr/libexec/nsurlsessiond responsible=a\nflow f1 h app=b\n"));
+  const std::string world =
+      "scenario r2\nfile /tmp/a unsigned\nfile /tmp/b unsigned\n"
+      "file /usr/libexec/nsurlsessiond platform signing_id=com.apple.nsurlsessiond\n"
+      "spawn a /tmp/a\nspawn b /tmp/b\n";
+  EXPECT_FALSE(check_realism(
+      parse(world + "spawn h /usr/libexec/nsurlsessiond responsible=a\nflow f1 h app=a\n")));
+  auto other = check_realism(
+      parse(world + "spawn h /usr/libexec/nsurlsessiond responsible=a\nflow f1 h app=b\n"));
   ASSERT_TRUE(other);
   EXPECT_NE(other->find("R2"), std::string::npos);
   EXPECT_NE(other->find("acts for a"), std::string::npos) << *other;
@@ -94,7 +102,8 @@ TEST(Realism, R3PidversionsNeverRepeatInGeneratedRuns) {
       if (auto* exec = std::get_if<ProcessExec>(&e.body)) token = exec->token;
       if (!token) continue;
       EXPECT_TRUE(seen.insert({token->pid(), token->pidversion()}).second)
-          << "pid " << token->pid() << " pidversion " << token->pidversion() << " twice, seed " << seed;
+          << "pid " << token->pid() << " pidversion " << token->pidversion() << " twice, seed "
+          << seed;
     }
   }
 }
@@ -115,18 +124,18 @@ TEST(Realism, EveryGeneratedScheduleIsRealisticAndRuns) {
 // ---- Composition: what the old episode templates could never produce.
 
 struct Features {
-  bool eperm_with_race = false;        // sandboxed daemon lookup with a pid change inside it.
+  bool eperm_with_race = false;          // sandboxed daemon lookup with a pid change inside it.
   bool token_shape_owner_exits = false;  // absent/malformed token whose owner exits first.
-  bool delegated_app_reused = false;   // a delegated flow whose app exits, its pid reused.
-  bool failure_then_race = false;      // fail-next followed by a race in the same lookup.
-  bool daemon_newcomer = false;        // a pid-reuse newcomer that is a /usr/libexec daemon.
-  bool two_swaps_in_a_launch = false;  // swap, then another swap (or back).
-  bool several_interferences = false;  // 3+ races in one lookup.
+  bool delegated_app_reused = false;     // a delegated flow whose app exits, its pid reused.
+  bool failure_then_race = false;        // fail-next followed by a race in the same lookup.
+  bool daemon_newcomer = false;          // a pid-reuse newcomer that is a /usr/libexec daemon.
+  bool two_swaps_in_a_launch = false;    // swap, then another swap (or back).
+  bool several_interferences = false;    // 3+ races in one lookup.
 };
 
 Features features_of(const scenario::Scenario& s) {
   Features f;
-  std::map<std::string, std::string> path_of;    // process -> image path.
+  std::map<std::string, std::string> path_of;     // process -> image path.
   std::map<std::string, std::string> flow_owner;  // flow -> process.
   std::map<std::string, std::string> flow_app;
   std::map<std::string, std::string> flow_options;
@@ -138,7 +147,8 @@ Features features_of(const scenario::Scenario& s) {
     if (step.kind == StepKind::kFlow) {
       flow_owner[step.args[0]] = step.args[1];
       if (const auto* app = step.option("app")) flow_app[step.args[0]] = *app;
-      if (step.option("app-token") || step.option("process-token")) flow_options[step.args[0]] = "token";
+      if (step.option("app-token") || step.option("process-token"))
+        flow_options[step.args[0]] = "token";
     }
     if (step.kind == StepKind::kLaunch) {
       int swaps = 0;
@@ -155,13 +165,16 @@ Features features_of(const scenario::Scenario& s) {
       if (failed_before && r.step.kind != StepKind::kFailNext && r.step.kind != StepKind::kDelay) {
         f.failure_then_race = true;
       }
-      if (r.step.kind == StepKind::kSpawn && r.step.args[1].starts_with("/usr/libexec/")) f.daemon_newcomer = true;
-      if (r.step.kind == StepKind::kSpawn && s.world.caller.sandboxed && path_of[owner].starts_with("/usr/libexec/")) {
+      if (r.step.kind == StepKind::kSpawn && r.step.args[1].starts_with("/usr/libexec/"))
+        f.daemon_newcomer = true;
+      if (r.step.kind == StepKind::kSpawn && s.world.caller.sandboxed &&
+          path_of[owner].starts_with("/usr/libexec/")) {
         f.eperm_with_race = true;
       }
       if (flow_app.count(flow) && r.step.kind == StepKind::kSpawn) {
         for (const auto& q : step.races) {
-          if (q.step.kind == StepKind::kExit && q.step.args[0] == flow_app[flow]) f.delegated_app_reused = true;
+          if (q.step.kind == StepKind::kExit && q.step.args[0] == flow_app[flow])
+            f.delegated_app_reused = true;
         }
       }
       if (r.step.kind == StepKind::kSpawn) path_of[r.step.args[0]] = r.step.args[1];
@@ -187,8 +200,10 @@ TEST(Composition, EveryFaultMeetsEveryInterference) {
     seen.several_interferences |= f.several_interferences;
   }
   EXPECT_TRUE(seen.eperm_with_race) << "an EPERM'd lookup whose pid changes hands mid-lookup";
-  EXPECT_TRUE(seen.token_shape_owner_exits) << "a malformed token whose owner exits before the lookup";
-  EXPECT_TRUE(seen.delegated_app_reused) << "a delegated flow whose app exits and whose pid is reused";
+  EXPECT_TRUE(seen.token_shape_owner_exits)
+      << "a malformed token whose owner exits before the lookup";
+  EXPECT_TRUE(seen.delegated_app_reused)
+      << "a delegated flow whose app exits and whose pid is reused";
   EXPECT_TRUE(seen.failure_then_race) << "a transient failure followed by a race";
   EXPECT_TRUE(seen.daemon_newcomer) << "a pid-reuse newcomer that is a platform daemon";
   EXPECT_TRUE(seen.two_swaps_in_a_launch) << "a launch with two swaps";
@@ -224,10 +239,13 @@ TEST(Composition, SoundStrategyHoldsOverManyCompositeCases) {
 
 TEST(Dictionary, ReverseDnsIdentifiersAreFoundInBytes) {
   using namespace std::string_literals;
-  const std::string bytes = "\x7f" "ELF\0libc.so.6\0org.sparkle-project.Sparkle.Autoupdate\0GLIBC_2.2.5\0"
-                            "com.google.Keystone.Agent\0x.y\0com.apple\0%s.%d\0com.google.Keystone.Agent\0"s;
+  const std::string bytes =
+      "\x7f"
+      "ELF\0libc.so.6\0org.sparkle-project.Sparkle.Autoupdate\0GLIBC_2.2.5\0"
+      "com.google.Keystone.Agent\0x.y\0com.apple\0%s.%d\0com.google.Keystone.Agent\0"s;
   EXPECT_EQ(identifiers_in(bytes),
-            (std::vector<std::string>{"com.google.Keystone.Agent", "org.sparkle-project.Sparkle.Autoupdate"}));
+            (std::vector<std::string>{"com.google.Keystone.Agent",
+                                      "org.sparkle-project.Sparkle.Autoupdate"}));
   EXPECT_EQ(identifiers_in(bytes, 1).size(), 1u);
   EXPECT_TRUE(identifiers_in("").empty());
 }
@@ -242,8 +260,9 @@ TEST(Dictionary, F10ImpostorsBorrowTheDictionarysIdentifiers) {
     GeneratedCase c = generate_case(options, choices, "d");
     for (const auto& step : c.scenario.steps) {
       const auto* id = step.option("signing_id");
-      borrowed = borrowed || (step.kind == scenario::StepKind::kFile && id && *id == "org.example.updater" &&
-                              *step.option("team_id") == "EVILTEAM01");
+      borrowed =
+          borrowed || (step.kind == scenario::StepKind::kFile && id &&
+                       *id == "org.example.updater" && *step.option("team_id") == "EVILTEAM01");
     }
     ASSERT_FALSE(check_realism(c.scenario));
     ASSERT_TRUE(check_scenario(c.scenario, strategy("token+recheck")).ran());
@@ -263,9 +282,11 @@ TEST(Shrink, RemovesADependentPairThatCannotGoAlone) {
       "scenario pair\nworld pid-policy=reuse-last\n"
       "rule good allow path=/Applications/Good.app/Contents/MacOS/Good\n"
       "file /usr/local/bin/x unsigned\nrename /usr/local/bin/x /usr/local/bin/y\n"
-      "file /Applications/Good.app/Contents/MacOS/Good developer-id signing_id=g team_id=GOODTEAM01\n"
+      "file /Applications/Good.app/Contents/MacOS/Good developer-id signing_id=g "
+      "team_id=GOODTEAM01\n"
       "rename /usr/local/bin/y /usr/local/bin/x\n"
-      "spawn e /usr/local/bin/x\nflow f1 e\nexit e\nspawn g /Applications/Good.app/Contents/MacOS/Good\nresolve f1\n");
+      "spawn e /usr/local/bin/x\nflow f1 e\nexit e\nspawn g "
+      "/Applications/Good.app/Contents/MacOS/Good\nresolve f1\n");
   c.step_faults.assign(c.scenario.steps.size(), kNoFaults);
   c.race_faults.assign(c.scenario.steps.size(), {});
   const auto sut = strategy("pid-path");
@@ -273,7 +294,8 @@ TEST(Shrink, RemovesADependentPairThatCannotGoAlone) {
   ShrinkResult r = shrink_case(c, sut);
   EXPECT_TRUE(r.verdict.failed());
   for (const auto& step : r.shrunk.scenario.steps) {
-    EXPECT_NE(step.kind, scenario::StepKind::kRename) << scenario::format_scenario(r.shrunk.scenario);
+    EXPECT_NE(step.kind, scenario::StepKind::kRename)
+        << scenario::format_scenario(r.shrunk.scenario);
   }
   EXPECT_LE(r.shrunk_size, 7u);
 }
@@ -283,9 +305,11 @@ TEST(Credit, AFaultWhoseRemovalStopsTheScheduleIsNotCredited) {
   c.scenario = parse(
       "scenario credit\nworld pid-policy=reuse-last\n"
       "rule good allow path=/Applications/Good.app/Contents/MacOS/Good\n"
-      "file /tmp/evil unsigned\nfile /Applications/Good.app/Contents/MacOS/Good developer-id signing_id=g team_id=GOODTEAM01\n"
+      "file /tmp/evil unsigned\nfile /Applications/Good.app/Contents/MacOS/Good developer-id "
+      "signing_id=g team_id=GOODTEAM01\n"
       "file /tmp/a unsigned\nrename /tmp/a /tmp/b\nspawn b /tmp/b\n"
-      "spawn e /tmp/evil\nflow f1 e\nexit e\nspawn g /Applications/Good.app/Contents/MacOS/Good\nresolve f1\n");
+      "spawn e /tmp/evil\nflow f1 e\nexit e\nspawn g "
+      "/Applications/Good.app/Contents/MacOS/Good\nresolve f1\n");
   c.step_faults.assign(c.scenario.steps.size(), kNoFaults);
   c.race_faults.assign(c.scenario.steps.size(), {});
   ASSERT_EQ(c.scenario.steps[3].kind, scenario::StepKind::kRename);
@@ -318,7 +342,8 @@ replay::TraceReplayResult model_replay(const std::string& path, Resolver& resolv
 
 TEST(Counterexample, LookupFaultsAreInTheTraceAndReplayInModelMode) {
   std::string error;
-  auto s = replay::load_scenario(std::string(FLOWID_SOURCE_DIR) + "/fixtures/counterexamples/lulu-model--F8.scenario", &error);
+  auto s = replay::load_scenario(
+      std::string(FLOWID_SOURCE_DIR) + "/fixtures/counterexamples/lulu-model--F8.scenario", &error);
   ASSERT_TRUE(s) << error;
   const auto sut = strategy("lulu-model");
   const CaseVerdict expected = check_scenario(*s, sut);
@@ -327,7 +352,8 @@ TEST(Counterexample, LookupFaultsAreInTheTraceAndReplayInModelMode) {
   ASSERT_TRUE(compiled) << error;
   bool marker = false;
   for (const auto& e : compiled->events) {
-    if (auto* m = std::get_if<Marker>(&e.body)) marker = marker || scenario::is_lookup_fault_marker(m->text);
+    if (auto* m = std::get_if<Marker>(&e.body))
+      marker = marker || scenario::is_lookup_fault_marker(m->text);
   }
   EXPECT_TRUE(marker);
   const std::string path = ::testing::TempDir() + "/flowid-f8.trace";
@@ -340,13 +366,15 @@ TEST(Counterexample, LookupFaultsAreInTheTraceAndReplayInModelMode) {
 
 TEST(Counterexample, TraceRecordsTheFailingStrategysOwnCalls) {
   std::string error;
-  auto s = replay::load_scenario(std::string(FLOWID_SOURCE_DIR) + "/fixtures/scenarios/f02_exit_race.scenario", &error);
+  auto s = replay::load_scenario(
+      std::string(FLOWID_SOURCE_DIR) + "/fixtures/scenarios/f02_exit_race.scenario", &error);
   ASSERT_TRUE(s) << error;
   const auto sut = strategy("lulu-model");
   auto compiled = replay::compile_scenario(*s, &error, &sut);
   ASSERT_TRUE(compiled) << error;
   bool named = false;
-  for (const auto& [key, value] : compiled->header.resolver_config) named = named || (key == "record-with" && value == "lulu-model");
+  for (const auto& [key, value] : compiled->header.resolver_config)
+    named = named || (key == "record-with" && value == "lulu-model");
   EXPECT_TRUE(named);
   // The lookups before the first verdict are lulu-model's own, in its order.
   auto resolver = sut.make_resolver();
@@ -387,15 +415,17 @@ struct FindingKind {
 TEST(PrintedCommands, EveryReproduceAndReplayLineReproducesItsFinding) {
   const std::vector<FindingKind> kinds = {
       {"resolver pid reuse", {"--strategy", "pid-path", "--faults", "F1"}},
-      {"resolver transient failure (F8)", {"--strategy", "lulu-model", "--faults", "F8", "--no-swarm"}},
+      {"resolver transient failure (F8)",
+       {"--strategy", "lulu-model", "--faults", "F8", "--no-swarm"}},
       {"resolver exec race", {"--strategy", "opensnitch-model", "--faults", "F4"}},
       {"launcher swap", {"--launcher", "check-path-then-spawn", "--faults", "F11"}},
   };
   for (const auto& kind : kinds) {
     SCOPED_TRACE(kind.name);
     testing::TempDir dir;
-    std::vector<std::string> args = {"fuzz", "--seed", "3", "--budget", "20000", "--jobs", "1",
-                                     "--out", dir.path().string(), "--no-default-corpus"};
+    std::vector<std::string> args = {
+        "fuzz",   "--seed", "3",     "--budget",          "20000",
+        "--jobs", "1",      "--out", dir.path().string(), "--no-default-corpus"};
     args.insert(args.end(), kind.fuzz_args.begin(), kind.fuzz_args.end());
     auto fuzz = testing::run_flowid(args);
     ASSERT_EQ(fuzz.exit_code, 1) << fuzz.out << fuzz.err;
@@ -403,8 +433,9 @@ TEST(PrintedCommands, EveryReproduceAndReplayLineReproducesItsFinding) {
       auto words = command_words(fuzz.out, label);
       ASSERT_FALSE(words.empty()) << label << " line missing:\n" << fuzz.out;
       auto again = testing::run_flowid(words);
-      EXPECT_EQ(again.exit_code, 1) << label << ": flowid " << ::testing::PrintToString(words) << "\n"
-                                    << again.out << again.err;
+      EXPECT_EQ(again.exit_code, 1)
+          << label << ": flowid " << ::testing::PrintToString(words) << "\n"
+          << again.out << again.err;
       const bool shows = again.out.find("violation") != std::string::npos ||
                          again.out.find("BYPASSED") != std::string::npos ||
                          again.out.find("MISATTRIBUTED") != std::string::npos;

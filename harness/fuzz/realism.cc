@@ -46,13 +46,15 @@ class RealismChecker {
       case StepKind::kReplace:
       case StepKind::kRemove:
         if (is_protected_path(step.args[0])) {
-          return broken(step, fmt::format("R1: {} is protected by SIP and cannot change", step.args[0]));
+          return broken(step,
+                        fmt::format("R1: {} is protected by SIP and cannot change", step.args[0]));
         }
         break;
       case StepKind::kRename:
         for (const auto& path : step.args) {
           if (is_protected_path(path)) {
-            return broken(step, fmt::format("R1: {} is protected by SIP and cannot be renamed", path));
+            return broken(step,
+                          fmt::format("R1: {} is protected by SIP and cannot be renamed", path));
           }
         }
         break;
@@ -67,13 +69,15 @@ class RealismChecker {
         auto it = responsible_.find(step.args[1]);
         const std::string acts_for = it == responsible_.end() ? std::string() : it->second;
         if (acts_for != *app) {
-          return broken(step, fmt::format("R2: {} opens a flow for app {} but {}", step.args[1], *app,
-                                          acts_for.empty() ? std::string("acts for no app")
-                                                           : fmt::format("acts for {}", acts_for)));
+          return broken(step,
+                        fmt::format("R2: {} opens a flow for app {} but {}", step.args[1], *app,
+                                    acts_for.empty() ? std::string("acts for no app")
+                                                     : fmt::format("acts for {}", acts_for)));
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
     return std::nullopt;
   }
