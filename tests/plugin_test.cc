@@ -186,7 +186,9 @@ TEST(PluginCli, CrashingPluginIsAnI7FindingPerTrace) {
 
 TEST(PluginCli, CrashingPluginUnderTheFuzzerGetsAReproduceCommand) {
   TempDir dir;
-  auto r = run_flowid({"fuzz", "--resolver", kCrashing, "--budget", "20", "--seed", "3", "--out",
+  // A plugin that crashes on every case makes every shrink candidate a crash (a new worker and,
+  // under AddressSanitizer, a symbolized report each): a small shrink budget keeps this fast.
+  auto r = run_flowid({"fuzz", "--resolver", kCrashing, "--budget", "20", "--seed", "3", "--shrink-runs", "30", "--out",
                        dir.file("out"), "--no-default-corpus"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   // SIGSEGV (11) normally; under AddressSanitizer the crash becomes ASan's abort (6).
@@ -427,7 +429,7 @@ TEST(PluginLaunch, FuzzerFindsTheToctouLauncherAndPassesTheSoundOne) {
 
 TEST(PluginLaunch, CrashingLaunchIsAnI7FindingWithAReproduceCommand) {
   TempDir dir;
-  auto r = run_flowid({"fuzz", "--launcher", kCrashingLaunch, "--budget", "20", "--seed", "3", "--out",
+  auto r = run_flowid({"fuzz", "--launcher", kCrashingLaunch, "--budget", "20", "--seed", "3", "--shrink-runs", "30", "--out",
                        dir.file("out"), "--no-default-corpus"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("launcher 'crashing-launch' threw plugin " + kCrashingLaunch + " crashed with signal"),
