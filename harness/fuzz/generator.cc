@@ -308,7 +308,9 @@ class Builder {
         if (c_.chance(1, 4)) situation = draw_from(kSituationFaults);
       }
       // More interferences: single-fault lookups stay the most common.
-      while (interferences.size() < kInterferencesPerLookupMax && c_.chance(1, 3)) {
+      // Bounded by attempts, not by what was added: byte-driven choices read zeros once the
+      // input is spent, and chance() is then always true.
+      for (uint32_t attempt = 1; attempt < kInterferencesPerLookupMax && c_.chance(1, 3); ++attempt) {
         if (auto more = draw_from(kInterferenceFaults)) interferences.push_back(*more);
       }
     }
@@ -724,7 +726,7 @@ class Builder {
       plan.genuine = genuine;
       if (auto fault = draw_fault()) {
         launch_interference(plan, *fault);
-        while (plan.races.size() < kInterferencesPerLookupMax && c_.chance(1, 3)) {
+        for (uint32_t attempt = 1; attempt < kInterferencesPerLookupMax && c_.chance(1, 3); ++attempt) {
           if (auto more = draw_from(kLauncherFaults)) launch_interference(plan, *more);
         }
       }
