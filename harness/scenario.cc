@@ -641,20 +641,8 @@ class Runner {
   }
 
   std::optional<LookupOutcome> parse_outcome(const Step& step, const std::string& text) {
-    auto colon = text.find(':');
-    std::optional<int64_t> code;
-    if (colon != std::string::npos) code = parse_i64(std::string_view(text).substr(colon + 1));
-    LookupOutcome outcome;
-    std::string domain = colon == std::string::npos ? "" : text.substr(0, colon);
-    if (domain == "osstatus") outcome.domain = OutcomeDomain::kOsStatus;
-    else if (domain == "errno") outcome.domain = OutcomeDomain::kErrno;
-    else if (domain == "kern") outcome.domain = OutcomeDomain::kKernReturn;
-    else code.reset();
-    if (!code) {
-      failed(step, fmt::format("bad outcome '{}' (osstatus:N, errno:N or kern:N)", text));
-      return std::nullopt;
-    }
-    outcome.code = static_cast<int32_t>(*code);
+    auto outcome = parse_outcome_text(text);
+    if (!outcome) failed(step, fmt::format("bad outcome '{}' (osstatus:N, errno:N or kern:N)", text));
     return outcome;
   }
 

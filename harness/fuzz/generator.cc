@@ -73,23 +73,13 @@ class Builder {
     FaultSet enabled = kNoFaults;
     if (options_.swarm && allowed != kNoFaults && c_.chance(1, 4)) {
       // A focused case: one fault alone, so single-fault schedules stay common among composites.
-      std::vector<int> candidates;
-      for (int i = 0; i < kFaultCount; ++i) {
-        if (contains(allowed, fault_at(i))) candidates.push_back(i);
-      }
-      enabled = bit(fault_at(candidates[c_.below(candidates.size())]));
+      enabled = bit(one_of(allowed));
     } else if (options_.swarm && allowed != kNoFaults) {
       // A random non-empty subset: each allowed fault with probability 1/2, then make sure one is in.
       for (int i = 0; i < kFaultCount; ++i) {
         if (contains(allowed, fault_at(i)) && c_.chance(1, 2)) enabled |= bit(fault_at(i));
       }
-      if (enabled == kNoFaults) {
-        std::vector<int> candidates;
-        for (int i = 0; i < kFaultCount; ++i) {
-          if (contains(allowed, fault_at(i))) candidates.push_back(i);
-        }
-        enabled = bit(fault_at(candidates[c_.below(candidates.size())]));
-      }
+      if (enabled == kNoFaults) enabled = bit(one_of(allowed));
     } else {
       enabled = allowed;
     }
@@ -101,13 +91,20 @@ class Builder {
     }
   }
 
+  // One fault of a non-empty set, uniformly.
+  Fault one_of(FaultSet set) {
+    std::vector<int> candidates;
+    for (int i = 0; i < kFaultCount; ++i) {
+      if (contains(set, fault_at(i))) candidates.push_back(i);
+    }
+    return fault_at(candidates[c_.below(candidates.size())]);
+  }
+
   // A fault drawn by the plan's weights, or none (a clean episode).
   std::optional<Fault> draw_fault() {
     if (out_.enabled == kNoFaults) return std::nullopt;
     if (!c_.chance(options_.fault_episode_percent, 100)) return std::nullopt;
-    std::array<uint32_t, kFaultCount> weights{};
-    for (int i = 0; i < kFaultCount; ++i) weights[static_cast<std::size_t>(i)] = out_.weights[static_cast<std::size_t>(i)];
-    return fault_at(static_cast<int>(c_.weighted(weights.data(), weights.size())));
+    return draw_from(out_.enabled);
   }
 
   // ---- Steps.
@@ -129,18 +126,20 @@ class Builder {
     std::vector<std::pair<Step, FaultSet>> after;  // kAfter steps.
   };
 
-
   static Step make(StepKind kind, std::vector<std::string> args,
                    std::vector<std::pair<std::string, std::string>> options = {}) {
     return make_step(kind, std::move(args), std::move(options));
   }
 
-  void push(Step step, FaultSet tag, FaultSet race_tag = kNoFaults) {
+  // Appends a top-level step tagged with its fault; race_tags has one tag per race of the step.
+  void push(Step step, FaultSet tag, std::vector<FaultSet> race_tags = {}) {
     step.line = static_cast<int>(s_.steps.size()) + 1;
-    out_.race_faults.emplace_back(step.races.size(), race_tag);
+    race_tags.resize(step.races.size(), kNoFaults);
+    out_.injected |= tag;
+    for (FaultSet race_tag : race_tags) out_.injected |= race_tag;
+    out_.race_faults.push_back(std::move(race_tags));
     s_.steps.push_back(std::move(step));
     out_.step_faults.push_back(tag);
-    out_.injected |= tag | (out_.race_faults.back().empty() ? kNoFaults : race_tag);
   }
 
   // The identity options of a program's genuine build (the borrowing impostor's signing id is
@@ -192,16 +191,22 @@ class Builder {
     std::string renamed_to;
   };
 
+  // The step that starts a process running `program`, registered as procs_.back(); its file is
+  // installed first (at the interference's slot when an interference starts it).
+  Step spawn_step(int program, std::vector<std::pair<std::string, std::string>> options,
+                  Lookup* lookup = nullptr, const Slot* slot = nullptr) {
+    ensure_file(program, lookup, slot);
+    used_[static_cast<std::size_t>(program)] = true;
+    std::string name = fmt::format("p{}", procs_.size() + 1);
+    procs_.push_back({name, program});
+    return make(StepKind::kSpawn, {std::move(name), std::string(kPrograms[static_cast<std::size_t>(program)].path)},
+                std::move(options));
+  }
+
   // Spawns a process running `program`; returns its index in procs_.
   std::size_t spawn(int program, FaultSet tag,
                     std::vector<std::pair<std::string, std::string>> options = {}) {
-    ensure_file(program);
-    used_[static_cast<std::size_t>(program)] = true;
-    std::string name = fmt::format("p{}", procs_.size() + 1);
-    push(make(StepKind::kSpawn, {name, std::string(kPrograms[static_cast<std::size_t>(program)].path)},
-              std::move(options)),
-         tag);
-    procs_.push_back({name, program});
+    push(spawn_step(program, std::move(options)), tag);
     return procs_.size() - 1;
   }
 
@@ -352,11 +357,7 @@ class Builder {
   void resolve(Lookup& lookup) {
     Step step = make(StepKind::kResolve, {lookup.flow});
     step.races = std::move(lookup.races);
-    step.line = static_cast<int>(s_.steps.size()) + 1;
-    for (FaultSet tag : lookup.race_tags) out_.injected |= tag;
-    out_.race_faults.push_back(std::move(lookup.race_tags));
-    s_.steps.push_back(std::move(step));
-    out_.step_faults.push_back(kNoFaults);
+    push(std::move(step), kNoFaults, std::move(lookup.race_tags));
     if (procs_[lookup.owner].pending_flows > 0) --procs_[lookup.owner].pending_flows;
     if (lookup.app && procs_[*lookup.app].pending_flows > 0) --procs_[*lookup.app].pending_flows;
   }
@@ -570,17 +571,11 @@ class Builder {
     if (live(target)) place(lookup, slot, exit_step(target, false), tag);
     if (procs_[target].zombie) place(lookup, slot, reap_step(target), tag);
     const int newcomer = draw_class_program(procs_[target].program, true);
-    ensure_file(newcomer, &lookup, &slot);
-    used_[static_cast<std::size_t>(newcomer)] = true;
-    std::string name = fmt::format("p{}", procs_.size() + 1);
     std::vector<std::pair<std::string, std::string>> options;
     if (newcomer == kTrustd || newcomer == kNsurlsessiond) options.emplace_back("uid", "0");
-    procs_.push_back({name, newcomer});
+    Step step = spawn_step(newcomer, std::move(options), &lookup, &slot);
     prefer_next_ = procs_.size() - 1;
-    place(lookup, slot,
-          make(StepKind::kSpawn, {name, std::string(kPrograms[static_cast<std::size_t>(newcomer)].path)},
-               std::move(options)),
-          tag);
+    place(lookup, slot, std::move(step), tag);
   }
 
   // F4: the target execs a program of any class (same pid, new pidversion).
@@ -732,11 +727,7 @@ class Builder {
       }
       Step launch = make(StepKind::kLaunch, {path}, {{"requirement", std::string(kToolRequirement)}});
       launch.races = std::move(plan.races);
-      launch.line = static_cast<int>(s_.steps.size()) + 1;
-      for (FaultSet tag : plan.race_tags) out_.injected |= tag;
-      out_.race_faults.push_back(std::move(plan.race_tags));
-      s_.steps.push_back(std::move(launch));
-      out_.step_faults.push_back(kNoFaults);
+      push(std::move(launch), kNoFaults, std::move(plan.race_tags));
     }
   }
 

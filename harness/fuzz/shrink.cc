@@ -10,6 +10,23 @@ namespace {
 // Named bound on the outer fix-point loop (each round must remove or simplify something).
 constexpr uint32_t kShrinkRoundsMax = 64;
 
+// A case's steps, their fault tags and their races' tags are parallel vectors: every edit goes
+// through these two, so they stay parallel.
+void erase_steps(GeneratedCase& c, std::size_t first, std::size_t last) {
+  const auto from = static_cast<std::ptrdiff_t>(first);
+  const auto to = static_cast<std::ptrdiff_t>(last);
+  c.scenario.steps.erase(c.scenario.steps.begin() + from, c.scenario.steps.begin() + to);
+  c.step_faults.erase(c.step_faults.begin() + from, c.step_faults.begin() + to);
+  c.race_faults.erase(c.race_faults.begin() + from, c.race_faults.begin() + to);
+}
+
+void erase_race(GeneratedCase& c, std::size_t s, std::size_t r) {
+  auto& races = c.scenario.steps[s].races;
+  races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
+  auto& tags = c.race_faults[s];
+  tags.erase(tags.begin() + static_cast<std::ptrdiff_t>(r));
+}
+
 class Shrinker {
  public:
   Shrinker(const StrategyUnderTest& strategy, const ShrinkOptions& options, InvariantSet target)
@@ -38,12 +55,7 @@ class Shrinker {
       for (std::size_t start = 0; start < best.scenario.steps.size() && !exhausted();) {
         GeneratedCase candidate = best;
         const std::size_t end = std::min(start + chunk, candidate.scenario.steps.size());
-        candidate.scenario.steps.erase(candidate.scenario.steps.begin() + static_cast<std::ptrdiff_t>(start),
-                                       candidate.scenario.steps.begin() + static_cast<std::ptrdiff_t>(end));
-        candidate.step_faults.erase(candidate.step_faults.begin() + static_cast<std::ptrdiff_t>(start),
-                                    candidate.step_faults.begin() + static_cast<std::ptrdiff_t>(end));
-        candidate.race_faults.erase(candidate.race_faults.begin() + static_cast<std::ptrdiff_t>(start),
-                                    candidate.race_faults.begin() + static_cast<std::ptrdiff_t>(end));
+        erase_steps(candidate, start, end);
         if (still_fails(candidate)) {
           best = std::move(candidate);
           removed_any = progress = true;
@@ -62,10 +74,7 @@ class Shrinker {
     for (std::size_t s = 0; s < best.scenario.steps.size() && !exhausted(); ++s) {
       for (std::size_t r = 0; r < best.scenario.steps[s].races.size() && !exhausted();) {
         GeneratedCase candidate = best;
-        auto& races = candidate.scenario.steps[s].races;
-        races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
-        auto& tags = candidate.race_faults[s];
-        tags.erase(tags.begin() + static_cast<std::ptrdiff_t>(r));
+        erase_race(candidate, s, r);
         if (still_fails(candidate)) {
           best = std::move(candidate);
           progress = true;
@@ -86,16 +95,11 @@ class Shrinker {
     return progress;
   }
 
-  // Moves a race out of its resolution to a top-level step just before it. Same size, but the
-  // resolution may then go (a newcomer spawned inside the first lookup is needed only by a later
-  // one). Kept only when the case still fails; each success removes a race, so this ends.
   // Moves race r of step s to a top-level step just before (after = false) or just after it.
   static bool move_race_out(GeneratedCase& c, std::size_t s, std::size_t r, bool after) {
     scenario::Step step = c.scenario.steps[s].races[r].step;
     const FaultSet tag = c.race_faults[s][r];
-    auto& races = c.scenario.steps[s].races;
-    races.erase(races.begin() + static_cast<std::ptrdiff_t>(r));
-    c.race_faults[s].erase(c.race_faults[s].begin() + static_cast<std::ptrdiff_t>(r));
+    erase_race(c, s, r);
     const auto at = static_cast<std::ptrdiff_t>(after ? s + 1 : s);
     c.scenario.steps.insert(c.scenario.steps.begin() + at, std::move(step));
     c.step_faults.insert(c.step_faults.begin() + at, tag);
@@ -162,14 +166,9 @@ class Shrinker {
   static void erase_units(GeneratedCase& c, Unit first, Unit second) {
     for (const Unit& u : {second, first}) {
       if (u.race) {
-        auto& races = c.scenario.steps[u.step].races;
-        races.erase(races.begin() + static_cast<std::ptrdiff_t>(*u.race));
-        auto& tags = c.race_faults[u.step];
-        tags.erase(tags.begin() + static_cast<std::ptrdiff_t>(*u.race));
+        erase_race(c, u.step, *u.race);
       } else {
-        c.scenario.steps.erase(c.scenario.steps.begin() + static_cast<std::ptrdiff_t>(u.step));
-        c.step_faults.erase(c.step_faults.begin() + static_cast<std::ptrdiff_t>(u.step));
-        c.race_faults.erase(c.race_faults.begin() + static_cast<std::ptrdiff_t>(u.step));
+        erase_steps(c, u.step, u.step + 1);
       }
     }
   }
