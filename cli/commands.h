@@ -34,6 +34,7 @@ Subcommand add_suite(CLI::App& parent);
 Subcommand add_diff(CLI::App& parent);
 Subcommand add_import(CLI::App& parent);
 Subcommand add_fuzz(CLI::App& parent);
+Subcommand add_explore(CLI::App& parent);
 
 // Text shown at the end of `flowid --help`.
 std::string exit_code_help();

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   subcommands.push_back(add_diff(app));
   subcommands.push_back(add_import(app));
   subcommands.push_back(add_fuzz(app));
+  subcommands.push_back(add_explore(app));
 
   try {
     app.parse(argc, argv);

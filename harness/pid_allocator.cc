@@ -1,4 +1,5 @@
 #include "harness/pid_allocator.h"
+#include "harness/state_hash.h"
 
 #include <array>
 #include <stdexcept>
@@ -116,6 +117,18 @@ bool PidAllocator::release(int32_t pid) {
   if (policy_ == PidPolicy::kLowestFree && pid < high_water_) free_below_high_water_.insert(pid);
   if (policy_ == PidPolicy::kReuseLastFreed) freed_stack_.push_back(pid);
   return true;
+}
+
+uint64_t PidAllocator::digest() const {
+  StateHash h;
+  h.add(static_cast<uint64_t>(policy_)).add(static_cast<uint64_t>(static_cast<uint32_t>(cursor_)));
+  h.add(static_cast<uint64_t>(static_cast<uint32_t>(high_water_))).add(static_cast<uint64_t>(used_count_));
+  for (int32_t pid : used_outside_) h.add(static_cast<uint64_t>(static_cast<uint32_t>(pid)));
+  h.add(free_below_high_water_.size());
+  for (int32_t pid : free_below_high_water_) h.add(static_cast<uint64_t>(static_cast<uint32_t>(pid)));
+  h.add(freed_stack_.size());
+  for (int32_t pid : freed_stack_) h.add(static_cast<uint64_t>(static_cast<uint32_t>(pid)));
+  return h.value();
 }
 
 }  // namespace flowid

@@ -44,6 +44,9 @@ class PidAllocator final {
   int32_t pid_max() const { return pid_max_; }
   // Pids in use inside [pid_min, pid_max].
   int32_t used_count() const { return used_count_; }
+  // A hash of the allocation state besides which pids are in use (the caller knows those): the
+  // cursor, the free lists. Equal digests and equal used pids allocate the same pids next.
+  uint64_t digest() const;
 
  private:
   std::optional<int32_t> allocate_sequential();

@@ -453,8 +453,8 @@ namespace {
 
 class Runner {
  public:
-  Runner(const Scenario& scenario, const OracleOptions& oracle)
-      : scenario_(scenario), oracle_(oracle), world_(config_for(scenario)),
+  Runner(const Scenario& scenario, const OracleOptions& oracle, RunObserver* observer)
+      : scenario_(scenario), oracle_(oracle), observer_(observer), world_(config_for(scenario)),
         filter_(scenario.rules) {
     world_.set_event_listener([this](const Event& event) {
       record(event);
@@ -477,8 +477,10 @@ class Runner {
     resolver_ = resolver;
     launcher_ = launcher;
     result_.strategy = std::string(strategy);
-    for (const auto& step : scenario_.steps) {
-      if (!apply(step)) break;
+    for (std::size_t i = 0; i < scenario_.steps.size(); ++i) {
+      step_index_ = i;
+      observe(RunPoint{i, 0});
+      if (!apply(scenario_.steps[i])) break;
     }
     resolver_ = nullptr;
     return std::move(result_);
@@ -688,18 +690,23 @@ class Runner {
     return true;
   }
 
+  void observe(const RunPoint& point) {
+    if (observer_ != nullptr) observer_->at(point, RunState{world_, processes_, flows_});
+  }
+
   // Installs the race steps as a scheduler hook that counts seam calls.
   void arm_races(const Step& step) {
     calls_ = 0;
     resolving_ = true;
     resolve_start_ns_ = world_.now_ns();
     race_events_.clear();
-    if (step.races.empty()) return;
-    world_.set_scheduler_hook([this, &step](LookupCall, World&) {
+    if (step.races.empty() && observer_ == nullptr) return;
+    world_.set_scheduler_hook([this, &step](LookupCall call, World&) {
       ++calls_;
       for (const auto& race : step.races) {
         if (race.before_call == calls_) apply(race.step);
       }
+      observe(RunPoint{step_index_, calls_, call});
     });
   }
 
@@ -766,6 +773,8 @@ class Runner {
 
   const Scenario& scenario_;
   OracleOptions oracle_;
+  RunObserver* observer_ = nullptr;
+  std::size_t step_index_ = 0;
   World world_;
   Filter filter_;
   Resolver* resolver_ = nullptr;
@@ -782,12 +791,14 @@ class Runner {
 
 }  // namespace
 
-RunResult run_resolver(const Scenario& scenario, Resolver& resolver, const OracleOptions& oracle) {
-  return Runner(scenario, oracle).run(resolver.name(), &resolver, nullptr);
+RunResult run_resolver(const Scenario& scenario, Resolver& resolver, const OracleOptions& oracle,
+                       RunObserver* observer) {
+  return Runner(scenario, oracle, observer).run(resolver.name(), &resolver, nullptr);
 }
 
-RunResult run_launcher(const Scenario& scenario, Launcher& launcher, const OracleOptions& oracle) {
-  return Runner(scenario, oracle).run(launcher.name(), nullptr, &launcher);
+RunResult run_launcher(const Scenario& scenario, Launcher& launcher, const OracleOptions& oracle,
+                       RunObserver* observer) {
+  return Runner(scenario, oracle, observer).run(launcher.name(), nullptr, &launcher);
 }
 
 std::string lookup_fault_marker(const Step& step) {

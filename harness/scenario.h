@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -140,12 +141,34 @@ std::optional<Cell> parse_cell(std::string_view name);
 // than the description are not kept). Used to save generated counterexamples for review.
 std::string format_scenario(const Scenario& scenario);
 
+// Where a run is, for an observer: before top-level step `step` (call 0), or inside that step's
+// resolution or launch just before its seam call `call` (1-based) — after the races placed there
+// have run. `next_call` is the seam call about to be made (call > 0 only).
+struct RunPoint {
+  std::size_t step = 0;
+  uint32_t call = 0;
+  LookupCall next_call = LookupCall::kGuestByAuditToken;
+};
+// What an observer may read at a point: the world, and the script's names for processes and flows.
+struct RunState {
+  const World& world;
+  const std::map<std::string, AuditToken>& processes;
+  const std::map<std::string, Flow>& flows;
+};
+// Watches a run at every point where a world change could be placed (flowid explore). It must not
+// change anything: the run continues as if it were not there.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void at(const RunPoint& point, const RunState& state) = 0;
+};
+
 // Runs the scenario's resolve steps with `resolver` (launch steps are an error here).
 RunResult run_resolver(const Scenario& scenario, Resolver& resolver,
-                       const OracleOptions& oracle = {});
+                       const OracleOptions& oracle = {}, RunObserver* observer = nullptr);
 // Runs the scenario's launch steps with `launcher`.
 RunResult run_launcher(const Scenario& scenario, Launcher& launcher,
-                       const OracleOptions& oracle = {});
+                       const OracleOptions& oracle = {}, RunObserver* observer = nullptr);
 
 // Lookup faults in traces (F8). A run records each fail-next and delay step as a Marker event
 // whose text is the step itself behind this prefix ("flowid.fault fail-next static-code 1

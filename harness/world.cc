@@ -1,4 +1,5 @@
 #include "harness/world.h"
+#include "harness/state_hash.h"
 
 #include <algorithm>
 #include <array>
@@ -945,6 +946,39 @@ std::optional<std::string> World::check_consistency() const {
     }
   }
   return std::nullopt;
+}
+
+uint64_t World::state_digest() const {
+  StateHash h;
+  h.add(now_ns_).add(random_.state()).add(pids_.digest());
+  h.add((static_cast<uint64_t>(next_pidversion_) << 32) | next_content_version_);
+  h.add(next_flow_id_).add(private_copy_count_);
+  h.add((static_cast<uint64_t>(config_.caller.sandboxed) << 40) | (static_cast<uint64_t>(config_.caller.root) << 32) |
+        config_.caller.uid);
+  h.add(images_.size());
+  for (const Image& image : images_) {
+    h.add(image.identity).add(image.content_version);
+    h.add((static_cast<uint64_t>(image.on_disk) << 2) | (static_cast<uint64_t>(image.sandbox_restricted) << 1) |
+          static_cast<uint64_t>(image.private_copy));
+  }
+  h.add(files_.size());
+  for (const auto& [path, file] : files_) h.add(path).add(file.image);
+  h.add(executions_.size());
+  for (const Execution& e : executions_) {
+    h.add(e.token).add(e.image).add(e.parent).add(e.responsible);
+    h.add((static_cast<uint64_t>(e.state) << 16) | (static_cast<uint64_t>(e.ran_code) << 8) |
+          static_cast<uint64_t>(e.launched_by_caller));
+    h.add(e.started_ns).add(e.ended_ns).add(e.reaped_ns).add(static_cast<uint64_t>(static_cast<uint32_t>(e.exit_status)));
+  }
+  h.add(launchd_);
+  h.add(flow_truth_base_).add(flow_truth_.size());
+  for (const FlowTruth& f : flow_truth_) {
+    h.add(f.flow_id).add(static_cast<uint32_t>(f.execution.pid)).add(f.execution.pidversion);
+    h.add(static_cast<uint32_t>(f.app_execution.pid)).add(f.app_execution.pidversion).add(f.opened_ns);
+  }
+  for (const InjectedFailure& failure : injected_) h.add(failure.remaining).add(failure.outcome);
+  for (uint64_t duration : call_duration_ns_) h.add(duration);
+  return h.value();
 }
 
 }  // namespace flowid

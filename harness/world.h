@@ -205,6 +205,7 @@ class World final : public Seam, public LaunchSeam {
   void set_lookup_duration(LookupCall call, uint64_t duration_ns);
   // The deterministic generator scenario code may share (seeded from config.seed).
   SplitMix64& random() { return random_; }
+  const SplitMix64& random() const { return random_; }
 
   // ---- Filesystem (scenario side).
   // Creates a file holding `identity` at identity.path (kFileExists if there is one).
@@ -254,6 +255,10 @@ class World final : public Seam, public LaunchSeam {
   // Checks the world's own invariants (one pid holder per pid, pid table vs states, unique
   // pidversions, files vs images). Returns a description of the first broken one.
   std::optional<std::string> check_consistency() const;
+  // A hash of everything that decides what the world does next: clock, pid allocator, files,
+  // images, executions, flow ground truth, injected failures and delays, the generator's state.
+  // Two worlds with the same digest behave the same from here on (flowid explore prunes on it).
+  uint64_t state_digest() const;
 
   // ---- Events.
   void set_logging(bool on) { config_.log_events = on; }

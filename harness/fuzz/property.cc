@@ -123,18 +123,19 @@ Invariant primary_invariant(InvariantSet violated) {
 }
 
 CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
-                           const OracleOptions& oracle, scenario::RunResult* run) {
-  if (run == nullptr && strategy.check_elsewhere) {
+                           const OracleOptions& oracle, scenario::RunResult* run,
+                           scenario::RunObserver* observer) {
+  if (run == nullptr && observer == nullptr && strategy.check_elsewhere) {
     std::vector<std::optional<CaseVerdict>> verdicts = strategy.check_elsewhere(std::span(&scenario, 1), oracle);
     if (verdicts.size() == 1 && verdicts.front()) return *verdicts.front();
   }
   scenario::RunResult result;
   if (strategy.launcher) {
     auto launcher = strategy.make_launcher();
-    result = scenario::run_launcher(scenario, *launcher, oracle);
+    result = scenario::run_launcher(scenario, *launcher, oracle, observer);
   } else {
     auto resolver = strategy.make_resolver();
-    result = scenario::run_resolver(scenario, *resolver, oracle);
+    result = scenario::run_resolver(scenario, *resolver, oracle, observer);
   }
   CaseVerdict verdict;
   verdict.error = result.error;

@@ -64,9 +64,11 @@ struct CaseVerdict {
 // Runs the scenario with a fresh strategy and checks it.
 CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
                            const OracleOptions& oracle = {});
-// The same, keeping the full run (flows, findings, events) for reports.
+// The same, keeping the full run (flows, findings, events) for reports, and showing the run to
+// `observer` (either may be null). Runs in this process whenever either is set.
 CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
-                           const OracleOptions& oracle, scenario::RunResult* run);
+                           const OracleOptions& oracle, scenario::RunResult* run,
+                           scenario::RunObserver* observer = nullptr);
 
 // The invariant a failing case is shrunk against: the most severe one it violates
 // (I4/I5 > I1 > I3 > I2 > I7).
