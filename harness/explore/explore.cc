@@ -256,8 +256,21 @@ class BaseExplorer {
     if (std::find(targets_.begin(), targets_.end(), name) == targets_.end()) targets_.push_back(name);
   }
 
+  // Points before steps where the world is looked at or a process starts, execs or ends (not
+  // before a script's own file installs, clock moves or injected failures).
   static bool is_point_step(const Step& step) {
-    return step.kind == StepKind::kFlow || step.kind == StepKind::kResolve || step.kind == StepKind::kLaunch;
+    switch (step.kind) {
+      case StepKind::kSpawn:
+      case StepKind::kExec:
+      case StepKind::kExit:
+      case StepKind::kReap:
+      case StepKind::kFlow:
+      case StepKind::kResolve:
+      case StepKind::kLaunch:
+        return true;
+      default:
+        return false;
+    }
   }
 
   // ---- Running one schedule.
@@ -609,6 +622,8 @@ std::vector<std::string> describe_schedule(const scenario::Scenario& prepared, c
     std::string where;
     if (step.kind == StepKind::kFlow) {
       where = fmt::format("before {} is opened", step.args[0]);
+    } else if (step.kind != StepKind::kResolve && step.kind != StepKind::kLaunch) {
+      where = fmt::format("before '{} {}'", step.kind == StepKind::kSpawn ? "spawn" : step.kind == StepKind::kExec ? "exec" : step.kind == StepKind::kExit ? "exit" : "reap", step.args[0]);
     } else if (p.at.call == 0) {
       where = fmt::format("before {} {}", step.kind == StepKind::kLaunch ? "launch of" : "resolve", step.args[0]);
     } else {

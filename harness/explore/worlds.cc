@@ -55,23 +55,34 @@ std::string path_rule(std::string_view name, std::string_view action, const fuzz
 
 enum class Rules : uint8_t { kAllowlist, kDenylist };
 
-struct World {
+// Where a flow stands when it is opened: the situations of the fault catalogue that shape a flow
+// (F3, F6, F7, F10) and the ordinary ones, each as small as it can be.
+struct Situation {
   std::string name;
   std::string description;
-  Rules rules = Rules::kAllowlist;
-  bool sandboxed = false;
   int program = fuzz::kEvil;          // the flow's program
-  std::string signing_id_override;    // a borrowed identifier for the impostor
-  int app = -1;                       // F6: the app a helper works for (the helper is nsurlsessiond)
-  std::string flow_options;           // token shapes
+  bool sandboxed = false;             // F3: the filter is sandboxed (token lookups of daemons: EPERM)
+  int app = -1;                       // F6: the app a helper (the program) works for
+  std::string flow_options;           // F7: token shapes
   int flows = 1;                      // lookups of the same process (the second meets caches)
+  bool second_process = false;        // a second process of the same program opens the second flow
+  std::string signing_id_override;    // F10: an identifier the code under test names, borrowed
 };
 
-std::string text_of(const World& w) {
+struct World {
+  Situation situation;
+  Rules rules = Rules::kAllowlist;
+};
+
+std::string text_of(const World& world) {
+  const Situation& w = world.situation;
   const fuzz::Program& p = program(w.program);
-  std::string text = fmt::format("# {}\nscenario {}\n", w.description, w.name);
+  const bool allowlist = world.rules == Rules::kAllowlist;
+  std::string text = fmt::format("# {} {}\nscenario w-{}-{}\n", w.description,
+                                 allowlist ? "Only trusted programs may connect." : "The user blocked it.", w.name,
+                                 allowlist ? "allowlist" : "denylist");
   text += fmt::format("world pid-policy=reuse-last caller={},root\n", w.sandboxed ? "sandboxed" : "unsandboxed");
-  if (w.rules == Rules::kAllowlist) {
+  if (allowlist) {
     text += "policy no_rule=drop unknown=drop gone=drop unverified=drop\n";
     for (int trusted : {fuzz::kGood, fuzz::kCurl, fuzz::kTrustd}) {
       const fuzz::Program& t = program(trusted);
@@ -85,7 +96,7 @@ std::string text_of(const World& w) {
     text += identity_rule("deny", "drop", denied, w.app >= 0 ? std::string_view{} : w.signing_id_override);
     text += path_rule("deny-path", "drop", denied);
   }
-  // The programs of the situation, then the newcomer programs (the explorer adds those it lacks).
+  // The programs of the situation (the explorer adds the newcomer programs it lacks).
   std::vector<int> installed;
   auto install = [&](int index, std::string_view signing_id = {}) {
     for (int i : installed) {
@@ -98,70 +109,68 @@ std::string text_of(const World& w) {
   if (w.app >= 0) install(w.app);
   if (w.program == fuzz::kSimTrustd) install(fuzz::kTrustd);
   const std::string uid = p.path.starts_with("/usr/libexec/") || w.program == fuzz::kSimTrustd ? " uid=0" : "";
-  if (w.app >= 0) {
-    text += fmt::format("spawn app {}\n", q(program(w.app).path));
-    text += fmt::format("spawn p1 {} responsible=app{}\n", q(p.path), uid);
-  } else {
-    text += fmt::format("spawn p1 {}{}\n", q(p.path), uid);
-  }
+  const std::string responsible = w.app >= 0 ? " responsible=app" : "";
+  if (w.app >= 0) text += fmt::format("spawn app {}\n", q(program(w.app).path));
+  text += fmt::format("spawn p1 {}{}{}\n", q(p.path), responsible, uid);
   for (int f = 1; f <= w.flows; ++f) {
-    text += fmt::format("flow f{} p1{}{} host=example.com\n", f, w.app >= 0 ? " app=app" : "", w.flow_options);
+    std::string owner = "p1";
+    if (f > 1 && w.second_process) {
+      owner = fmt::format("p{}", f);
+      text += fmt::format("spawn {} {}{}{}\n", owner, q(p.path), responsible, uid);
+    }
+    text += fmt::format("flow f{} {}{}{} host=example.com\n", f, owner, w.app >= 0 ? " app=app" : "", w.flow_options);
     text += fmt::format("resolve f{}\n", f);
   }
   return text;
 }
 
-std::vector<World> resolver_worlds(const std::vector<std::string>& borrowed) {
-  using fuzz::kAdHoc;
-  using fuzz::kCurl;
+std::vector<Situation> situations(const std::vector<std::string>& borrowed) {
   using fuzz::kEvil;
   using fuzz::kGood;
-  std::vector<World> worlds;
-  auto add = [&](World w) { worlds.push_back(std::move(w)); };
-  // name, description, rules, sandboxed caller, program [, borrowed id, app, token options, flows]
-  auto world = [](std::string name, std::string description, Rules rules, bool sandboxed, int program,
-                  std::string signing_id_override = {}, int app = -1, std::string flow_options = {}, int flows = 1) {
-    World w;
-    w.name = std::move(name);
-    w.description = std::move(description);
-    w.rules = rules;
-    w.sandboxed = sandboxed;
-    w.program = program;
-    w.signing_id_override = std::move(signing_id_override);
-    w.app = app;
-    w.flow_options = std::move(flow_options);
-    w.flows = flows;
-    return w;
+  std::vector<Situation> out;
+  auto add = [&](std::string name, std::string description, int program) -> Situation& {
+    Situation s;
+    s.name = std::move(name);
+    s.description = std::move(description);
+    s.program = program;
+    out.push_back(std::move(s));
+    return out.back();
   };
   // Ordinary programs of each class.
-  add(world("w-untrusted", "An untrusted download opens a flow; only trusted programs may connect.", Rules::kAllowlist, false, kEvil));
-  add(world("w-trusted-denied", "A trusted app the user has blocked opens a flow.", Rules::kDenylist, false, kGood));
-  add(world("w-platform-denied", "A platform tool the user has blocked opens a flow.", Rules::kDenylist, false, kCurl));
-  add(world("w-adhoc", "Ad-hoc signed code opens a flow; only trusted programs may connect.", Rules::kAllowlist, false, kAdHoc));
-  // Two lookups of one process: what a resolver remembers from the first meets the second.
-  add(world("w-trusted-twice", "A trusted app opens two flows; only trusted programs may connect.", Rules::kAllowlist, false, kGood, "", -1, "", 2));
-  add(world("w-untrusted-twice", "An untrusted download opens two flows; only trusted programs may connect.", Rules::kAllowlist, false, kEvil, "", -1, "", 2));
-  add(world("w-denied-twice", "A trusted app the user has blocked opens two flows.", Rules::kDenylist, false, kGood, "", -1, "", 2));
+  add("untrusted", "An untrusted download opens a flow.", kEvil);
+  add("trusted", "A trusted app opens a flow.", kGood);
+  add("platform", "A platform tool opens a flow.", fuzz::kCurl);
+  add("adhoc", "Ad-hoc signed code opens a flow.", fuzz::kAdHoc);
+  // What a resolver remembers from one lookup meets the next: the same process, or another
+  // process of the same program.
+  add("trusted-twice", "A trusted app opens two flows.", kGood).flows = 2;
+  add("untrusted-twice", "An untrusted download opens two flows.", kEvil).flows = 2;
+  Situation& two = add("trusted-two-processes", "Two processes of a trusted app open a flow each.", kGood);
+  two.flows = 2;
+  two.second_process = true;
   // F3: a sandboxed filter asks about a platform daemon (token lookups answer EPERM).
-  add(world("w-daemon-sandboxed", "A sandboxed filter sees a flow of a platform daemon the user has blocked.", Rules::kDenylist, true, fuzz::kTrustd));
-  add(world("w-daemon-sandboxed-allowlist", "A sandboxed filter sees a flow of a platform daemon; only trusted programs may connect.", Rules::kAllowlist, true, fuzz::kNsurlsessiond));
+  add("daemon-sandboxed", "A sandboxed filter sees a flow of a platform daemon.", fuzz::kTrustd).sandboxed = true;
   // F6: a helper opens the socket for an app.
-  add(world("w-delegated-untrusted", "A helper opens a flow for an untrusted app; only trusted programs may connect.", Rules::kAllowlist, false, fuzz::kNsurlsessiond, "", kEvil));
-  add(world("w-delegated-denied", "A helper opens a flow for an app the user has blocked.", Rules::kDenylist, false, fuzz::kNsurlsessiond, "", kGood));
+  add("delegated-untrusted", "A helper opens a flow for an untrusted app.", fuzz::kNsurlsessiond).app = kEvil;
+  add("delegated-trusted", "A helper opens a flow for a trusted app.", fuzz::kNsurlsessiond).app = kGood;
   // F7: absent and malformed tokens.
-  add(world("w-token-absent", "An untrusted flow arrives without its process token.", Rules::kAllowlist, false, kEvil, "", -1, " process-token=absent"));
-  add(world("w-tokens-malformed", "An untrusted flow arrives with malformed tokens.", Rules::kAllowlist, false, kEvil, "", -1, " app-token=malformed process-token=malformed"));
-  add(world("w-token-absent-denied", "A blocked app's flow arrives without its process token.", Rules::kDenylist, false, kGood, "", -1, " process-token=absent"));
+  add("token-absent", "A flow of an untrusted download arrives without its process token.", kEvil).flow_options =
+      " process-token=absent";
+  add("tokens-malformed", "A flow of an untrusted download arrives with malformed tokens.", kEvil).flow_options =
+      " app-token=malformed process-token=malformed";
   // F10: same name, other code.
-  add(world("w-sim-daemon", "The simulator's copy of a daemon opens a flow; the genuine daemon is trusted.", Rules::kAllowlist, false, fuzz::kSimTrustd));
-  add(world("w-impostor-apple", "Ad-hoc code that borrows an Apple identifier opens a flow.", Rules::kAllowlist, false, fuzz::kImpostorApple));
-  add(world("w-impostor-team", "Another team's build with a trusted app's identifier opens a flow.", Rules::kAllowlist, false, fuzz::kImpostorTeam));
+  add("sim-daemon", "The simulator's copy of a platform daemon opens a flow.", fuzz::kSimTrustd);
+  add("impostor-apple", "Ad-hoc code that borrows an Apple identifier opens a flow.", fuzz::kImpostorApple);
+  add("impostor-team", "Another team's build signed with a trusted app's identifier opens a flow.",
+      fuzz::kImpostorTeam);
   for (std::size_t i = 0; i < borrowed.size(); ++i) {
-    add(world(fmt::format("w-impostor-borrowed-{}", i + 1),
-         fmt::format("Another team's build signed as {} (an identifier the code under test names) opens a flow; the user blocked its path.", borrowed[i]),
-         Rules::kDenylist, false, fuzz::kImpostorBorrowed, borrowed[i]));
+    add(fmt::format("impostor-borrowed-{}", i + 1),
+        fmt::format("Another team's build signed as {} (an identifier the code under test names) opens a flow.",
+                    borrowed[i]),
+        fuzz::kImpostorBorrowed)
+        .signing_id_override = borrowed[i];
   }
-  return worlds;
+  return out;
 }
 
 constexpr std::string_view kToolRequirement =
@@ -183,7 +192,10 @@ std::vector<scenario::Scenario> small_worlds(bool launchers, const std::vector<s
     texts.push_back(launcher_world("w-launch", "A launcher starts a signed tool that must satisfy its team's requirement.", 1));
     texts.push_back(launcher_world("w-launch-twice", "A launcher starts the same signed tool twice.", 2));
   } else {
-    for (const World& w : resolver_worlds(borrowed_signing_ids)) texts.push_back(text_of(w));
+    for (const Situation& situation : situations(borrowed_signing_ids)) {
+      texts.push_back(text_of(World{situation, Rules::kAllowlist}));
+      texts.push_back(text_of(World{situation, Rules::kDenylist}));
+    }
   }
   std::vector<scenario::Scenario> out;
   for (const std::string& text : texts) {
