@@ -71,33 +71,11 @@ std::string strategy_name(const ExploreCliOptions& o) {
   return o.resolver.empty() ? "token+recheck" : o.resolver;
 }
 
-std::optional<fuzz::StrategyUnderTest> strategy_of(const ExploreCliOptions& o, plugin::WorkerPool* pool,
-                                                   std::string* error) {
-  const bool launcher = !o.launcher.empty();
-  const std::string name = strategy_name(o);
-  if (plugin::looks_like_plugin_path(name)) {
-    return launcher ? launcher_strategy_for(name, pool, error) : strategy_for(name, pool, error);
-  }
-  auto strategy = fuzz::reference_strategy(name);
-  if (!strategy || strategy->launcher != launcher) {
-    *error = fmt::format("unknown {} '{}' (flowid explore --help lists them)", launcher ? "launcher" : "resolver", name);
-    return std::nullopt;
-  }
-  return strategy;
-}
-
-std::vector<std::string> borrowed_identifiers(const std::string& name) {
-  if (!plugin::looks_like_plugin_path(name)) return {};
-  std::ifstream in(name, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return fuzz::identifiers_in(bytes, 4);
-}
-
 // The bases: a user's scenarios (those of the strategy's kind), or the bundled worlds.
 bool load_bases(const ExploreCliOptions& o, bool launcher, std::vector<scenario::Scenario>& bases,
                 std::string* source, std::string* error) {
   if (o.scenarios.empty()) {
-    bases = explore::small_worlds(launcher, borrowed_identifiers(strategy_name(o)));
+    bases = explore::small_worlds(launcher, plugin_identifiers(strategy_name(o), 4));
     if (o.worlds && *o.worlds < bases.size()) bases.resize(*o.worlds);
     *source = "bundled base worlds";
     return true;
@@ -332,7 +310,7 @@ int run_explore(const ExploreCliOptions& o) {
   const std::string name = strategy_name(o);
   std::string error;
   const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({name});
-  auto strategy = strategy_of(o, pool.get(), &error);
+  auto strategy = strategy_under_test(name, !o.launcher.empty(), pool.get(), "explore", "resolver", &error);
   if (!strategy) {
     fmt::print(stderr, "flowid explore: {}\n", error);
     return plugin::looks_like_plugin_path(name) ? kExitInputError : kExitUsage;

@@ -584,17 +584,7 @@ std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, p
                                                    std::string* error) {
   const bool launcher = !options.launcher.empty();
   const std::string name = launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
-  // A plugin (--strategy ./libmine.so, or --launcher ./libmine.so for its launch entry): loaded
-  // once, a fresh instance per case.
-  if (plugin::looks_like_plugin_path(name)) {
-    return launcher ? launcher_strategy_for(name, pool, error) : strategy_for(name, pool, error);
-  }
-  auto strategy = fuzz::reference_strategy(name);
-  if (!strategy || strategy->launcher != launcher) {
-    *error = fmt::format("unknown {} '{}' (flowid fuzz --help lists them)", launcher ? "launcher" : "strategy", name);
-    return std::nullopt;
-  }
-  return strategy;
+  return strategy_under_test(name, launcher, pool, "fuzz", "strategy", error);
 }
 
 int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& campaign, FaultSet plan) {
@@ -698,12 +688,8 @@ int run_fuzz(const FuzzOptions& options) {
   // A plugin's own identifiers (its allowlists, the programs it special-cases) become the
   // generator's dictionary: impostors borrow them. Derived from the file, so a reproduce command
   // naming the same plugin regenerates the same cases.
-  const std::string& plugin_file = !options.launcher.empty() ? options.launcher : options.strategy;
-  if (plugin::looks_like_plugin_path(plugin_file)) {
-    std::ifstream in(plugin_file, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    campaign.generator.borrowed_signing_ids = fuzz::identifiers_in(bytes);
-  }
+  campaign.generator.borrowed_signing_ids =
+      plugin_identifiers(!options.launcher.empty() ? options.launcher : options.strategy, 32);
   // No seed given: one from the clock, printed so the run can be repeated.
   campaign.seed = options.seed.value_or(static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffULL);
   if (options.single_case) return run_single_case(options, campaign, plan);

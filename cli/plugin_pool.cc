@@ -1,6 +1,10 @@
 #include "cli/plugin_pool.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <cstdlib>
 #include <string_view>
 
@@ -27,6 +31,28 @@ std::unique_ptr<plugin::WorkerPool> plugin_pool_for(const std::vector<std::strin
     return nullptr;
   }
   return std::make_unique<plugin::WorkerPool>(isolation_from_environment());
+}
+
+std::optional<fuzz::StrategyUnderTest> strategy_under_test(const std::string& name, bool launcher,
+                                                           plugin::WorkerPool* pool, std::string_view command,
+                                                           std::string_view resolver_word, std::string* error) {
+  if (plugin::looks_like_plugin_path(name)) {
+    return launcher ? launcher_strategy_for(name, pool, error) : strategy_for(name, pool, error);
+  }
+  auto strategy = fuzz::reference_strategy(name);
+  if (!strategy || strategy->launcher != launcher) {
+    *error = fmt::format("unknown {} '{}' (flowid {} --help lists them)", launcher ? "launcher" : resolver_word, name,
+                         command);
+    return std::nullopt;
+  }
+  return strategy;
+}
+
+std::vector<std::string> plugin_identifiers(const std::string& name, std::size_t max) {
+  if (!plugin::looks_like_plugin_path(name)) return {};
+  std::ifstream in(name, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return fuzz::identifiers_in(bytes, max);
 }
 
 }  // namespace flowid::cli
