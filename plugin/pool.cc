@@ -31,7 +31,9 @@ using namespace wire;  // NOLINT(google-build-using-namespace): this file speaks
 bool serve_seam_call(Reader& r, const CSeamTables& tables, Writer& reply) {
   const flowid_seam& s = *tables.seam();
   const flowid_launch_seam* l = tables.launch();
-  const auto call = static_cast<Call>(r.u8());
+  const uint8_t call_number = r.u8();
+  if (call_number >= static_cast<uint8_t>(Call::kEnd)) return false;
+  const auto call = static_cast<Call>(call_number);
   const char* text = nullptr;
   std::size_t size = 0;
   flowid_code_ref ref = 0;
@@ -142,7 +144,8 @@ bool serve_seam_call(Reader& r, const CSeamTables& tables, Writer& reply) {
       }
       break;
     }
-    default:
+    case Call::kNone:
+    case Call::kEnd:
       return false;
   }
   return r.done();

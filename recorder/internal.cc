@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -24,6 +25,13 @@ constexpr ino_t kInitialUserNamespaceInode = 0xEFFFFFFDU;
 constexpr ino_t kInitialPidNamespaceInode = 0xEFFFFFFCU;
 
 }  // namespace
+
+int pidfd_open(pid_t pid, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
+int pidfd_getfd(int pidfd, int target_fd) {
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, target_fd, 0));
+}
 
 uint64_t monotonic_ns() { return read_clock(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return read_clock(CLOCK_REALTIME); }
