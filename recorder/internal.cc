@@ -135,6 +135,13 @@ Uuid flow_uuid(uint64_t run_salt, uint64_t flow_id) {
 
 LookupOutcome errno_outcome(int error) { return LookupOutcome{OutcomeDomain::kErrno, error}; }
 
+AttributionStatus status_for_label(VerdictLabel* label, AttributionStatus status) {
+  *label = status == AttributionStatus::kVerified     ? VerdictLabel::kVerified
+           : status == AttributionStatus::kUnverified ? VerdictLabel::kUnverifiedWarning
+                                                      : VerdictLabel::kUnknown;
+  return status;
+}
+
 Lookup make_lookup(uint64_t flow_id, LookupCall call, int32_t pid, int error,
                    uint64_t duration_ns) {
   Lookup lookup;

@@ -70,6 +70,9 @@ Uuid flow_uuid(uint64_t run_salt, uint64_t flow_id);
 
 LookupOutcome errno_outcome(int error);
 
+// The label a record-only verdict shows for an attribution status; returns the status.
+AttributionStatus status_for_label(VerdictLabel* label, AttributionStatus status);
+
 // A lookup event with flow, call, pid argument, outcome and duration filled in.
 Lookup make_lookup(uint64_t flow_id, LookupCall call, int32_t pid, int error,
                    uint64_t duration_ns);

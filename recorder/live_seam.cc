@@ -19,6 +19,7 @@ void LiveLinuxSeam::begin(int notify_fd, uint64_t id) {
   last_duration_ns_ = 0;
   pidfd_.reset();
   dirfd_.reset();
+  proc_opened_ = false;
   dirfd_error_ = 0;
   stat_.reset();
   exe_ = ExeFile{};
@@ -40,11 +41,15 @@ SeamResult<int32_t> LiveLinuxSeam::pidfd_open(int32_t pid) {
     if (!pidfd_.valid() && errno == EINVAL) pidfd_.reset(internal::pidfd_open(pid, PIDFD_THREAD));
     return pidfd_.valid() ? 0 : errno;
   });
-  // The directory every /proc read of the flow goes through (not part of the timed lookup).
+  open_proc(pid);  // not part of the timed lookup.
+  return {internal::errno_outcome(error), pid};
+}
+
+void LiveLinuxSeam::open_proc(int32_t pid) {
   dirfd_.reset(::open(("/proc/" + std::to_string(pid)).c_str(),
                       O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   dirfd_error_ = dirfd_.valid() ? 0 : errno;
-  return {internal::errno_outcome(error), pid};
+  proc_opened_ = true;
 }
 
 LookupOutcome LiveLinuxSeam::notif_id_valid(int32_t pid) {
@@ -56,7 +61,7 @@ LookupOutcome LiveLinuxSeam::notif_id_valid(int32_t pid) {
 }
 
 SeamResult<LinuxProcStat> LiveLinuxSeam::proc_stat(int32_t pid) {
-  (void)pid;  // read through the directory pidfd_open opened.
+  if (!proc_opened_) open_proc(pid);  // by bare pid: no pidfd_open was asked.
   Stat read;
   const int error = timed([&] {
     if (!dirfd_.valid()) return dirfd_error_ == ENOENT ? ESRCH : dirfd_error_;
@@ -94,6 +99,19 @@ SeamResult<CodeIdentity> LiveLinuxSeam::exe_hash(int32_t pid, std::string_view p
   const int error = timed([&] { return hashes_.hash(exe_file_.get(), exe_, &cdhash); });
   if (error != 0) return {internal::errno_outcome(error), {}};
   return {internal::errno_outcome(0), linux_code_identity(exe_.path, cdhash)};
+}
+
+void FlowLookups::on_lookup(const Lookup& lookup) {
+  Lookup& recorded = lookups_.emplace_back(lookup);
+  recorded.duration_ns = live_.last_duration_ns();
+  if (recorded.call == LookupCall::kNotifIdValid) recorded.args.code_handle = live_.notification_id();
+}
+
+Lookup* FlowLookups::first(LookupCall call) {
+  for (Lookup& lookup : lookups_) {
+    if (lookup.call == call) return &lookup;
+  }
+  return nullptr;
 }
 
 }  // namespace flowid::recorder

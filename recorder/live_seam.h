@@ -4,8 +4,9 @@
 // a lookup event; this class holds no attribution logic, only the syscalls.
 //
 // Lifetime of what a flow pins: begin() forgets the previous flow's descriptors; pidfd_open opens
-// the pidfd and the /proc/PID directory every later read goes through; proc_exe keeps the
-// executable open for exe_hash. After the strategy has resolved, the recorder reads what the
+// the pidfd and the /proc/PID directory every later read goes through (the system recorder asks
+// no pidfd_open: its first read opens /proc/PID by bare pid); proc_exe keeps the executable open
+// for exe_hash. After the strategy has resolved, the recorder reads what the
 // lookups found (pinned(), stat(), exe()) to complete the flow and its process table, and calls
 // begin() again for the next flow.
 #pragma once
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "harness/seam.h"
 #include "recorder/internal.h"
@@ -31,7 +33,8 @@ class LiveLinuxSeam final : public LinuxSeam {
   LiveLinuxSeam(ExeHashCache& hashes, GenerationOf generation_of)
       : hashes_(hashes), generation_of_(std::move(generation_of)) {}
 
-  // Starts a flow of the notification `id` that arrived on notify_fd.
+  // Starts a flow of the notification `id` that arrived on notify_fd (-1 and 0 for a flow that
+  // no notification announced: the system recorder's).
   void begin(int notify_fd, uint64_t id);
 
   SeamResult<int32_t> pidfd_open(int32_t pid) override;
@@ -58,6 +61,8 @@ class LiveLinuxSeam final : public LinuxSeam {
   // Runs body (which returns 0 or an errno) and notes how long it took.
   template <typename Body>
   int timed(Body&& body);
+  // Opens the /proc/PID directory the reads go through.
+  void open_proc(int32_t pid);
 
   ExeHashCache& hashes_;
   GenerationOf generation_of_;
@@ -66,10 +71,32 @@ class LiveLinuxSeam final : public LinuxSeam {
   uint64_t last_duration_ns_ = 0;
   internal::UniqueFd pidfd_;
   internal::UniqueFd dirfd_;
-  int dirfd_error_ = 0;  // why /proc/PID could not be opened.
+  bool proc_opened_ = false;  // open_proc ran for this flow.
+  int dirfd_error_ = 0;       // why /proc/PID could not be opened.
   std::optional<Stat> stat_;
   ExeFile exe_;
   internal::UniqueFd exe_file_;
+};
+
+// The lookups of one flow, as the trace records them: what an ObservedLinuxSeam over a
+// LiveLinuxSeam reports, plus what only the live seam knows (each call's duration, the
+// notification a validity check asked about).
+class FlowLookups final : public LookupObserver {
+ public:
+  static constexpr std::size_t kLookupsPerFlowMax = 8;
+
+  explicit FlowLookups(const LiveLinuxSeam& live) : live_(live) {
+    lookups_.reserve(kLookupsPerFlowMax);
+  }
+  void on_lookup(const Lookup& lookup) override;
+  void clear() { lookups_.clear(); }
+  std::vector<Lookup>& lookups() { return lookups_; }
+  // The flow's first lookup of call, or null.
+  Lookup* first(LookupCall call);
+
+ private:
+  const LiveLinuxSeam& live_;
+  std::vector<Lookup> lookups_;
 };
 
 }  // namespace flowid::recorder

@@ -70,6 +70,7 @@ using internal::monotonic_ns;
 
 using internal::pidfd_getfd;
 using internal::pidfd_open;
+using internal::status_for_label;
 using internal::UniqueFd;
 
 // Reads size bytes at address in the task's memory. Returns 0 or errno.
@@ -121,12 +122,6 @@ int wait_status_of(const siginfo_t& info) {
   }
 }
 
-AttributionStatus status_for_label(VerdictLabel* label, AttributionStatus status) {
-  *label = status == AttributionStatus::kVerified     ? VerdictLabel::kVerified
-           : status == AttributionStatus::kUnverified ? VerdictLabel::kUnverifiedWarning
-                                                      : VerdictLabel::kUnknown;
-  return status;
-}
 
 // "what: ENAME (message)" for markers.
 std::string fmt_note(const std::string& what, int error) {
@@ -150,7 +145,6 @@ CodeIdentity image_or_path(const std::optional<CodeIdentity>& identity, const st
 constexpr int32_t kStatusUnknown = -1;  // exit status the supervisor could not learn.
 constexpr std::size_t kTrackedProcessesMax = 65536;
 constexpr int kEpollBatch = 64;
-constexpr std::size_t kLookupsPerFlowMax = 8;
 
 // What the recorder knows about one process of the tree.
 struct Tracked {
@@ -167,31 +161,6 @@ enum class Source : uint8_t { kNotify = 1, kSignal, kTimer, kConnector, kPidfd }
 uint64_t epoll_key(Source source, uint64_t value) {
   return (uint64_t{static_cast<uint8_t>(source)} << 56) | value;
 }
-
-// The lookups of one flow, as the trace records them: what the observed seam reports, plus what
-// only the live seam knows (each call's duration, the notification a validity check asked about).
-class FlowLookups final : public LookupObserver {
- public:
-  explicit FlowLookups(const LiveLinuxSeam& live) : live_(live) { lookups_.reserve(kLookupsPerFlowMax); }
-  void on_lookup(const Lookup& lookup) override {
-    Lookup& recorded = lookups_.emplace_back(lookup);
-    recorded.duration_ns = live_.last_duration_ns();
-    if (recorded.call == LookupCall::kNotifIdValid) recorded.args.code_handle = live_.notification_id();
-  }
-  void clear() { lookups_.clear(); }
-  std::vector<Lookup>& lookups() { return lookups_; }
-  // The flow's first lookup of call, or null.
-  Lookup* first(LookupCall call) {
-    for (Lookup& lookup : lookups_) {
-      if (lookup.call == call) return &lookup;
-    }
-    return nullptr;
-  }
-
- private:
-  const LiveLinuxSeam& live_;
-  std::vector<Lookup> lookups_;
-};
 
 class TreeRecorder {
  public:

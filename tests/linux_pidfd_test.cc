@@ -119,6 +119,27 @@ TEST(LinuxPidfd, ARefusedPidfdLeavesTheBarePidUnverified) {
   EXPECT_EQ(a.identity, kCurl);
 }
 
+TEST(LinuxByPid, TheSystemRecordersAnswerIsAtMostUnverified) {
+  ScriptedLinuxSeam seam({});
+  const Attribution found = strategies::resolve_linux_by_pid(notified_flow(), seam);
+  EXPECT_EQ(seam.calls, (std::vector<LookupCall>{C::kProcStat, C::kProcExe, C::kExeHash}));
+  EXPECT_EQ(found.status, S::kUnverified);
+  EXPECT_EQ(found.identity, kCurl);
+
+  ScriptedLinuxSeam unhashed({.hash_error = EIO});
+  const Attribution path_only = strategies::resolve_linux_by_pid(notified_flow(), unhashed);
+  EXPECT_EQ(path_only.status, S::kUnverified);
+  ASSERT_TRUE(path_only.identity.has_value());
+  EXPECT_EQ(path_only.identity->path, kCurl.path);
+  EXPECT_FALSE(path_only.identity->cdhash.has_value());
+
+  ScriptedLinuxSeam gone({.stat_error = ESRCH});
+  const Attribution unknown = strategies::resolve_linux_by_pid(notified_flow(), gone);
+  EXPECT_EQ(gone.calls, (std::vector<LookupCall>{C::kProcStat}));
+  EXPECT_EQ(unknown.status, S::kUnknown);
+  EXPECT_FALSE(unknown.identity.has_value());
+}
+
 TEST(LinuxPidfd, ASeamWithoutLinuxLookupsIsAskedNothing) {
   testing::ScriptedSeam seam({});
   auto resolver = make_resolver("linux-pidfd");

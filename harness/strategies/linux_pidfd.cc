@@ -86,6 +86,26 @@ Attribution resolve_linux_pidfd(const Flow& flow, LinuxSeam& seam) {
   return attribution;
 }
 
+Attribution resolve_linux_by_pid(const Flow& flow, LinuxSeam& seam) {
+  const int32_t pid = flow.proc_pid;
+  Attribution attribution;
+  attribution.method = kPidMethod;
+  const SeamResult<LinuxProcStat> stat = seam.proc_stat(pid);
+  if (!stat.ok()) return attribution;
+  attribution.claimed_execution = stat.value.token.execution();
+  SeamResult<LinuxExe> exe = seam.proc_exe(pid);
+  if (!exe.ok() || exe.value.path.empty()) return attribution;
+  SeamResult<CodeIdentity> hash = seam.exe_hash(pid, exe.value.path);
+  attribution.status = AttributionStatus::kUnverified;
+  if (hash.ok()) {
+    attribution.identity = std::move(hash.value);
+  } else {
+    attribution.identity = CodeIdentity{};
+    attribution.identity->path = std::move(exe.value.path);
+  }
+  return attribution;
+}
+
 std::unique_ptr<Resolver> make_linux_pidfd() { return std::make_unique<LinuxPidfd>(); }
 
 }  // namespace flowid::strategies
