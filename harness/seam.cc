@@ -9,10 +9,10 @@ namespace flowid {
 // not to its interface does not compile).
 #define FLOWID_DECLARED_BY_SEAM(enumerator, number, name, method, capnp) \
   static_assert(std::is_member_function_pointer_v<decltype(&Seam::method)>, "Seam::" #method);
-#define FLOWID_DECLARED_BY_LINUX_SEAM(enumerator, number, name, method, capnp)        \
+#define FLOWID_DECLARED_BY_LINUX_SEAM(enumerator, number, name, method, capnp)   \
   static_assert(std::is_member_function_pointer_v<decltype(&LinuxSeam::method)>, \
                 "LinuxSeam::" #method);
-#define FLOWID_DECLARED_BY_LAUNCH_SEAM(enumerator, number, name, method, capnp)        \
+#define FLOWID_DECLARED_BY_LAUNCH_SEAM(enumerator, number, name, method, capnp)   \
   static_assert(std::is_member_function_pointer_v<decltype(&LaunchSeam::method)>, \
                 "LaunchSeam::" #method);
 FLOWID_MACOS_LOOKUP_CALLS(FLOWID_DECLARED_BY_SEAM)
@@ -145,7 +145,8 @@ Result ObservedSeam::observe(LookupCall call, LookupArgs args, Result result) {
 }
 
 LaunchSeam& ObservedSeam::launch() {
-  if (launch_ == nullptr) throw std::logic_error("ObservedSeam: launcher call without a LaunchSeam");
+  if (launch_ == nullptr)
+    throw std::logic_error("ObservedSeam: launcher call without a LaunchSeam");
   return *launch_;
 }
 
@@ -171,8 +172,7 @@ SeamResult<CodeIdentity> ObservedSeam::signing_information(CodeRef code) {
                  inner_.signing_information(code));
 }
 int32_t ObservedSeam::audit_token_to_pid(const AuditToken& token) {
-  return observe(LookupCall::kAuditTokenToPid, token_args(token),
-                 inner_.audit_token_to_pid(token));
+  return observe(LookupCall::kAuditTokenToPid, token_args(token), inner_.audit_token_to_pid(token));
 }
 SeamResult<std::string> ObservedSeam::proc_pidpath(int32_t pid) {
   return observe(LookupCall::kProcPidpath, pid_args(pid), inner_.proc_pidpath(pid));

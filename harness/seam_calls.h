@@ -19,7 +19,7 @@
 #pragma once
 
 // The macOS calls a resolver makes (Seam), which plugins reach through flowid_seam.
-#define FLOWID_MACOS_LOOKUP_CALLS(X)                                                             \
+#define FLOWID_MACOS_LOOKUP_CALLS(X)                                                           \
   X(kGuestByAuditToken, 0, "guest-by-audit-token", guest_by_audit_token, GUEST_BY_AUDIT_TOKEN) \
   X(kGuestByPid, 1, "guest-by-pid", guest_by_pid, GUEST_BY_PID)                                \
   X(kStaticCode, 2, "static-code", static_code, STATIC_CODE)                                   \
@@ -35,22 +35,22 @@
   X(kResponsiblePid, 11, "responsible-pid", responsible_pid, RESPONSIBLE_PID)
 
 // The Linux calls the live recorder makes (LinuxSeam). Not part of the plugin ABI.
-#define FLOWID_LINUX_LOOKUP_CALLS(X)                                    \
-  X(kPidfdOpen, 12, "pidfd-open", pidfd_open, PIDFD_OPEN)               \
-  X(kProcExe, 13, "proc-exe", proc_exe, PROC_EXE)                       \
-  X(kExeHash, 14, "exe-hash", exe_hash, EXE_HASH)                       \
+#define FLOWID_LINUX_LOOKUP_CALLS(X)                                     \
+  X(kPidfdOpen, 12, "pidfd-open", pidfd_open, PIDFD_OPEN)                \
+  X(kProcExe, 13, "proc-exe", proc_exe, PROC_EXE)                        \
+  X(kExeHash, 14, "exe-hash", exe_hash, EXE_HASH)                        \
   X(kNotifIdValid, 15, "notif-id-valid", notif_id_valid, NOTIF_ID_VALID) \
   X(kProcStat, 16, "proc-stat", proc_stat, PROC_STAT)
 
 // The calls a launcher makes (LaunchSeam), which plugins reach through flowid_launch_seam.
-#define FLOWID_LAUNCH_CALLS(X)                                                                    \
-  X(kCheckFile, 17, "check-file", check_file, CHECK_FILE)                                         \
-  X(kSpawn, 18, "spawn", spawn, SPAWN)                                                            \
-  X(kSpawnWithRequirement, 19, "spawn-with-requirement", spawn_with_requirement,                  \
-    SPAWN_WITH_REQUIREMENT)                                                                       \
-  X(kCopyToPrivate, 20, "copy-to-private", copy_to_private, COPY_TO_PRIVATE)                      \
-  X(kSpawnSuspended, 21, "spawn-suspended", spawn_suspended, SPAWN_SUSPENDED)                     \
-  X(kResume, 22, "resume", resume, RESUME)                                                        \
+#define FLOWID_LAUNCH_CALLS(X)                                                   \
+  X(kCheckFile, 17, "check-file", check_file, CHECK_FILE)                        \
+  X(kSpawn, 18, "spawn", spawn, SPAWN)                                           \
+  X(kSpawnWithRequirement, 19, "spawn-with-requirement", spawn_with_requirement, \
+    SPAWN_WITH_REQUIREMENT)                                                      \
+  X(kCopyToPrivate, 20, "copy-to-private", copy_to_private, COPY_TO_PRIVATE)     \
+  X(kSpawnSuspended, 21, "spawn-suspended", spawn_suspended, SPAWN_SUSPENDED)    \
+  X(kResume, 22, "resume", resume, RESUME)                                       \
   X(kKill, 23, "kill", kill, KILL)
 
 // Every call, in trace-number order.

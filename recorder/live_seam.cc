@@ -46,8 +46,8 @@ SeamResult<int32_t> LiveLinuxSeam::pidfd_open(int32_t pid) {
 }
 
 void LiveLinuxSeam::open_proc(int32_t pid) {
-  dirfd_.reset(::open(("/proc/" + std::to_string(pid)).c_str(),
-                      O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  dirfd_.reset(
+      ::open(("/proc/" + std::to_string(pid)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   dirfd_error_ = dirfd_.valid() ? 0 : errno;
   proc_opened_ = true;
 }
@@ -104,7 +104,8 @@ SeamResult<CodeIdentity> LiveLinuxSeam::exe_hash(int32_t pid, std::string_view p
 void FlowLookups::on_lookup(const Lookup& lookup) {
   Lookup& recorded = lookups_.emplace_back(lookup);
   recorded.duration_ns = live_.last_duration_ns();
-  if (recorded.call == LookupCall::kNotifIdValid) recorded.args.code_handle = live_.notification_id();
+  if (recorded.call == LookupCall::kNotifIdValid)
+    recorded.args.code_handle = live_.notification_id();
 }
 
 Lookup* FlowLookups::first(LookupCall call) {
