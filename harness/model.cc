@@ -26,30 +26,9 @@ constexpr std::array<std::string_view, 2> kExitStageNames = {"exited", "reaped"}
 constexpr std::array<std::string_view, 4> kFileOpNames = {"create", "replace", "remove", "rename"};
 constexpr std::array<std::string_view, 3> kDirectionNames = {"any", "outbound", "inbound"};
 constexpr std::array<std::string_view, kLookupCallCount> kLookupCallNames = {
-    "guest-by-audit-token",
-    "guest-by-pid",
-    "static-code",
-    "code-path",
-    "check-validity",
-    "signing-information",
-    "audit-token-to-pid",
-    "proc-pidpath",
-    "proc-pidpath-audittoken",
-    "token-for-pid",
-    "kill-zero",
-    "responsible-pid",
-    "pidfd-open",
-    "proc-exe",
-    "exe-hash",
-    "notif-id-valid",
-    "proc-stat",
-    "check-file",
-    "spawn",
-    "spawn-with-requirement",
-    "copy-to-private",
-    "spawn-suspended",
-    "resume",
-    "kill",
+#define FLOWID_LOOKUP_CALL_NAME(enumerator, number, name, method, capnp) name,
+    FLOWID_LOOKUP_CALLS(FLOWID_LOOKUP_CALL_NAME)
+#undef FLOWID_LOOKUP_CALL_NAME
 };
 constexpr std::array<std::string_view, 3> kDomainNames = {"osstatus", "errno", "kern_return"};
 constexpr std::array<std::string_view, 3> kDecisionNames = {"allow", "drop", "ask"};

@@ -21,6 +21,8 @@
 #include <variant>
 #include <vector>
 
+#include "harness/seam_calls.h"
+
 namespace flowid {
 
 // ---------------------------------------------------------------------------------------------
@@ -182,36 +184,30 @@ struct Flow {
 };
 
 // The calls a resolver or launcher makes through the seam (DESIGN §1), plus the Linux calls the
-// live recorder makes. The numeric values are part of the trace format: append only.
+// live recorder makes, generated from the one list in harness/seam_calls.h (which says what each
+// call is). The numeric values are part of the trace format: append only.
 enum class LookupCall : uint8_t {
-  kGuestByAuditToken = 0,     // SecCodeCopyGuestWithAttributes(kSecGuestAttributeAudit)
-  kGuestByPid = 1,            // SecCodeCopyGuestWithAttributes(kSecGuestAttributePid)
-  kStaticCode = 2,            // SecCodeCopyStaticCode
-  kCodePath = 3,              // SecCodeCopyPath
-  kCheckValidity = 4,         // SecCodeCheckValidity(code, requirement)
-  kSigningInformation = 5,    // SecCodeCopySigningInformation
-  kAuditTokenToPid = 6,       // audit_token_to_pid
-  kProcPidpath = 7,           // proc_pidpath(pid)
-  kProcPidpathAudittoken = 8, // proc_pidpath_audittoken(token)
-  kTokenForPid = 9,           // task_name_for_pid + TASK_AUDIT_TOKEN
-  kKillZero = 10,             // kill(pid, 0)
-  kResponsiblePid = 11,       // responsibility_get_pid_responsible_for_pid
-  // Linux (live recorder).
-  kPidfdOpen = 12,
-  kProcExe = 13,              // readlink + stat of /proc/PID/exe
-  kExeHash = 14,              // content hash of /proc/PID/exe
-  kNotifIdValid = 15,         // SECCOMP_IOCTL_NOTIF_ID_VALID
-  kProcStat = 16,             // /proc/PID/stat start time (the Linux pidversion)
-  // Launcher (seed 003).
-  kCheckFile = 17,            // SecStaticCodeCheckValidity on a path
-  kSpawn = 18,                // posix_spawn(path)
-  kSpawnWithRequirement = 19, // posix_spawn with a kernel-checked launch requirement
-  kCopyToPrivate = 20,        // copy an executable to a location only the caller can write
-  kSpawnSuspended = 21,       // posix_spawn with POSIX_SPAWN_START_SUSPENDED
-  kResume = 22,               // resume a suspended process
-  kKill = 23,                 // kill a (suspended) process
+#define FLOWID_LOOKUP_CALL_ENUMERATOR(enumerator, number, name, method, capnp) enumerator = number,
+  FLOWID_LOOKUP_CALLS(FLOWID_LOOKUP_CALL_ENUMERATOR)
+#undef FLOWID_LOOKUP_CALL_ENUMERATOR
 };
-inline constexpr int kLookupCallCount = 24;
+#define FLOWID_LOOKUP_CALL_ONE(enumerator, number, name, method, capnp) +1
+inline constexpr int kLookupCallCount = 0 FLOWID_LOOKUP_CALLS(FLOWID_LOOKUP_CALL_ONE);
+#undef FLOWID_LOOKUP_CALL_ONE
+// Tables indexed by a call's number (its name, World's injected failures) rely on the numbers
+// being 0..count-1 in list order.
+namespace lookup_call_list {
+#define FLOWID_LOOKUP_CALL_NUMBER(enumerator, number, name, method, capnp) number,
+inline constexpr int kNumbers[] = {FLOWID_LOOKUP_CALLS(FLOWID_LOOKUP_CALL_NUMBER)};
+#undef FLOWID_LOOKUP_CALL_NUMBER
+constexpr bool numbered_in_order() {
+  for (int i = 0; i < kLookupCallCount; ++i) {
+    if (kNumbers[i] != i) return false;
+  }
+  return true;
+}
+static_assert(numbered_in_order(), "harness/seam_calls.h: numbers must be 0, 1, 2, ... in order");
+}  // namespace lookup_call_list
 
 // Which error space a lookup's code belongs to. A code of 0 is success in every domain.
 enum class OutcomeDomain : uint8_t {

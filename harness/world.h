@@ -288,6 +288,8 @@ class World final : public Seam, public LaunchSeam {
   SeamResult<AuditToken> token_for_pid(int32_t pid) override;
   LookupOutcome kill_zero(int32_t pid) override;
   SeamResult<int32_t> responsible_pid(int32_t pid) override;
+  // The simulated world is a macOS one: no Linux lookups.
+  LinuxSeam* linux_lookups() override { return nullptr; }
 
   // ---- LaunchSeam. Launched processes are children of launchd and run as uid 501.
   LookupOutcome check_file(std::string_view path, std::string_view requirement) override;

@@ -3,6 +3,7 @@
 #include "plugin/bridge.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -10,6 +11,74 @@
 #include <string_view>
 
 namespace flowid::plugin {
+
+// The plugin ABI's C tables hold exactly the calls of harness/seam_calls.h's macOS and launch
+// lists, as function pointers in list order right after the table's header fields, and nothing
+// after them: a call added to a list without its C member, or the other way round, does not
+// compile, and the ABI's layout stays byte-identical.
+namespace abi_layout {
+constexpr std::size_t kPointerBytes = sizeof(void (*)());
+#define FLOWID_SEAM_OFFSET(enumerator, number, name, method, capnp) offsetof(flowid_seam, method),
+#define FLOWID_LAUNCH_OFFSET(enumerator, number, name, method, capnp) \
+  offsetof(flowid_launch_seam, method),
+constexpr std::size_t kSeamOffsets[] = {FLOWID_MACOS_LOOKUP_CALLS(FLOWID_SEAM_OFFSET)};
+constexpr std::size_t kLaunchOffsets[] = {FLOWID_LAUNCH_CALLS(FLOWID_LAUNCH_OFFSET)};
+#undef FLOWID_SEAM_OFFSET
+#undef FLOWID_LAUNCH_OFFSET
+template <std::size_t N>
+constexpr bool consecutive(const std::size_t (&offsets)[N], std::size_t first,
+                           std::size_t table_bytes) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (offsets[i] != first + i * kPointerBytes) return false;
+  }
+  return table_bytes == first + N * kPointerBytes;
+}
+static_assert(consecutive(kSeamOffsets, offsetof(flowid_seam, context) + sizeof(void*),
+                          sizeof(flowid_seam)),
+              "flowid_seam must hold the macOS lookup calls in list order, and nothing more");
+static_assert(consecutive(kLaunchOffsets, offsetof(flowid_launch_seam, context) + sizeof(void*),
+                          sizeof(flowid_launch_seam)),
+              "flowid_launch_seam must hold the launch calls in list order, and nothing more");
+// ABI version 1's layout on LP64: 12 + 7 calls.
+static_assert(sizeof(void*) != 8 || (sizeof(flowid_seam) == 112 && sizeof(flowid_launch_seam) == 64),
+              "the plugin ABI's seam tables changed size: that needs a new ABI version");
+
+// The ABI's numbers are the model's (the bridge converts by casting).
+template <typename Enum>
+constexpr int number(Enum value) {
+  return static_cast<int>(value);
+}
+static_assert(number(OutcomeDomain::kOsStatus) == FLOWID_DOMAIN_OSSTATUS &&
+              number(OutcomeDomain::kErrno) == FLOWID_DOMAIN_ERRNO &&
+              number(OutcomeDomain::kKernReturn) == FLOWID_DOMAIN_KERN_RETURN);
+static_assert(number(AttributionStatus::kVerified) == FLOWID_STATUS_VERIFIED &&
+              number(AttributionStatus::kUnverified) == FLOWID_STATUS_UNVERIFIED &&
+              number(AttributionStatus::kGone) == FLOWID_STATUS_GONE &&
+              number(AttributionStatus::kUnknown) == FLOWID_STATUS_UNKNOWN);
+static_assert(number(Decision::kAllow) == FLOWID_DECISION_ALLOW &&
+              number(Decision::kDrop) == FLOWID_DECISION_DROP &&
+              number(Decision::kAsk) == FLOWID_DECISION_ASK);
+static_assert(number(SignatureKind::kUnsigned) == FLOWID_SIGNATURE_UNSIGNED &&
+              number(SignatureKind::kAdHoc) == FLOWID_SIGNATURE_AD_HOC &&
+              number(SignatureKind::kDeveloperId) == FLOWID_SIGNATURE_DEVELOPER_ID &&
+              number(SignatureKind::kAppStore) == FLOWID_SIGNATURE_APP_STORE &&
+              number(SignatureKind::kPlatform) == FLOWID_SIGNATURE_PLATFORM);
+static_assert(number(AuditToken::kPid) == FLOWID_TOKEN_PID &&
+              number(AuditToken::kPidversion) == FLOWID_TOKEN_PIDVERSION &&
+              AuditToken::kByteSize == FLOWID_AUDIT_TOKEN_SIZE_BYTES);
+static_assert(codes::kOsStatusEperm == FLOWID_OSSTATUS_EPERM &&
+              codes::kOsStatusEsrch == FLOWID_OSSTATUS_ESRCH &&
+              codes::kSecCsNoSuchCode == FLOWID_SECCS_NO_SUCH_CODE &&
+              codes::kSecCsStaticCodeChanged == FLOWID_SECCS_STATIC_CODE_CHANGED &&
+              codes::kSecCsReqFailed == FLOWID_SECCS_REQ_FAILED &&
+              codes::kSecCsUnsigned == FLOWID_SECCS_UNSIGNED &&
+              codes::kSecCsInvalidObjectRef == FLOWID_SECCS_INVALID_OBJECT_REF &&
+              codes::kSecCsGuestInvalid == FLOWID_SECCS_GUEST_INVALID &&
+              codes::kSecCsReqInvalid == FLOWID_SECCS_REQ_INVALID &&
+              codes::kSecCsStaticCodeNotFound == FLOWID_SECCS_STATIC_CODE_NOT_FOUND &&
+              codes::kKernFailure == FLOWID_KERN_FAILURE &&
+              codes::kKernInvalidArgument == FLOWID_KERN_INVALID_ARGUMENT);
+}  // namespace abi_layout
 
 // What one call into the plugin needs: the C++ seams, and storage for strings the C side borrows
 // until the next seam call.
@@ -197,18 +266,8 @@ flowid_seam make_seam_table(SeamBridge& b) {
   flowid_seam table{};
   table.abi_version = FLOWID_PLUGIN_ABI_VERSION;
   table.context = &b;
-  table.guest_by_audit_token = c_guest_by_audit_token;
-  table.guest_by_pid = c_guest_by_pid;
-  table.static_code = c_static_code;
-  table.code_path = c_code_path;
-  table.check_validity = c_check_validity;
-  table.signing_information = c_signing_information;
-  table.audit_token_to_pid = c_audit_token_to_pid;
-  table.proc_pidpath = c_proc_pidpath;
-  table.proc_pidpath_audittoken = c_proc_pidpath_audittoken;
-  table.token_for_pid = c_token_for_pid;
-  table.kill_zero = c_kill_zero;
-  table.responsible_pid = c_responsible_pid;
+#define FLOWID_BRIDGE_CALL(enumerator, number, name, method, capnp) table.method = c_##method;
+  FLOWID_MACOS_LOOKUP_CALLS(FLOWID_BRIDGE_CALL)
   return table;
 }
 
@@ -270,13 +329,8 @@ flowid_outcome c_kill(void* context, const flowid_audit_token* token) {
 flowid_launch_seam make_launch_seam_table(SeamBridge& b) {
   flowid_launch_seam table{};
   table.context = &b;
-  table.check_file = c_check_file;
-  table.spawn = c_spawn;
-  table.spawn_with_requirement = c_spawn_with_requirement;
-  table.copy_to_private = c_copy_to_private;
-  table.spawn_suspended = c_spawn_suspended;
-  table.resume = c_resume;
-  table.kill = c_kill;
+  FLOWID_LAUNCH_CALLS(FLOWID_BRIDGE_CALL)
+#undef FLOWID_BRIDGE_CALL
   return table;
 }
 

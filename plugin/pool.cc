@@ -26,12 +26,47 @@ namespace {
 
 using namespace wire;  // NOLINT(google-build-using-namespace): this file speaks the wire format.
 
+// Answers a launch call of the worker through the launch seam's C table. False when call is not
+// a launch call.
+bool serve_launch_call(Call call, Reader& r, const flowid_launch_seam& l, Writer& reply) {
+  if (call == Call::kResume || call == Call::kKill) {
+    const flowid_audit_token t = r.token();
+    reply.outcome(call == Call::kResume ? l.resume(l.context, &t) : l.kill(l.context, &t));
+    return true;
+  }
+  const std::string path(r.str());
+  flowid_audit_token token{};
+  if (call == Call::kCheckFile || call == Call::kSpawnWithRequirement) {
+    const std::string requirement(r.str());
+    if (call == Call::kCheckFile) {
+      reply.outcome(l.check_file(l.context, path.c_str(), requirement.c_str()));
+    } else {
+      reply.outcome(l.spawn_with_requirement(l.context, path.c_str(), requirement.c_str(), &token));
+      reply.token(token);
+    }
+  } else if (call == Call::kCopyToPrivate) {
+    const char* text = nullptr;
+    std::size_t size = 0;
+    reply.outcome(l.copy_to_private(l.context, path.c_str(), &text, &size));
+    reply.str(text, size);
+  } else if (call == Call::kSpawn || call == Call::kSpawnSuspended) {
+    reply.outcome(call == Call::kSpawn ? l.spawn(l.context, path.c_str(), &token)
+                                       : l.spawn_suspended(l.context, path.c_str(), &token));
+    reply.token(token);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // Answers one seam call of the worker through the C tables (which forward to the C++ seams and
 // apply the abort rule). False when the call is malformed or needs a seam the call lacks.
 bool serve_seam_call(Reader& r, const CSeamTables& tables, Writer& reply) {
   const flowid_seam& s = *tables.seam();
   const flowid_launch_seam* l = tables.launch();
-  const auto call = static_cast<Call>(r.u8());
+  const uint8_t call_number = r.u8();
+  if (call_number >= static_cast<uint8_t>(Call::kEnd)) return false;
+  const auto call = static_cast<Call>(call_number);
   const char* text = nullptr;
   std::size_t size = 0;
   flowid_code_ref ref = 0;
@@ -115,34 +150,11 @@ bool serve_seam_call(Reader& r, const CSeamTables& tables, Writer& reply) {
     case Call::kCopyToPrivate:
     case Call::kSpawnSuspended:
     case Call::kResume:
-    case Call::kKill: {
-      if (l == nullptr) return false;
-      if (call == Call::kResume || call == Call::kKill) {
-        const flowid_audit_token t = r.token();
-        reply.outcome(call == Call::kResume ? l->resume(l->context, &t) : l->kill(l->context, &t));
-        break;
-      }
-      const std::string path(r.str());
-      if (call == Call::kCheckFile || call == Call::kSpawnWithRequirement) {
-        const std::string requirement(r.str());
-        if (call == Call::kCheckFile) {
-          reply.outcome(l->check_file(l->context, path.c_str(), requirement.c_str()));
-        } else {
-          reply.outcome(
-              l->spawn_with_requirement(l->context, path.c_str(), requirement.c_str(), &token));
-          reply.token(token);
-        }
-      } else if (call == Call::kCopyToPrivate) {
-        reply.outcome(l->copy_to_private(l->context, path.c_str(), &text, &size));
-        reply.str(text, size);
-      } else {
-        reply.outcome(call == Call::kSpawn ? l->spawn(l->context, path.c_str(), &token)
-                                           : l->spawn_suspended(l->context, path.c_str(), &token));
-        reply.token(token);
-      }
+    case Call::kKill:
+      if (l == nullptr || !serve_launch_call(call, r, *l, reply)) return false;
       break;
-    }
-    default:
+    case Call::kNone:
+    case Call::kEnd:
       return false;
   }
   return r.done();

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "harness/fuzz/property.h"
+#include "harness/seam_calls.h"
 #include "harness/oracle.h"
 
 namespace flowid::plugin::wire {
@@ -43,28 +44,20 @@ enum class Msg : uint8_t {
   kCaseChecked = 22,  // count x (u8 completed, then when completed the case verdict)
 };
 
+// A seam call of the worker: the plugin ABI's calls (harness/seam_calls.h's macOS and launch
+// lists) numbered from 1 in list order. 0 is no call.
 enum class Call : uint8_t {
-  kGuestByAuditToken = 1,
-  kGuestByPid,
-  kStaticCode,
-  kCodePath,
-  kCheckValidity,
-  kSigningInformation,
-  kAuditTokenToPid,
-  kProcPidpath,
-  kProcPidpathAudittoken,
-  kTokenForPid,
-  kKillZero,
-  kResponsiblePid,
-  // launch seam
-  kCheckFile,
-  kSpawn,
-  kSpawnWithRequirement,
-  kCopyToPrivate,
-  kSpawnSuspended,
-  kResume,
-  kKill,
+  kNone = 0,
+#define FLOWID_WIRE_CALL(enumerator, number, name, method, capnp) enumerator,
+  FLOWID_MACOS_LOOKUP_CALLS(FLOWID_WIRE_CALL) FLOWID_LAUNCH_CALLS(FLOWID_WIRE_CALL)
+#undef FLOWID_WIRE_CALL
+      kEnd,  // one past the last call.
 };
+static_assert(static_cast<uint8_t>(Call::kGuestByAuditToken) == 1 &&
+                  static_cast<uint8_t>(Call::kResponsiblePid) == 12 &&
+                  static_cast<uint8_t>(Call::kCheckFile) == 13 &&
+                  static_cast<uint8_t>(Call::kKill) == 19,
+              "the worker's call numbers are those of the first plugin host");
 
 constexpr uint32_t kFrameBytesMax = 64u << 20;
 

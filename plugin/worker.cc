@@ -227,31 +227,16 @@ flowid_seam worker_seam(WorkerSide& w) {
   flowid_seam seam{};
   seam.abi_version = FLOWID_PLUGIN_ABI_VERSION;
   seam.context = &w;
-  seam.guest_by_audit_token = w_guest_by_audit_token;
-  seam.guest_by_pid = w_guest_by_pid;
-  seam.static_code = w_static_code;
-  seam.code_path = w_code_path;
-  seam.check_validity = w_check_validity;
-  seam.signing_information = w_signing_information;
-  seam.audit_token_to_pid = w_audit_token_to_pid;
-  seam.proc_pidpath = w_proc_pidpath;
-  seam.proc_pidpath_audittoken = w_proc_pidpath_audittoken;
-  seam.token_for_pid = w_token_for_pid;
-  seam.kill_zero = w_kill_zero;
-  seam.responsible_pid = w_responsible_pid;
+#define FLOWID_WORKER_CALL(enumerator, number, name, method, capnp) seam.method = w_##method;
+  FLOWID_MACOS_LOOKUP_CALLS(FLOWID_WORKER_CALL)
   return seam;
 }
 
 flowid_launch_seam worker_launch_seam(WorkerSide& w) {
   flowid_launch_seam seam{};
   seam.context = &w;
-  seam.check_file = w_check_file;
-  seam.spawn = w_spawn;
-  seam.spawn_with_requirement = w_spawn_with_requirement;
-  seam.copy_to_private = w_copy_to_private;
-  seam.spawn_suspended = w_spawn_suspended;
-  seam.resume = w_resume;
-  seam.kill = w_kill;
+  FLOWID_LAUNCH_CALLS(FLOWID_WORKER_CALL)
+#undef FLOWID_WORKER_CALL
   return seam;
 }
 

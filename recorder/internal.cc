@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -24,6 +25,13 @@ constexpr ino_t kInitialUserNamespaceInode = 0xEFFFFFFDU;
 constexpr ino_t kInitialPidNamespaceInode = 0xEFFFFFFCU;
 
 }  // namespace
+
+int pidfd_open(pid_t pid, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
+int pidfd_getfd(int pidfd, int target_fd) {
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, target_fd, 0));
+}
 
 uint64_t monotonic_ns() { return read_clock(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return read_clock(CLOCK_REALTIME); }
@@ -126,6 +134,13 @@ Uuid flow_uuid(uint64_t run_salt, uint64_t flow_id) {
 }
 
 LookupOutcome errno_outcome(int error) { return LookupOutcome{OutcomeDomain::kErrno, error}; }
+
+AttributionStatus status_for_label(VerdictLabel* label, AttributionStatus status) {
+  *label = status == AttributionStatus::kVerified     ? VerdictLabel::kVerified
+           : status == AttributionStatus::kUnverified ? VerdictLabel::kUnverifiedWarning
+                                                      : VerdictLabel::kUnknown;
+  return status;
+}
 
 Lookup make_lookup(uint64_t flow_id, LookupCall call, int32_t pid, int error,
                    uint64_t duration_ns) {

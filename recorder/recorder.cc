@@ -49,8 +49,10 @@
 #include <set>
 #include <thread>
 
+#include "harness/strategies/linux_pidfd.h"
 #include "recorder/internal.h"
 #include "recorder/linux_process.h"
+#include "recorder/live_seam.h"
 #include "recorder/proc_connector.h"
 #include "recorder/seccomp_filter.h"
 
@@ -64,40 +66,12 @@
 namespace flowid::recorder {
 namespace {
 
-using internal::make_lookup;
 using internal::monotonic_ns;
 
-int pidfd_open(pid_t pid, unsigned flags) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
-}
-int pidfd_getfd(int pidfd, int target_fd) {
-  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, target_fd, 0));
-}
-
-// Owns one fd.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using internal::pidfd_getfd;
+using internal::pidfd_open;
+using internal::status_for_label;
+using internal::UniqueFd;
 
 // Reads size bytes at address in the task's memory. Returns 0 or errno.
 int read_tracee(pid_t pid, uint64_t address, void* out, std::size_t size_bytes) {
@@ -148,12 +122,6 @@ int wait_status_of(const siginfo_t& info) {
   }
 }
 
-AttributionStatus status_for_label(VerdictLabel* label, AttributionStatus status) {
-  *label = status == AttributionStatus::kVerified     ? VerdictLabel::kVerified
-           : status == AttributionStatus::kUnverified ? VerdictLabel::kUnverifiedWarning
-                                                      : VerdictLabel::kUnknown;
-  return status;
-}
 
 // "what: ENAME (message)" for markers.
 std::string fmt_note(const std::string& what, int error) {
@@ -177,7 +145,6 @@ CodeIdentity image_or_path(const std::optional<CodeIdentity>& identity, const st
 constexpr int32_t kStatusUnknown = -1;  // exit status the supervisor could not learn.
 constexpr std::size_t kTrackedProcessesMax = 65536;
 constexpr int kEpollBatch = 64;
-constexpr std::size_t kLookupsPerFlowMax = 8;
 
 // What the recorder knows about one process of the tree.
 struct Tracked {
@@ -266,6 +233,18 @@ class TreeRecorder {
   void handle_network(const seccomp_notif& notification);
   bool record_flow(const seccomp_notif& notification, const sockaddr_storage* destination_or_null,
                    std::size_t destination_bytes, int memory_error);
+  Flow flow_to(const sockaddr_storage* destination_or_null, std::size_t destination_bytes,
+               int memory_error, std::vector<std::string>* notes);
+  void complete_flow(Flow& flow, int socket_fd, uint64_t flow_time,
+                     std::vector<std::string>* notes);
+  void read_socket_type(Flow& flow, int socket_fd, std::vector<std::string>* notes);
+  Verdict decide(const Flow& flow, const Attribution& attribution) const;
+  bool count_verdict(const Verdict& verdict);
+  // The exec generation the table knows for an execution (tgid, start time), else 0.
+  uint32_t generation_of(int32_t tgid, uint64_t start_ticks) {
+    Tracked* known = find_live(tgid);
+    return known != nullptr && known->start_ticks == start_ticks ? known->generation : 0;
+  }
   void handle_exec(const seccomp_notif& notification);
   void handle_channel(const seccomp_notif& notification, const char* name);
   void mark_channel(pid_t pid, const std::string& what, const char* answer);
@@ -298,6 +277,13 @@ class TreeRecorder {
   int root_status_ = 0;
   std::map<int32_t, Tracked> table_;
   ExeHashCache hashes_;
+  // The recorder's strategy asks observed_seam_, which records each lookup in flow_lookups_ and
+  // forwards it to live_seam_.
+  LiveLinuxSeam live_seam_{hashes_, [this](int32_t tgid, uint64_t start_ticks) {
+                             return generation_of(tgid, start_ticks);
+                           }};
+  FlowLookups flow_lookups_{live_seam_};
+  ObservedLinuxSeam observed_seam_{live_seam_, flow_lookups_};
   uint64_t next_flow_id_ = 1;
   bool dirty_ = false;
   uint64_t last_time_ns_ = 0;
@@ -861,197 +847,129 @@ void TreeRecorder::handle_network(const seccomp_notif& notification) {
   respond(id, deny ? EACCES : 0);
 }
 
-// One flow of the call: lookups, attribution, verdict. Returns true when the verdict denies
-// the call (enforcement).
+// One flow of the call: build the flow from the address, resolve it with the recorder's strategy
+// (each lookup recorded), complete the flow with what the lookups pinned, filter, and record
+// flow, lookups and verdict. Returns true when the verdict denies the call (enforcement).
 bool TreeRecorder::record_flow(const seccomp_notif& notification,
                                const sockaddr_storage* destination_or_null,
                                std::size_t destination_bytes, int memory_error) {
-  pid_t pid = static_cast<pid_t>(notification.pid);
-  uint64_t id = notification.id;
-  int socket_fd = static_cast<int>(notification.data.args[0]);
-  sockaddr_storage destination{};
-  if (destination_or_null != nullptr) destination = *destination_or_null;
   if (options_.lookup_delay_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.lookup_delay_ms));
   }
-
-  const uint64_t flow_id = next_flow_id_++;
   const uint64_t flow_time = now();
-  std::vector<Lookup> lookups;
-  lookups.reserve(kLookupsPerFlowMax);  // references into it stay valid below.
   std::vector<std::string> notes;
-  auto timed = [&](LookupCall call, auto&& body) -> Lookup& {
-    uint64_t start = monotonic_ns();
-    int error = body();
-    lookups.push_back(make_lookup(flow_id, call, pid, error, monotonic_ns() - start));
-    return lookups.back();
-  };
+  Flow flow = flow_to(destination_or_null, destination_bytes, memory_error, &notes);
+  flow.proc_pid = static_cast<pid_t>(notification.pid);  // the notifying task, until resolved.
 
-  // 2. pidfd_open: pins the task (a thread id from a non-leader thread needs PIDFD_THREAD).
-  UniqueFd pidfd;
-  int pidfd_error = 0;
-  timed(LookupCall::kPidfdOpen, [&] {
-    pidfd.reset(pidfd_open(pid, 0));
-    if (!pidfd.valid() && errno == EINVAL) pidfd.reset(pidfd_open(pid, PIDFD_THREAD));
-    pidfd_error = pidfd.valid() ? 0 : errno;
-    return pidfd_error;
-  });
-  if (pidfd_error == 0) lookups.back().data.pid = pid;
+  live_seam_.begin(notify_fd_, notification.id);
+  flow_lookups_.clear();
+  observed_seam_.set_flow(flow.flow_id);
+  const Attribution attribution = strategies::resolve_linux_pidfd(flow, observed_seam_);
 
-  // 3. /proc/PID as a directory fd.
-  UniqueFd dirfd(::open(("/proc/" + std::to_string(pid)).c_str(),
-                        O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-
-  // 4. Still the notifying task? Validates the memory read, the pidfd and the directory fd.
-  auto check_valid = [&] {
-    Lookup& check = timed(LookupCall::kNotifIdValid, [&] {
-      uint64_t cookie = id;
-      return ::ioctl(notify_fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &cookie) == 0 ? 0 : errno;
-    });
-    check.args.code_handle = id;
-    return check.outcome.ok();
-  };
-  bool valid_before = check_valid();
-
-  // 5. The socket's family, type and protocol, from a copy of the tracee's fd.
-  Flow flow;
-  flow.flow_id = flow_id;
-  flow.identifier = internal::flow_uuid(run_salt_, flow_id);
-  flow.direction = FlowDirection::kOutbound;
-  if (memory_error == 0) {
-    flow.remote_endpoint = internal::endpoint_of(destination, destination_bytes, &flow.family);
-  } else {
-    flow.remote_endpoint.address = "(unreadable)";
-    notes.push_back(fmt_note("reading the destination address", memory_error));
-  }
-  if (pidfd.valid()) {
-    UniqueFd copy(pidfd_getfd(pidfd.get(), socket_fd));
-    if (copy.valid()) {
-      int value = 0;
-      socklen_t length = sizeof value;
-      if (::getsockopt(copy.get(), SOL_SOCKET, SO_DOMAIN, &value, &length) == 0) {
-        flow.family = static_cast<uint32_t>(value);
-      }
-      length = sizeof value;
-      if (::getsockopt(copy.get(), SOL_SOCKET, SO_TYPE, &value, &length) == 0) {
-        flow.type = static_cast<uint32_t>(value);
-      }
-      length = sizeof value;
-      if (::getsockopt(copy.get(), SOL_SOCKET, SO_PROTOCOL, &value, &length) == 0) {
-        flow.protocol = static_cast<uint32_t>(value);
-      }
-    } else {
-      notes.push_back(fmt_note("pidfd_getfd(fd " + std::to_string(socket_fd) +
-                                   ") for the socket type; family from the address",
-                               errno));
-    }
-  }
-
-  // 6. Credentials and start time -> the audit token.
-  ProcStat stat;
-  ProcCredentials credentials;
-  std::optional<AuditToken> token;
-  Lookup& stat_lookup = timed(LookupCall::kProcStat, [&] {
-    if (!dirfd.valid()) return errno == ENOENT ? ESRCH : errno;
-    if (int error = read_proc_stat(dirfd.get(), &stat)) return error;
-    return read_proc_credentials(dirfd.get(), &credentials);
-  });
-  if (stat_lookup.outcome.ok()) {
-    uint32_t generation = 0;
-    if (Tracked* known = find_live(credentials.tgid);
-        known != nullptr && known->start_ticks == stat.start_ticks) {
-      generation = known->generation;
-    }
-    token = linux_audit_token(credentials, stat.start_ticks, generation);
-    stat_lookup.data.token = token;
-    stat_lookup.data.pid = credentials.tgid;
-  }
-
-  // 7. and 8. The executable: path and file identity, then its content hash.
-  ExeFile exe;
-  int exe_fd = -1;
-  Lookup& exe_lookup = timed(LookupCall::kProcExe, [&] {
-    if (!dirfd.valid()) return ESRCH;
-    return read_proc_exe(dirfd.get(), &exe, &exe_fd);
-  });
-  UniqueFd exe_file(exe_fd);
-  std::optional<CodeIdentity> identity;
-  if (exe_lookup.outcome.ok()) {
-    exe_lookup.data.path = exe.path;
-    exe_lookup.data.code_handle = file_handle_of(exe.device, exe.inode);
-    Cdhash cdhash{};
-    Lookup& hash_lookup =
-        timed(LookupCall::kExeHash, [&] { return hashes_.hash(exe_file.get(), exe, &cdhash); });
-    hash_lookup.args.path = exe.path;
-    if (hash_lookup.outcome.ok()) {
-      identity = linux_code_identity(exe.path, cdhash);
-      hash_lookup.data.identity = identity;
-    }
-  }
-
-  // 9. Still valid after the lookups?
-  bool valid_after = check_valid();
-
-  // Lifecycle events this call reveals come before the flow.
-  if (token && valid_before) {
-    Tracked* tracked = learn_from_call(credentials.tgid, stat.ppid, stat, credentials,
-                                       image_or_path(identity, exe.path), flow_time);
-    if (tracked != nullptr) token = tracked->token;
-    stat_lookup.data.token = token;
-  }
-
-  if (token) {
-    flow.source_app_audit_token = FlowToken{true, AuditToken::kByteSize, *token};
-    flow.source_process_audit_token = flow.source_app_audit_token;
-    flow.proc_pid = token->pid();
-  } else {
-    flow.proc_pid = pid;
-  }
-  flow.eproc_pid = flow.proc_pid;
-  if (identity) flow.source_app_identifier = identity->path;
-
-  // 10. Attribution and verdict.
-  Attribution attribution;
-  attribution.identity = identity;
-  if (token) attribution.claimed_execution = token->execution();
-  bool task_gone = !valid_before || !valid_after || pidfd_error == ESRCH ||
-                   stat_lookup.outcome.code == ESRCH || exe_lookup.outcome.code == ESRCH;
-  if (task_gone) {
-    // What /proc showed may belong to whoever holds the pid now (I3: gone is gone).
-    attribution.status = AttributionStatus::kGone;
-    attribution.identity.reset();
-    attribution.method = "pidfd+proc: caller gone";
-  } else if (!identity) {
-    attribution.status = AttributionStatus::kUnknown;
-    attribution.method = "pidfd+proc: executable unreadable";
-  } else if (!pidfd.valid()) {
-    attribution.status = AttributionStatus::kUnverified;
-    attribution.method = "proc by bare pid";
-  } else {
-    attribution.status = AttributionStatus::kVerified;
-    attribution.method = "pidfd+proc";
-  }
-  Verdict verdict;
-  if (filter_) {
-    verdict = filter_->decide(flow, attribution);
-  } else {
-    verdict.flow_id = flow_id;
-    verdict.decision = Decision::kAllow;
-    verdict.identity = attribution.identity;
-    verdict.status = status_for_label(&verdict.label, attribution.status);
-    verdict.rule = "policy:record-only";
-  }
-
+  complete_flow(flow, static_cast<int>(notification.data.args[0]), flow_time, &notes);
+  const Verdict verdict = decide(flow, attribution);
   append(Event{flow_time, flow});
   ++batch_.flows;
-  for (auto& lookup : lookups) {
+  for (auto& lookup : flow_lookups_.lookups()) {
     append(Event{flow_time, std::move(lookup)});
     ++batch_.lookups;
   }
   for (auto& note : notes) {
-    append(Marker{"flow " + std::to_string(flow_id) + ": " + note});
+    append(Marker{"flow " + std::to_string(flow.flow_id) + ": " + note});
   }
   append(verdict);
+  return count_verdict(verdict);
+}
+
+// A new flow to the address the call named (flow id, identifier, endpoint, family from the
+// address); the caller's identity comes from the lookups.
+Flow TreeRecorder::flow_to(const sockaddr_storage* destination_or_null,
+                           std::size_t destination_bytes, int memory_error,
+                           std::vector<std::string>* notes) {
+  Flow flow;
+  flow.flow_id = next_flow_id_++;
+  flow.identifier = internal::flow_uuid(run_salt_, flow.flow_id);
+  flow.direction = FlowDirection::kOutbound;
+  if (memory_error == 0) {
+    sockaddr_storage destination{};
+    if (destination_or_null != nullptr) destination = *destination_or_null;
+    flow.remote_endpoint = internal::endpoint_of(destination, destination_bytes, &flow.family);
+  } else {
+    flow.remote_endpoint.address = "(unreadable)";
+    notes->push_back(fmt_note("reading the destination address", memory_error));
+  }
+  return flow;
+}
+
+// After the lookups: the process table learns the execution they described (lifecycle events
+// this call reveals come before the flow), and the flow gets its token, identifier and socket
+// type (through the pidfd the lookups pinned).
+void TreeRecorder::complete_flow(Flow& flow, int socket_fd, uint64_t flow_time,
+                                 std::vector<std::string>* notes) {
+  read_socket_type(flow, socket_fd, notes);
+  const Lookup* valid_before = flow_lookups_.first(LookupCall::kNotifIdValid);
+  Lookup* stat_lookup = flow_lookups_.first(LookupCall::kProcStat);
+  const Lookup* hash_lookup = flow_lookups_.first(LookupCall::kExeHash);
+  std::optional<AuditToken> token;
+  if (stat_lookup != nullptr && stat_lookup->outcome.ok()) token = stat_lookup->data.token;
+  std::optional<CodeIdentity> identity;
+  if (hash_lookup != nullptr && hash_lookup->outcome.ok()) identity = hash_lookup->data.identity;
+
+  if (token && valid_before != nullptr && valid_before->outcome.ok()) {
+    const LiveLinuxSeam::Stat& read = *live_seam_.stat();
+    Tracked* tracked = learn_from_call(read.credentials.tgid, read.stat.ppid, read.stat,
+                                       read.credentials,
+                                       image_or_path(identity, live_seam_.exe().path), flow_time);
+    // The table numbers executions (same-tick reuse bumps the generation): the recorded token is
+    // the table's.
+    if (tracked != nullptr) token = tracked->token;
+    stat_lookup->data.token = token;
+  }
+  if (token) {
+    flow.source_app_audit_token = FlowToken{true, AuditToken::kByteSize, *token};
+    flow.source_process_audit_token = flow.source_app_audit_token;
+    flow.proc_pid = token->pid();
+  }
+  flow.eproc_pid = flow.proc_pid;
+  if (identity) flow.source_app_identifier = identity->path;
+}
+
+// The socket's family, type and protocol, from a copy of the tracee's fd.
+void TreeRecorder::read_socket_type(Flow& flow, int socket_fd, std::vector<std::string>* notes) {
+  if (live_seam_.pinned() < 0) return;
+  UniqueFd copy(pidfd_getfd(live_seam_.pinned(), socket_fd));
+  if (!copy.valid()) {
+    notes->push_back(fmt_note("pidfd_getfd(fd " + std::to_string(socket_fd) +
+                                  ") for the socket type; family from the address",
+                              errno));
+    return;
+  }
+  auto option = [&](int name, uint32_t* out) {
+    int value = 0;
+    socklen_t length = sizeof value;
+    if (::getsockopt(copy.get(), SOL_SOCKET, name, &value, &length) == 0) {
+      *out = static_cast<uint32_t>(value);
+    }
+  };
+  option(SO_DOMAIN, &flow.family);
+  option(SO_TYPE, &flow.type);
+  option(SO_PROTOCOL, &flow.protocol);
+}
+
+// The filter's verdict, or the record-only policy's when no rules were given.
+Verdict TreeRecorder::decide(const Flow& flow, const Attribution& attribution) const {
+  if (filter_) return filter_->decide(flow, attribution);
+  Verdict verdict;
+  verdict.flow_id = flow.flow_id;
+  verdict.decision = Decision::kAllow;
+  verdict.identity = attribution.identity;
+  verdict.status = status_for_label(&verdict.label, attribution.status);
+  verdict.rule = "policy:record-only";
+  return verdict;
+}
+
+// Counts the verdict into the batch; true when it denies the call (enforcement).
+bool TreeRecorder::count_verdict(const Verdict& verdict) {
   switch (verdict.decision) {
     case Decision::kAllow:
       ++batch_.allowed;
@@ -1063,7 +981,7 @@ bool TreeRecorder::record_flow(const seccomp_notif& notification,
       ++batch_.asked;
       break;
   }
-  bool deny = options_.enforce && verdict.decision != Decision::kAllow;
+  const bool deny = options_.enforce && verdict.decision != Decision::kAllow;
   if (deny) ++batch_.denied;
   return deny;
 }

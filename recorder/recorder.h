@@ -8,24 +8,27 @@
 //   1. read the destination sockaddr from the tracee's memory (process_vm_readv); a call to a
 //      non-IP address (AF_UNIX, AF_NETLINK; AF_UNSPEC for connect, which disconnects) is passed
 //      at once and only counted (a send to AF_UNSPEC is a flow: IPv4 UDP takes it as AF_INET);
-//   2. pidfd_open(pid)                    -> lookup kPidfdOpen
-//   3. open /proc/PID as a directory fd;
-//   4. SECCOMP_IOCTL_NOTIF_ID_VALID       -> lookup kNotifIdValid: the memory read, the pidfd
-//      and the directory fd all belong to the notifying task (seccomp_unotify(2) TOCTOU rule);
-//   5. pidfd_getfd + getsockopt(SO_DOMAIN/SO_TYPE/SO_PROTOCOL) for the socket's family, type and
-//      protocol (a marker records the failure when ptrace access is refused);
-//   6. /proc/PID/stat + status + loginuid + sessionid via the directory fd -> lookup kProcStat
-//      (its data.token is the Linux audit token, see linux_process.h);
-//   7. /proc/PID/exe readlink + fstat     -> lookup kProcExe (data.path, data.code_handle =
-//      file_handle_of(device, inode));
-//   8. SHA-256 of the executable          -> lookup kExeHash (data.identity: path, cdhash);
-//   9. SECCOMP_IOCTL_NOTIF_ID_VALID again -> lookup kNotifIdValid;
-//  10. the verdict: status verified when the notification was still valid at step 9 and the
-//      reads went through the pidfd-pinned process; gone when the task died; unverified when only
-//      the bare pid could be used (pidfd_open failed for another reason than ESRCH); unknown
-//      when the executable could not be read. Without rules every flow is allowed
-//      ("policy:record-only"); with rules the Filter decides, and with enforce a drop or ask
-//      answers the call with EACCES.
+//   2. resolve with the recorder's strategy, linux-pidfd (harness/strategies/linux_pidfd.h),
+//      which asks the live LinuxSeam (live_seam.h) through an observer that records each call:
+//      pidfd_open(pid)                    -> lookup kPidfdOpen, then /proc/PID as a directory fd;
+//      SECCOMP_IOCTL_NOTIF_ID_VALID       -> lookup kNotifIdValid: the memory read, the pidfd
+//        and the directory fd all belong to the notifying task (seccomp_unotify(2) TOCTOU rule);
+//      /proc/PID/stat + status + loginuid + sessionid via the directory fd -> lookup kProcStat
+//        (its data.token is the Linux audit token, see linux_process.h);
+//      /proc/PID/exe readlink + fstat     -> lookup kProcExe (data.path, data.code_handle =
+//        file_handle_of(device, inode));
+//      SHA-256 of the executable          -> lookup kExeHash (data.identity: path, cdhash);
+//      SECCOMP_IOCTL_NOTIF_ID_VALID again -> lookup kNotifIdValid;
+//      and decides: verified when the notification was still valid at the end and the reads
+//      went through the pidfd-pinned process; gone when the task died; unverified when only the
+//      bare pid could be used (pidfd_open failed for another reason than ESRCH); unknown when
+//      the executable could not be read;
+//   3. complete the flow: the process table learns the execution the lookups described (its
+//      token is the flow's), and pidfd_getfd + getsockopt(SO_DOMAIN/SO_TYPE/SO_PROTOCOL) through
+//      the pinned pidfd give the socket's family, type and protocol (a marker records the
+//      failure when ptrace access is refused);
+//   4. filter: without rules every flow is allowed ("policy:record-only"); with rules the Filter
+//      decides, and with enforce a drop or ask answers the call with EACCES.
 // Events of one flow are appended in the order flow, lookups..., verdict, preceded by any
 // lifecycle event the flow revealed (an exit of the pid's previous owner, a spawn).
 //

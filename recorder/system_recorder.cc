@@ -19,8 +19,10 @@
 #include <map>
 #include <set>
 
+#include "harness/strategies/linux_pidfd.h"
 #include "recorder/internal.h"
 #include "recorder/linux_process.h"
+#include "recorder/live_seam.h"
 #include "recorder/proc_connector.h"
 #include "recorder/recorder.h"
 
@@ -157,57 +159,27 @@ class SystemRecorder {
   uint64_t flows_in_file() const { return flows_in_file_; }
   uint64_t now() const { return monotonic_ns() - epoch_ns_; }
 
-  // Reads a process through its /proc directory (by bare pid).
+  // Reads a process through its /proc directory (by bare pid), for the lifecycle events.
   struct Seen {
     AuditToken token;
     CodeIdentity image;
     int32_t ppid = 0;
   };
-  std::optional<Seen> read_process(int32_t pid, uint64_t flow_id, std::vector<Lookup>* lookups) {
-    int dirfd = ::open(("/proc/" + std::to_string(pid)).c_str(),
-                       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ProcStat stat;
-    ProcCredentials credentials;
-    uint64_t start = monotonic_ns();
-    int error = dirfd < 0 ? ESRCH : read_proc_stat(dirfd, &stat);
-    if (error == 0) error = read_proc_credentials(dirfd, &credentials);
+  std::optional<Seen> read_process(int32_t pid) {
+    live_seam_.begin(-1, 0);
+    const SeamResult<LinuxProcStat> stat = live_seam_.proc_stat(pid);
+    if (!stat.ok()) return std::nullopt;
     Seen seen;
-    if (error == 0) {
-      seen.ppid = stat.ppid;
-      uint32_t generation = generations_[pid];
-      seen.token = linux_audit_token(credentials, stat.start_ticks, generation);
-    }
-    if (lookups) {
-      lookups->push_back(internal::make_lookup(flow_id, LookupCall::kProcStat, pid, error,
-                                               monotonic_ns() - start));
-      if (error == 0) lookups->back().data.token = seen.token;
-    }
-    if (error == 0) {
-      ExeFile exe;
-      int exe_fd = -1;
-      start = monotonic_ns();
-      int exe_error = read_proc_exe(dirfd, &exe, &exe_fd);
-      if (lookups) {
-        lookups->push_back(internal::make_lookup(flow_id, LookupCall::kProcExe, pid, exe_error,
-                                                 monotonic_ns() - start));
-        if (exe_error == 0) lookups->back().data.path = exe.path;
-      }
-      if (exe_error == 0) {
-        Cdhash cdhash{};
-        start = monotonic_ns();
-        int hash_error = hashes_.hash(exe_fd, exe, &cdhash);
-        seen.image = hash_error == 0 ? linux_code_identity(exe.path, cdhash) : CodeIdentity{};
-        if (hash_error != 0) seen.image.path = exe.path;
-        if (lookups) {
-          lookups->push_back(internal::make_lookup(flow_id, LookupCall::kExeHash, pid,
-                                                   hash_error, monotonic_ns() - start));
-          if (hash_error == 0) lookups->back().data.identity = seen.image;
-        }
-        ::close(exe_fd);
+    seen.token = stat.value.token;
+    seen.ppid = live_seam_.stat()->stat.ppid;
+    if (const SeamResult<LinuxExe> exe = live_seam_.proc_exe(pid); exe.ok()) {
+      SeamResult<CodeIdentity> hash = live_seam_.exe_hash(pid, exe.value.path);
+      if (hash.ok()) {
+        seen.image = std::move(hash.value);
+      } else {
+        seen.image.path = exe.value.path;
       }
     }
-    if (dirfd >= 0) ::close(dirfd);
-    if (error != 0) return std::nullopt;
     return seen;
   }
 
@@ -219,7 +191,7 @@ class SystemRecorder {
       char* end = nullptr;
       long pid = std::strtol(entry->d_name, &end, 10);
       if (*end != '\0' || pid <= 0) continue;
-      if (auto seen = read_process(static_cast<int32_t>(pid), 0, nullptr)) {
+      if (auto seen = read_process(static_cast<int32_t>(pid))) {
         tokens_[static_cast<int32_t>(pid)] = seen->token;
         append(now(), ProcessSpawn{seen->token, parent(seen->ppid), std::nullopt, seen->image});
         ++stats_.spawns;
@@ -248,7 +220,7 @@ class SystemRecorder {
       switch (event.kind) {
         case ProcEvent::Kind::kFork: {
           generations_[event.tgid] = 0;
-          auto seen = read_process(event.tgid, 0, nullptr);
+          auto seen = read_process(event.tgid);
           AuditToken token = seen ? seen->token : parent(event.parent_tgid);
           token.words[AuditToken::kPid] = static_cast<uint32_t>(event.tgid);
           tokens_[event.tgid] = token;
@@ -260,7 +232,7 @@ class SystemRecorder {
         case ProcEvent::Kind::kExec: {
           AuditToken previous = parent(event.tgid);
           ++generations_[event.tgid];
-          auto seen = read_process(event.tgid, 0, nullptr);
+          auto seen = read_process(event.tgid);
           if (!seen) break;
           tokens_[event.tgid] = seen->token;
           append(time_ns, ProcessExec{previous, seen->token, seen->image});
@@ -307,30 +279,29 @@ class SystemRecorder {
       flow.type = socket.protocol == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
       flow.local_endpoint = socket.local;
       flow.remote_endpoint = socket.remote;
-      std::vector<Lookup> lookups;
-      std::optional<Seen> seen;
-      auto owner = owners.find(socket.inode);
-      if (owner != owners.end()) {
-        seen = read_process(owner->second, flow_id, &lookups);
+      Attribution attribution;
+      flow_lookups_.clear();
+      if (auto owner = owners.find(socket.inode); owner != owners.end()) {
         flow.proc_pid = flow.eproc_pid = owner->second;
-        if (seen) {
-          flow.source_process_audit_token = FlowToken{true, AuditToken::kByteSize, seen->token};
+        live_seam_.begin(-1, 0);
+        observed_seam_.set_flow(flow_id);
+        attribution = strategies::resolve_linux_by_pid(flow, observed_seam_);
+        if (const Lookup* stat = flow_lookups_.first(LookupCall::kProcStat);
+            stat != nullptr && stat->outcome.ok() && stat->data.token) {
+          flow.source_process_audit_token = FlowToken{true, AuditToken::kByteSize, *stat->data.token};
           flow.source_app_audit_token = flow.source_process_audit_token;
-          flow.source_app_identifier = seen->image.path;
+          flow.source_app_identifier = live_seam_.exe().path;
         }
       }
       Verdict verdict;
       verdict.flow_id = flow_id;
       verdict.decision = Decision::kAllow;
       verdict.rule = "policy:record-only";
-      if (seen && !seen->image.path.empty()) {
-        verdict.status = AttributionStatus::kUnverified;  // found by bare pid.
-        verdict.label = VerdictLabel::kUnverifiedWarning;
-        verdict.identity = seen->image;
-      }
+      verdict.status = internal::status_for_label(&verdict.label, attribution.status);
+      verdict.identity = attribution.identity;
       append(time_ns, flow);
       ++stats_.flows;
-      for (auto& lookup : lookups) {
+      for (auto& lookup : flow_lookups_.lookups()) {
         append(time_ns, std::move(lookup));
         ++stats_.lookups;
       }
@@ -352,6 +323,15 @@ class SystemRecorder {
   std::map<int32_t, uint32_t> generations_;
   std::set<uint64_t> known_sockets_;
   ExeHashCache hashes_;
+  // Flows are resolved by the bare-pid decision (harness/strategies/linux_pidfd.h) asking
+  // observed_seam_, which records each lookup in flow_lookups_; lifecycle reads ask live_seam_.
+  LiveLinuxSeam live_seam_{hashes_, [this](int32_t pid, uint64_t start_ticks) {
+                             (void)start_ticks;
+                             auto it = generations_.find(pid);
+                             return it == generations_.end() ? 0u : it->second;
+                           }};
+  FlowLookups flow_lookups_{live_seam_};
+  ObservedLinuxSeam observed_seam_{live_seam_, flow_lookups_};
 };
 
 }  // namespace

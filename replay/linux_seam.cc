@@ -20,23 +20,6 @@ LookupOutcome osstatus_of(const LookupOutcome& linux_outcome) {
   return osstatus(kPosixErrorBase + linux_outcome.code);
 }
 
-LookupArgs token_args(const AuditToken& token) {
-  LookupArgs a;
-  a.token = token;
-  return a;
-}
-LookupArgs pid_args(int32_t pid) {
-  LookupArgs a;
-  a.pid = pid;
-  return a;
-}
-LookupArgs code_args(CodeRef code, std::string_view requirement = {}) {
-  LookupArgs a;
-  a.code_handle = code;
-  a.requirement = std::string(requirement);
-  return a;
-}
-
 }  // namespace
 
 bool is_linux_recording(const trace::TraceHeader& header) {
@@ -49,6 +32,7 @@ void LinuxRecordedSeam::reset(uint64_t flow_id, std::span<const Lookup> recorded
   used_.assign(recorded.size(), false);
   off_script_.clear();
   evidence_ = Evidence{};
+  validity_checks_asked_ = 0;
   for (std::size_t i = 0; i < recorded.size(); ++i) {
     const Lookup& l = recorded[i];
     auto first = [&](std::size_t& slot) {
@@ -240,6 +224,51 @@ LookupOutcome LinuxRecordedSeam::kill_zero(int32_t pid) {
 
 SeamResult<int32_t> LinuxRecordedSeam::responsible_pid(int32_t pid) {
   return off_script<int32_t>(LookupCall::kResponsiblePid, pid_args(pid));
+}
+
+LinuxSeam* LinuxRecordedSeam::linux_lookups() { return this; }
+
+// ---- The Linux calls: each answered by the flow's recorded lookup of the same call.
+
+SeamResult<int32_t> LinuxRecordedSeam::pidfd_open(int32_t pid) {
+  const Lookup* pidfd = about(pid) ? use(evidence_.pidfd_open) : nullptr;
+  if (pidfd == nullptr) return off_script<int32_t>(LookupCall::kPidfdOpen, pid_args(pid));
+  return {pidfd->outcome, pidfd->data.pid};
+}
+
+LookupOutcome LinuxRecordedSeam::notif_id_valid(int32_t pid) {
+  // The recorder checks twice, before and after its reads: the first question gets the first
+  // answer, every later one the last.
+  const std::size_t slot =
+      validity_checks_asked_++ == 0 ? evidence_.valid_before : evidence_.valid_after;
+  const Lookup* check = about(pid) ? use(slot) : nullptr;
+  if (check == nullptr) return off_script<int>(LookupCall::kNotifIdValid, pid_args(pid)).outcome;
+  return check->outcome;
+}
+
+SeamResult<LinuxProcStat> LinuxRecordedSeam::proc_stat(int32_t pid) {
+  const Lookup* stat = about(pid) ? use(evidence_.stat) : nullptr;
+  if (stat == nullptr) return off_script<LinuxProcStat>(LookupCall::kProcStat, pid_args(pid));
+  LinuxProcStat answer;
+  if (stat->data.token) answer.token = *stat->data.token;
+  answer.tgid = stat->data.pid;
+  return {stat->outcome, answer};
+}
+
+SeamResult<LinuxExe> LinuxRecordedSeam::proc_exe(int32_t pid) {
+  const Lookup* exe = about(pid) ? use(evidence_.exe) : nullptr;
+  if (exe == nullptr) return off_script<LinuxExe>(LookupCall::kProcExe, pid_args(pid));
+  return {exe->outcome, LinuxExe{exe->data.path, exe->data.code_handle}};
+}
+
+SeamResult<CodeIdentity> LinuxRecordedSeam::exe_hash(int32_t pid, std::string_view path) {
+  const Lookup* hash = about(pid) ? use(evidence_.hash) : nullptr;
+  if (hash == nullptr) {
+    LookupArgs args = pid_args(pid);
+    args.path = std::string(path);
+    return off_script<CodeIdentity>(LookupCall::kExeHash, std::move(args));
+  }
+  return {hash->outcome, hash->data.identity.value_or(CodeIdentity{})};
 }
 
 }  // namespace flowid::replay

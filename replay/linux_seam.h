@@ -1,12 +1,16 @@
-// Faithful replay of a Linux recording (`flowid record`): answers the seam's macOS-named calls
-// from the Linux lookups the recorder made for the same flow, never from a guess.
+// Faithful replay of a Linux recording (`flowid record`), from the Linux lookups the recorder
+// made for the same flow, never from a guess.
 //
-// Design (option A of issue 6). The live recorder records what it asked the Linux kernel
-// (pidfd-open, notif-id-valid, proc-stat, proc-exe, exe-hash), not the seam calls a strategy
-// makes. Rather than make the recorder also perform every seam call a strategy might ask (with
-// every multiplicity: token+recheck reads token_for_pid twice), this seam treats a flow's Linux
-// lookups as one snapshot of kernel evidence and derives each seam answer from it by a fixed rule
-// justified by Linux semantics. Every rule uses only recorded outcomes; a question the evidence
+// The recorder's own strategy (linux-pidfd) asks the LinuxSeam's calls, which the recorder made
+// and recorded: each is answered by the flow's recorded lookup of that call (the second
+// notif_id_valid by the second check), exactly as RecordedSeam answers a macOS trace.
+//
+// Every other strategy asks the macOS-named Seam calls, which have no Linux recording of their
+// own. To show what such a strategy would have decided on the recorded flows (a pid-keyed
+// resolver misled by a pid-reuse race inside the recording, tests/record_replay_test.cc), this
+// seam also treats a flow's Linux lookups as one snapshot of kernel evidence and derives each
+// macOS answer from it by a fixed rule justified by Linux semantics (option A of issue 6: the
+// recorder need not perform every call a strategy might ask, with every multiplicity). Every rule uses only recorded outcomes; a question the evidence
 // cannot answer (a pid the flow's lookups were not about, a lookup the recording never made, a
 // call with no Linux counterpart) is off-script, answered with kNotRecorded and reported, exactly
 // as RecordedSeam does. The same question asked twice gets the same answer: the evidence is a
@@ -69,7 +73,7 @@ namespace flowid::replay {
 // "flowid-record"): its lookups are Linux calls that LinuxRecordedSeam translates.
 bool is_linux_recording(const trace::TraceHeader& header);
 
-class LinuxRecordedSeam final : public Seam {
+class LinuxRecordedSeam final : public Seam, public LinuxSeam {
  public:
   // Starts answering for one flow from its recorded lookups. The span must stay valid until the
   // next reset().
@@ -91,6 +95,14 @@ class LinuxRecordedSeam final : public Seam {
   SeamResult<AuditToken> token_for_pid(int32_t pid) override;
   LookupOutcome kill_zero(int32_t pid) override;
   SeamResult<int32_t> responsible_pid(int32_t pid) override;
+  LinuxSeam* linux_lookups() override;
+
+  // The Linux calls, answered by the recorded lookups themselves (see the header comment).
+  SeamResult<int32_t> pidfd_open(int32_t pid) override;
+  LookupOutcome notif_id_valid(int32_t pid) override;
+  SeamResult<LinuxProcStat> proc_stat(int32_t pid) override;
+  SeamResult<LinuxExe> proc_exe(int32_t pid) override;
+  SeamResult<CodeIdentity> exe_hash(int32_t pid, std::string_view path) override;
 
   // Per-flow handles (see the header comment).
   static constexpr CodeRef kGuestHandle = 1;
@@ -126,6 +138,7 @@ class LinuxRecordedSeam final : public Seam {
   std::span<const Lookup> recorded_;
   std::vector<bool> used_;
   Evidence evidence_;
+  std::size_t validity_checks_asked_ = 0;  // notif_id_valid calls so far for this flow.
   std::vector<OffScriptCall> off_script_;
 };
 

@@ -7,27 +7,9 @@
 namespace flowid::replay {
 namespace {
 
-// The arguments a call was made with, built only for an off-script call (the matching below
-// compares a recorded lookup's arguments field by field without building them).
-LookupArgs token_args(const AuditToken& token) {
-  LookupArgs a;
-  a.token = token;
-  return a;
-}
-LookupArgs pid_args(int32_t pid) {
-  LookupArgs a;
-  a.pid = pid;
-  return a;
-}
-LookupArgs code_args(CodeRef code, std::string_view requirement = {}) {
-  LookupArgs a;
-  a.code_handle = code;
-  a.requirement = std::string(requirement);
-  return a;
-}
-
-// Each matcher is `recorded == token_args(token)` (pid_args, code_args) written out, so that a
-// recorded lookup matches exactly when its arguments equal the ones the call would record.
+// Each matcher is `recorded == token_args(token)` (pid_args, code_args; harness/seam.h) written
+// out, so that a recorded lookup matches exactly when its arguments equal the ones the call would
+// record, without building them; the builders make the off-script note.
 struct TokenMatch {
   const AuditToken& token;
   bool operator()(const LookupArgs& a) const {
@@ -179,5 +161,8 @@ SeamResult<int32_t> RecordedSeam::responsible_pid(int32_t pid) {
   if (!l) return not_recorded<int32_t>();
   return {l->outcome, l->data.pid};
 }
+// A macOS trace's lookups are the Seam's calls; Linux recordings are answered by
+// LinuxRecordedSeam (replay/linux_seam.h).
+LinuxSeam* RecordedSeam::linux_lookups() { return nullptr; }
 
 }  // namespace flowid::replay

@@ -51,6 +51,7 @@ class RecordedSeam final : public Seam {
   SeamResult<AuditToken> token_for_pid(int32_t pid) override;
   LookupOutcome kill_zero(int32_t pid) override;
   SeamResult<int32_t> responsible_pid(int32_t pid) override;
+  LinuxSeam* linux_lookups() override;
 
  private:
   // The recorded lookup answering (call, arguments), or null (and the call is noted as

@@ -125,6 +125,7 @@ class ScriptedSeam final : public Seam, public LaunchSeam {
     const Step s = take(LookupCall::kResponsiblePid, pid_args(pid));
     return {s.outcome, s.data.pid};
   }
+  LinuxSeam* linux_lookups() override { return nullptr; }
 
   LookupOutcome check_file(std::string_view p, std::string_view requirement) override {
     return take(LookupCall::kCheckFile, path_args(p, requirement)).outcome;
@@ -153,28 +154,6 @@ class ScriptedSeam final : public Seam, public LaunchSeam {
   }
 
  private:
-  static LookupArgs token_args(const AuditToken& token) {
-    LookupArgs a;
-    a.token = token;
-    return a;
-  }
-  static LookupArgs pid_args(int32_t pid) {
-    LookupArgs a;
-    a.pid = pid;
-    return a;
-  }
-  static LookupArgs code_args(CodeRef code) {
-    LookupArgs a;
-    a.code_handle = code;
-    return a;
-  }
-  static LookupArgs path_args(std::string_view p, std::string_view requirement) {
-    LookupArgs a;
-    a.path = std::string(p);
-    a.requirement = std::string(requirement);
-    return a;
-  }
-
   SeamResult<CodeRef> handle(LookupCall call, LookupArgs args) {
     const Step s = take(call, std::move(args));
     return {s.outcome, s.data.code_handle};
@@ -274,6 +253,7 @@ class LaunchWorld final : public Seam, public LaunchSeam {
   SeamResult<AuditToken> token_for_pid(int32_t) override { return {unsupported(), {}}; }
   LookupOutcome kill_zero(int32_t) override { return unsupported(); }
   SeamResult<int32_t> responsible_pid(int32_t) override { return {unsupported(), 0}; }
+  LinuxSeam* linux_lookups() override { return nullptr; }
 
   LookupOutcome check_file(std::string_view path, std::string_view) override {
     before(LookupCall::kCheckFile);

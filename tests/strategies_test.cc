@@ -533,6 +533,7 @@ class ArbitrarySeam final : public Seam {
   SeamResult<int32_t> responsible_pid(int32_t) override {
     return {record(C::kResponsiblePid, outcome()), 1};
   }
+  LinuxSeam* linux_lookups() override { return nullptr; }
 
  private:
   static LookupOutcome outcome() {

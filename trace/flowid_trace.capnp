@@ -21,6 +21,7 @@ enum SignatureKind { unsigned @0; adHoc @1; developerId @2; appStore @3; platfor
 enum ExitStage { exited @0; reaped @1; }
 enum FileOp { create @0; replace @1; remove @2; rename @3; }
 enum FlowDirection { any @0; outbound @1; inbound @2; }
+# The calls of harness/seam_calls.h with the same numbers (trace/wire_convert.h checks them).
 enum LookupCall {
   guestByAuditToken @0; guestByPid @1; staticCode @2; codePath @3; checkValidity @4;
   signingInformation @5; auditTokenToPid @6; procPidpath @7; procPidpathAudittoken @8;

@@ -25,6 +25,15 @@ WireEnum to_wire(ModelEnum v) {
   return static_cast<WireEnum>(static_cast<uint16_t>(static_cast<uint8_t>(v)));
 }
 
+// The trace's LookupCall carries every call of harness/seam_calls.h with the call's own number,
+// so from_wire / to_wire above convert calls by number.
+#define FLOWID_LOOKUP_CALL_ON_THE_WIRE(enumerator, number, name, method, capnp)                  \
+  static_assert(static_cast<uint16_t>(::flowid::trace::wire::LookupCall::capnp) == number && \
+                    static_cast<uint8_t>(LookupCall::enumerator) == number,                       \
+                "trace/flowid_trace.capnp: LookupCall." #capnp " must be @" #number);
+FLOWID_LOOKUP_CALLS(FLOWID_LOOKUP_CALL_ON_THE_WIRE)
+#undef FLOWID_LOOKUP_CALL_ON_THE_WIRE
+
 // A UUID's 16 bytes as two big-endian 64-bit halves.
 inline uint64_t uuid_half(const Uuid& u, int half) {
   uint64_t v = 0;

@@ -1,28 +1,30 @@
-// linux-pidfd: what flowid's live Linux recorder (`flowid record`) decides for a flow, written
-// against the seam like every other strategy. Replaying a Linux recording faithfully with this
-// strategy must give the recorder's own verdicts back (replay/linux_seam.h maps the seam's calls
-// onto the recorded pidfd / notif-id-valid / /proc lookups); it is the regression baseline for
-// such recordings, and the Linux counterpart of `token`.
+// linux-pidfd: what flowid's live Linux recorder (`flowid record`) decides for a flow, and the only
+// place that decision is written. The recorder calls resolve_linux_pidfd() through its live
+// LinuxSeam (recorder/live_seam.h), observed so that each lookup is recorded; faithful replay of
+// a recording asks the same calls of the recorded lookups (replay/linux_seam.h) and so gives the
+// recorder's verdicts back. It is the regression baseline for such recordings, and the Linux
+// counterpart of `token`.
 //
-// The recorder's rule (docs/recording.md): the caller is "gone" when the notification stopped
-// being valid before or after the /proc reads, or pidfd_open, /proc/PID/stat or /proc/PID/exe said
-// ESRCH; "unknown" when the executable could not be read or hashed; "unverified" when pidfd_open
-// failed for another reason (the reads then rest on the bare pid); otherwise "verified" with
-// {path, cdhash = SHA-256(executable)[0:20], unsigned}. Through the seam:
-// 1. guest_by_audit_token(token) -> static_code -> code_path -> signing_information. Success is
-//    "verified": the answer is bound to the token's execution (pidfd, pidversion and a
-//    notification still valid after the reads). ESRCH / errSecCSGuestInvalid -> "gone".
-// 2. Any other failure of that chain falls back to the pid, as the recorder does when pidfd_open
-//    is refused: guest_by_pid -> static_code -> code_path -> signing_information, "unverified".
-//    Its failure -> gone or unknown by the usual rule.
-// 3. A flow without a token (the recorder could not read /proc/PID/stat: typically the caller was
-//    already reaped) asks kill_zero(procPID): ESRCH -> "gone", anything else -> "unknown".
+// The calls, in order, all about the flow's pid P (the notifying task's; a replayed flow names it
+// or its thread group):
+// 1. pidfd_open(P): pins the task that holds P (and opens /proc/P, through which the reads below
+//    go: they describe that task or fail with ESRCH).
+// 2. notif_id_valid(P): the notification is still pending, so the pinned task is the notifier.
+// 3. proc_stat(P): the execution (token) the reads describe; the claimed execution.
+// 4. proc_exe(P), and when it succeeded exe_hash(P, path): the identity
+//    {path, cdhash = SHA-256(executable)[0:20], unsigned}.
+// 5. notif_id_valid(P) again: the notifier outlived every read.
+// The verdict: "gone" (with no identity, invariant I3: what /proc showed may belong to whoever
+// holds P now) when either notif_id_valid failed or pidfd_open, proc_stat or proc_exe said ESRCH;
+// else "unknown" when the executable could not be read or hashed; else "unverified" when
+// pidfd_open failed for another reason (the reads then rest on the bare pid); else "verified".
 //
-// One deliberate difference: when the recorder calls a flow gone it still attaches whatever
-// identity its /proc reads found, which after a pid-reuse race inside the recording is the
-// newcomer's program. This strategy reports gone without an identity (invariant I3: a lookup for
-// an exited execution never returns another execution's identity), so faithful replay shows such
-// a recorded verdict as an identity difference instead of reproducing it.
+// Through a Seam without Linux lookups (the simulated macOS world, a macOS trace) the strategy
+// asks nothing and answers unknown: the Linux calls have no macOS counterpart it could trust.
+#include "harness/strategies/linux_pidfd.h"
+
+#include <cerrno>
+
 #include "harness/strategies/lookup_steps.h"
 #include "harness/strategies/strategies.h"
 
@@ -31,6 +33,11 @@ namespace {
 
 constexpr std::string_view kMethod = "pidfd+proc";
 constexpr std::string_view kPidMethod = "proc-by-pid";
+constexpr std::string_view kNoLinuxMethod = "no-linux-seam";
+
+bool is_esrch(const LookupOutcome& outcome) {
+  return outcome.domain == OutcomeDomain::kErrno && outcome.code == ESRCH;
+}
 
 class LinuxPidfd final : public Resolver {
  public:
@@ -38,47 +45,66 @@ class LinuxPidfd final : public Resolver {
 
   Attribution resolve(const Flow& flow, uint64_t now_ns, Seam& seam) override {
     (void)now_ns;
-    const SourceToken source = source_token(flow);
-    if (source.token == nullptr) {
-      if (source.malformed || flow.proc_pid <= 0) return no_token(source);
-      if (is_gone(seam.kill_zero(flow.proc_pid))) {
-        return failed(AttributionStatus::kGone, kMethod);
-      }
-      return no_token(source);
-    }
-    const AuditToken& token = *source.token;
-    const ExecutionId execution = token.execution();
-
-    CodeIdentity identity;
-    const LookupOutcome bound = identity_by_token(seam, token, identity);
-    if (bound.ok()) return verified(std::move(identity), execution, kMethod);
-    if (is_gone(bound)) return failed(AttributionStatus::kGone, execution, kMethod);
-
-    const LookupOutcome by_pid = identity_by_pid(seam, seam.audit_token_to_pid(token), identity);
-    if (!by_pid.ok()) return failed(failure_status(by_pid), execution, kPidMethod);
-    Attribution attribution = verified(std::move(identity), execution, kPidMethod);
-    attribution.status = AttributionStatus::kUnverified;
-    return attribution;
-  }
-
- private:
-  // guest_by_pid -> static_code -> code_path -> signing_information: whatever held the pid.
-  static LookupOutcome identity_by_pid(Seam& seam, int32_t pid, CodeIdentity& identity) {
-    const SeamResult<CodeRef> code = seam.guest_by_pid(pid);
-    if (!code.ok()) return code.outcome;
-    const SeamResult<CodeRef> static_code = seam.static_code(code.value);
-    if (!static_code.ok()) return static_code.outcome;
-    SeamResult<std::string> path = seam.code_path(static_code.value);
-    if (!path.ok()) return path.outcome;
-    SeamResult<CodeIdentity> info = seam.signing_information(static_code.value);
-    if (!info.ok()) return info.outcome;
-    identity = std::move(info.value);
-    identity.path = std::move(path.value);
-    return {};
+    LinuxSeam* linux_seam = seam.linux_lookups();
+    if (linux_seam == nullptr) return failed(AttributionStatus::kUnknown, kNoLinuxMethod);
+    return resolve_linux_pidfd(flow, *linux_seam);
   }
 };
 
 }  // namespace
+
+Attribution resolve_linux_pidfd(const Flow& flow, LinuxSeam& seam) {
+  const int32_t pid = flow.proc_pid;
+  const SeamResult<int32_t> pidfd = seam.pidfd_open(pid);
+  const LookupOutcome valid_before = seam.notif_id_valid(pid);
+  const SeamResult<LinuxProcStat> stat = seam.proc_stat(pid);
+  const SeamResult<LinuxExe> exe = seam.proc_exe(pid);
+  std::optional<CodeIdentity> identity;
+  if (exe.ok()) {
+    SeamResult<CodeIdentity> hash = seam.exe_hash(pid, exe.value.path);
+    if (hash.ok()) identity = std::move(hash.value);
+  }
+  const LookupOutcome valid_after = seam.notif_id_valid(pid);
+
+  Attribution attribution;
+  attribution.method = kMethod;
+  if (stat.ok()) attribution.claimed_execution = stat.value.token.execution();
+  const bool gone = !valid_before.ok() || !valid_after.ok() || is_esrch(pidfd.outcome) ||
+                    is_esrch(stat.outcome) || is_esrch(exe.outcome);
+  if (gone) {
+    attribution.status = AttributionStatus::kGone;
+  } else if (!identity) {
+    attribution.status = AttributionStatus::kUnknown;
+  } else if (!pidfd.ok()) {
+    attribution.status = AttributionStatus::kUnverified;
+    attribution.identity = std::move(identity);
+    attribution.method = kPidMethod;
+  } else {
+    attribution.status = AttributionStatus::kVerified;
+    attribution.identity = std::move(identity);
+  }
+  return attribution;
+}
+
+Attribution resolve_linux_by_pid(const Flow& flow, LinuxSeam& seam) {
+  const int32_t pid = flow.proc_pid;
+  Attribution attribution;
+  attribution.method = kPidMethod;
+  const SeamResult<LinuxProcStat> stat = seam.proc_stat(pid);
+  if (!stat.ok()) return attribution;
+  attribution.claimed_execution = stat.value.token.execution();
+  SeamResult<LinuxExe> exe = seam.proc_exe(pid);
+  if (!exe.ok() || exe.value.path.empty()) return attribution;
+  SeamResult<CodeIdentity> hash = seam.exe_hash(pid, exe.value.path);
+  attribution.status = AttributionStatus::kUnverified;
+  if (hash.ok()) {
+    attribution.identity = std::move(hash.value);
+  } else {
+    attribution.identity = CodeIdentity{};
+    attribution.identity->path = std::move(exe.value.path);
+  }
+  return attribution;
+}
 
 std::unique_ptr<Resolver> make_linux_pidfd() { return std::make_unique<LinuxPidfd>(); }
 

@@ -165,7 +165,8 @@ typedef struct flowid_code_identity {
 typedef uint64_t flowid_code_ref;
 
 /* ------------------------------------------------------------------------------------------- */
-/* The seam: every question the resolver asks the world. context is opaque; pass it back. */
+/* The seam: every question the resolver asks the world. context is opaque; pass it back. The
+ * calls follow flowid's list of seam calls, in its order (checked when flowid is built). */
 
 typedef struct flowid_seam {
   uint32_t abi_version; /* FLOWID_PLUGIN_ABI_VERSION of the host. */
