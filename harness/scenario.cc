@@ -6,6 +6,7 @@
 #include <charconv>
 #include <map>
 
+#include "harness/assert.h"
 #include "harness/builders.h"
 
 namespace flowid::scenario {
@@ -479,6 +480,11 @@ class Runner {
     result_.strategy = std::string(strategy);
     for (const auto& step : scenario_.steps) {
       if (!apply(step)) break;
+      if constexpr (kConsistencyChecks) {
+        std::optional<std::string> problem = world_.check_consistency();
+        FLOWID_ASSERT(!problem, fmt::format("{}:{}: after this step: {}", scenario_.file, step.line,
+                                            problem.value_or("")));
+      }
     }
     resolver_ = nullptr;
     return std::move(result_);
