@@ -56,14 +56,14 @@ namespace detail {
 
 }  // namespace flowid
 
-#define FLOWID_REQUIRE(condition, message)                                          \
-  do {                                                                              \
-    if (!(condition)) [[unlikely]]                                                  \
+#define FLOWID_REQUIRE(condition, message)                                         \
+  do {                                                                             \
+    if (!(condition)) [[unlikely]]                                                 \
       ::flowid::detail::require_failed(__FILE__, __LINE__, #condition, (message)); \
   } while (false)
 
-#define FLOWID_ASSERT(condition, message)                                          \
-  do {                                                                             \
-    if (!(condition)) [[unlikely]]                                                 \
+#define FLOWID_ASSERT(condition, message)                                         \
+  do {                                                                            \
+    if (!(condition)) [[unlikely]]                                                \
       ::flowid::detail::assert_failed(__FILE__, __LINE__, #condition, (message)); \
   } while (false)
