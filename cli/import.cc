@@ -201,7 +201,9 @@ int run_import_command(const ImportCliOptions& options) {
   trace::WriterOptions writer_options;
   writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
   std::string output = options.output;
-  import::WriterFactory factory = [&output, &writer_options](const trace::TraceHeader& header,
+  // `const` first: clang-format 14 reads a statement that starts with `import::` and holds a lambda
+  // as a C++20 module import, and mangles it.
+  const import::WriterFactory factory = [&output, &writer_options](const trace::TraceHeader& header,
                                                              std::string* error) {
     return trace::open_writer(output, header, writer_options, error);
   };
@@ -210,7 +212,7 @@ int run_import_command(const ImportCliOptions& options) {
   const bool show_progress = !options.quiet && ::isatty(2) == 1;
   const auto start = std::chrono::steady_clock::now();
   auto last = start;
-  import::ProgressFn progress = [&](const import::ImportStats& stats, uint64_t done) {
+  const import::ProgressFn progress = [&](const import::ImportStats& stats, uint64_t done) {
     if (!show_progress) return;
     auto now = std::chrono::steady_clock::now();
     if (now - last < std::chrono::seconds(1)) return;

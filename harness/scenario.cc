@@ -6,6 +6,7 @@
 #include <charconv>
 #include <map>
 
+#include "harness/assert.h"
 #include "harness/builders.h"
 
 namespace flowid::scenario {
@@ -478,9 +479,15 @@ class Runner {
     launcher_ = launcher;
     result_.strategy = std::string(strategy);
     for (std::size_t i = 0; i < scenario_.steps.size(); ++i) {
+      const auto& step = scenario_.steps[i];
       step_index_ = i;
       observe(RunPoint{i, 0});
-      if (!apply(scenario_.steps[i])) break;
+      if (!apply(step)) break;
+      if constexpr (kConsistencyChecks) {
+        std::optional<std::string> problem = world_.check_consistency();
+        FLOWID_ASSERT(!problem, fmt::format("{}:{}: after this step: {}", scenario_.file, step.line,
+                                            problem.value_or("")));
+      }
     }
     resolver_ = nullptr;
     return std::move(result_);

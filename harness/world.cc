@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "harness/assert.h"
+
 namespace flowid {
 namespace {
 
@@ -253,6 +255,11 @@ uint32_t World::add_execution(int32_t pid, std::optional<uint32_t> forced_pidver
   if (forced_pidversion && *forced_pidversion >= next_pidversion_) {
     next_pidversion_ = *forced_pidversion + 1;
   }
+  FLOWID_ASSERT(pid > 0, fmt::format("execution of pid {}", pid));
+  const uint32_t* held = pid_slot(pid);
+  FLOWID_ASSERT(held == nullptr || *held == 0 || !executions_[*held - 1].holds_pid(),
+                fmt::format("pid {} is already held by pidversion {}", pid,
+                            executions_[*held - 1].token.pidversion()));
   Execution e;
   e.token = make_token(uid_template, pid, pidversion);
   e.image = image;
@@ -662,7 +669,7 @@ SeamResult<AuditToken> World::token_for_pid(int32_t pid) {
   if (LookupOutcome f = before_call(LookupCall::kTokenForPid); !f.ok()) return {f, {}};
   const Execution* e = live_holder(pid);
   if (e == nullptr) return {kern(codes::kKernFailure), {}};
-  const trace::CallerContext& caller = config_.caller;
+  const CallerContext& caller = config_.caller;
   if (!caller.root && caller.uid != 0 && caller.uid != e->token.euid()) {
     return {kern(codes::kKernFailure), {}};
   }
@@ -673,7 +680,7 @@ LookupOutcome World::kill_zero(int32_t pid) {
   if (LookupOutcome f = before_call(LookupCall::kKillZero); !f.ok()) return f;
   uint32_t h = holder_index(pid);
   if (h == 0) return posix(ESRCH);
-  const trace::CallerContext& caller = config_.caller;
+  const CallerContext& caller = config_.caller;
   if (!caller.root && caller.uid != 0 && caller.uid != executions_[h - 1].token.euid()) {
     return posix(EPERM);  // it exists, but this caller may not signal it.
   }
@@ -927,6 +934,24 @@ std::optional<std::string> World::check_consistency() const {
     if (index_of(e.token.execution()) != static_cast<int64_t>(i)) {
       return fmt::format("execution ({}, {}) is not found by its token", e.token.pid(),
                          e.token.pidversion());
+    }
+  }
+  if (launchd_ && execution(launchd_->execution()) == nullptr) {
+    return fmt::format("launchd's token ({}, {}) names no execution", launchd_->pid(),
+                       launchd_->pidversion());
+  }
+  for (const FlowTruth& truth : flow_truth_) {
+    for (ExecutionId id : {truth.execution, truth.app_execution}) {
+      if (execution(id) == nullptr) {
+        return fmt::format("flow {} names execution ({}, {}), which the world never ran",
+                           truth.flow_id, id.pid, id.pidversion);
+      }
+    }
+  }
+  for (const Execution& e : executions_) {
+    if (e.image >= images_.size()) {
+      return fmt::format("execution ({}, {}) runs image #{} beyond the table", e.token.pid(),
+                         e.token.pidversion(), e.image);
     }
   }
   std::sort(pidversions.begin(), pidversions.end());

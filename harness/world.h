@@ -49,16 +49,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_map>  // lint-allow(unordered): sparse_pidversions_ only.
 #include <utility>
 #include <vector>
 
+#include "harness/caller_context.h"
 #include "harness/model.h"
 #include "harness/pid_allocator.h"
 #include "harness/random.h"
 #include "harness/requirement.h"
 #include "harness/seam.h"
-#include "trace/trace.h"
 
 namespace flowid {
 
@@ -175,7 +175,7 @@ struct WorldConfig {
   int32_t pid_max = 99998;  // macOS PID_MAX is 99999.
   // The caller asking the questions; the default is a content filter's system extension, which
   // runs sandboxed as root (seed 000).
-  trace::CallerContext caller{true, true, 0, "NE system extension"};
+  CallerContext caller{true, true, 0, "NE system extension"};
   // Guest lookups of images under these prefixes answer EPERM to a sandboxed caller.
   std::vector<std::string> eperm_path_prefixes{"/usr/libexec/"};
   // Where copy_to_private puts its copies.
@@ -194,7 +194,7 @@ class World final : public Seam, public LaunchSeam {
 
   // ---- Configuration that may change mid-run.
   const WorldConfig& config() const { return config_; }
-  void set_caller(const trace::CallerContext& caller) { config_.caller = caller; }
+  void set_caller(const CallerContext& caller) { config_.caller = caller; }
   void set_sandbox_rules(std::vector<std::string> eperm_path_prefixes);
   void set_scheduler_hook(SchedulerHook hook) { hook_ = std::move(hook); }
   void clear_scheduler_hook() { hook_ = nullptr; }
@@ -253,7 +253,9 @@ class World final : public Seam, public LaunchSeam {
   // Forget flow ground truth (hot loops that check each flow right away).
   void clear_flow_truth();
   // Checks the world's own invariants (one pid holder per pid, pid table vs states, unique
-  // pidversions, files vs images). Returns a description of the first broken one.
+  // pidversions, every token naming a known execution, files vs images). Returns a description
+  // of the first broken one. The scenario runner calls it after every step when
+  // kConsistencyChecks is on (debug and fuzzing builds: harness/assert.h).
   std::optional<std::string> check_consistency() const;
   // A hash of everything that decides what the world does next: clock, pid allocator, files,
   // images, executions, flow ground truth, injected failures and delays, the generator's state.
@@ -369,6 +371,7 @@ class World final : public Seam, public LaunchSeam {
   std::map<std::string, FileEntry, std::less<>> files_;
   std::vector<Execution> executions_;
   // Executions whose pidversion is not index + 1 (replayed from a trace): pidversion -> index.
+  // lint-allow(unordered): looked up by key only, never iterated, so its order decides nothing.
   std::unordered_map<uint32_t, uint32_t> sparse_pidversions_;
   // exec index + 1 of the execution holding each pid; 0 = free. Grows for replayed pids.
   std::vector<uint32_t> pid_holders_;

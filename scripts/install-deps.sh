@@ -14,6 +14,7 @@ packages=(
   libsimdjson-dev                 # JSON importers
   libseccomp-dev                  # live recorder (seccomp user notification)
   clang                           # libFuzzer targets
+  clang-format                    # scripts/lint.sh (format check)
 )
 
 missing=()

@@ -466,7 +466,7 @@ TEST(Oracle, AskIsNotAPass) {
 
 TEST(Oracle, NamingTheAppBehindAHelperIsAcceptedByDefault) {
   World w = make_world();
-  w.set_caller(trace::CallerContext{false, true, 0, "unsandboxed"});
+  w.set_caller(CallerContext{false, true, 0, "unsandboxed"});
   AuditToken app = start(w, kSafariPath);
   AuditToken helper = start(w, kNsurlsessiondPath);
   FlowOptions options;

@@ -267,9 +267,9 @@ TEST(World, SandboxRulesAreConfigurable) {
   World w = make_world();
   AuditToken real = start(w, kTrustdPath);
   AuditToken app = start(w, kSafariPath);
-  w.set_caller(trace::CallerContext{false, true, 0, "command line tool"});
+  w.set_caller(CallerContext{false, true, 0, "command line tool"});
   EXPECT_TRUE(w.guest_by_audit_token(real).ok()) << "not sandboxed: resolves";
-  w.set_caller(trace::CallerContext{true, true, 0, "NE system extension"});
+  w.set_caller(CallerContext{true, true, 0, "NE system extension"});
   w.set_sandbox_rules({"/Applications/"});
   EXPECT_TRUE(w.guest_by_audit_token(real).ok());
   EXPECT_EQ(w.guest_by_audit_token(app).outcome, osstatus(codes::kOsStatusEperm));
@@ -280,7 +280,7 @@ TEST(World, UnprivilegedCallerCannotReadOtherUsersTokens) {
   SpawnOptions root;
   root.uid = 0;
   AuditToken daemon = start(w, kCurlPath, root);
-  w.set_caller(trace::CallerContext{false, false, 501, "user tool"});
+  w.set_caller(CallerContext{false, false, 501, "user tool"});
   EXPECT_EQ(w.token_for_pid(daemon.pid()).outcome, build::kern(codes::kKernFailure));
   EXPECT_EQ(w.kill_zero(daemon.pid()), posix(EPERM));
   AuditToken mine = start(w, kCurlPath);

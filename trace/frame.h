@@ -8,7 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "trace/hash.h"
+#include "harness/hash.h"
+
+namespace flowid::trace {
+// The hash lives in the core (the canonical event digest uses it too); the codec names it hash::.
+namespace hash = ::flowid::hash;
+}  // namespace flowid::trace
 
 namespace flowid::trace::frame {
 

@@ -27,21 +27,16 @@
 #include <utility>
 #include <vector>
 
+#include "harness/caller_context.h"
+#include "harness/event_digest.h"
 #include "harness/model.h"
 
 namespace flowid::trace {
 
 inline constexpr uint32_t kFormatVersion = 1;
 
-// Who asked the questions recorded in the trace: it decides, e.g., whether token lookups of
-// /usr/libexec platform binaries are refused with EPERM (seed 000).
-struct CallerContext {
-  bool sandboxed = false;
-  bool root = false;
-  uint32_t uid = 0;
-  std::string description;  // e.g. "NE system extension", "seccomp supervisor".
-  friend bool operator==(const CallerContext&, const CallerContext&) = default;
-};
+// The caller is a core type (harness/caller_context.h); trace::CallerContext names it here.
+using CallerContext = ::flowid::CallerContext;
 
 struct TraceHeader {
   uint32_t format_version = kFormatVersion;
@@ -181,10 +176,10 @@ std::unique_ptr<TraceReader> open_reader_fd(int fd, const std::string& name,
 // Reads from memory; `bytes` must outlive the reader.
 std::unique_ptr<TraceReader> memory_reader(std::string_view bytes, const ReaderOptions& options = {});
 
-// A stable 64-bit digest of an event sequence: fold each event into `state`. Two runs that
-// produce the same events produce the same digest on every platform.
-uint64_t event_digest(uint64_t state, const Event& event);
-inline constexpr uint64_t kDigestSeed = 0x666c6f7769640001ULL;
+// The footer's digest is the core's canonical event digest (harness/event_digest.h): fold each
+// event into `state`, starting from kDigestSeed.
+using ::flowid::event_digest;
+using ::flowid::kDigestSeed;
 
 // Convenience for tests: write events to bytes / read them all back.
 std::string write_to_bytes(const TraceHeader& header, const std::vector<Event>& events,

@@ -2,6 +2,7 @@
 
 #include <variant>
 
+#include "harness/event_digest.h"
 #include "harness/strategies/catalog.h"
 
 namespace flowid::fuzz {
@@ -17,58 +18,6 @@ uint64_t fold_bytes(uint64_t state, std::string_view bytes) {
   return mix64(state ^ h);
 }
 uint64_t fold(uint64_t state, uint64_t value) { return mix64(state ^ mix64(value)); }
-
-uint64_t fold_identity(uint64_t state, const std::optional<CodeIdentity>& identity) {
-  if (!identity) return fold(state, 0);
-  state = fold_bytes(state, identity->path);
-  state = fold_bytes(state, identity->signing_id);
-  state = fold_bytes(state, identity->team_id);
-  if (identity->cdhash) state = fold_bytes(state, std::string_view(reinterpret_cast<const char*>(identity->cdhash->data()), identity->cdhash->size()));
-  return fold(state, static_cast<uint64_t>(identity->signature) | (identity->platform ? 0x100u : 0u));
-}
-
-uint64_t fold_token(uint64_t state, const AuditToken& token) {
-  for (uint32_t word : token.words) state = fold(state, word);
-  return state;
-}
-
-// The fields of an event that a run decides: kinds, times, tokens, lookups and verdicts.
-uint64_t fold_event(uint64_t state, const Event& event) {
-  state = fold(state, (static_cast<uint64_t>(event.kind()) << 56) ^ event.time_ns);
-  return std::visit(
-      [state](const auto& body) -> uint64_t {
-        using T = std::decay_t<decltype(body)>;
-        uint64_t s = state;
-        if constexpr (std::is_same_v<T, ProcessSpawn>) {
-          s = fold_identity(fold_token(s, body.token), body.image);
-        } else if constexpr (std::is_same_v<T, ProcessExec>) {
-          s = fold_identity(fold_token(fold_token(s, body.previous), body.token), body.image);
-        } else if constexpr (std::is_same_v<T, ProcessExit>) {
-          s = fold(fold_token(s, body.token), static_cast<uint64_t>(body.stage));
-        } else if constexpr (std::is_same_v<T, FileChange>) {
-          s = fold_identity(fold_bytes(fold(s, static_cast<uint64_t>(body.op)), body.path + "\n" + body.new_path),
-                            body.image);
-        } else if constexpr (std::is_same_v<T, Flow>) {
-          s = fold(s, body.flow_id);
-          s = fold_token(s, body.source_process_audit_token.token);
-          s = fold_token(s, body.source_app_audit_token.token);
-          s = fold(s, (uint64_t{body.source_process_audit_token.size_bytes} << 32) |
-                          body.source_app_audit_token.size_bytes);
-        } else if constexpr (std::is_same_v<T, Lookup>) {
-          s = fold(s, (static_cast<uint64_t>(body.call) << 40) ^
-                          (static_cast<uint64_t>(body.outcome.domain) << 32) ^
-                          static_cast<uint32_t>(body.outcome.code));
-          s = fold(s, body.flow_id);
-          s = fold_bytes(s, body.data.path);
-        } else if constexpr (std::is_same_v<T, Verdict>) {
-          s = fold(s, (static_cast<uint64_t>(body.decision) << 16) | (static_cast<uint64_t>(body.status) << 8) |
-                          static_cast<uint64_t>(body.label));
-          s = fold_identity(fold_bytes(s, body.rule), body.identity);
-        }
-        return s;
-      },
-      event.body);
-}
 
 void collect(CaseVerdict& verdict, const std::vector<Finding>& findings) {
   for (const auto& finding : findings) {
@@ -141,7 +90,9 @@ CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnd
   verdict.error = result.error;
   verdict.cell = result.cell;
   verdict.digest = fold_bytes(0x666c6f7769646675ULL, result.error);
-  for (const auto& event : result.events) verdict.digest = fold_event(verdict.digest, event);
+  // The canonical event digest (the trace footer's): every field of every event, so that I6 sees
+  // a run that differs in any endpoint, hostname, lookup argument, token or identity.
+  for (const auto& event : result.events) verdict.digest = event_digest(verdict.digest, event);
   verdict.event_count = static_cast<uint32_t>(result.events.size());
   for (const auto& flow : result.flows) {
     verdict.digest = fold(verdict.digest, static_cast<uint64_t>(flow.check.cell));

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <string_view>
 
-namespace flowid::trace::hash {
+namespace flowid::hash {
 
 inline constexpr uint64_t kMulA = 0x9E3779B97F4A7C15ULL;  // 2^64 / golden ratio.
 inline constexpr uint64_t kMulB = 0xD6E8FEB86659FD93ULL;
@@ -133,4 +133,4 @@ inline uint64_t bytes(uint64_t seed, const void* data, std::size_t size) {
 
 inline uint64_t bytes(uint64_t seed, std::string_view s) { return bytes(seed, s.data(), s.size()); }
 
-}  // namespace flowid::trace::hash
+}  // namespace flowid::hash
