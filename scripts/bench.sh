@@ -79,13 +79,13 @@ for b in "${selected[@]}"; do
     trace) run trace "$build/bench/trace_bench" --events 1000000 --passes 3 ;;
     replay) run replay "$build/bench/replay_bench" --events 1000000 --passes 2 ;;
     resolve) run resolve "$build/bench/resolve_bench" --flows 200000 --passes 2 ;;
-    import) run import "$build/bench/import_bench" --mb 32 ;;
-    perturb) run perturb "$build/bench/perturb_bench" --flows 10000 100000 ;;
+    import) run import "$build/bench/import_bench" --mb 64 ;;
+    perturb) run perturb "$build/bench/perturb_bench" --flows 10000 --flows 100000 ;;
     fuzz) run fuzz "$build/bench/fuzz_bench" --cases 20000 --seeds 2 ;;
     fuzz_scaling) run fuzz_scaling fuzz_scaling ;;
-    plugin) run plugin "$build/bench/plugin_bench" "" 2 1 ;;
+    plugin) run plugin "$build/bench/plugin_bench" "$build/examples/plugins/libmine.so" 2 1 ;;
     record) run record "$build/bench/record_bench" --connects 500 --procs 4 --runs 1 ;;
-    zoo) run zoo "$build/bench/zoo_bench" --engines default --seeds 1 ;;
+    zoo) run zoo "$build/bench/zoo_bench" --engines default --seeds 1 --budget 2s ;;
     # TODO: explore (cli/explore.cc) once it exists: its --jobs 1 / --jobs 2 scaling like fuzz.
     *) echo "bench.sh: unknown benchmark $b (known: ${all[*]})" >&2; exit 2 ;;
   esac
