@@ -7,7 +7,7 @@
 #   scripts/bench.sh trace replay    only these (trace, replay, resolve, import, perturb, fuzz,
 #                                    fuzz_scaling, plugin, record, zoo)
 #   BENCH_BUILD=build-x scripts/bench.sh
-# Output: the benchmarks' own tables go to bench-out/ (BENCH_OUT), then a Markdown table on stdout:
+# Output: the benchmarks' own tables go to BUILD/bench-out/ (BENCH_OUT), then a Markdown table on stdout:
 #   | benchmark | figure | value | unit | load before -> after |
 # Rates from trace/replay/resolve are per second of one thread's CPU time (they stay meaningful on a
 # shared machine); fuzz_scaling is wall time and needs idle cores: its load columns say whether
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BENCH_BUILD:-build}
-out=${BENCH_OUT:-bench-out}
+out=${BENCH_OUT:-$build/bench-out}
 mkdir -p "$out"
 if [[ ! -x "$build/bench/trace_bench" ]]; then
   echo "bench.sh: $build/bench/trace_bench not found; build first:" >&2
