@@ -27,7 +27,6 @@ PidAllocator::PidAllocator(PidPolicy policy, int32_t pid_min, int32_t pid_max)
       pid_min_(pid_min),
       pid_max_(pid_max),
       cursor_(pid_min - 1),
-      used_(static_cast<std::size_t>(pid_max) + 1, 0),
       high_water_(pid_min) {
   if (pid_min < 1 || pid_max < pid_min) {
     throw std::invalid_argument("PidAllocator: requires 1 <= pid_min <= pid_max");
@@ -36,13 +35,21 @@ PidAllocator::PidAllocator(PidPolicy policy, int32_t pid_min, int32_t pid_max)
 
 bool PidAllocator::in_use(int32_t pid) const {
   if (pid < 0) return false;
-  if (pid <= pid_max_) return used_[static_cast<std::size_t>(pid)] != 0;
+  if (pid <= pid_max_) {
+    return static_cast<std::size_t>(pid) < used_.size() &&
+           used_[static_cast<std::size_t>(pid)] != 0;
+  }
   return used_outside_.count(pid) != 0;
 }
 
 void PidAllocator::set_used(int32_t pid, bool used) {
   if (pid <= pid_max_) {
-    used_[static_cast<std::size_t>(pid)] = used ? 1 : 0;
+    const auto slot = static_cast<std::size_t>(pid);
+    if (slot >= used_.size()) {
+      if (!used) return;  // never set: nothing to clear (and set_used(pid, false) follows in_use).
+      used_.resize(slot + 1, 0);
+    }
+    used_[slot] = used ? 1 : 0;
   } else if (used) {
     used_outside_.insert(pid);
   } else {

@@ -18,9 +18,8 @@
 namespace flowid::import {
 namespace {
 
-// Input is read in blocks of this size; with the carried partial line this bounds the reader's
-// memory to about 2 blocks plus one line.
-constexpr std::size_t kReadBlockBytes = 1u << 20;
+// Progress is reported after each this many input bytes.
+constexpr std::size_t kProgressEveryBytes = 1u << 20;
 // Inputs further apart than this get a Marker saying so (a gap between inputs).
 constexpr uint64_t kGapReportedNs = 1'000'000'000ULL;
 
@@ -308,6 +307,10 @@ std::optional<uint64_t> first_timestamp(std::string_view head, Format format) {
 
 namespace {
 
+std::size_t read_block_bytes(const ImportOptions& options) {
+  return static_cast<std::size_t>(std::max<uint64_t>(options.limits.read_block_bytes, 1));
+}
+
 // One input being read: its bytes come first from `head` (read ahead to find the first
 // timestamp), then from its source.
 struct PendingInput {
@@ -346,7 +349,7 @@ ImportStatus read_input(const InputSpec& spec, const ByteSource& source, Pending
     if (n == 0) break;
     stats.input_bytes += static_cast<uint64_t>(n);
     splitter.feed(std::string_view(block.data(), static_cast<std::size_t>(n)));
-    if (progress && stats.input_bytes - progress_mark >= kReadBlockBytes) {
+    if (progress && stats.input_bytes - progress_mark >= kProgressEveryBytes) {
       progress_mark = stats.input_bytes;
       progress(stats, stats.input_bytes);
     }
@@ -504,7 +507,7 @@ ImportStatus import_several(const std::vector<InputSpec>& inputs,
   if (pid_only && lifecycle) context.enable_pid_history();
   std::array<std::unique_ptr<LineParser>, kFormatCount> parsers;
   std::vector<std::unique_ptr<Spill>> spills;
-  std::vector<char> block(kReadBlockBytes);
+  std::vector<char> block(read_block_bytes(options));
   uint64_t progress_mark = 0;
   ImportStatus status = ImportStatus::kOk;
   std::optional<uint64_t> latest;  // the latest time of every input read so far.
@@ -574,7 +577,7 @@ ImportStatus import_streams(const std::vector<InputSpec>& inputs,
   if (inputs.size() == 1) {
     auto parser = make_parser(inputs[0].format, context);
     PendingInput pending;
-    std::vector<char> block(kReadBlockBytes);
+    std::vector<char> block(read_block_bytes(options));
     uint64_t progress_mark = 0;
     status = read_input(inputs[0], sources[0], pending, *parser, context, block, stats, progress,
                         progress_mark);
@@ -599,6 +602,9 @@ ImportStatus import_bytes(std::string_view bytes, Format format, const ImportOpt
                           std::string* trace_bytes, ImportStats& stats, std::string_view name,
                           const trace::WriterOptions& writer_options) {
   std::vector<InputSpec> inputs{InputSpec{std::string(name), format}};
+  ImportOptions sized = options;
+  sized.limits.read_block_bytes =
+      std::clamp<uint64_t>(bytes.size(), 1, std::max<uint64_t>(options.limits.read_block_bytes, 1));
   std::size_t offset = 0;
   std::vector<ByteSource> sources{
       [&bytes, &offset](char* buffer, std::size_t capacity, std::string*) -> int64_t {
@@ -611,7 +617,7 @@ ImportStatus import_bytes(std::string_view bytes, Format format, const ImportOpt
                                                          std::string*) {
     return trace::memory_writer(trace_bytes, header, writer_options);
   };
-  return import_streams(inputs, sources, options, factory, stats);
+  return import_streams(inputs, sources, sized, factory, stats);
 }
 
 }  // namespace flowid::import

@@ -63,6 +63,10 @@ struct ImportLimits {
   // Executions remembered for joining pid-only flows (only kept when an import has a pid-only
   // input and another one): beyond it, later executions are not remembered (counted).
   uint32_t pid_history_spans_max = 1u << 18;
+  // Each input is read in blocks of this size (at least 1); with the carried partial line this
+  // bounds the reader's memory to about 2 blocks plus one line. import_bytes() lowers it to the
+  // input's size: a fuzzer's 100-byte input should not allocate and clear a 1 MiB block.
+  uint64_t read_block_bytes = 1u << 20;
 };
 
 struct ImportOptions {
