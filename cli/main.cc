@@ -29,7 +29,13 @@ namespace {
 // for every subcommand, so a new option cannot forget it.
 void refuse_negative_numbers(CLI::App& app) {
   for (CLI::Option* option : app.get_options()) {
-    if (option->get_type_name() == "UINT") option->check(CLI::NonNegativeNumber);
+    if (option->get_type_name() != "UINT") continue;
+    option->check(CLI::Validator(
+        [](std::string& value) -> std::string {
+          if (value.find('-') == std::string::npos) return {};
+          return "must be a number 0 or more, got " + value;
+        },
+        "", "non-negative"));
   }
   for (CLI::App* sub : app.get_subcommands({})) refuse_negative_numbers(*sub);
 }

@@ -47,6 +47,24 @@ int make_temp_beside(const std::string& path, std::string* temp_path) {
   return fd;
 }
 
+// Where an output really goes: through a symbolic link to its target (the link stays a link).
+// Sets *direct for a target that exists and is not a regular file (a device such as /dev/null or
+// /dev/full, a FIFO): those are written in place, never replaced by a rename.
+std::string resolve_target(const std::string& path, bool* direct) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  *direct = !ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status);
+  std::filesystem::path resolved(path);
+  // A bounded walk: a loop of links ends here, and the writer then reports it.
+  for (int hops = 0; hops < 16; ++hops) {
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(resolved, ec)) || ec) break;
+    auto next = std::filesystem::read_symlink(resolved, ec);
+    if (ec) break;
+    resolved = next.is_absolute() ? next : resolved.parent_path() / next;
+  }
+  return resolved.string();
+}
+
 }  // namespace
 
 void print_error_line(std::string_view command, std::string_view message) {
@@ -78,8 +96,19 @@ bool write_file_atomically(const std::string& path, std::string_view text, std::
     }
     return flush_stdout(error);
   }
+  bool direct = false;
+  const std::string target = resolve_target(path, &direct);
+  if (direct) {
+    int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && write_all(fd, text);
+    const int saved = errno;
+    if (fd >= 0) ok = (::close(fd) == 0) && ok;
+    if (ok) return true;
+    *error = fmt::format("{}: cannot write: {}", path, std::strerror(fd >= 0 && saved != 0 ? saved : errno));
+    return false;
+  }
   std::string temp;
-  int fd = make_temp_beside(path, &temp);
+  int fd = make_temp_beside(target, &temp);
   if (fd < 0) {
     *error = fmt::format("{}: cannot create a file beside it: {}", path, std::strerror(errno));
     return false;
@@ -87,14 +116,16 @@ bool write_file_atomically(const std::string& path, std::string_view text, std::
   bool ok = write_all(fd, text) && ::fsync(fd) == 0;
   const int saved = errno;
   ok = (::close(fd) == 0) && ok;
-  if (ok && ::rename(temp.c_str(), path.c_str()) == 0) return true;
+  if (ok && ::rename(temp.c_str(), target.c_str()) == 0) return true;
   *error = fmt::format("{}: cannot write: {}", path, std::strerror(ok ? errno : saved));
   ::unlink(temp.c_str());
   return false;
 }
 
 PendingOutput::PendingOutput(std::string path) : path_(std::move(path)) {
-  if (path_ == "-") {
+  bool direct = false;
+  if (path_ != "-") path_ = resolve_target(path_, &direct);
+  if (path_ == "-" || direct) {
     temp_path_ = path_;
     return;
   }

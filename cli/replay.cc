@@ -443,8 +443,11 @@ int run_replay(const ReplayOptions& options) {
                              : options.mode == "model" || options.mode == "perturbed" ? resolver_name
                                                                                       : "(the trace's recorded strategy)",
                              options.rules_path.empty() ? "" : " rules=" + options.rules_path);
-  report.classname = fmt::format("flowid.replay.{}.{}", options.mode.empty() ? "faithful" : options.mode,
-                                 plugin::file_safe_name(resolver_name));
+  // flowid.replay.MODE.RESOLVER; faithful replay with no --resolver uses each trace's own strategy.
+  report.classname = fmt::format("flowid.replay.{}", options.mode.empty() ? "faithful" : options.mode);
+  if (!options.resolver.empty() || options.mode == "model" || options.mode == "perturbed") {
+    report.classname += "." + plugin::file_safe_name(resolver_name);
+  }
   const auto suite_start = std::chrono::steady_clock::now();
   int exit_code = kExitOk;
   for (std::size_t i = 0; i < resolved.traces.size(); ++i) {

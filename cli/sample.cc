@@ -17,6 +17,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/report.h"
 #include "harness/builders.h"
 #include "trace/trace.h"
 
@@ -194,14 +196,20 @@ int run_sample(const SampleOptions& options) {
   trace::WriterOptions writer_options;
   writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
   std::string error;
-  auto writer = trace::open_writer(options.output, header, writer_options, &error);
+  PendingOutput pending(options.output);
+  auto writer = trace::open_writer(pending.temp_path(), header, writer_options, &error);
   if (!writer) {
-    fmt::print(stderr, "flowid sample: {}: {}\n", options.output, error);
+    print_error("sample", "{}: {}", options.output, error);
     return kExitInputError;
   }
   auto events = sample_events();
   for (const auto& event : events) writer->append(event);
   writer->finish();
+  error = writer->last_error();
+  if (!error.empty() || !pending.commit(&error)) {
+    print_error("sample", "{}: {}", options.output, error.empty() ? "cannot write the trace" : error);
+    return kExitInputError;
+  }
   fmt::print(stderr, "wrote {} events to {}\n", events.size(), options.output);
   return kExitOk;
 }
@@ -214,6 +222,8 @@ Subcommand add_sample(CLI::App& parent) {
       "sample", "Write the bundled sample trace (seed 000's situation, hand-made)");
   app->add_option("-o,--output", options->output, "Output trace file")->required();
   app->add_flag("--zstd", options->zstd, "Compress chunks with zstd");
+  app->footer(help_footer("flowid sample -o s.trace && flowid replay s.trace",
+                          "0 written; 2 usage; 3 the trace could not be written."));
   return {app, [options] { return run_sample(*options); }};
 }
 
