@@ -143,8 +143,13 @@ int diff_traces(const DiffOptions& o) {
       fmt::print("  < {}\n", more_a ? format_event_line(ea) : "(end of " + o.a + ")");
       fmt::print("  > {}\n", more_b ? format_event_line(eb) : "(end of " + o.b + ")");
     }
-    // A damaged trace is said so (exit 4), even when it is where the two differ.
+    // A damaged trace is said so (exit 4), even when it is where the two differ: both are read
+    // to their end (streaming, bounded memory) so that damage further on is found too.
     std::fflush(stdout);
+    while (a->next(ea)) {
+    }
+    while (b->next(eb)) {
+    }
     return std::max({static_cast<int>(kExitFindings), report_read_issues(*a, o.a), report_read_issues(*b, o.b)});
   }
   int read_a = report_read_issues(*a, o.a);

@@ -309,7 +309,8 @@ Subcommand add_import(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "import", "Import field traces (eslogger, NEFilterFlow log, Tetragon, auditd) into a trace");
   app->add_option("INPUT", options->inputs,
-                  "Input files ('-' for stdin); several are merged by timestamp")
+                  "Input files ('-': standard input, e.g. eslogger exec exit | flowid import - -o t.trace); several are "
+                  "merged by timestamp")
       ->required();
   app->add_option("-o,--output", options->output,
                   "Output trace file (written beside it and renamed into place when finished; never one of "
@@ -323,7 +324,7 @@ Subcommand add_import(CLI::App& parent) {
   app->add_flag("-q,--quiet", options->quiet, "No progress and no summary unless something failed");
   app->add_flag("!--no-zstd", options->zstd, "Write uncompressed chunks");
   app->footer(help_footer(
-      "eslogger exec exit | flowid import - -o field.trace && flowid replay field.trace",
+      "flowid import capture.jsonl -o field.trace && flowid replay field.trace",
       "0 ok (lenient skips are listed on stderr); 2 usage (an output naming an input included);\n"
       "3 unreadable input, unknown format or unwritable output; 4 strict mode stopped at a bad record\n"
       "(the trace is finished with everything before it); 128+N interrupted by signal N (the trace is\n"

@@ -438,7 +438,8 @@ int run_replay(const ReplayOptions& options) {
 
   SuiteReport report;
   report.kind = "replay";
-  report.title = fmt::format("replay {} resolver={}{}", options.mode.empty() ? "faithful" : options.mode,
+  report.title = fmt::format("replay {} resolver={}{}",
+                             options.mode.empty() ? "faithful (model for imported traces)" : options.mode,
                              !options.resolver.empty()                            ? options.resolver
                              : options.mode == "model" || options.mode == "perturbed" ? resolver_name
                                                                                       : "(the trace's recorded strategy)",

@@ -14,6 +14,10 @@ packages=(
   libsimdjson-dev                 # JSON importers
   libseccomp-dev                  # live recorder (seccomp user notification)
   clang                           # libFuzzer targets
+  nlohmann-json3-dev              # JSON reports (typed, escaped by the library)
+  libpugixml-dev                  # JUnit XML reports, and their validation in tests
+  libssl-dev                      # SHA-256 of recorded executables (libcrypto)
+  python3-jsonschema              # tests validate JSON reports against docs/schemas/
 )
 
 missing=()
