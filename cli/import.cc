@@ -212,8 +212,12 @@ int run_import_command(const ImportCliOptions& options) {
   trace::WriterOptions writer_options;
   writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
   // The trace is written beside its target and renamed into place once finished (also after an
-  // interrupt or a bad record: it is then a finished trace holding everything before).
-  PendingOutput pending(options.output);
+  // interrupt or a bad record: it is then a finished trace holding everything before). A
+  // streaming import (an input that is a pipe or a terminal) writes the target in place instead:
+  // its events reach the file while it waits for more, and a reader may watch it grow.
+  bool streaming = false;
+  for (const auto& input : opened) streaming = streaming || input->size_bytes == 0;
+  PendingOutput pending(options.output, streaming);
   std::string output = pending.temp_path();
   import::WriterFactory factory = [&output, &writer_options](const trace::TraceHeader& header,
                                                              std::string* error) {

@@ -122,9 +122,13 @@ bool write_file_atomically(const std::string& path, std::string_view text, std::
   return false;
 }
 
-PendingOutput::PendingOutput(std::string path) : path_(std::move(path)) {
-  bool direct = false;
-  if (path_ != "-") path_ = resolve_target(path_, &direct);
+PendingOutput::PendingOutput(std::string path, bool in_place) : path_(std::move(path)) {
+  bool direct = in_place;
+  if (path_ != "-") {
+    bool device = false;
+    path_ = resolve_target(path_, &device);
+    direct = direct || device;
+  }
   if (path_ == "-" || direct) {
     temp_path_ = path_;
     return;

@@ -37,10 +37,12 @@ std::string output_names_input(const std::string& output, const std::vector<std:
 bool write_file_atomically(const std::string& path, std::string_view text, std::string* error);
 
 // An output written by code that takes a path (trace writers): it writes temp_path(), and
-// commit() renames that into place. Without a commit the temporary file is removed.
+// commit() renames that into place. Without a commit the temporary file is removed. in_place:
+// write the target itself (temp_path() == path()), for a streaming output whose readers watch it
+// grow (an import from a pipe flushes its events to the file while it waits for more).
 class PendingOutput final {
  public:
-  explicit PendingOutput(std::string path);
+  explicit PendingOutput(std::string path, bool in_place = false);
   ~PendingOutput();
   PendingOutput(const PendingOutput&) = delete;
   PendingOutput& operator=(const PendingOutput&) = delete;

@@ -138,12 +138,12 @@ std::string junit_text(const SuiteReport& report) {
   auto suite = suites.append_child("testsuite");
   for (auto node : {suites, suite}) {
     if (node == suite) node.append_attribute("name") = xml_safe(report.title).c_str();
-    if (node == suites) node.append_attribute("name") = "flowid";
     node.append_attribute("tests") = static_cast<unsigned long long>(report.cases.size());
     node.append_attribute("failures") = static_cast<unsigned long long>(failures);
     node.append_attribute("errors") = static_cast<unsigned long long>(errors);
     if (node == suite) node.append_attribute("skipped") = static_cast<unsigned long long>(skipped);
     node.append_attribute("time") = seconds_text(seconds).c_str();
+    if (node == suites) node.append_attribute("name") = "flowid";
   }
   for (const auto& c : report.cases) {
     auto testcase = suite.append_child("testcase");
