@@ -57,7 +57,6 @@ nlohmann::ordered_json suite_json(const SuiteReport& report) {
         {"events", c.events},
         {"flows", c.flows},
         {"digest", fmt::format("{:016x}", c.digest)},
-        {"seconds", c.seconds},
         {"failures", c.failures},
         {"failures_not_listed", c.failures_not_listed},
         {"failures_by_kind", by_kind},
@@ -70,7 +69,6 @@ nlohmann::ordered_json suite_json(const SuiteReport& report) {
   return {
       {"report", report.kind.empty() ? "suite" : report.kind},
       {"title", report.title},
-      {"seconds", report.seconds},
       {"cases", cases},
       {"passed", passed},
       {"failed", report.cases.size() - passed},
