@@ -52,7 +52,7 @@ int diff_goldens(const DiffOptions& o) {
   auto a = load_golden(o.a, &error);
   auto b = a ? load_golden(o.b, &error) : std::nullopt;
   if (!a || !b) {
-    fmt::print(stderr, "flowid diff: {}\n", error);
+    print_error("diff", "{}", error);
     return kExitInputError;
   }
   std::size_t n = std::min(a->size(), b->size());

@@ -34,7 +34,7 @@ int run_build(const BuildOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.output_dir, ec);
   if (ec) {
-    fmt::print(stderr, "flowid fixture build: {}: {}\n", options.output_dir, ec.message());
+    print_error("fixture build", "{}: {}", options.output_dir, ec.message());
     return kExitInputError;
   }
   trace::WriterOptions writer;
@@ -46,7 +46,7 @@ int run_build(const BuildOptions& options) {
     std::optional<replay::CompiledScenario> compiled;
     if (s) compiled = replay::compile_scenario(*s, &error);
     if (!compiled) {
-      fmt::print(stderr, "flowid fixture build: {}\n", error);
+      print_error("fixture build", "{}", error);
       exit_code = kExitInputError;
       continue;
     }
@@ -105,7 +105,7 @@ int run_suite(const SuiteOptions& options) {
   const std::string golden_dir = dir + "/golden";
   auto files = replay::scenario_files(dir + "/scenarios");
   if (files.empty()) {
-    fmt::print(stderr, "flowid suite: {}/scenarios: no *.scenario files\n", dir);
+    print_error("suite", "{}/scenarios: no *.scenario files", dir);
     return kExitInputError;
   }
   std::vector<std::string> columns;
@@ -114,7 +114,7 @@ int run_suite(const SuiteOptions& options) {
   if (!options.strategies.empty()) {
     for (const auto& name : options.strategies) {
       if (!make_resolver(name) && !make_launcher(name)) {
-        fmt::print(stderr, "flowid suite: unknown strategy '{}'\n", name);
+        print_error("suite", "unknown strategy '{}'", name);
         return kExitUsage;
       }
     }
@@ -135,7 +135,7 @@ int run_suite(const SuiteOptions& options) {
     std::optional<replay::CompiledScenario> compiled;
     if (s) compiled = replay::compile_scenario(*s, &error);
     if (!compiled) {
-      fmt::print(stderr, "flowid suite: {}\n", error);
+      print_error("suite", "{}", error);
       return kExitInputError;
     }
     // Through the real codec: the suite replays the bytes a user would keep in their repo.

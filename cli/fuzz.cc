@@ -640,7 +640,7 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
   fmt::print("case {} (seed {}, case seed {}): {} steps, faults {}\n", k, campaign.seed, record.seed,
              fuzz::schedule_size(record.generated.scenario), fuzz::format_fault_set(record.generated.injected));
   if (!record.verdict.ran()) {
-    fmt::print(stderr, "flowid fuzz: the generated case does not run (a flowid bug): {}\n", record.verdict.error);
+    print_error("fuzz", "the generated case does not run (a flowid bug): {}", record.verdict.error);
     return kExitInternal;
   }
   if (!record.verdict.failed()) {
@@ -669,7 +669,7 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
              cx.shrink.runs, fuzz::format_fault_set(cx.credited), scenario::format_scenario(cx.shrink.shrunk.scenario));
   fmt::print("reproduce: {}\n", cx.reproduce);
   if (f.files) fmt::print("scenario: {}\ntrace: {}\n", f.files->scenario_path, f.files->trace_path);
-  if (!f.write_error.empty()) fmt::print(stderr, "flowid fuzz: {}\n", f.write_error);
+  if (!f.write_error.empty()) print_error("fuzz", "{}", f.write_error);
   return kExitFindings;
 }
 
@@ -678,11 +678,11 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
 int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOptions& campaign, const Budget& budget) {
   constexpr uint64_t kDefaultCases = 10000;
   if (options.matrix || options.single_case || options.jobs > 1) {
-    fmt::print(stderr, "flowid fuzz: --engine rapidcheck runs one property on one thread (no --matrix, --case, --jobs)\n");
+    print_error("fuzz", "--engine rapidcheck runs one property on one thread (no --matrix, --case, --jobs)");
     return kExitUsage;
   }
   if (budget.seconds && options.budget != "30s") {
-    fmt::print(stderr, "flowid fuzz: --engine rapidcheck takes a case budget (--budget 5000cases), not a duration\n");
+    print_error("fuzz", "--engine rapidcheck takes a case budget (--budget 5000cases), not a duration");
     return kExitUsage;
   }
   RapidcheckRun run;
@@ -696,7 +696,7 @@ int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOption
   run.expect_all = options.expect_all;
   std::string error;
   if (!load_corpora(options, run.corpus, &error)) {
-    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    print_error("fuzz", "{}", error);
     return kExitInputError;
   }
   return run_fuzz_rapidcheck(run);
@@ -717,18 +717,18 @@ int run_fuzz(const FuzzOptions& options) {
       options.junit_path.empty() ? junit_path_from_environment("flowid-fuzz") : options.junit_path;
   auto faults = fuzz::parse_fault_list(options.faults, &error);
   if (!faults) {
-    fmt::print(stderr, "flowid fuzz: --faults: {}\n", error);
+    print_error("fuzz", "--faults: {}", error);
     return kExitUsage;
   }
   const FaultSet plan = *faults & (strategy->launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
   if (plan == 0) {
-    fmt::print(stderr, "flowid fuzz: none of {} applies to a {} (resolvers: F1-F10; launchers: F5, F8, F11)\n",
+    print_error("fuzz", "none of {} applies to a {} (resolvers: F1-F10; launchers: F5, F8, F11)",
                options.faults, strategy->launcher ? "launcher" : "resolver");
     return kExitUsage;
   }
   auto budget = parse_budget(options.budget);
   if (!budget) {
-    fmt::print(stderr, "flowid fuzz: --budget '{}': expected a duration (30s, 500ms, 2m) or a case count (10000)\n",
+    print_error("fuzz", "--budget '{}': expected a duration (30s, 500ms, 2m) or a case count (10000)",
                options.budget);
     return kExitUsage;
   }
@@ -753,7 +753,7 @@ int run_fuzz(const FuzzOptions& options) {
   CampaignReport corpus_report;
   std::vector<scenario::Scenario> corpus;
   if (!load_corpora(options, corpus, &error)) {
-    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    print_error("fuzz", "{}", error);
     return kExitInputError;
   }
   std::vector<fuzz::CorpusVerdict> corpus_verdicts;
@@ -797,14 +797,14 @@ int run_matrix_mode(const FuzzOptions& options) {
   std::string error;
   auto budget = parse_budget(options.budget);
   if (!budget) {
-    fmt::print(stderr, "flowid fuzz: --budget '{}': expected a duration or a case count\n", options.budget);
+    print_error("fuzz", "--budget '{}': expected a duration or a case count", options.budget);
     return kExitUsage;
   }
   // The matrix is a deterministic table unless a time budget is asked for explicitly.
   if (options.budget == "30s") budget = Budget{std::nullopt, kMatrixDefaultCases};
   auto faults = fuzz::parse_fault_list(options.faults, &error);
   if (!faults) {
-    fmt::print(stderr, "flowid fuzz: --faults: {}\n", error);
+    print_error("fuzz", "--faults: {}", error);
     return kExitUsage;
   }
   const uint64_t seed = options.seed.value_or(1);
@@ -952,7 +952,7 @@ int run_matrix_mode(const FuzzOptions& options) {
     fmt::print("\nseed {}; each cell: one fault, cases until the first violation (shrunk size), or none in N cases\n", seed);
   }
   std::fflush(stdout);
-  for (const auto& m : mismatches) fmt::print(stderr, "flowid fuzz --matrix: {}\n", m);
+  for (const auto& m : mismatches) print_error("fuzz --matrix", "{}", m);
   return mismatches.empty() ? kExitOk : kExitFindings;
 }
 
@@ -981,7 +981,8 @@ Subcommand add_fuzz(CLI::App& parent) {
   CLI::Option* seed = app->add_option("--seed", options->seed, "Run seed (default: from the clock, printed)");
   app->add_option("--case", options->single_case, "Run only case K of --seed (reproduce a finding; needs --seed)")
       ->needs(seed);
-  app->add_option("-j,--jobs", options->jobs, "Threads (each with its own worlds); case K always uses the same seed");
+  app->add_option("-j,--jobs", options->jobs, "Threads (each with its own worlds); case K always uses the same seed")
+      ->check(CLI::Range(uint32_t{1}, kJobsMax));
   app->add_option("--corpus", options->corpus_dirs,
                   "Counterexample folder replayed first (repeatable; the bundled fixtures/counterexamples always is)");
   app->add_flag("--no-default-corpus", options->no_default_corpus, "Do not replay fixtures/counterexamples");

@@ -161,7 +161,7 @@ int run_import_command(const ImportCliOptions& options) {
     auto input = std::make_unique<OpenInput>();
     std::string error;
     if (!open_input(name, *input, &error)) {
-      fmt::print(stderr, "flowid import: {}\n", error);
+      print_error("import", "{}", error);
       return kExitInputError;
     }
     import::InputSpec spec{name, forced.value_or(import::Format::kEslogger)};
@@ -300,7 +300,7 @@ int run_import_command(const ImportCliOptions& options) {
       return kExitDamagedInput;
     case import::ImportStatus::kUnreadable:
     case import::ImportStatus::kOutputFailed:
-      fmt::print(stderr, "flowid import: {}\n", stats.error.value_or("error"));
+      print_error("import", "{}", stats.error.value_or("error"));
       return kExitInputError;
   }
   return kExitInternal;

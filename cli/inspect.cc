@@ -75,7 +75,7 @@ int run_inspect(const InspectOptions& options) {
   for (const auto& name : options.kinds) {
     auto kind = parse_event_kind(name);
     if (!kind) {
-      fmt::print(stderr, "flowid inspect: unknown event kind '{}' (kinds: {})\n", name,
+      print_error("inspect", "unknown event kind '{}' (kinds: {})", name,
                  "spawn, exec, exit, file, flow, lookup, verdict, marker, dropped");
       return kExitUsage;
     }

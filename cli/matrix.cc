@@ -190,7 +190,7 @@ int run_matrix(const MatrixOptions& options) {
   auto files = std::filesystem::is_regular_file(dir, file_error) ? std::vector<std::string>{dir}
                                                                  : replay::scenario_files(dir);
   if (files.empty()) {
-    fmt::print(stderr, "flowid matrix: {}: no *.scenario files\n", dir);
+    print_error("matrix", "{}: no *.scenario files", dir);
     return kExitInputError;
   }
   std::vector<scenario::Scenario> scenarios;
@@ -198,7 +198,7 @@ int run_matrix(const MatrixOptions& options) {
     std::string error;
     auto s = replay::load_scenario(file, &error);
     if (!s) {
-      fmt::print(stderr, "flowid matrix: {}\n", error);
+      print_error("matrix", "{}", error);
       return kExitInputError;
     }
     scenarios.push_back(std::move(*s));
@@ -223,7 +223,7 @@ int run_matrix(const MatrixOptions& options) {
       std::string error;
       auto module = plugin::load_plugin(name, &error);
       if (!module) {
-        fmt::print(stderr, "flowid matrix: {}\n", error);
+        print_error("matrix", "{}", error);
         return kExitInputError;
       }
       rows.push_back({name, false, {}});
@@ -231,7 +231,7 @@ int run_matrix(const MatrixOptions& options) {
       continue;
     }
     if (!make_resolver(name) && !make_launcher(name)) {
-      fmt::print(stderr, "flowid matrix: unknown strategy '{}'\n", name);
+      print_error("matrix", "unknown strategy '{}'", name);
       return kExitUsage;
     }
   }
@@ -241,14 +241,14 @@ int run_matrix(const MatrixOptions& options) {
       // A launcher plugin (--launcher ./libmine.so): its launcher row only.
       std::string error;
       if (!plugin::load_launcher_plugin(name, &error)) {
-        fmt::print(stderr, "flowid matrix: {}\n", error);
+        print_error("matrix", "{}", error);
         return kExitInputError;
       }
       rows.push_back({name, true, {}});
       continue;
     }
     if (!make_launcher(name)) {
-      fmt::print(stderr, "flowid matrix: unknown launcher '{}'\n", name);
+      print_error("matrix", "unknown launcher '{}'", name);
       return kExitUsage;
     }
   }
@@ -270,7 +270,7 @@ int run_matrix(const MatrixOptions& options) {
         std::string error;
         auto launcher = launcher_for(row.name, pool.get(), &error);  // checked above.
         if (!launcher) {
-          fmt::print(stderr, "flowid matrix: {}\n", error);
+          print_error("matrix", "{}", error);
           return kExitInputError;
         }
         run.result = scenario::run_launcher(s, *launcher);
@@ -278,13 +278,13 @@ int run_matrix(const MatrixOptions& options) {
         std::string error;
         auto resolver = resolver_for(row.name, pool.get(), &error);  // checked above.
         if (!resolver) {
-          fmt::print(stderr, "flowid matrix: {}\n", error);
+          print_error("matrix", "{}", error);
           return kExitInputError;
         }
         run.result = scenario::run_resolver(s, *resolver);
       }
       if (!run.result.ok()) {
-        fmt::print(stderr, "flowid matrix: {} (strategy {})\n", run.result.error, row.name);
+        print_error("matrix", "{} (strategy {})", run.result.error, row.name);
         return kExitInputError;
       }
       for (const auto& e : s.expectations) {

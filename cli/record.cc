@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/report.h"
 #include "harness/filter.h"
 #include "recorder/recorder.h"
@@ -67,7 +68,7 @@ int run_record(const RecordCliOptions& options) {
   recorder::RecordResult result;
   if (options.system) {
     if (!options.command.empty() || !options.rules_path.empty() || options.enforce) {
-      fmt::print(stderr, "flowid record: --system takes no command, --rules or --enforce\n");
+      print_error("record", "--system takes no command, --rules or --enforce");
       return kExitRecordFailed;
     }
     recorder::SystemOptions system;
@@ -83,7 +84,7 @@ int run_record(const RecordCliOptions& options) {
       return kExitRecordFailed;
     }
     if (options.enforce && options.rules_path.empty()) {
-      fmt::print(stderr, "flowid record: --enforce needs --rules FILE\n");
+      print_error("record", "--enforce needs --rules FILE");
       return kExitRecordFailed;
     }
     recorder::RecordOptions record;
@@ -103,7 +104,7 @@ int run_record(const RecordCliOptions& options) {
       RuleError error;
       auto rules = load_rules(options.rules_path, &error);
       if (!rules) {
-        fmt::print(stderr, "flowid record: {}\n", error.describe());
+        print_error("record", "{}", error.describe());
         return kExitRecordFailed;
       }
       record.rules = std::move(*rules);
@@ -113,10 +114,10 @@ int run_record(const RecordCliOptions& options) {
   }
   if (result.error != recorder::RecordError::kNone && result.stats.events == 0 &&
       !result.command_finished) {
-    fmt::print(stderr, "flowid record: {}\n", result.message);
+    print_error("record", "{}", result.message);
     return exit_code_for(result);
   }
-  if (!result.message.empty()) fmt::print(stderr, "flowid record: {}\n", result.message);
+  if (!result.message.empty()) print_error("record", "{}", result.message);
   if (!options.quiet) print_summary(result.stats, options.output);
   if (!options.system && !result.command_finished) {
     fmt::print(stderr, "flowid record: stopped before the command finished; its remaining "

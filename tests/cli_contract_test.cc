@@ -198,11 +198,16 @@ TEST_F(CliContract, SilentlyIgnoredInputsFail) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"fuzz", "--seed", "-1", "--budget", "5cases"},
         {"inspect", "--limit", "-3", sample_},
-        {"fuzz", "--jobs", "-1", "--budget", "5cases"},
         {"replay", "--max-failures", "-1", sample_}}) {
     r = run_flowid(args);
     EXPECT_EQ(r.exit_code, 2) << args[1] << " " << args[2] << ": " << r.err;
     EXPECT_NE(r.err.find("0 or more"), std::string::npos) << r.err;
+  }
+  // A bounded count says its bounds instead of clamping silently.
+  for (const std::string jobs : {"-1", "0", "1000"}) {
+    r = run_flowid({"fuzz", "--jobs", jobs, "--budget", "5cases"});
+    EXPECT_EQ(r.exit_code, 2) << jobs << ": " << r.err;
+    EXPECT_NE(r.err.find("1 to 256"), std::string::npos) << r.err;
   }
 }
 
