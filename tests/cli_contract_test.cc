@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/cli_runner.h"
+#include "trace/trace.h"
 
 namespace flowid {
 namespace {
@@ -415,6 +416,42 @@ TEST_F(CliContract, ReplayMaxFailuresListsSomeAndCountsAllByKind) {
   r = run_flowid({"replay", "--resolver", "token+recheck", "--max-failures", "1", sample_});
   EXPECT_NE(r.out.find("more (--max-failures)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("by kind:"), std::string::npos) << r.out;
+}
+
+// Progress in a CI log: plain lines with the budget spent, no terminal control codes.
+TEST_F(CliContract, ProgressIsPlainLinesWhenStderrIsNotATerminal) {
+  auto r = run_flowid({"fuzz", "--progress", "--budget", "1s", "--seed", "1", "--no-default-corpus", "--out",
+                       dir_.file("out")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("flowid fuzz: 0.0s of 1s: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\033'), std::string::npos) << r.err;
+}
+
+// A trace cut inside a later chunk: the flows whose verdicts were in the lost part are skipped,
+// not failed; the damage is the case's error (exit 4).
+TEST_F(CliContract, FlowsInADamagedRegionAreSkippedNotFailed) {
+  auto reader = trace::open_reader(sample_);
+  ASSERT_TRUE(reader->ok());
+  trace::WriterOptions small_chunks;
+  small_chunks.chunk_events_max = 4;
+  const std::string rechunked = dir_.file("rechunked.trace");
+  std::string error;
+  auto writer = trace::open_writer(rechunked, reader->header(), small_chunks, &error);
+  ASSERT_NE(writer, nullptr) << error;
+  Event event;
+  while (reader->next(event)) writer->append(event);
+  writer->finish();
+  writer.reset();
+  ASSERT_EQ(run_flowid({"replay", rechunked}).exit_code, 0);
+  // Cut in the middle: flow 4's lookups and verdict are gone.
+  std::filesystem::resize_file(rechunked, std::filesystem::file_size(rechunked) * 3 / 4);
+  auto r = run_flowid({"replay", "--json", rechunked});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_EQ(schema_problems("suite", r.out), "") << r.out;
+  EXPECT_NE(r.out.find("\"skipped\":[\"flow "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("in the damaged part of the trace"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"failures\":[]"), std::string::npos) << r.out;
 }
 
 TEST_F(CliContract, JsonReportsMatchTheirSchemasEvenOnDamagedInput) {
