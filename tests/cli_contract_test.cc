@@ -418,6 +418,30 @@ TEST_F(CliContract, ReplayMaxFailuresListsSomeAndCountsAllByKind) {
   EXPECT_NE(r.out.find("by kind:"), std::string::npos) << r.out;
 }
 
+// Every finding of a fuzz run is a failing JUnit case, the baseline (a violation needing no fault)
+// included.
+TEST_F(CliContract, FuzzJunitCountsEveryFinding) {
+  const std::string junit = dir_.file("fuzz.xml");
+  auto r = run_flowid({"fuzz", "--strategy", "pid-path", "--budget", "3000", "--seed", "1", "--no-default-corpus",
+                       "--keep-going", "--json", "--junit", junit, "--out", dir_.file("out")});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  std::size_t findings = r.out.find("\"baseline\":{") != std::string::npos ? 1 : 0;
+  for (std::size_t at = r.out.find("\"found\":true"); at != std::string::npos; at = r.out.find("\"found\":true", at + 1)) {
+    ++findings;
+  }
+  const std::string xml = read_text(junit);
+  EXPECT_EQ(junit_problems(xml), std::vector<std::string>{}) << xml;
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(xml.c_str()));
+  std::size_t failures = 0;
+  for (auto testcase : doc.child("testsuites").child("testsuite").children("testcase")) {
+    failures += static_cast<bool>(testcase.child("failure"));
+    EXPECT_EQ(std::string(testcase.attribute("classname").value()), "flowid.fuzz.pid-path");
+  }
+  EXPECT_GT(findings, 0u) << r.out;
+  EXPECT_EQ(failures, findings) << r.out << "\n" << xml;
+}
+
 // Progress in a CI log: plain lines with the budget spent, no terminal control codes.
 TEST_F(CliContract, ProgressIsPlainLinesWhenStderrIsNotATerminal) {
   auto r = run_flowid({"fuzz", "--progress", "--budget", "1s", "--seed", "1", "--no-default-corpus", "--out",
