@@ -20,7 +20,10 @@ std::string exit_code_help() {
          "  4   an input was read only in part (truncated or damaged trace)\n"
          "  70  internal error (a bug in flowid: please report it)\n"
          "When several apply, the largest wins: a damaged trace that also shows differences exits\n"
-         "4, a run with findings whose report could not be written exits 3.\n";
+         "4, a run with findings whose report could not be written exits 3.\n"
+         "\n"
+         "Example (README.md, \"Your first hour\"):\n"
+         "  flowid sample -o s.trace && flowid replay s.trace\n";
 }
 
 namespace {
