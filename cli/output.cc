@@ -33,9 +33,9 @@ bool write_all(int fd, std::string_view text) {
 int make_temp_beside(const std::string& path, std::string* temp_path) {
   std::filesystem::path target(path);
   std::filesystem::path dir = target.parent_path();
-  std::string pattern =
-      ((dir.empty() ? std::filesystem::path(".") : dir) / ("." + target.filename().string() + ".flowid-XXXXXX"))
-          .string();
+  std::string pattern = ((dir.empty() ? std::filesystem::path(".") : dir) /
+                         ("." + target.filename().string() + ".flowid-XXXXXX"))
+                            .string();
   int fd = ::mkstemp(pattern.data());
   if (fd >= 0) {
     // mkstemp makes the file 0600; an output gets the usual permissions (umask applies).
@@ -81,8 +81,9 @@ bool same_file(const std::string& a, const std::string& b) {
 std::string output_names_input(const std::string& output, const std::vector<std::string>& inputs) {
   for (const auto& input : inputs) {
     if (same_file(output, input)) {
-      return fmt::format("{} is also an input ({}): refusing to overwrite it (choose another output path)",
-                         output, input);
+      return fmt::format(
+          "{} is also an input ({}): refusing to overwrite it (choose another output path)", output,
+          input);
     }
   }
   return {};
@@ -104,7 +105,8 @@ bool write_file_atomically(const std::string& path, std::string_view text, std::
     const int saved = errno;
     if (fd >= 0) ok = (::close(fd) == 0) && ok;
     if (ok) return true;
-    *error = fmt::format("{}: cannot write: {}", path, std::strerror(fd >= 0 && saved != 0 ? saved : errno));
+    *error = fmt::format("{}: cannot write: {}", path,
+                         std::strerror(fd >= 0 && saved != 0 ? saved : errno));
     return false;
   }
   std::string temp;
@@ -151,7 +153,8 @@ bool PendingOutput::commit(std::string* error) {
     return true;
   }
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-    *error = fmt::format("{}: cannot move {} into place: {}", path_, temp_path_, std::strerror(errno));
+    *error =
+        fmt::format("{}: cannot move {} into place: {}", path_, temp_path_, std::strerror(errno));
     return false;
   }
   committed_ = true;
@@ -175,10 +178,12 @@ InputPath InputPath::resolve(const std::string& path, std::string* error) {
   }
   std::error_code ec;
   auto dir = std::filesystem::temp_directory_path(ec);
-  std::string pattern = ((ec ? std::filesystem::path("/tmp") : dir) / "flowid-stdin-XXXXXX").string();
+  std::string pattern =
+      ((ec ? std::filesystem::path("/tmp") : dir) / "flowid-stdin-XXXXXX").string();
   int fd = ::mkstemp(pattern.data());
   if (fd < 0) {
-    *error = fmt::format("-: cannot make a temporary copy of standard input: {}", std::strerror(errno));
+    *error =
+        fmt::format("-: cannot make a temporary copy of standard input: {}", std::strerror(errno));
     return input;
   }
   input.path_ = pattern;
@@ -199,7 +204,8 @@ InputPath InputPath::resolve(const std::string& path, std::string* error) {
   return input;
 }
 
-InputPath::InputPath(InputPath&& other) noexcept : path_(std::move(other.path_)), temporary_(other.temporary_) {
+InputPath::InputPath(InputPath&& other) noexcept
+    : path_(std::move(other.path_)), temporary_(other.temporary_) {
   other.temporary_ = false;
 }
 
@@ -221,9 +227,10 @@ std::optional<std::string> fixtures_dir(std::string* error) {
   if (const char* dir = std::getenv("FLOWID_FIXTURES"); dir != nullptr && *dir != '\0') {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {
-      *error = fmt::format("FLOWID_FIXTURES={}: not a folder (it names the bundled fixtures folder, the one "
-                           "holding scenarios/ and counterexamples/; unset it to use the bundled copy)",
-                           dir);
+      *error = fmt::format(
+          "FLOWID_FIXTURES={}: not a folder (it names the bundled fixtures folder, the one "
+          "holding scenarios/ and counterexamples/; unset it to use the bundled copy)",
+          dir);
       return std::nullopt;
     }
   }

@@ -33,7 +33,9 @@ std::string xml_safe(std::string_view text) {
   return out;
 }
 
-std::string seconds_text(double seconds) { return fmt::format("{:.3f}", seconds < 0 ? 0.0 : seconds); }
+std::string seconds_text(double seconds) {
+  return fmt::format("{:.3f}", seconds < 0 ? 0.0 : seconds);
+}
 
 std::string lines(const std::vector<std::string>& items) {
   std::string out;
@@ -53,7 +55,8 @@ nlohmann::ordered_json suite_json(const SuiteReport& report) {
     cases.push_back({
         {"name", c.name},
         {"passed", c.passed()},
-        {"golden", c.golden.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.golden)},
+        {"golden",
+         c.golden.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.golden)},
         {"events", c.events},
         {"flows", c.flows},
         {"digest", fmt::format("{:016x}", c.digest)},
@@ -77,7 +80,8 @@ nlohmann::ordered_json suite_json(const SuiteReport& report) {
 
 void print_json(const nlohmann::ordered_json& value) {
   // Invalid UTF-8 (a path from another system) is replaced, never a thrown exception.
-  const std::string text = value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  const std::string text =
+      value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
@@ -92,8 +96,8 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
   if (!quiet) fmt::print("{}\n", report.title);
   for (const auto& c : report.cases) {
     if (quiet && c.passed()) continue;
-    fmt::print("  {}  {}  ({} flows, {} events, verdict digest {:016x})\n", c.passed() ? "PASS" : "FAIL", c.name,
-               c.flows, c.events, c.digest);
+    fmt::print("  {}  {}  ({} flows, {} events, verdict digest {:016x})\n",
+               c.passed() ? "PASS" : "FAIL", c.name, c.flows, c.events, c.digest);
     for (const auto& e : c.errors) fmt::print("        error: {}\n", e);
     for (const auto& f : c.failures) fmt::print("        {}\n", f);
     if (c.failures_not_listed > 0) {
@@ -112,8 +116,8 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
       for (const auto& w : c.warnings) fmt::print("        warning: {}\n", w);
     }
   }
-  fmt::print("{} case{}: {} passed, {} failed\n", report.cases.size(), report.cases.size() == 1 ? "" : "s", passed,
-             failed);
+  fmt::print("{} case{}: {} passed, {} failed\n", report.cases.size(),
+             report.cases.size() == 1 ? "" : "s", passed, failed);
 }
 
 std::string junit_text(const SuiteReport& report) {
@@ -145,7 +149,8 @@ std::string junit_text(const SuiteReport& report) {
   }
   for (const auto& c : report.cases) {
     auto testcase = suite.append_child("testcase");
-    testcase.append_attribute("classname") = xml_safe(c.classname.empty() ? classname : c.classname).c_str();
+    testcase.append_attribute("classname") =
+        xml_safe(c.classname.empty() ? classname : c.classname).c_str();
     testcase.append_attribute("name") = xml_safe(c.name).c_str();
     testcase.append_attribute("time") = seconds_text(c.seconds).c_str();
     if (!c.golden.empty()) {
@@ -161,12 +166,14 @@ std::string junit_text(const SuiteReport& report) {
     }
     if (!c.failures.empty() || c.failures_not_listed > 0) {
       auto failure = testcase.append_child("failure");
-      const std::string first =
-          c.failures.empty() ? fmt::format("{} failures", c.failures_not_listed) : c.failures.front();
+      const std::string first = c.failures.empty()
+                                    ? fmt::format("{} failures", c.failures_not_listed)
+                                    : c.failures.front();
       failure.append_attribute("message") = xml_safe(first).c_str();
       failure.append_attribute("type") = "finding";
       std::string body = lines(c.failures);
-      if (c.failures_not_listed > 0) body += fmt::format("... and {} more (--max-failures)\n", c.failures_not_listed);
+      if (c.failures_not_listed > 0)
+        body += fmt::format("... and {} more (--max-failures)\n", c.failures_not_listed);
       if (!c.golden.empty()) body += fmt::format("expected verdicts: {}\n", c.golden);
       failure.append_child(pugi::node_pcdata).set_value(xml_safe(body).c_str());
     }
@@ -174,7 +181,9 @@ std::string junit_text(const SuiteReport& report) {
     for (const auto& w : c.warnings) out.push_back("warning: " + w);
     for (const auto& s : c.skipped) out.push_back("skipped: " + s);
     if (!out.empty()) {
-      testcase.append_child("system-out").append_child(pugi::node_pcdata).set_value(xml_safe(lines(out)).c_str());
+      testcase.append_child("system-out")
+          .append_child(pugi::node_pcdata)
+          .set_value(xml_safe(lines(out)).c_str());
     }
   }
   std::ostringstream text;
@@ -201,11 +210,13 @@ std::string junit_path_from_environment(std::string_view default_name) {
       return std::string(value);
     }
   }
-  if (const char* file = std::getenv("XML_OUTPUT_FILE"); file != nullptr && *file != '\0') return file;
+  if (const char* file = std::getenv("XML_OUTPUT_FILE"); file != nullptr && *file != '\0')
+    return file;
   return {};
 }
 
-std::string help_footer(std::string_view example, std::string_view exit_codes, std::string_view notes) {
+std::string help_footer(std::string_view example, std::string_view exit_codes,
+                        std::string_view notes) {
   std::string out;
   if (!notes.empty()) out += fmt::format("{}\n\n", notes);
   out += fmt::format("Example:\n  {}\n\nExit codes: {}", example, exit_codes);
@@ -221,7 +232,8 @@ std::optional<Shard> parse_shard(const std::string& text, std::string* error) {
     auto n = total ? parse_size(total) : std::nullopt;
     if (!i || !n || *n == 0 || *i >= *n) {
       *error = fmt::format(
-          "GTEST_SHARD_INDEX={} GTEST_TOTAL_SHARDS={}: want both set, with 0 <= GTEST_SHARD_INDEX < "
+          "GTEST_SHARD_INDEX={} GTEST_TOTAL_SHARDS={}: want both set, with 0 <= GTEST_SHARD_INDEX "
+          "< "
           "GTEST_TOTAL_SHARDS",
           index ? index : "(unset)", total ? total : "(unset)");
       return std::nullopt;

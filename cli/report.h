@@ -21,9 +21,9 @@
 namespace flowid::cli {
 
 struct CaseReport {
-  std::string name;                   // e.g. the trace path.
-  std::string classname;              // JUnit classname; empty: the suite's.
-  std::string golden;                 // the golden file the verdicts were compared with, if any.
+  std::string name;       // e.g. the trace path.
+  std::string classname;  // JUnit classname; empty: the suite's.
+  std::string golden;     // the golden file the verdicts were compared with, if any.
   uint64_t events = 0;
   uint64_t flows = 0;
   uint64_t digest = 0;
@@ -34,15 +34,16 @@ struct CaseReport {
   std::vector<std::string> skipped;   // parts not checked (flows in a damaged region), and why.
   // Failures per invariant (I1..I7) or kind ("verdict difference", "off-script call").
   std::vector<std::pair<std::string, uint64_t>> failures_by_kind;
-  uint64_t failures_not_listed = 0;   // beyond --max-failures: counted, not listed.
+  uint64_t failures_not_listed = 0;  // beyond --max-failures: counted, not listed.
   double seconds = 0;
   bool passed() const { return failures.empty() && errors.empty() && failures_not_listed == 0; }
 };
 
 struct SuiteReport {
-  std::string kind;       // "replay", "fixture", "fuzz": the JSON "report" key.
+  std::string kind;  // "replay", "fixture", "fuzz": the JSON "report" key.
   std::string title;
-  std::string classname;  // JUnit classname of every case without its own, e.g. flowid.replay.token.
+  std::string
+      classname;  // JUnit classname of every case without its own, e.g. flowid.replay.token.
   double seconds = 0;
   std::vector<CaseReport> cases;
 };
@@ -65,7 +66,8 @@ void print_json(const nlohmann::ordered_json& value);
 std::string junit_path_from_environment(std::string_view default_name);
 
 // The end of every subcommand's --help: notes, then "Example:" and "Exit codes:".
-std::string help_footer(std::string_view example, std::string_view exit_codes, std::string_view notes = {});
+std::string help_footer(std::string_view example, std::string_view exit_codes,
+                        std::string_view notes = {});
 
 struct Shard {
   std::size_t index = 0;

@@ -33,9 +33,11 @@ int run_strategies(const StrategiesOptions& options) {
   for (const auto& info : resolver_catalog()) width = std::max(width, info.name.size());
   for (const auto& info : launcher_catalog()) width = std::max(width, info.name.size());
   fmt::print("Resolvers (--resolver NAME for replay, --strategy NAME for fuzz and matrix):\n");
-  for (const auto& info : resolver_catalog()) fmt::print("  {:<{}}  {}\n", info.name, width, info.description);
+  for (const auto& info : resolver_catalog())
+    fmt::print("  {:<{}}  {}\n", info.name, width, info.description);
   fmt::print("Launchers (--launcher NAME for fuzz and matrix):\n");
-  for (const auto& info : launcher_catalog()) fmt::print("  {:<{}}  {}\n", info.name, width, info.description);
+  for (const auto& info : launcher_catalog())
+    fmt::print("  {:<{}}  {}\n", info.name, width, info.description);
   fmt::print("A plugin file (./libmine.so) stands wherever a name does: docs/plugins.md.\n");
   return kExitOk;
 }
@@ -44,9 +46,12 @@ int run_strategies(const StrategiesOptions& options) {
 
 Subcommand add_strategies(CLI::App& parent) {
   auto options = std::make_shared<StrategiesOptions>();
-  CLI::App* app = parent.add_subcommand("strategies", "List the reference resolver and launcher strategies");
-  app->add_flag("--json", options->json, "One JSON object: resolvers and launchers, each with name and description");
-  app->footer(help_footer("flowid strategies", "0 listed; 3 standard output could not be written."));
+  CLI::App* app =
+      parent.add_subcommand("strategies", "List the reference resolver and launcher strategies");
+  app->add_flag("--json", options->json,
+                "One JSON object: resolvers and launchers, each with name and description");
+  app->footer(
+      help_footer("flowid strategies", "0 listed; 3 standard output could not be written."));
   return {app, [options] { return run_strategies(*options); }};
 }
 

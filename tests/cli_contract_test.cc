@@ -70,7 +70,8 @@ std::vector<std::string> junit_problems(const std::string& xml) {
   double all_tests = 0;
   double all_failures = 0;
   for (auto suite : suites.children("testsuite")) {
-    if (std::string(suite.attribute("name").value()).empty()) problems.push_back("testsuite without name");
+    if (std::string(suite.attribute("name").value()).empty())
+      problems.push_back("testsuite without name");
     number(suite, "time");
     int tests = 0;
     int failures = 0;
@@ -82,7 +83,8 @@ std::vector<std::string> junit_problems(const std::string& xml) {
         problems.push_back("testcase " + std::string(testcase.attribute("name").value()) +
                            ": classname says nothing (\"" + classname + "\")");
       }
-      if (std::string(testcase.attribute("name").value()).empty()) problems.push_back("testcase without name");
+      if (std::string(testcase.attribute("name").value()).empty())
+        problems.push_back("testcase without name");
       number(testcase, "time");
       for (const char* kind : {"failure", "error"}) {
         auto node = testcase.child(kind);
@@ -92,18 +94,24 @@ std::vector<std::string> junit_problems(const std::string& xml) {
         const std::string body = node.text().get();
         const std::string first = body.substr(0, body.find('\n'));
         if (message.empty() || message != first) {
-          problems.push_back(std::string(kind) + " message \"" + message + "\" is not the first line \"" + first + "\"");
+          problems.push_back(std::string(kind) + " message \"" + message +
+                             "\" is not the first line \"" + first + "\"");
         }
       }
     }
-    if (number(suite, "tests") != tests) problems.push_back("testsuite tests= does not count its cases");
-    if (number(suite, "failures") != failures) problems.push_back("testsuite failures= does not count its failures");
-    if (number(suite, "errors") != errors) problems.push_back("testsuite errors= does not count its errors");
+    if (number(suite, "tests") != tests)
+      problems.push_back("testsuite tests= does not count its cases");
+    if (number(suite, "failures") != failures)
+      problems.push_back("testsuite failures= does not count its failures");
+    if (number(suite, "errors") != errors)
+      problems.push_back("testsuite errors= does not count its errors");
     all_tests += tests;
     all_failures += failures;
   }
-  if (number(suites, "tests") != all_tests) problems.push_back("testsuites tests= does not count the cases");
-  if (number(suites, "failures") != all_failures) problems.push_back("testsuites failures= does not count failures");
+  if (number(suites, "tests") != all_tests)
+    problems.push_back("testsuites tests= does not count the cases");
+  if (number(suites, "failures") != all_failures)
+    problems.push_back("testsuites failures= does not count failures");
   return problems;
 }
 
@@ -120,8 +128,9 @@ std::string schema_problems(const std::string& schema, const std::string& json) 
       "for line in open(sys.argv[2]):\n"
       "    if line.strip():\n"
       "        jsonschema.Draft202012Validator(schema).validate(json.loads(line))\n";
-  auto r = run_program("/usr/bin/python3",
-                       {"-c", script, kSource + "/docs/schemas/" + schema + ".schema.json", instance});
+  auto r =
+      run_program("/usr/bin/python3",
+                  {"-c", script, kSource + "/docs/schemas/" + schema + ".schema.json", instance});
   return r.exit_code == 0 ? std::string() : r.err + r.out;
 }
 
@@ -180,20 +189,23 @@ TEST_F(CliContract, OutputsAreRenamedIntoPlaceAndLeaveNoTemporaryFiles) {
 }
 
 TEST_F(CliContract, SilentlyIgnoredInputsFail) {
-  auto r = run_flowid({"fuzz", "--corpus", dir_.file("nodir"), "--budget", "5cases", "--seed", "1"});
+  auto r =
+      run_flowid({"fuzz", "--corpus", dir_.file("nodir"), "--budget", "5cases", "--seed", "1"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("nodir"), std::string::npos) << r.err;
 
   for (const std::string command : {"fuzz --budget 5cases --seed 1", "matrix", "suite"}) {
     r = shell("FLOWID_FIXTURES=/no/such/fixtures " + kFlowid + " " + command);
     EXPECT_EQ(r.exit_code, 3) << command << ": " << r.err;
-    EXPECT_NE(r.err.find("FLOWID_FIXTURES=/no/such/fixtures"), std::string::npos) << command << ": " << r.err;
+    EXPECT_NE(r.err.find("FLOWID_FIXTURES=/no/such/fixtures"), std::string::npos)
+        << command << ": " << r.err;
   }
 
   r = run_flowid({"fuzz", "--case", "5"});
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.err.find("--seed"), std::string::npos) << r.err;
-  r = run_flowid({"fuzz", "--strategy", "token", "--launcher", "copy-check-run", "--budget", "5cases"});
+  r = run_flowid(
+      {"fuzz", "--strategy", "token", "--launcher", "copy-check-run", "--budget", "5cases"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
 
   for (const std::vector<std::string>& args :
@@ -217,10 +229,11 @@ TEST_F(CliContract, AFailedWriteIsAFailure) {
   auto r = run_flowid({"replay", "--junit", "/dev/full", sample_});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("/dev/full"), std::string::npos) << r.err;
-  r = run_flowid({"fuzz", "--budget", "20cases", "--seed", "1", "--no-default-corpus", "--out", dir_.file("out"),
-                  "--junit", "/dev/full"});
+  r = run_flowid({"fuzz", "--budget", "20cases", "--seed", "1", "--no-default-corpus", "--out",
+                  dir_.file("out"), "--junit", "/dev/full"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  for (const std::string command : {"replay --json", "inspect --json", "stats --json", "inspect --header --json"}) {
+  for (const std::string command :
+       {"replay --json", "inspect --json", "stats --json", "inspect --header --json"}) {
     r = shell(kFlowid + " " + command + " " + sh_quoted(sample_) + " > /dev/full");
     EXPECT_EQ(r.exit_code, 3) << command << ": " << r.err;
     EXPECT_NE(r.err.find("standard output"), std::string::npos) << command << ": " << r.err;
@@ -254,8 +267,8 @@ TEST_F(CliContract, DiffExitCodes) {
   std::filesystem::copy_file(sample_, cut);
   std::filesystem::resize_file(cut, std::filesystem::file_size(sample_) - 5);
   const std::string other = dir_.file("other.trace");
-  ASSERT_EQ(run_flowid({"fixture", "build", kSource + "/fixtures/scenarios/f01_pid_reuse.scenario", "-o",
-                        dir_.path().string()})
+  ASSERT_EQ(run_flowid({"fixture", "build", kSource + "/fixtures/scenarios/f01_pid_reuse.scenario",
+                        "-o", dir_.path().string()})
                 .exit_code,
             0);
   r = run_flowid({"diff", cut, dir_.file("f01_pid_reuse.trace")});
@@ -287,8 +300,8 @@ TEST_F(CliContract, RecordsOwnFailuresDoNotLookLikeTheCommands) {
 // ---- the first replay
 
 TEST_F(CliContract, TheSampleReplaysCleanlyAsTheReadmeSays) {
-  auto r = shell(kFlowid + " sample -o " + sh_quoted(dir_.file("s.trace")) + " && " + kFlowid + " replay " +
-                 sh_quoted(dir_.file("s.trace")));
+  auto r = shell(kFlowid + " sample -o " + sh_quoted(dir_.file("s.trace")) + " && " + kFlowid +
+                 " replay " + sh_quoted(dir_.file("s.trace")));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("off-script"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("token+pid-fallback"), std::string::npos) << r.out;
@@ -299,8 +312,10 @@ TEST_F(CliContract, TheSampleReplaysCleanlyAsTheReadmeSays) {
 
 TEST_F(CliContract, AnImportedTraceReplaysInModelModeAndSaysSoInOneLine) {
   const std::string imported = dir_.file("imported.trace");
-  ASSERT_EQ(run_flowid({"import", "-q", kSource + "/tests/data/import/auditd_basic.log", "-o", imported}).exit_code,
-            0);
+  ASSERT_EQ(
+      run_flowid({"import", "-q", kSource + "/tests/data/import/auditd_basic.log", "-o", imported})
+          .exit_code,
+      0);
   auto r = run_flowid({"replay", imported});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("replayed in model mode"), std::string::npos) << r.out;
@@ -323,7 +338,8 @@ TEST(CliContractPlain, StrategiesListsWhatReplayAccepts) {
 }
 
 TEST(CliContractPlain, MatrixVerboseShowsWholeLookupLines) {
-  auto r = run_flowid({"matrix", "--scenarios", kSource + "/fixtures/scenarios/f01_pid_reuse.scenario", "-v"});
+  auto r = run_flowid(
+      {"matrix", "--scenarios", kSource + "/fixtures/scenarios/f01_pid_reuse.scenario", "-v"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find(" lookup "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(" ookup"), std::string::npos) << r.out;
@@ -337,15 +353,16 @@ TEST_F(CliContract, DashIsStandardInputEverywhere) {
   auto r = shell(kFlowid + " diff - " + sh_quoted(sample_) + " < " + sh_quoted(sample_));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("identical"), std::string::npos) << r.out;
-  r = shell(kFlowid + " matrix --scenarios - < " + sh_quoted(kSource + "/fixtures/scenarios/f01_pid_reuse.scenario"));
+  r = shell(kFlowid + " matrix --scenarios - < " +
+            sh_quoted(kSource + "/fixtures/scenarios/f01_pid_reuse.scenario"));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 // ---- help
 
 TEST(CliContractPlain, EveryHelpEndsWithAnExampleAndItsExitCodes) {
-  for (const std::string command : {"inspect", "stats", "sample", "record", "replay", "matrix", "fixture",
-                                    "suite", "diff", "import", "fuzz", "strategies"}) {
+  for (const std::string command : {"inspect", "stats", "sample", "record", "replay", "matrix",
+                                    "fixture", "suite", "diff", "import", "fuzz", "strategies"}) {
     auto r = run_flowid({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command;
     const auto example = r.out.find("Example:\n  flowid ");
@@ -375,14 +392,19 @@ TEST_F(CliContract, ReplayJunitIsValidAndNamesWhatFailed) {
   pugi::xml_document doc;
   ASSERT_TRUE(doc.load_string(xml.c_str()));
   auto testcase = doc.child("testsuites").child("testsuite").child("testcase");
-  EXPECT_EQ(std::string(testcase.child("failure").attribute("message").value()).rfind("flow 2: decision", 0), 0u)
+  EXPECT_EQ(std::string(testcase.child("failure").attribute("message").value())
+                .rfind("flow 2: decision", 0),
+            0u)
       << xml;
-  EXPECT_EQ(std::string(testcase.child("properties").child("property").attribute("value").value()), golden);
-  EXPECT_NE(std::string(testcase.attribute("classname").value()).find("flowid.replay"), std::string::npos);
+  EXPECT_EQ(std::string(testcase.child("properties").child("property").attribute("value").value()),
+            golden);
+  EXPECT_NE(std::string(testcase.attribute("classname").value()).find("flowid.replay"),
+            std::string::npos);
 }
 
 TEST_F(CliContract, GoogleTestConventions) {
-  auto r = shell("GTEST_SHARD_INDEX=3 GTEST_TOTAL_SHARDS=2 " + kFlowid + " replay " + sh_quoted(sample_));
+  auto r = shell("GTEST_SHARD_INDEX=3 GTEST_TOTAL_SHARDS=2 " + kFlowid + " replay " +
+                 sh_quoted(sample_));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("GTEST_SHARD_INDEX=3 GTEST_TOTAL_SHARDS=2"), std::string::npos) << r.err;
   r = shell("GTEST_SHARD_INDEX=0 " + kFlowid + " replay " + sh_quoted(sample_));
@@ -390,10 +412,12 @@ TEST_F(CliContract, GoogleTestConventions) {
   EXPECT_NE(r.err.find("GTEST_TOTAL_SHARDS=(unset)"), std::string::npos) << r.err;
 
   // GTEST_OUTPUT=xml:DIR/ and XML_OUTPUT_FILE choose where JUnit goes when --junit is not given.
-  r = shell("GTEST_OUTPUT=xml:" + sh_quoted(dir_.path().string() + "/") + " " + kFlowid + " replay " + sh_quoted(sample_));
+  r = shell("GTEST_OUTPUT=xml:" + sh_quoted(dir_.path().string() + "/") + " " + kFlowid +
+            " replay " + sh_quoted(sample_));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(junit_problems(read_text(dir_.file("flowid-replay.xml"))), std::vector<std::string>{});
-  r = shell("XML_OUTPUT_FILE=" + sh_quoted(dir_.file("bazel.xml")) + " " + kFlowid + " replay " + sh_quoted(sample_));
+  r = shell("XML_OUTPUT_FILE=" + sh_quoted(dir_.file("bazel.xml")) + " " + kFlowid + " replay " +
+            sh_quoted(sample_));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(dir_.file("bazel.xml")));
 
@@ -408,7 +432,8 @@ TEST_F(CliContract, GoogleTestConventions) {
 
 TEST_F(CliContract, ReplayMaxFailuresListsSomeAndCountsAllByKind) {
   // token+recheck in faithful mode meets calls the sample did not record: several failures.
-  auto r = run_flowid({"replay", "--json", "--resolver", "token+recheck", "--max-failures", "1", sample_});
+  auto r = run_flowid(
+      {"replay", "--json", "--resolver", "token+recheck", "--max-failures", "1", sample_});
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(schema_problems("suite", r.out), "");
   EXPECT_NE(r.out.find("\"failures_not_listed\":"), std::string::npos);
@@ -422,11 +447,13 @@ TEST_F(CliContract, ReplayMaxFailuresListsSomeAndCountsAllByKind) {
 // included.
 TEST_F(CliContract, FuzzJunitCountsEveryFinding) {
   const std::string junit = dir_.file("fuzz.xml");
-  auto r = run_flowid({"fuzz", "--strategy", "pid-path", "--budget", "3000", "--seed", "1", "--no-default-corpus",
-                       "--keep-going", "--json", "--junit", junit, "--out", dir_.file("out")});
+  auto r = run_flowid({"fuzz", "--strategy", "pid-path", "--budget", "3000", "--seed", "1",
+                       "--no-default-corpus", "--keep-going", "--json", "--junit", junit, "--out",
+                       dir_.file("out")});
   ASSERT_EQ(r.exit_code, 1) << r.err;
   std::size_t findings = r.out.find("\"baseline\":{") != std::string::npos ? 1 : 0;
-  for (std::size_t at = r.out.find("\"found\":true"); at != std::string::npos; at = r.out.find("\"found\":true", at + 1)) {
+  for (std::size_t at = r.out.find("\"found\":true"); at != std::string::npos;
+       at = r.out.find("\"found\":true", at + 1)) {
     ++findings;
   }
   const std::string xml = read_text(junit);
@@ -444,8 +471,8 @@ TEST_F(CliContract, FuzzJunitCountsEveryFinding) {
 
 // Progress in a CI log: plain lines with the budget spent, no terminal control codes.
 TEST_F(CliContract, ProgressIsPlainLinesWhenStderrIsNotATerminal) {
-  auto r = run_flowid({"fuzz", "--progress", "--budget", "1s", "--seed", "1", "--no-default-corpus", "--out",
-                       dir_.file("out")});
+  auto r = run_flowid({"fuzz", "--progress", "--budget", "1s", "--seed", "1", "--no-default-corpus",
+                       "--out", dir_.file("out")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("flowid fuzz: 0.0s of 1s: "), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
@@ -492,7 +519,8 @@ TEST_F(CliContract, JsonReportsMatchTheirSchemasEvenOnDamagedInput) {
   r = run_flowid({"inspect", "--header", "--json", sample_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(schema_problems("header", r.out), "") << r.out;
-  EXPECT_NE(r.out.find("\"key\":\"strategy\",\"value\":\"token+pid-fallback\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"key\":\"strategy\",\"value\":\"token+pid-fallback\""), std::string::npos)
+      << r.out;
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ Script extract(const std::filesystem::path& document) {
         ++script.skipped;
       } else {
         ++script.blocks;
-        script.text += "# " + document.filename().string() + ":" + std::to_string(line_number) + "\n";
+        script.text +=
+            "# " + document.filename().string() + ":" + std::to_string(line_number) + "\n";
       }
       continue;
     }
@@ -81,7 +82,8 @@ class DocumentBlocks : public ::testing::TestWithParam<std::filesystem::path> {}
 
 TEST_P(DocumentBlocks, RunAsWritten) {
   const Script script = extract(GetParam());
-  if (script.blocks == 0) GTEST_SKIP() << GetParam() << ": no runnable sh block (" << script.skipped << " marked)";
+  if (script.blocks == 0)
+    GTEST_SKIP() << GetParam() << ": no runnable sh block (" << script.skipped << " marked)";
   testing::TempDir dir;
   const std::string source = FLOWID_SOURCE_DIR;
   const std::string bin = std::filesystem::path(FLOWID_CLI_PATH).parent_path().string();
@@ -101,7 +103,9 @@ TEST_P(DocumentBlocks, RunAsWritten) {
 
 std::string name_of_document(const ::testing::TestParamInfo<std::filesystem::path>& info) {
   std::string name = info.param.stem().string();
-  std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); },
+      '_');
   return name;
 }
 
