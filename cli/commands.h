@@ -16,6 +16,10 @@ enum ExitCode : int {
   kExitInputError = 3,    // an input could not be read at all (missing, not a trace, bad rules).
   kExitDamagedInput = 4,  // an input was read only in part (truncated or damaged trace).
   kExitInternal = 70,     // a bug in flowid.
+  // record only (it exits with its command's status): flowid itself failed (usage, setup, the
+  // trace could not be written), and the command was not found, as env(1) and timeout(1) say.
+  kExitRecordFailed = 125,
+  kExitRecordCommandNotFound = 127,
 };
 
 struct Subcommand {
@@ -35,6 +39,7 @@ Subcommand add_diff(CLI::App& parent);
 Subcommand add_import(CLI::App& parent);
 Subcommand add_fuzz(CLI::App& parent);
 Subcommand add_explore(CLI::App& parent);
+Subcommand add_strategies(CLI::App& parent);
 
 // Text shown at the end of `flowid --help`.
 std::string exit_code_help();

@@ -1,14 +1,20 @@
 // `flowid diff A B`: where two traces, or two verdict streams (golden files), first differ.
 // Traces are compared event by event in order (headers are compared too, and reported apart);
-// golden files flow by flow. Exit 0 when identical, 1 when they differ.
+// golden files flow by flow. Exit 0 when identical, 1 when they differ, 3 when an input cannot be
+// read (missing, a folder, empty), 4 when a trace is damaged (also when the damage is where they
+// differ: the difference may be the damage).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/report.h"
 #include "cli/trace_io.h"
 #include "harness/event_format.h"
 #include "replay/replay.h"
@@ -46,7 +52,7 @@ int diff_goldens(const DiffOptions& o) {
   auto a = load_golden(o.a, &error);
   auto b = a ? load_golden(o.b, &error) : std::nullopt;
   if (!a || !b) {
-    fmt::print(stderr, "flowid diff: {}\n", error);
+    print_error("diff", "{}", error);
     return kExitInputError;
   }
   std::size_t n = std::min(a->size(), b->size());
@@ -137,7 +143,14 @@ int diff_traces(const DiffOptions& o) {
       fmt::print("  < {}\n", more_a ? format_event_line(ea) : "(end of " + o.a + ")");
       fmt::print("  > {}\n", more_b ? format_event_line(eb) : "(end of " + o.b + ")");
     }
-    return kExitFindings;
+    // A damaged trace is said so (exit 4), even when it is where the two differ: both are read
+    // to their end (streaming, bounded memory) so that damage further on is found too.
+    std::fflush(stdout);
+    while (a->next(ea)) {
+    }
+    while (b->next(eb)) {
+    }
+    return std::max({static_cast<int>(kExitFindings), report_read_issues(*a, o.a), report_read_issues(*b, o.b)});
   }
   int read_a = report_read_issues(*a, o.a);
   int read_b = report_read_issues(*b, o.b);
@@ -149,12 +162,48 @@ int diff_traces(const DiffOptions& o) {
   return std::max(read_a, read_b);
 }
 
-int run_diff(const DiffOptions& o) {
+// Why path cannot be compared ("" when it can be read): missing, a folder, empty.
+std::string unreadable(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) return fmt::format("{}: no such file", path);
+  if (std::filesystem::is_directory(status)) return fmt::format("{}: is a folder (give two traces or two golden files)", path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fmt::format("{}: cannot read", path);
+  if (in.peek() == std::ifstream::traits_type::eof()) {
+    return fmt::format("{}: empty (neither a trace nor a golden file)", path);
+  }
+  return {};
+}
+
+int run_diff(DiffOptions o) {
+  if (o.a == "-" && o.b == "-") {
+    print_error("diff", "'-' (standard input) may be given once");
+    return kExitUsage;
+  }
+  // "-": standard input, copied to a temporary file (a golden file is read twice).
+  std::string error;
+  InputPath a_input = InputPath::resolve(o.a, &error);
+  InputPath b_input = a_input.path().empty() ? InputPath() : InputPath::resolve(o.b, &error);
+  if (a_input.path().empty() || b_input.path().empty()) {
+    print_error("diff", "{}", error);
+    return kExitInputError;
+  }
+  for (const auto& path : {a_input.path(), b_input.path()}) {
+    if (auto why = unreadable(path); !why.empty()) {
+      print_error("diff", "{}", why);
+      return kExitInputError;
+    }
+  }
+  const std::string a_name = o.a;
+  const std::string b_name = o.b;
+  o.a = a_input.path();
+  o.b = b_input.path();
   bool trace_a = looks_like_trace(o.a);
   bool trace_b = looks_like_trace(o.b);
   if (trace_a != trace_b) {
-    fmt::print(stderr, "flowid diff: {} is a {} but {} is a {}: compare like with like\n", o.a,
-               trace_a ? "trace" : "verdict file", o.b, trace_b ? "trace" : "verdict file");
+    print_error("diff", "{} is a {} but {} is a {}: compare like with like", a_name,
+                trace_a ? "trace" : "golden (verdict) file", b_name, trace_b ? "trace" : "golden (verdict) file");
     return kExitUsage;
   }
   return trace_a ? diff_traces(o) : diff_goldens(o);
@@ -166,11 +215,14 @@ Subcommand add_diff(CLI::App& parent) {
   auto options = std::make_shared<DiffOptions>();
   CLI::App* app = parent.add_subcommand(
       "diff", "Show where two traces, or two verdict streams (golden files), first differ");
-  app->add_option("A", options->a, "Trace or golden file")->required();
-  app->add_option("B", options->b, "Trace or golden file")->required();
+  app->add_option("A", options->a, "Trace or golden file ('-': standard input)")->required();
+  app->add_option("B", options->b, "Trace or golden file ('-': standard input)")->required();
   app->add_flag("--json", options->json, "One JSON object: identical, or the index and both sides");
   app->add_option("--context", options->context, "Equal events shown before the difference")->default_str("2");
-  app->footer("Exit code 0 when identical, 1 when they differ.");
+  app->footer(help_footer("flowid diff before.trace after.trace",
+                          "0 identical; 1 they differ; 2 usage (a trace compared with a golden file included);\n"
+                          "3 an input could not be read (missing, a folder, empty, not a trace or golden file);\n"
+                          "4 a trace is damaged (also when they differ: the difference may be the damage)."));
   return {app, [options] { return run_diff(*options); }};
 }
 

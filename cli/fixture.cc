@@ -4,6 +4,7 @@
 // table. It is what `scripts/quickstart.sh` shows a new user.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "replay/fixture.h"
 #include "replay/replay.h"
 #include "replay/scenario_files.h"
+#include "cli/output.h"
 
 namespace flowid::cli {
 namespace {
@@ -32,7 +34,7 @@ int run_build(const BuildOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.output_dir, ec);
   if (ec) {
-    fmt::print(stderr, "flowid fixture build: {}: {}\n", options.output_dir, ec.message());
+    print_error("fixture build", "{}: {}", options.output_dir, ec.message());
     return kExitInputError;
   }
   trace::WriterOptions writer;
@@ -44,14 +46,20 @@ int run_build(const BuildOptions& options) {
     std::optional<replay::CompiledScenario> compiled;
     if (s) compiled = replay::compile_scenario(*s, &error);
     if (!compiled) {
-      fmt::print(stderr, "flowid fixture build: {}\n", error);
+      print_error("fixture build", "{}", error);
       exit_code = kExitInputError;
       continue;
     }
     auto out = (std::filesystem::path(options.output_dir) /
                 (std::filesystem::path(path).stem().string() + ".trace")).string();
-    if (!replay::write_compiled(*compiled, out, writer, &error)) {
-      fmt::print(stderr, "flowid fixture build: {}\n", error);
+    if (auto refused = output_names_input(out, options.scenarios); !refused.empty()) {
+      print_error("fixture build", "{}", refused);
+      exit_code = std::max(exit_code, static_cast<int>(kExitUsage));
+      continue;
+    }
+    PendingOutput pending(out);
+    if (!replay::write_compiled(*compiled, pending.temp_path(), writer, &error) || !pending.commit(&error)) {
+      print_error("fixture build", "{}", error);
       exit_code = kExitInputError;
       continue;
     }
@@ -82,11 +90,22 @@ struct SuiteCell {
 };
 
 int run_suite(const SuiteOptions& options) {
-  const std::string dir = options.fixtures_dir.empty() ? replay::default_fixtures_dir() : options.fixtures_dir;
+  std::string dir = options.fixtures_dir;
+  if (dir.empty()) {
+    std::string error;
+    auto bundled = fixtures_dir(&error);
+    if (!bundled) {
+      print_error("suite", "{}", error);
+      return kExitInputError;
+    }
+    dir = *bundled;
+  }
+  const std::string junit_path =
+      options.junit_path.empty() ? junit_path_from_environment("flowid-suite") : options.junit_path;
   const std::string golden_dir = dir + "/golden";
   auto files = replay::scenario_files(dir + "/scenarios");
   if (files.empty()) {
-    fmt::print(stderr, "flowid suite: {}/scenarios: no *.scenario files\n", dir);
+    print_error("suite", "{}/scenarios: no *.scenario files", dir);
     return kExitInputError;
   }
   std::vector<std::string> columns;
@@ -95,7 +114,7 @@ int run_suite(const SuiteOptions& options) {
   if (!options.strategies.empty()) {
     for (const auto& name : options.strategies) {
       if (!make_resolver(name) && !make_launcher(name)) {
-        fmt::print(stderr, "flowid suite: unknown strategy '{}'\n", name);
+        print_error("suite", "unknown strategy '{}'", name);
         return kExitUsage;
       }
     }
@@ -104,6 +123,9 @@ int run_suite(const SuiteOptions& options) {
   if (options.update_golden) std::filesystem::create_directories(golden_dir);
 
   SuiteReport report;
+  report.kind = "fixture";
+  report.classname = "flowid.suite";
+  const auto suite_started = std::chrono::steady_clock::now();
   report.title = fmt::format("flowid suite: {} fixtures x {} strategies ({})", files.size(), columns.size(), dir);
   std::vector<std::pair<std::string, std::vector<SuiteCell>>> table;
   int exit_code = kExitOk;
@@ -113,7 +135,7 @@ int run_suite(const SuiteOptions& options) {
     std::optional<replay::CompiledScenario> compiled;
     if (s) compiled = replay::compile_scenario(*s, &error);
     if (!compiled) {
-      fmt::print(stderr, "flowid suite: {}\n", error);
+      print_error("suite", "{}", error);
       return kExitInputError;
     }
     // Through the real codec: the suite replays the bytes a user would keep in their repo.
@@ -129,6 +151,7 @@ int run_suite(const SuiteOptions& options) {
       }
       CaseReport c;
       c.name = fmt::format("{} x {}", stem, strategy);
+      c.classname = fmt::format("flowid.suite.{}", strategy);
       auto started = std::chrono::steady_clock::now();
       scenario::RunResult run;
       if (is_launcher) {
@@ -147,6 +170,7 @@ int run_suite(const SuiteOptions& options) {
       if (!is_launcher) {
         // Faithful replay of the compiled trace against the golden verdicts.
         const std::string golden_path = fmt::format("{}/{}.{}.golden", golden_dir, stem, strategy);
+        c.golden = golden_path;
         auto reader = trace::memory_reader(bytes);
         auto resolver = make_resolver(strategy);
         Filter filter(s->rules);
@@ -175,8 +199,12 @@ int run_suite(const SuiteOptions& options) {
                                            stem, strategy));
           auto old = read_text(golden_path);
           if (!old || *old != text) {
-            std::ofstream(golden_path, std::ios::binary) << text;
-            fmt::print(stderr, "{}: {}\n", golden_path, old ? "updated" : "created");
+            if (write_file_atomically(golden_path, text, &error)) {
+              fmt::print(stderr, "{}: {}\n", golden_path, old ? "updated" : "created");
+            } else {
+              c.errors.push_back(error);
+              exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
+            }
           }
         } else if (golden) {
           for (const auto& d : result.differences) {
@@ -196,6 +224,7 @@ int run_suite(const SuiteOptions& options) {
     table.emplace_back(s->name, std::move(row));
   }
 
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_started).count();
   if (options.json) {
     print_report(report, true, false);
   } else {
@@ -224,14 +253,14 @@ int run_suite(const SuiteOptions& options) {
       for (const auto& f : c.failures) fmt::print("    {}\n", f);
     }
   }
-  if (!options.junit_path.empty()) {
+  if (!junit_path.empty()) {
     std::string error;
-    if (!write_junit(report, options.junit_path, &error)) {
-      fmt::print(stderr, "flowid suite: {}\n", error);
-      return kExitInputError;
+    if (!write_junit(report, junit_path, &error)) {
+      print_error("suite", "{}", error);
+      return std::max(exit_code, static_cast<int>(kExitInputError));
     }
   }
-  return options.update_golden ? kExitOk : exit_code;
+  return options.update_golden && exit_code == kExitFindings ? kExitOk : exit_code;
 }
 
 }  // namespace
@@ -245,6 +274,12 @@ Subcommand add_fixture(CLI::App& parent) {
   build->add_option("SCENARIO", options->scenarios, "Scenario files")->required();
   build->add_option("-o,--output-dir", options->output_dir, "Where to write STEM.trace files")->default_str(".");
   build->add_flag("--zstd", options->zstd, "Compress chunks with zstd");
+  const std::string build_footer =
+      help_footer("flowid fixture build fixtures/scenarios/pid-reuse.scenario -o /tmp/fixtures",
+                  "0 built; 2 usage (an output naming an input included); 3 a scenario could not be read "
+                  "or a trace written.");
+  app->footer(build_footer);
+  build->footer(build_footer);
   return {app, [options] { return run_build(*options); }};
 }
 
@@ -258,8 +293,12 @@ Subcommand add_suite(CLI::App& parent) {
   app->add_flag("--update-golden", options->update_golden,
                 "Write the produced verdicts as the new golden files (shows which changed)");
   app->add_flag("--json", options->json, "One JSON object with every run");
-  app->add_option("--junit", options->junit_path, "Also write a JUnit XML report");
-  app->footer("Exit code 1 when a golden verdict differs, a call is off-script or an expectation fails.");
+  app->add_option("--junit", options->junit_path,
+                  "Also write a JUnit XML report; default from GTEST_OUTPUT=xml:PATH or XML_OUTPUT_FILE when set");
+  app->footer(help_footer("flowid suite --strategy token+recheck --junit suite.xml",
+                          "0 every run passed; 1 a golden verdict differs, a call is off-script or an expectation\n"
+                          "fails; 2 usage; 3 fixtures unreadable (FLOWID_FIXTURES not a folder included) or the\n"
+                          "report could not be written. The largest applicable code wins."));
   return {app, [options] { return run_suite(*options); }};
 }
 

@@ -1,5 +1,5 @@
 // `flowid fuzz`: property-based fault injection against a resolver or launcher strategy
-// (DESIGN §3; docs/fuzzing.md). Cases are generated schedules (harness/fuzz/); the oracle's
+// (docs/model.md, docs/fuzzing.md). Cases are generated schedules (harness/fuzz/); the oracle's
 // invariants are the properties. A run
 //   1. replays the counterexample corpus first (the bundled fixtures/counterexamples and any
 //      --corpus DIR), like a regression database;
@@ -33,6 +33,7 @@
 
 #include "cli/commands.h"
 #include "cli/fuzz_rapidcheck.h"
+#include "cli/output.h"
 #include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
@@ -177,7 +178,7 @@ class Campaign {
       }
     }
     for (auto& t : threads) t.join();
-    if (progress_) fmt::print(stderr, "\r\033[K");
+    if (progress_ && terminal_) fmt::print(stderr, "\r\033[K");
     report_.seconds = elapsed();
     return std::move(report_);
   }
@@ -292,21 +293,33 @@ class Campaign {
     }
   }
 
+  // On a terminal: one line redrawn in place four times a second. Elsewhere (a CI log): a plain
+  // line every kPlainProgressSeconds, so the log holds a readable history, not control codes.
   void print_progress() {
     std::lock_guard lock(mutex_);
     const double t = elapsed();
+    if (!terminal_) {
+      if (t < next_plain_progress_) return;
+      next_plain_progress_ = t + kPlainProgressSeconds;
+    }
     const uint64_t cases = report_.tally.cases;
-    std::string line = fmt::format("\r\033[K[{:6.1f}s] {} cases ({:.0f}/s) {} failing |", t, cases,
-                                   t > 0 ? static_cast<double>(cases) / t : 0.0, report_.tally.failed);
+    const std::string budget = budget_.seconds ? fmt::format("{:.1f}s of {:.0f}s", t, *budget_.seconds)
+                                               : fmt::format("{:.1f}s, {} of {} cases", t, cases, budget_.cases.value_or(0));
+    std::string line = fmt::format("{}flowid fuzz: {}: {} cases ({:.0f}/s) {} failing |", terminal_ ? "\r\033[K" : "",
+                                   budget, cases, t > 0 ? static_cast<double>(cases) / t : 0.0, report_.tally.failed);
     for (int i = 0; i < fuzz::kFaultCount; ++i) {
       if (!fuzz::contains(plan_, fuzz::fault_at(i))) continue;
       const auto index = static_cast<std::size_t>(i);
       line += fmt::format(" {}{}{}", fuzz::fault_id(fuzz::fault_at(i)), report_.found[index] ? "!" : ":",
                           report_.tally.faults[index].cases_injected);
     }
-    fmt::print(stderr, "{}", line);
+    fmt::print(stderr, "{}{}", line, terminal_ ? "" : "\n");
     std::fflush(stderr);
   }
+
+  static constexpr double kPlainProgressSeconds = 10;
+  const bool terminal_ = ::isatty(2) == 1;
+  double next_plain_progress_ = 0;
 
   fuzz::CampaignOptions options_;
   FaultSet plan_;
@@ -328,19 +341,30 @@ class Campaign {
   CampaignReport report_;
 };
 
-std::string default_corpus_dir() { return replay::default_fixtures_dir() + "/counterexamples"; }
+// The bundled counterexamples; nullopt (with *error) when FLOWID_FIXTURES names no folder.
+std::optional<std::string> default_corpus_dir(std::string* error) {
+  auto dir = fixtures_dir(error);
+  if (!dir) return std::nullopt;
+  return *dir + "/counterexamples";
+}
 
-// Loads the corpus folders; missing default corpus is fine, a missing --corpus is an error.
+// Loads the corpus folders. A --corpus folder that does not exist is an error (a typo must not
+// silently skip the regression corpus), and so is FLOWID_FIXTURES naming no folder; the bundled
+// corpus may be absent (an installed flowid without fixtures).
 bool load_corpora(const FuzzOptions& options, std::vector<scenario::Scenario>& corpus, std::string* error) {
   std::vector<std::pair<std::string, bool>> dirs;
-  if (!options.no_default_corpus) dirs.emplace_back(default_corpus_dir(), false);
+  if (!options.no_default_corpus) {
+    auto bundled = default_corpus_dir(error);
+    if (!bundled) return false;
+    dirs.emplace_back(*bundled, false);
+  }
   for (const auto& d : options.corpus_dirs) dirs.emplace_back(d, true);
   for (const auto& [dir, required] : dirs) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {
       if (!required) continue;
-      // A user corpus that does not exist yet is created by --out; nothing to replay.
-      continue;
+      *error = fmt::format("--corpus {}: no such folder", dir);
+      return false;
     }
     auto loaded = replay::load_corpus(dir, error);
     if (!loaded) return false;
@@ -508,7 +532,10 @@ std::string report_json(const CampaignReport& report) {
 
 SuiteReport suite_of(const CampaignReport& report) {
   SuiteReport suite;
+  suite.kind = "fuzz";
   suite.title = fmt::format("flowid fuzz {}", report.strategy);
+  suite.classname = fmt::format("flowid.fuzz.{}", plugin::file_safe_name(report.strategy));
+  suite.seconds = report.seconds;
   for (const auto& c : report.corpus) {
     if (!c.applicable) continue;
     CaseReport r;
@@ -528,6 +555,16 @@ SuiteReport suite_of(const CampaignReport& report) {
                                        f->counterexample.reproduce));
       r.seconds = f->seconds;
     }
+    suite.cases.push_back(std::move(r));
+  }
+  if (report.baseline) {
+    // A violation that needs no fault at all: a weakness of the strategy, counted like any other.
+    const auto& b = *report.baseline;
+    CaseReport r;
+    r.name = "baseline (no fault)";
+    r.failures.push_back(fmt::format("{} (reproduce: {})", b.counterexample.shrink.verdict.first_violation,
+                                     b.counterexample.reproduce));
+    r.seconds = b.seconds;
     suite.cases.push_back(std::move(r));
   }
   for (const auto& d : report.determinism_failures) {
@@ -593,7 +630,7 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
   fmt::print("case {} (seed {}, case seed {}): {} steps, faults {}\n", k, campaign.seed, record.seed,
              fuzz::schedule_size(record.generated.scenario), fuzz::format_fault_set(record.generated.injected));
   if (!record.verdict.ran()) {
-    fmt::print(stderr, "flowid fuzz: the generated case does not run (a flowid bug): {}\n", record.verdict.error);
+    print_error("fuzz", "the generated case does not run (a flowid bug): {}", record.verdict.error);
     return kExitInternal;
   }
   if (!record.verdict.failed()) {
@@ -622,7 +659,7 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
              cx.shrink.runs, fuzz::format_fault_set(cx.credited), scenario::format_scenario(cx.shrink.shrunk.scenario));
   fmt::print("reproduce: {}\n", cx.reproduce);
   if (f.files) fmt::print("scenario: {}\ntrace: {}\n", f.files->scenario_path, f.files->trace_path);
-  if (!f.write_error.empty()) fmt::print(stderr, "flowid fuzz: {}\n", f.write_error);
+  if (!f.write_error.empty()) print_error("fuzz", "{}", f.write_error);
   return kExitFindings;
 }
 
@@ -631,11 +668,11 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
 int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOptions& campaign, const Budget& budget) {
   constexpr uint64_t kDefaultCases = 10000;
   if (options.matrix || options.single_case || options.jobs > 1) {
-    fmt::print(stderr, "flowid fuzz: --engine rapidcheck runs one property on one thread (no --matrix, --case, --jobs)\n");
+    print_error("fuzz", "--engine rapidcheck runs one property on one thread (no --matrix, --case, --jobs)");
     return kExitUsage;
   }
   if (budget.seconds && options.budget != "30s") {
-    fmt::print(stderr, "flowid fuzz: --engine rapidcheck takes a case budget (--budget 5000cases), not a duration\n");
+    print_error("fuzz", "--engine rapidcheck takes a case budget (--budget 5000cases), not a duration");
     return kExitUsage;
   }
   RapidcheckRun run;
@@ -649,7 +686,7 @@ int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOption
   run.expect_all = options.expect_all;
   std::string error;
   if (!load_corpora(options, run.corpus, &error)) {
-    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    print_error("fuzz", "{}", error);
     return kExitInputError;
   }
   return run_fuzz_rapidcheck(run);
@@ -661,23 +698,27 @@ int run_fuzz(const FuzzOptions& options) {
   const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({options.strategy, options.launcher});
   auto strategy = strategy_of(options, pool.get(), &error);
   if (!strategy) {
-    fmt::print(stderr, "flowid fuzz: {}\n", error);
-    return kExitUsage;
+    print_error("fuzz", "{}", error);
+    // A plugin that does not load is an input error (exit 3), as in replay and matrix.
+    const std::string& name = options.launcher.empty() ? options.strategy : options.launcher;
+    return plugin::looks_like_plugin_path(name) ? kExitInputError : kExitUsage;
   }
+  const std::string junit_path =
+      options.junit_path.empty() ? junit_path_from_environment("flowid-fuzz") : options.junit_path;
   auto faults = fuzz::parse_fault_list(options.faults, &error);
   if (!faults) {
-    fmt::print(stderr, "flowid fuzz: --faults: {}\n", error);
+    print_error("fuzz", "--faults: {}", error);
     return kExitUsage;
   }
   const FaultSet plan = *faults & (strategy->launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
   if (plan == 0) {
-    fmt::print(stderr, "flowid fuzz: none of {} applies to a {} (resolvers: F1-F10; launchers: F5, F8, F11)\n",
+    print_error("fuzz", "none of {} applies to a {} (resolvers: F1-F10; launchers: F5, F8, F11)",
                options.faults, strategy->launcher ? "launcher" : "resolver");
     return kExitUsage;
   }
   auto budget = parse_budget(options.budget);
   if (!budget) {
-    fmt::print(stderr, "flowid fuzz: --budget '{}': expected a duration (30s, 500ms, 2m) or a case count (10000)\n",
+    print_error("fuzz", "--budget '{}': expected a duration (30s, 500ms, 2m) or a case count (10000)",
                options.budget);
     return kExitUsage;
   }
@@ -698,7 +739,7 @@ int run_fuzz(const FuzzOptions& options) {
   CampaignReport corpus_report;
   std::vector<scenario::Scenario> corpus;
   if (!load_corpora(options, corpus, &error)) {
-    fmt::print(stderr, "flowid fuzz: {}\n", error);
+    print_error("fuzz", "{}", error);
     return kExitInputError;
   }
   std::vector<fuzz::CorpusVerdict> corpus_verdicts;
@@ -720,12 +761,12 @@ int run_fuzz(const FuzzOptions& options) {
   } else {
     print_human(report, campaign);
   }
-  if (!options.junit_path.empty() && !write_junit(suite_of(report), options.junit_path, &error)) {
-    fmt::print(stderr, "flowid fuzz: {}\n", error);
-    return kExitInputError;
+  const int exit_code = !report.invalid_cases.empty() ? kExitInternal : any_problem(report) ? kExitFindings : kExitOk;
+  if (!junit_path.empty() && !write_junit(suite_of(report), junit_path, &error)) {
+    print_error("fuzz", "{}", error);
+    return std::max(exit_code, static_cast<int>(kExitInputError));
   }
-  if (!report.invalid_cases.empty()) return kExitInternal;
-  return any_problem(report) ? kExitFindings : kExitOk;
+  return exit_code;
 }
 
 // ---- --matrix
@@ -742,18 +783,33 @@ int run_matrix_mode(const FuzzOptions& options) {
   std::string error;
   auto budget = parse_budget(options.budget);
   if (!budget) {
-    fmt::print(stderr, "flowid fuzz: --budget '{}': expected a duration or a case count\n", options.budget);
+    print_error("fuzz", "--budget '{}': expected a duration or a case count", options.budget);
     return kExitUsage;
   }
   // The matrix is a deterministic table unless a time budget is asked for explicitly.
   if (options.budget == "30s") budget = Budget{std::nullopt, kMatrixDefaultCases};
   auto faults = fuzz::parse_fault_list(options.faults, &error);
   if (!faults) {
-    fmt::print(stderr, "flowid fuzz: --faults: {}\n", error);
+    print_error("fuzz", "--faults: {}", error);
     return kExitUsage;
   }
   const uint64_t seed = options.seed.value_or(1);
-  const std::string expectations_dir = options.corpus_dirs.empty() ? default_corpus_dir() : options.corpus_dirs.front();
+  std::string expectations_dir;
+  if (options.corpus_dirs.empty()) {
+    auto bundled = default_corpus_dir(&error);
+    if (!bundled) {
+      print_error("fuzz", "{}", error);
+      return kExitInputError;
+    }
+    expectations_dir = *bundled;
+  } else {
+    expectations_dir = options.corpus_dirs.front();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(expectations_dir, ec)) {
+      print_error("fuzz", "--corpus {}: no such folder", expectations_dir);
+      return kExitInputError;
+    }
+  }
   std::vector<MatrixCell> cells;
   auto add_row = [&](std::string_view name, bool launcher) {
     if (!options.strategy.empty() && options.strategy != name) return;
@@ -882,7 +938,7 @@ int run_matrix_mode(const FuzzOptions& options) {
     fmt::print("\nseed {}; each cell: one fault, cases until the first violation (shrunk size), or none in N cases\n", seed);
   }
   std::fflush(stdout);
-  for (const auto& m : mismatches) fmt::print(stderr, "flowid fuzz --matrix: {}\n", m);
+  for (const auto& m : mismatches) print_error("fuzz --matrix", "{}", m);
   return mismatches.empty() ? kExitOk : kExitFindings;
 }
 
@@ -896,19 +952,23 @@ Subcommand add_fuzz(CLI::App& parent) {
   for (auto name : resolver_names()) resolvers += (resolvers.empty() ? "" : ", ") + std::string(name);
   std::string launchers;
   for (auto name : launcher_names()) launchers += (launchers.empty() ? "" : ", ") + std::string(name);
-  app->add_option("--strategy,--resolver", options->strategy,
-                  "Resolver strategy under test (default token+recheck): " + resolvers +
-                      ", or a plugin file (./libmine.so, docs/plugins.md)");
+  CLI::Option* strategy =
+      app->add_option("--strategy,--resolver", options->strategy,
+                      "Resolver strategy under test (default token+recheck): " + resolvers +
+                          ", or a plugin file (./libmine.so, docs/plugins.md)");
   app->add_option("--launcher", options->launcher,
-                  "Launcher strategy under test instead: " + launchers + ", or a launcher plugin file");
+                  "Launcher strategy under test instead: " + launchers + ", or a launcher plugin file")
+      ->excludes(strategy);
   app->add_option("--faults", options->faults,
                   "Fault plan: F1,F3 or names (pid-reuse, exit-race, sandbox-eperm, exec-after-flow, "
                   "replaced-on-disk, delegation, malformed-token, transient-failure, zombie, same-name, "
                   "launch-toctou), or all / resolver / launcher (default all)");
   app->add_option("--budget", options->budget, "Time (30s, 500ms, 2m) or number of cases (10000); default 30s");
-  app->add_option("--seed", options->seed, "Run seed (default: from the clock, printed)");
-  app->add_option("--case", options->single_case, "Run only case K of --seed (reproduce a finding)");
-  app->add_option("-j,--jobs", options->jobs, "Threads (each with its own worlds); case K always uses the same seed");
+  CLI::Option* seed = app->add_option("--seed", options->seed, "Run seed (default: from the clock, printed)");
+  app->add_option("--case", options->single_case, "Run only case K of --seed (reproduce a finding; needs --seed)")
+      ->needs(seed);
+  app->add_option("-j,--jobs", options->jobs, "Threads (each with its own worlds); case K always uses the same seed")
+      ->check(CLI::Range(uint32_t{1}, kJobsMax));
   app->add_option("--corpus", options->corpus_dirs,
                   "Counterexample folder replayed first (repeatable; the bundled fixtures/counterexamples always is)");
   app->add_flag("--no-default-corpus", options->no_default_corpus, "Do not replay fixtures/counterexamples");
@@ -918,7 +978,9 @@ Subcommand add_fuzz(CLI::App& parent) {
   app->add_flag("--matrix", options->matrix,
                 "Every reference strategy x every fault (one fault per cell; default budget 3000 cases per cell); "
                 "Markdown table, or --json");
-  app->add_flag("--progress", options->progress, "Live progress line on stderr even when it is not a terminal");
+  app->add_flag("--progress", options->progress,
+                "Progress on stderr even when it is not a terminal: then a plain line every 10 s with the "
+                "time or cases spent of the budget");
   app->add_flag("--no-swarm", options->no_swarm, "Enable every planned fault in every case (default: swarm subsets)");
   app->add_flag("--keep-going", options->keep_going, "Do not stop once every planned fault has a violation");
   app->add_flag("--expect-all", options->expect_all,
@@ -930,10 +992,13 @@ Subcommand add_fuzz(CLI::App& parent) {
       ->check(CLI::IsMember({"default", "rapidcheck"}))
       ->capture_default_str();
   app->add_option("--shrink-runs", options->shrink_runs, "Bound on candidate runs while shrinking one case (default 3000)");
-  app->footer(
-      "Exit code 1 when a violation was found, a corpus entry regressed or determinism failed;\n"
-      "with --matrix, when a cell differs from fixtures/counterexamples (a cell is expected to find a\n"
-      "violation exactly when STRATEGY--FN.scenario exists there). docs/fuzzing.md has the details.");
+  app->footer(help_footer(
+      "flowid fuzz --strategy token+pid-fallback --budget 10s --seed 1",
+      "0 no violation; 1 a violation was found, a corpus entry regressed or determinism failed (with\n"
+      "--matrix: a cell differs from fixtures/counterexamples, where a cell is expected to find a\n"
+      "violation exactly when STRATEGY--FN.scenario exists); 2 usage; 3 a plugin, a --corpus folder or\n"
+      "FLOWID_FIXTURES could not be read, or the report could not be written; 70 a generated case did\n"
+      "not run (a flowid bug). The largest applicable code wins. docs/fuzzing.md has the details."));
   return {app, [options] { return options->matrix ? run_matrix_mode(*options) : run_fuzz(*options); }};
 }
 

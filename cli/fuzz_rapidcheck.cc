@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
 #include "proptest/rc_model.h"
@@ -25,7 +26,7 @@ std::string json_text(std::string_view text) {
 
 int run_fuzz_rapidcheck(const RapidcheckRun& run) {
   if (run.cases > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
-    fmt::print(stderr, "flowid fuzz: --budget: at most {} cases with --engine rapidcheck\n",
+    print_error("fuzz", "--budget: at most {} cases with --engine rapidcheck",
                std::numeric_limits<int>::max());
     return kExitUsage;
   }
@@ -55,7 +56,7 @@ int run_fuzz_rapidcheck(const RapidcheckRun& run) {
   proptest::RcResult result = proptest::check_with_rapidcheck(options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.error.empty()) {
-    fmt::print(stderr, "flowid fuzz: {}\n", result.error);
+    print_error("fuzz", "{}", result.error);
     return result.error.starts_with("model bug") ? kExitInternal : kExitUsage;
   }
 
@@ -103,7 +104,7 @@ int run_fuzz_rapidcheck(const RapidcheckRun& run) {
     fmt::print("no violation in {} cases ({:.1f} s, {:.0f} cases/s)\n", result.cases_passed, seconds,
                seconds > 0 ? result.cases_passed / seconds : 0.0);
   }
-  if (!write_error.empty()) fmt::print(stderr, "flowid fuzz: {}\n", write_error);
+  if (!write_error.empty()) print_error("fuzz", "{}", write_error);
   return result.failed || !regressions.empty() ? kExitFindings : kExitOk;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include <cerrno>
@@ -20,6 +21,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/report.h"
 #include "import/import.h"
 
 namespace flowid::cli {
@@ -141,6 +144,14 @@ int run_import_command(const ImportCliOptions& options) {
       return kExitUsage;
     }
   }
+  if (auto error = output_names_input(options.output, options.inputs); !error.empty()) {
+    print_error("import", "{}", error);
+    return kExitUsage;
+  }
+  if (std::count(options.inputs.begin(), options.inputs.end(), "-") > 1) {
+    print_error("import", "'-' (standard input) may be given once");
+    return kExitUsage;
+  }
   install_stop_handlers();
   std::vector<std::unique_ptr<OpenInput>> opened;
   std::vector<import::InputSpec> specs;
@@ -150,7 +161,7 @@ int run_import_command(const ImportCliOptions& options) {
     auto input = std::make_unique<OpenInput>();
     std::string error;
     if (!open_input(name, *input, &error)) {
-      fmt::print(stderr, "flowid import: {}\n", error);
+      print_error("import", "{}", error);
       return kExitInputError;
     }
     import::InputSpec spec{name, forced.value_or(import::Format::kEslogger)};
@@ -200,7 +211,14 @@ int run_import_command(const ImportCliOptions& options) {
 
   trace::WriterOptions writer_options;
   writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
-  std::string output = options.output;
+  // The trace is written beside its target and renamed into place once finished (also after an
+  // interrupt or a bad record: it is then a finished trace holding everything before). A
+  // streaming import (an input that is a pipe or a terminal) writes the target in place instead:
+  // its events reach the file while it waits for more, and a reader may watch it grow.
+  bool streaming = false;
+  for (const auto& input : opened) streaming = streaming || input->size_bytes == 0;
+  PendingOutput pending(options.output, streaming);
+  std::string output = pending.temp_path();
   // `const` first: clang-format 14 reads a statement that starts with `import::` and holds a lambda
   // as a C++20 module import, and mangles it.
   const import::WriterFactory factory = [&output, &writer_options](const trace::TraceHeader& header,
@@ -259,6 +277,13 @@ int run_import_command(const ImportCliOptions& options) {
     print_counts("things not mapped as recorded (inferred or left absent)",
                  stats.unmapped_by_reason);
   }
+  if (status != import::ImportStatus::kOutputFailed) {
+    std::string error;
+    if (!pending.commit(&error)) {
+      print_error("import", "{}", error);
+      return kExitInputError;
+    }
+  }
   if (g_interrupted != 0) {
     fmt::print(stderr,
                "flowid import: interrupted; {} holds everything read before (finished, with "
@@ -277,7 +302,7 @@ int run_import_command(const ImportCliOptions& options) {
       return kExitDamagedInput;
     case import::ImportStatus::kUnreadable:
     case import::ImportStatus::kOutputFailed:
-      fmt::print(stderr, "flowid import: {}\n", stats.error.value_or("error"));
+      print_error("import", "{}", stats.error.value_or("error"));
       return kExitInputError;
   }
   return kExitInternal;
@@ -290,9 +315,13 @@ Subcommand add_import(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "import", "Import field traces (eslogger, NEFilterFlow log, Tetragon, auditd) into a trace");
   app->add_option("INPUT", options->inputs,
-                  "Input files ('-' for stdin); several are merged by timestamp")
+                  "Input files ('-': standard input, e.g. eslogger exec exit | flowid import - -o t.trace); several are "
+                  "merged by timestamp")
       ->required();
-  app->add_option("-o,--output", options->output, "Output trace file")->required();
+  app->add_option("-o,--output", options->output,
+                  "Output trace file (written beside it and renamed into place when finished; never one of "
+                  "the inputs)")
+      ->required();
   app->add_option("--format", options->format,
                   "eslogger | nefilterflow | tetragon | auditd (default: detected per input)");
   app->add_flag("--lenient", options->lenient,
@@ -300,14 +329,16 @@ Subcommand add_import(CLI::App& parent) {
                 "stopping at the first");
   app->add_flag("-q,--quiet", options->quiet, "No progress and no summary unless something failed");
   app->add_flag("!--no-zstd", options->zstd, "Write uncompressed chunks");
-  app->footer(
+  app->footer(help_footer(
+      "flowid import capture.jsonl -o field.trace && flowid replay field.trace",
+      "0 ok (lenient skips are listed on stderr); 2 usage (an output naming an input included);\n"
+      "3 unreadable input, unknown format or unwritable output; 4 strict mode stopped at a bad record\n"
+      "(the trace is finished with everything before it); 128+N interrupted by signal N (the trace is\n"
+      "finished). See docs/importers.md.",
       "Format detection looks at the first non-empty lines that do not start with '#':\n"
       "JSON with process_exec/exit/connect/close/kprobe/listen keys -> tetragon; JSON with\n"
       "event_type and audit_token or schema_version -> eslogger; 'type=X msg=audit(' ->\n"
-      "auditd; a `log` timestamp line -> nefilterflow.\n"
-      "Exit codes: 0 ok (lenient skips are listed on stderr), 2 usage, 3 unreadable input,\n"
-      "unknown format or unwritable output, 4 strict mode stopped at a bad record (the trace\n"
-      "is finished with everything before it). See docs/importers.md.");
+      "auditd; a `log` timestamp line -> nefilterflow."));
   return {app, [options] { return run_import_command(*options); }};
 }
 

@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/report.h"
 #include "cli/trace_io.h"
 #include "harness/event_format.h"
 
@@ -18,7 +20,32 @@ struct InspectOptions {
   std::vector<uint64_t> flows;
   uint64_t limit = 0;
   bool no_header = false;
+  bool header_only = false;
 };
+
+// The header as one JSON object (docs/schemas/header.schema.json). resolver_config is an array of
+// {key, value} pairs: keys may repeat and their order is kept.
+nlohmann::ordered_json header_json(const trace::TraceHeader& h, const std::string& path) {
+  nlohmann::ordered_json config = nlohmann::ordered_json::array();
+  for (const auto& [key, value] : h.resolver_config) config.push_back({{"key", key}, {"value", value}});
+  return {
+      {"report", "header"},
+      {"path", path},
+      {"format_version", h.format_version},
+      {"recorder", h.recorder},
+      {"host", h.host},
+      {"os", h.os},
+      {"clock", h.clock},
+      {"time_unit_ns", h.time_unit_ns},
+      {"start_wall_time_ns", h.start_wall_time_ns},
+      {"caller",
+       {{"sandboxed", h.caller.sandboxed},
+        {"root", h.caller.root},
+        {"uid", h.caller.uid},
+        {"description", h.caller.description}}},
+      {"resolver_config", config},
+  };
+}
 
 // The flow an event belongs to, if any (flows, lookups and verdicts carry one).
 std::optional<uint64_t> flow_of(const Event& event) {
@@ -48,7 +75,7 @@ int run_inspect(const InspectOptions& options) {
   for (const auto& name : options.kinds) {
     auto kind = parse_event_kind(name);
     if (!kind) {
-      fmt::print(stderr, "flowid inspect: unknown event kind '{}' (kinds: {})\n", name,
+      print_error("inspect", "unknown event kind '{}' (kinds: {})", name,
                  "spawn, exec, exit, file, flow, lookup, verdict, marker, dropped");
       return kExitUsage;
     }
@@ -57,6 +84,14 @@ int run_inspect(const InspectOptions& options) {
 
   auto reader = open_trace(options.path);
   if (!reader) return kExitInputError;
+  if (options.header_only) {
+    if (options.json) {
+      print_json(header_json(reader->header(), options.path));
+    } else {
+      print_header(reader->header(), options.path);
+    }
+    return kExitOk;
+  }
   if (!options.json && !options.no_header) print_header(reader->header(), options.path);
 
   Event event;
@@ -104,7 +139,7 @@ Subcommand add_inspect(CLI::App& parent) {
   auto options = std::make_shared<InspectOptions>();
   CLI::App* app = parent.add_subcommand(
       "inspect", "Print the events of a trace: one line each, or one JSON object each (--json)");
-  app->add_option("TRACE", options->path, "Trace file")->required();
+  app->add_option("TRACE", options->path, "Trace file ('-': standard input)")->required();
   app->add_flag("--json", options->json, "One JSON object per event (JSON Lines) on stdout");
   app->add_option("--kind", options->kinds,
                   "Only these event kinds (spawn, exec, exit, file, flow, lookup, verdict, "
@@ -114,9 +149,13 @@ Subcommand add_inspect(CLI::App& parent) {
       ->delimiter(',');
   app->add_option("--limit", options->limit, "Stop after this many events (0 = all)");
   app->add_flag("--no-header", options->no_header, "Human output without the trace header");
-  app->footer(
-      "Problems in the trace (cut short, damaged chunks) go to stderr with the byte offset;\n"
-      "every readable event is still printed. Exit code 4 when the trace was not clean.");
+  app->add_flag("--header", options->header_only,
+                "Only the trace header (with --json: one object, docs/schemas/header.schema.json)");
+  app->footer(help_footer(
+      "flowid sample -o s.trace && flowid inspect --kind lookup --flow 2 s.trace",
+      "0 the trace is clean; 2 usage; 3 the trace could not be read at all, or standard output could\n"
+      "not be written; 4 the trace was cut short or damaged (every readable event is still printed).",
+      "Problems in the trace (cut short, damaged chunks) go to stderr with the byte offset."));
   return {app, [options] { return run_inspect(*options); }};
 }
 

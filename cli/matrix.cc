@@ -1,5 +1,5 @@
 // `flowid matrix`: every reference strategy against every fault scenario, as a strategy x fault
-// table (DESIGN §3). Each cell is the worst outcome over the scenarios that exercise that fault —
+// table (docs/model.md). Each cell is the worst outcome over the scenarios that exercise that fault —
 // correct, downgraded (labelled unverified, gone or unknown; or a launch refused safely),
 // MISATTRIBUTED, BYPASSED or CRASHED — with the scenario that produced it. Scenarios carry their
 // expected cells; a cell that differs from its expectation fails the run (exit 1), and so does a
@@ -11,6 +11,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/scenario.h"
 #include "harness/strategies/catalog.h"
@@ -136,6 +138,13 @@ void print_json(const std::vector<StrategyRow>& rows, const std::vector<RunRecor
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
+// A lookup as a line of its own: the event line without its time stamp ("lookup flow 3 ...").
+std::string lookup_line(const Lookup& lookup) {
+  const std::string line = format_event_line(Event{0, lookup});
+  const auto at = line.find("lookup");
+  return at == std::string::npos ? line : line.substr(at);
+}
+
 void print_run_details(const RunRecord& run) {
   fmt::print("{} x {}: {}\n", run.scenario, run.strategy, name_of(run.result.cell));
   for (const auto& flow : run.result.flows) {
@@ -145,28 +154,43 @@ void print_run_details(const RunRecord& run) {
                check.attribution.identity ? describe_identity(*check.attribution.identity) : "no identity",
                check.attribution.method.empty() ? "-" : check.attribution.method, "",
                name_of(check.verdict.decision), check.verdict.rule);
-    for (const auto& l : check.lookups) fmt::print("      {}\n", format_event_line(Event{0, l}).substr(18));
+    for (const auto& l : check.lookups) fmt::print("      {}\n", lookup_line(l));
     for (const auto& f : check.findings) fmt::print("    ! {}\n", describe(f));
   }
   for (const auto& launch : run.result.launches) {
     const auto& check = launch.check;
     fmt::print("  launch {}: {} via {}\n", launch.path, check.result.launched ? "launched" : "refused",
                check.result.method);
-    for (const auto& l : check.lookups) fmt::print("      {}\n", format_event_line(Event{0, l}).substr(18));
+    for (const auto& l : check.lookups) fmt::print("      {}\n", lookup_line(l));
     for (const auto& f : check.findings) fmt::print("    ! {}\n", describe(f));
   }
 }
 
 int run_matrix(const MatrixOptions& options) {
-  std::string dir = options.scenarios_dir.empty()
-                        ? replay::default_fixtures_dir() + "/scenarios"
-                        : options.scenarios_dir;
+  std::string dir = options.scenarios_dir;
+  if (dir.empty()) {
+    std::string error;
+    auto fixtures = fixtures_dir(&error);
+    if (!fixtures) {
+      print_error("matrix", "{}", error);
+      return kExitInputError;
+    }
+    dir = *fixtures + "/scenarios";
+  }
+  // "-": one scenario on standard input.
+  std::string stdin_error;
+  InputPath input = InputPath::resolve(dir, &stdin_error);
+  if (input.path().empty()) {
+    print_error("matrix", "{}", stdin_error);
+    return kExitInputError;
+  }
+  dir = input.path();
   // One scenario file (the natural way to look at one counterexample) or a folder of them.
   std::error_code file_error;
   auto files = std::filesystem::is_regular_file(dir, file_error) ? std::vector<std::string>{dir}
                                                                  : replay::scenario_files(dir);
   if (files.empty()) {
-    fmt::print(stderr, "flowid matrix: {}: no *.scenario files\n", dir);
+    print_error("matrix", "{}: no *.scenario files", dir);
     return kExitInputError;
   }
   std::vector<scenario::Scenario> scenarios;
@@ -174,7 +198,7 @@ int run_matrix(const MatrixOptions& options) {
     std::string error;
     auto s = replay::load_scenario(file, &error);
     if (!s) {
-      fmt::print(stderr, "flowid matrix: {}\n", error);
+      print_error("matrix", "{}", error);
       return kExitInputError;
     }
     scenarios.push_back(std::move(*s));
@@ -199,7 +223,7 @@ int run_matrix(const MatrixOptions& options) {
       std::string error;
       auto module = plugin::load_plugin(name, &error);
       if (!module) {
-        fmt::print(stderr, "flowid matrix: {}\n", error);
+        print_error("matrix", "{}", error);
         return kExitInputError;
       }
       rows.push_back({name, false, {}});
@@ -207,7 +231,7 @@ int run_matrix(const MatrixOptions& options) {
       continue;
     }
     if (!make_resolver(name) && !make_launcher(name)) {
-      fmt::print(stderr, "flowid matrix: unknown strategy '{}'\n", name);
+      print_error("matrix", "unknown strategy '{}'", name);
       return kExitUsage;
     }
   }
@@ -217,14 +241,14 @@ int run_matrix(const MatrixOptions& options) {
       // A launcher plugin (--launcher ./libmine.so): its launcher row only.
       std::string error;
       if (!plugin::load_launcher_plugin(name, &error)) {
-        fmt::print(stderr, "flowid matrix: {}\n", error);
+        print_error("matrix", "{}", error);
         return kExitInputError;
       }
       rows.push_back({name, true, {}});
       continue;
     }
     if (!make_launcher(name)) {
-      fmt::print(stderr, "flowid matrix: unknown launcher '{}'\n", name);
+      print_error("matrix", "unknown launcher '{}'", name);
       return kExitUsage;
     }
   }
@@ -246,7 +270,7 @@ int run_matrix(const MatrixOptions& options) {
         std::string error;
         auto launcher = launcher_for(row.name, pool.get(), &error);  // checked above.
         if (!launcher) {
-          fmt::print(stderr, "flowid matrix: {}\n", error);
+          print_error("matrix", "{}", error);
           return kExitInputError;
         }
         run.result = scenario::run_launcher(s, *launcher);
@@ -254,13 +278,13 @@ int run_matrix(const MatrixOptions& options) {
         std::string error;
         auto resolver = resolver_for(row.name, pool.get(), &error);  // checked above.
         if (!resolver) {
-          fmt::print(stderr, "flowid matrix: {}\n", error);
+          print_error("matrix", "{}", error);
           return kExitInputError;
         }
         run.result = scenario::run_resolver(s, *resolver);
       }
       if (!run.result.ok()) {
-        fmt::print(stderr, "flowid matrix: {} (strategy {})\n", run.result.error, row.name);
+        print_error("matrix", "{} (strategy {})", run.result.error, row.name);
         return kExitInputError;
       }
       for (const auto& e : s.expectations) {
@@ -318,7 +342,8 @@ Subcommand add_matrix(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "matrix", "Run every strategy against every fault scenario; print the strategy x fault table");
   app->add_option("--scenarios", options->scenarios_dir,
-                  "A .scenario file, or a folder of them (default: the bundled fixtures/scenarios)");
+                  "A .scenario file ('-': standard input), or a folder of them (default: the bundled "
+                  "fixtures/scenarios, or $FLOWID_FIXTURES/scenarios)");
   app->add_option("--strategy,--resolver", options->strategies,
                   "Only these strategies (repeat or comma-separate); a plugin file (./libmine.so) adds its resolver "
                   "row, and its launcher row when it has a launch entry")
@@ -328,7 +353,12 @@ Subcommand add_matrix(CLI::App& parent) {
       ->delimiter(',');
   app->add_flag("--json", options->json, "One JSON object: cells, every run with its findings, mismatches");
   app->add_flag("-v,--verbose", options->verbose, "Also show each run's lookups, claims and findings");
-  app->footer("Exit code 1 when a scenario's `expect` line is not met.");
+  app->footer(help_footer(
+      "flowid matrix --scenarios fixtures/scenarios/f01_pid_reuse.scenario -v",
+      "0 every expectation met; 1 a scenario's `expect` line is not met, or a strategy without one\n"
+      "(a plugin) violates an invariant; 2 usage (an unknown strategy included); 3 a scenario, plugin\n"
+      "or FLOWID_FIXTURES could not be read, or standard output could not be written. The largest\n"
+      "applicable code wins."));
   return {app, [options] { return run_matrix(*options); }};
 }
 

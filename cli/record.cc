@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/report.h"
 #include "harness/filter.h"
 #include "recorder/recorder.h"
 
@@ -48,10 +50,11 @@ int exit_code_for(const recorder::RecordResult& result) {
   switch (result.error) {
     case recorder::RecordError::kNone: break;
     case recorder::RecordError::kCommandNotFound:
+      return kExitRecordCommandNotFound;
     case recorder::RecordError::kSeccompUnavailable:
     case recorder::RecordError::kOutput:
     case recorder::RecordError::kSetup:
-      return kExitInputError;
+      return kExitRecordFailed;
   }
   if (!result.command_finished) return 128 + SIGTERM;
   if (WIFEXITED(result.wait_status)) return WEXITSTATUS(result.wait_status);
@@ -65,8 +68,8 @@ int run_record(const RecordCliOptions& options) {
   recorder::RecordResult result;
   if (options.system) {
     if (!options.command.empty() || !options.rules_path.empty() || options.enforce) {
-      fmt::print(stderr, "flowid record: --system takes no command, --rules or --enforce\n");
-      return kExitUsage;
+      print_error("record", "--system takes no command, --rules or --enforce");
+      return kExitRecordFailed;
     }
     recorder::SystemOptions system;
     system.output_path = options.output;
@@ -78,11 +81,11 @@ int run_record(const RecordCliOptions& options) {
     if (options.command.empty()) {
       fmt::print(stderr, "flowid record: no command (usage: flowid record [-o FILE] -- COMMAND "
                          "[ARGS...])\n");
-      return kExitUsage;
+      return kExitRecordFailed;
     }
     if (options.enforce && options.rules_path.empty()) {
-      fmt::print(stderr, "flowid record: --enforce needs --rules FILE\n");
-      return kExitUsage;
+      print_error("record", "--enforce needs --rules FILE");
+      return kExitRecordFailed;
     }
     recorder::RecordOptions record;
     record.command = options.command;
@@ -101,8 +104,8 @@ int run_record(const RecordCliOptions& options) {
       RuleError error;
       auto rules = load_rules(options.rules_path, &error);
       if (!rules) {
-        fmt::print(stderr, "flowid record: {}\n", error.describe());
-        return kExitInputError;
+        print_error("record", "{}", error.describe());
+        return kExitRecordFailed;
       }
       record.rules = std::move(*rules);
       record.rules_path = options.rules_path;
@@ -111,16 +114,16 @@ int run_record(const RecordCliOptions& options) {
   }
   if (result.error != recorder::RecordError::kNone && result.stats.events == 0 &&
       !result.command_finished) {
-    fmt::print(stderr, "flowid record: {}\n", result.message);
+    print_error("record", "{}", result.message);
     return exit_code_for(result);
   }
-  if (!result.message.empty()) fmt::print(stderr, "flowid record: {}\n", result.message);
+  if (!result.message.empty()) print_error("record", "{}", result.message);
   if (!options.quiet) print_summary(result.stats, options.output);
   if (!options.system && !result.command_finished) {
     fmt::print(stderr, "flowid record: stopped before the command finished; its remaining "
                        "intercepted calls fail with ENOSYS\n");
   }
-  if (options.system) return result.error == recorder::RecordError::kNone ? kExitOk : kExitInputError;
+  if (options.system) return result.error == recorder::RecordError::kNone ? kExitOk : kExitRecordFailed;
   return exit_code_for(result);
 }
 
@@ -158,16 +161,18 @@ Subcommand add_record(CLI::App& parent) {
                 "Benchmark aid: answer held calls before their events are written (a kill -9 "
                 "of flowid then loses up to 200 ms of flows that passed)");
   app->add_option("COMMAND", options->command, "The command and its arguments, after --");
-  app->footer(
-      "Exit status: the command's own exit status (128+N when it was killed by signal N), like\n"
-      "time(1) and strace(1). flowid's own failures: 2 usage error; 3 could not start (command\n"
-      "not found, unreadable rule file, trace not writable, seccomp user notification\n"
-      "unavailable) or could not write the trace during the run (the tree's intercepted calls\n"
-      "then fail with ENOSYS). SIGINT/SIGTERM/SIGHUP: the signal is passed on to the command and\n"
-      "the trace is closed when the tree has exited (or after 5 s, or at a second signal). A\n"
-      "held call is answered only once its flow is in the trace; if flowid itself dies, the\n"
-      "tree's intercepted calls fail with ENOSYS: nothing passes unfiltered. See\n"
-      "docs/recording.md.");
+  app->footer(help_footer(
+      "flowid record -o curl.trace -- curl -s https://example.com && flowid replay curl.trace",
+      "the command's own exit status (128+N when it was killed by signal N), like time(1) and\n"
+      "strace(1); flowid's own failures use codes a command rarely does, like env(1) and timeout(1):\n"
+      "125 flowid failed (usage error, unreadable rule file, trace not writable, seccomp user\n"
+      "notification unavailable, or the trace could not be written during the run: the tree's\n"
+      "intercepted calls then fail with ENOSYS); 127 the command was not found. With --system: 0\n"
+      "recorded, 125 failed.",
+      "SIGINT/SIGTERM/SIGHUP: the signal is passed on to the command and the trace is closed when the\n"
+      "tree has exited (or after 5 s, or at a second signal). A held call is answered only once its\n"
+      "flow is in the trace; if flowid itself dies, the tree's intercepted calls fail with ENOSYS:\n"
+      "nothing passes unfiltered. See docs/recording.md."));
   return {app, [options] { return run_record(*options); }};
 }
 

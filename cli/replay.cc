@@ -1,16 +1,26 @@
 // `flowid replay TRACE...`: replays traces against a resolver strategy and a rule file and says,
-// per trace, whether the verdicts match what was expected (DESIGN §4). Human summary by default,
-// --json for tools, --junit FILE for CI systems; exit code 1 on any difference or finding.
+// per trace, whether the verdicts match what was expected. Human summary by default, --json for
+// tools, --junit FILE for CI systems; exit code 1 on any difference or finding.
+//
+// With no --mode, a trace is replayed faithfully (the seam answers from its recorded lookups)
+// unless it was imported (`flowid import`): imported traces carry no lookups, so they are
+// replayed in model mode, and the report says so in one line. With no --resolver, faithful
+// replay uses the strategy the trace says it recorded (its header's resolver_config "strategy",
+// when that is a built-in one), so the first replay of a recording meets the same calls.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/filter.h"
@@ -27,8 +37,8 @@ namespace {
 
 struct ReplayOptions {
   std::vector<std::string> traces;
-  std::string mode = "faithful";
-  std::string resolver = "token+recheck";
+  std::string mode;      // empty: faithful, or model for an imported trace.
+  std::string resolver;  // empty: the trace's recorded strategy (faithful), else token+recheck.
   std::string rules_path;
   std::string golden;
   bool update_golden = false;
@@ -41,7 +51,34 @@ struct ReplayOptions {
   uint64_t seed = 1;   // perturbed mode: where the plan puts each fault.
   bool verdicts = false;          // per flow, what each strategy decided.
   std::string verdict_resolvers;  // with --verdicts: comma-separated names (default all).
+  uint64_t max_failures = 20;     // per trace: failure lines listed (the rest are counted).
+  std::string filter;             // traces whose path contains one of these (comma-separated).
 };
+
+constexpr std::string_view kDefaultResolver = "token+recheck";
+
+// True for a trace written by `flowid import`: it has flows, lifecycle and verdicts but no
+// recorded lookups, so faithful replay has nothing to answer from.
+bool is_imported(const trace::TraceHeader& header) { return header.recorder.rfind("flowid import", 0) == 0; }
+
+// The resolver for one trace: --resolver, else (faithful) the built-in strategy its header says
+// it recorded, else token+recheck.
+std::string resolver_for_trace(const ReplayOptions& options, const trace::TraceHeader& header,
+                               std::string_view mode) {
+  if (!options.resolver.empty()) return options.resolver;
+  if (mode == "faithful") {
+    for (const auto& [key, value] : header.resolver_config) {
+      if (key == "strategy" && make_resolver(value)) return value;
+    }
+  }
+  return std::string(kDefaultResolver);
+}
+
+// The mode for one trace: --mode, else faithful (model for an imported trace).
+std::string mode_for_trace(const ReplayOptions& options, const trace::TraceHeader& header) {
+  if (!options.mode.empty()) return options.mode;
+  return is_imported(header) ? "model" : "faithful";
+}
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -59,7 +96,8 @@ std::string golden_path_for(const ReplayOptions& options, const std::string& tra
   std::filesystem::path golden(options.golden);
   if (std::filesystem::is_directory(golden)) {
     auto stem = std::filesystem::path(trace_path).stem().string();
-    return (golden / fmt::format("{}.{}.golden", stem, plugin::file_safe_name(options.resolver))).string();
+    const std::string resolver = options.resolver.empty() ? std::string(kDefaultResolver) : options.resolver;
+    return (golden / fmt::format("{}.{}.golden", stem, plugin::file_safe_name(resolver))).string();
   }
   return options.golden;
 }
@@ -105,13 +143,15 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
     return failed;
   }
   Filter filter(*rules);
-  auto resolver = resolver_for(options.resolver, pool, &error);  // validated in run_replay.
+  const std::string mode = mode_for_trace(options, reader->header());
+  const std::string resolver_name = resolver_for_trace(options, reader->header(), mode);
+  auto resolver = resolver_for(resolver_name, pool, &error);  // validated in run_replay.
   if (!resolver) {
     failed.readable = false;
     failed.read_issues.push_back(error);
     return failed;
   }
-  if (options.mode == "model" || options.mode == "perturbed") {
+  if (mode == "model" || mode == "perturbed") {
     replay::ModelOptions model;
     if (!replay::world_config_from_header(reader->header(), path, &model.world, &error)) {
       failed.readable = false;
@@ -119,7 +159,16 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
       return failed;
     }
     model.golden = golden;
-    if (options.mode == "model") return replay::replay_model(path, *reader, *resolver, filter, model);
+    if (mode == "model") {
+      auto result = replay::replay_model(path, *reader, *resolver, filter, model);
+      if (options.mode.empty()) {
+        result.notes.insert(result.notes.begin(),
+                            fmt::format("imported trace ({}): it recorded no lookups, so it was replayed in model "
+                                        "mode with {} (--mode model to say so)",
+                                        reader->header().recorder, resolver_name));
+      }
+      return result;
+    }
     // Perturbed: the trace's events with the fault plan applied, then model replay.
     std::vector<Event> events;
     Event event;
@@ -136,7 +185,18 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
   replay::FaithfulOptions faithful;
   faithful.golden = golden;
   faithful.keep_produced = options.update_golden;  // only --update-golden writes them out.
-  return replay::replay_faithful(path, *reader, *resolver, filter, faithful);
+  auto result = replay::replay_faithful(path, *reader, *resolver, filter, faithful);
+  if (options.resolver.empty() && resolver_name != kDefaultResolver) {
+    result.notes.insert(result.notes.begin(),
+                        fmt::format("resolver {}: the strategy the trace recorded (--resolver NAME for another)",
+                                    resolver_name));
+  }
+  if (is_imported(reader->header())) {
+    result.notes.insert(result.notes.begin(),
+                        "imported trace: it recorded no lookups, so faithful replay has nothing to answer "
+                        "from (--mode model replays it)");
+  }
+  return result;
 }
 
 // Shows what --update-golden changes: one line per flow whose verdict line differs.
@@ -191,20 +251,21 @@ int run_verdicts(const ReplayOptions& options, const std::optional<RuleSet>& cli
   for (const auto& name : names) {
     std::string error;
     if (!resolver_for(name, pool.get(), &error)) {
-      fmt::print(stderr, "flowid replay: --verdict-resolvers: {}\n", error);
-      return kExitUsage;
+      print_error("replay", "--verdict-resolvers: {}", error);
+      return plugin::looks_like_plugin_path(name) ? kExitInputError : kExitUsage;
     }
     width = std::max(width, name.size());
   }
   int exit_code = kExitOk;
   for (const auto& path : options.traces) {
     std::vector<replay::TraceReplayResult> results;
+    ReplayOptions one = options;
+    if (one.mode.empty()) one.mode = "model";
     for (const auto& name : names) {
-      ReplayOptions one = options;
       one.resolver = name;
       results.push_back(replay_once(one, path, cli_rules, nullptr, pool.get()));
     }
-    fmt::print("{}: per-flow verdicts, {} replay\n", path, options.mode);
+    fmt::print("{}: per-flow verdicts, {} replay\n", path, one.mode);
     bool readable = true;
     for (const auto& r : results) {
       for (const auto& issue : r.read_issues) fmt::print("  error: {}\n", issue);
@@ -243,74 +304,168 @@ int run_verdicts(const ReplayOptions& options, const std::optional<RuleSet>& cli
   return exit_code;
 }
 
+// Sorts one trace's result into the case report: failures (listed up to --max-failures, all
+// counted per kind), warnings and notes. Flows that a damaged region cut off (the trace lost
+// their verdict or lookups) are skipped, not failed: the damage itself is the case's error.
+void fill_case(const ReplayOptions& options, replay::TraceReplayResult& result, CaseReport& c) {
+  std::map<std::string, uint64_t> by_kind;
+  auto fail = [&](std::string kind, std::string line) {
+    ++by_kind[kind];
+    if (c.failures.size() < options.max_failures) {
+      c.failures.push_back(std::move(line));
+    } else {
+      ++c.failures_not_listed;
+    }
+  };
+  const bool damaged = !result.read_issues.empty();
+  // Flows whose verdict (or expectation) the damage took: their off-script calls are the lost
+  // lookups, not the resolver's doing.
+  std::vector<uint64_t> cut_flows;
+  for (const auto& d : result.differences) {
+    if (damaged && (!d.produced || !d.expected)) {
+      c.skipped.push_back(fmt::format("flow {}: in the damaged part of the trace ({})", d.flow_id, d.what));
+      cut_flows.push_back(d.flow_id);
+      continue;
+    }
+    fail("verdict difference", fmt::format("flow {}: {}", d.flow_id, d.what));
+  }
+  for (const auto& finding : result.findings) {
+    if (finding.severity == Severity::kViolation) {
+      fail(std::string(name_of(finding.invariant)), describe(finding));
+    } else {
+      c.warnings.push_back(describe(finding));
+    }
+  }
+  for (const auto& e : result.model_errors) c.warnings.push_back("world: " + e);
+  for (const auto& note : result.notes) c.notes.push_back(note);
+  for (const auto& call : result.off_script) {
+    if (std::find(cut_flows.begin(), cut_flows.end(), call.flow_id) != cut_flows.end()) continue;
+    fail("off-script call", fmt::format("flow {}: off-script call {} (the trace recorded no such lookup)",
+                                        call.flow_id, replay::describe(call)));
+  }
+  c.failures_by_kind.assign(by_kind.begin(), by_kind.end());
+}
+
 int run_replay(const ReplayOptions& options) {
-  if (options.mode != "faithful" && options.mode != "model" && options.mode != "perturbed") {
-    fmt::print(stderr, "flowid replay: unknown mode '{}' (modes: faithful, model, perturbed)\n", options.mode);
+  if (!options.mode.empty() && options.mode != "faithful" && options.mode != "model" && options.mode != "perturbed") {
+    print_error("replay", "unknown mode '{}' (modes: faithful, model, perturbed)", options.mode);
     return kExitUsage;
   }
   if ((options.mode == "perturbed") != !options.inject.empty()) {
-    fmt::print(stderr, "flowid replay: --inject LIST goes with --mode perturbed (and perturbed needs it)\n");
+    print_error("replay", "--inject LIST goes with --mode perturbed (and perturbed needs it)");
     return kExitUsage;
   }
   if (!options.inject.empty()) {
     std::string error;
     if (!fuzz::parse_fault_list(options.inject, &error)) {
-      fmt::print(stderr, "flowid replay: --inject: {}\n", error);
+      print_error("replay", "--inject: {}", error);
       return kExitUsage;
     }
   }
+  if (std::count(options.traces.begin(), options.traces.end(), "-") > 1) {
+    print_error("replay", "'-' (standard input) may be given once");
+    return kExitUsage;
+  }
+  const std::string resolver_name = options.resolver.empty() ? std::string(kDefaultResolver) : options.resolver;
   // Made before any thread starts: its fork server starts the plugin's workers.
-  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({options.resolver});
+  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({resolver_name});
   {
     // A name or a plugin path (--resolver ./libmine.so). A plugin that cannot be loaded is an
     // input error (exit 3), an unknown name a usage error.
     std::string error;
-    if (!resolver_for(options.resolver, pool.get(), &error)) {
-      fmt::print(stderr, "flowid replay: {}\n", error);
-      return plugin::looks_like_plugin_path(options.resolver) ? kExitInputError : kExitUsage;
+    if (!resolver_for(resolver_name, pool.get(), &error)) {
+      print_error("replay", "{}", error);
+      return plugin::looks_like_plugin_path(resolver_name) ? kExitInputError : kExitUsage;
     }
   }
   if (options.update_golden && options.golden.empty()) {
-    fmt::print(stderr, "flowid replay: --update-golden needs --golden FILE-or-DIR\n");
+    print_error("replay", "--update-golden needs --golden FILE-or-DIR");
     return kExitUsage;
+  }
+  const std::string junit_path =
+      options.junit_path.empty() ? junit_path_from_environment("flowid-replay") : options.junit_path;
+  {
+    std::vector<std::string> inputs = options.traces;
+    if (!options.rules_path.empty()) inputs.push_back(options.rules_path);
+    if (!options.golden.empty() && !options.update_golden) inputs.push_back(options.golden);
+    if (auto error = output_names_input(junit_path, inputs); !junit_path.empty() && !error.empty()) {
+      print_error("replay", "--junit {}", error);
+      return kExitUsage;
+    }
+    if (options.update_golden) {
+      for (const auto& trace : options.traces) {
+        const std::string golden = golden_path_for(options, trace);
+        if (auto error = output_names_input(golden, options.traces); !error.empty()) {
+          print_error("replay", "--golden {}", error);
+          return kExitUsage;
+        }
+      }
+    }
   }
   std::optional<RuleSet> cli_rules;
   if (!options.rules_path.empty()) {
     RuleError error;
     cli_rules = load_rules(options.rules_path, &error);
     if (!cli_rules) {
-      fmt::print(stderr, "flowid replay: {}\n", error.describe());
+      print_error("replay", "{}", error.describe());
       return kExitInputError;
     }
+  }
+  // "-": standard input, copied once (a trace is opened more than once).
+  std::vector<InputPath> inputs;
+  ReplayOptions resolved = options;
+  for (auto& trace : resolved.traces) {
+    std::string error;
+    inputs.push_back(InputPath::resolve(trace, &error));
+    if (inputs.back().path().empty()) {
+      print_error("replay", "{}", error);
+      return kExitInputError;
+    }
+    trace = inputs.back().path();
   }
 
   if (options.verdicts || !options.verdict_resolvers.empty()) {
     if (options.mode == "faithful") {
-      fmt::print(stderr,
-                 "flowid replay: --verdicts needs --mode model or perturbed (faithful "
-                 "replay answers from the trace's recorded lookups, one strategy's)\n");
+      print_error("replay",
+                  "--verdicts needs --mode model or perturbed (faithful replay answers from the trace's "
+                  "recorded lookups, one strategy's)");
       return kExitUsage;
     }
-    return run_verdicts(options, cli_rules);
+    return run_verdicts(resolved, cli_rules);
   }
 
-  auto shard = parse_shard(options.shard);
+  std::string shard_error;
+  auto shard = parse_shard(options.shard, &shard_error);
   if (!shard) {
-    fmt::print(stderr, "flowid replay: --shard expects i/n with 0 <= i < n, got '{}'\n", options.shard);
+    print_error("replay", "{}", shard_error);
     return kExitUsage;
   }
 
   SuiteReport report;
-  report.title = fmt::format("replay {} resolver={}{}", options.mode, options.resolver,
+  report.kind = "replay";
+  report.title = fmt::format("replay {} resolver={}{}",
+                             options.mode.empty() ? "faithful (model for imported traces)" : options.mode,
+                             !options.resolver.empty()                            ? options.resolver
+                             : options.mode == "model" || options.mode == "perturbed" ? resolver_name
+                                                                                      : "(the trace's recorded strategy)",
                              options.rules_path.empty() ? "" : " rules=" + options.rules_path);
+  // flowid.replay.MODE.RESOLVER; faithful replay with no --resolver uses each trace's own strategy.
+  report.classname = fmt::format("flowid.replay.{}", options.mode.empty() ? "faithful" : options.mode);
+  if (!options.resolver.empty() || options.mode == "model" || options.mode == "perturbed") {
+    report.classname += "." + plugin::file_safe_name(resolver_name);
+  }
+  const auto suite_start = std::chrono::steady_clock::now();
   int exit_code = kExitOk;
-  for (std::size_t i = 0; i < options.traces.size(); ++i) {
+  for (std::size_t i = 0; i < resolved.traces.size(); ++i) {
     if (i % shard->count != shard->index) continue;
-    const std::string& path = options.traces[i];
+    if (!filter_matches(options.filter, options.traces[i])) continue;
+    const std::string& path = resolved.traces[i];
+    const auto case_start = std::chrono::steady_clock::now();
     CaseReport c;
-    c.name = path;
+    c.name = options.traces[i];
 
-    std::string golden_path = golden_path_for(options, path);
+    std::string golden_path = golden_path_for(options, options.traces[i]);
+    c.golden = golden_path;
     std::optional<std::vector<Verdict>> golden;
     if (!golden_path.empty() && !options.update_golden) {
       auto text = read_file(golden_path);
@@ -328,7 +483,7 @@ int run_replay(const ReplayOptions& options) {
       continue;
     }
 
-    auto result = replay_once(options, path, cli_rules, golden ? &*golden : nullptr, pool.get());
+    auto result = replay_once(resolved, path, cli_rules, golden ? &*golden : nullptr, pool.get());
     c.flows = result.flows;
     c.events = result.events;
     c.digest = result.verdict_digest;
@@ -343,48 +498,39 @@ int run_replay(const ReplayOptions& options) {
       auto old_text = read_file(golden_path);
       std::string text = replay::format_golden(
           result.produced, fmt::format("golden verdicts: {} replayed {} with resolver {}",
-                                       std::filesystem::path(path).filename().string(),
-                                       options.mode, options.resolver));
+                                       std::filesystem::path(options.traces[i]).filename().string(),
+                                       options.mode.empty() ? "faithful" : options.mode, resolver_name));
       if (!options.json) print_golden_changes(golden_path, old_text, text);
-      std::ofstream(golden_path, std::ios::binary) << text;
+      std::string error;
+      if (!write_file_atomically(golden_path, text, &error)) {
+        c.errors.push_back(error);
+        exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
+      }
       // After an update the produced verdicts are the expectation: only off-script calls and
       // read problems still count.
       result.differences.clear();
     }
-    for (const auto& d : result.differences) {
-      c.failures.push_back(fmt::format("flow {}: {}", d.flow_id, d.what));
-    }
-    for (const auto& finding : result.findings) {
-      if (finding.severity == Severity::kViolation) {
-        c.failures.push_back(describe(finding));
-      } else {
-        c.warnings.push_back(describe(finding));
-      }
-    }
-    for (const auto& e : result.model_errors) c.warnings.push_back("world: " + e);
-    for (const auto& note : result.notes) c.notes.push_back(note);
-    for (const auto& call : result.off_script) {
-      c.failures.push_back(fmt::format("flow {}: off-script call {} (the trace recorded no such lookup)",
-                                       call.flow_id, replay::describe(call)));
-    }
+    fill_case(options, result, c);
     if (options.check_determinism) {
-      auto again = replay_once(options, path, cli_rules, golden ? &*golden : nullptr, pool.get());
+      auto again = replay_once(resolved, path, cli_rules, golden ? &*golden : nullptr, pool.get());
       if (again.verdict_digest != result.verdict_digest) {
         c.failures.push_back(fmt::format("nondeterministic: verdict digest {:016x} then {:016x}",
                                          result.verdict_digest, again.verdict_digest));
       }
     }
-    if (!c.failures.empty()) exit_code = std::max(exit_code, static_cast<int>(kExitFindings));
+    c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - case_start).count();
+    if (!c.failures.empty() || c.failures_not_listed > 0) exit_code = std::max(exit_code, static_cast<int>(kExitFindings));
     if (!c.errors.empty()) exit_code = std::max(exit_code, static_cast<int>(kExitDamagedInput));
     report.cases.push_back(std::move(c));
   }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_start).count();
 
   print_report(report, options.json, options.quiet);
-  if (!options.junit_path.empty()) {
+  if (!junit_path.empty()) {
     std::string error;
-    if (!write_junit(report, options.junit_path, &error)) {
-      fmt::print(stderr, "flowid replay: {}\n", error);
-      return kExitInputError;
+    if (!write_junit(report, junit_path, &error)) {
+      print_error("replay", "{}", error);
+      return std::max(exit_code, static_cast<int>(kExitInputError));
     }
   }
   return exit_code;
@@ -396,15 +542,17 @@ Subcommand add_replay(CLI::App& parent) {
   auto options = std::make_shared<ReplayOptions>();
   CLI::App* app = parent.add_subcommand(
       "replay", "Replay traces against a resolver strategy and rules; compare the verdicts");
-  app->add_option("TRACE", options->traces, "Trace files")->required();
+  app->add_option("TRACE", options->traces, "Trace files ('-': standard input)")->required();
   app->add_option("--mode", options->mode,
                   "faithful: the seam answers from the trace's recorded lookups; model: the world is "
                   "rebuilt from the trace's events and the simulator answers, checked by the oracle; "
-                  "perturbed: model mode with --inject faults placed by --seed")
-      ->default_str("faithful");
+                  "perturbed: model mode with --inject faults placed by --seed. Default: faithful, or "
+                  "model for a trace made by `flowid import` (it records no lookups)")
+      ->check(CLI::IsMember({"faithful", "model", "perturbed"}));
   app->add_option("--resolver", options->resolver,
-                  "Resolver strategy (see `flowid strategies`) or a plugin file (./libmine.so, docs/plugins.md)")
-      ->default_str("token+recheck");
+                  "Resolver strategy (`flowid strategies` lists them) or a plugin file (./libmine.so, "
+                  "docs/plugins.md). Default: in faithful mode the strategy the trace recorded when it is a "
+                  "built-in one, else token+recheck");
   app->add_option("--rules", options->rules_path,
                   "Rule file (docs/rules.md); default: the rules embedded in the trace, else none");
   app->add_option("--golden", options->golden,
@@ -414,7 +562,13 @@ Subcommand add_replay(CLI::App& parent) {
   app->add_flag("--update-golden", options->update_golden,
                 "Write the produced verdicts to the golden files and show what changed");
   app->add_flag("--json", options->json, "One JSON object with every trace's result");
-  app->add_option("--junit", options->junit_path, "Also write a JUnit XML report (one test case per trace)");
+  app->add_option("--junit", options->junit_path,
+                  "Also write a JUnit XML report (one test case per trace); default from GTEST_OUTPUT=xml:PATH "
+                  "or XML_OUTPUT_FILE when set");
+  app->add_option("--max-failures", options->max_failures,
+                  "Failure lines listed per trace; the rest are counted, per invariant or kind (default 20)");
+  app->add_option("--filter", options->filter,
+                  "Only traces whose path contains one of these comma-separated texts; -TEXT excludes");
   app->add_option("--shard", options->shard,
                   "Replay only shard i of n (0-based, 'i/n'); default from GTEST_SHARD_INDEX and "
                   "GTEST_TOTAL_SHARDS");
@@ -430,10 +584,13 @@ Subcommand add_replay(CLI::App& parent) {
   app->add_option("--verdict-resolvers", options->verdict_resolvers,
                   "With --verdicts: the strategies to compare (comma-separated, e.g. "
                   "pid-path,token+recheck); default all built-in ones");
-  app->footer(
-      "Exit code 1 when any trace has a verdict difference, an off-script call or an invariant\n"
-      "violation (warnings, such as an unverified label on another program's name, are shown\n"
-      "but do not fail).");
+  app->footer(help_footer(
+      "flowid sample -o s.trace && flowid replay s.trace",
+      "0 every trace replayed as expected; 1 a verdict difference, an off-script call or an\n"
+      "invariant violation; 2 usage; 3 a trace, golden file, rule file or plugin could not be read, or\n"
+      "the report could not be written; 4 a trace was damaged (its intact part was replayed; flows in\n"
+      "the damaged part are listed as skipped). The largest applicable code wins.",
+      "Warnings (such as an unverified label on another program's name) are shown but do not fail."));
   return {app, [options] { return run_replay(*options); }};
 }
 

@@ -1,12 +1,13 @@
 #include "cli/report.h"
 
 #include <fmt/format.h>
+#include <pugixml.hpp>
 
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 
-#include "harness/event_format.h"
+#include "cli/output.h"
 
 namespace flowid::cli {
 namespace {
@@ -18,46 +19,80 @@ std::optional<std::size_t> parse_size(std::string_view text) {
   return value;
 }
 
-void append_string_array(std::string& out, const std::vector<std::string>& items) {
-  out += '[';
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    append_json_bytes(out, items[i]);
+// XML 1.0 cannot carry most control characters, even escaped: they are shown as \xNN.
+std::string xml_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
   }
-  out += ']';
+  return out;
+}
+
+std::string seconds_text(double seconds) {
+  return fmt::format("{:.3f}", seconds < 0 ? 0.0 : seconds);
+}
+
+std::string lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += item + "\n";
+  return out;
 }
 
 }  // namespace
 
+nlohmann::ordered_json suite_json(const SuiteReport& report) {
+  std::size_t passed = 0;
+  for (const auto& c : report.cases) passed += c.passed();
+  nlohmann::ordered_json cases = nlohmann::ordered_json::array();
+  for (const auto& c : report.cases) {
+    nlohmann::ordered_json by_kind = nlohmann::ordered_json::object();
+    for (const auto& [kind, count] : c.failures_by_kind) by_kind[kind] = count;
+    cases.push_back({
+        {"name", c.name},
+        {"passed", c.passed()},
+        {"golden",
+         c.golden.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.golden)},
+        {"events", c.events},
+        {"flows", c.flows},
+        {"digest", fmt::format("{:016x}", c.digest)},
+        {"failures", c.failures},
+        {"failures_not_listed", c.failures_not_listed},
+        {"failures_by_kind", by_kind},
+        {"errors", c.errors},
+        {"warnings", c.warnings},
+        {"skipped", c.skipped},
+        {"notes", c.notes},
+    });
+  }
+  return {
+      {"report", report.kind.empty() ? "suite" : report.kind},
+      {"title", report.title},
+      {"cases", cases},
+      {"passed", passed},
+      {"failed", report.cases.size() - passed},
+  };
+}
+
+void print_json(const nlohmann::ordered_json& value) {
+  // Invalid UTF-8 (a path from another system) is replaced, never a thrown exception.
+  const std::string text =
+      value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
 void print_report(const SuiteReport& report, bool json, bool quiet) {
+  if (json) {
+    print_json(suite_json(report));
+    return;
+  }
   std::size_t passed = 0;
   for (const auto& c : report.cases) passed += c.passed();
   const std::size_t failed = report.cases.size() - passed;
-  if (json) {
-    std::string out = "{\"title\":";
-    append_json_bytes(out, report.title);
-    out += ",\"cases\":[";
-    for (std::size_t i = 0; i < report.cases.size(); ++i) {
-      const auto& c = report.cases[i];
-      if (i) out += ',';
-      out += "{\"name\":";
-      append_json_bytes(out, c.name);
-      out += fmt::format(",\"passed\":{},\"events\":{},\"flows\":{},\"digest\":\"{:016x}\",\"failures\":",
-                         c.passed() ? "true" : "false", c.events, c.flows, c.digest);
-      append_string_array(out, c.failures);
-      out += ",\"errors\":";
-      append_string_array(out, c.errors);
-      out += ",\"warnings\":";
-      append_string_array(out, c.warnings);
-      out += ",\"notes\":";
-      append_string_array(out, c.notes);
-      out += '}';
-    }
-    out += fmt::format("],\"passed\":{},\"failed\":{}}}\n", passed, failed);
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fflush(stdout);
-    return;
-  }
   if (!quiet) fmt::print("{}\n", report.title);
   for (const auto& c : report.cases) {
     if (quiet && c.passed()) continue;
@@ -65,6 +100,17 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
                c.passed() ? "PASS" : "FAIL", c.name, c.flows, c.events, c.digest);
     for (const auto& e : c.errors) fmt::print("        error: {}\n", e);
     for (const auto& f : c.failures) fmt::print("        {}\n", f);
+    if (c.failures_not_listed > 0) {
+      fmt::print("        ... and {} more (--max-failures)\n", c.failures_not_listed);
+    }
+    if (!c.failures_by_kind.empty() && (c.failures.size() + c.failures_not_listed) > 1) {
+      std::string summary;
+      for (const auto& [kind, count] : c.failures_by_kind) {
+        summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", count, kind);
+      }
+      fmt::print("        by kind: {}\n", summary);
+    }
+    for (const auto& s : c.skipped) fmt::print("        skipped: {}\n", s);
     if (!quiet) {
       for (const auto& n : c.notes) fmt::print("        {}\n", n);
       for (const auto& w : c.warnings) fmt::print("        warning: {}\n", w);
@@ -72,84 +118,159 @@ void print_report(const SuiteReport& report, bool json, bool quiet) {
   }
   fmt::print("{} case{}: {} passed, {} failed\n", report.cases.size(),
              report.cases.size() == 1 ? "" : "s", passed, failed);
-  std::fflush(stdout);
 }
 
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 forbids most control characters even when escaped.
-        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-          out += fmt::format("\\x{:02x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
+std::string junit_text(const SuiteReport& report) {
+  std::size_t failures = 0;
+  std::size_t errors = 0;
+  std::size_t skipped = 0;
+  double seconds = 0;
+  for (const auto& c : report.cases) {
+    failures += !c.failures.empty() || c.failures_not_listed > 0;
+    errors += !c.errors.empty();
+    seconds += c.seconds;
+  }
+  if (report.seconds > seconds) seconds = report.seconds;
+  const std::string classname = report.classname.empty() ? "flowid" : report.classname;
+  pugi::xml_document doc;
+  auto declaration = doc.append_child(pugi::node_declaration);
+  declaration.append_attribute("version") = "1.0";
+  declaration.append_attribute("encoding") = "UTF-8";
+  auto suites = doc.append_child("testsuites");
+  auto suite = suites.append_child("testsuite");
+  for (auto node : {suites, suite}) {
+    if (node == suite) node.append_attribute("name") = xml_safe(report.title).c_str();
+    node.append_attribute("tests") = static_cast<unsigned long long>(report.cases.size());
+    node.append_attribute("failures") = static_cast<unsigned long long>(failures);
+    node.append_attribute("errors") = static_cast<unsigned long long>(errors);
+    if (node == suite) node.append_attribute("skipped") = static_cast<unsigned long long>(skipped);
+    node.append_attribute("time") = seconds_text(seconds).c_str();
+    if (node == suites) node.append_attribute("name") = "flowid";
+  }
+  for (const auto& c : report.cases) {
+    auto testcase = suite.append_child("testcase");
+    testcase.append_attribute("classname") =
+        xml_safe(c.classname.empty() ? classname : c.classname).c_str();
+    testcase.append_attribute("name") = xml_safe(c.name).c_str();
+    testcase.append_attribute("time") = seconds_text(c.seconds).c_str();
+    if (!c.golden.empty()) {
+      auto property = testcase.append_child("properties").append_child("property");
+      property.append_attribute("name") = "golden";
+      property.append_attribute("value") = xml_safe(c.golden).c_str();
+    }
+    if (!c.errors.empty()) {
+      auto error = testcase.append_child("error");
+      error.append_attribute("message") = xml_safe(c.errors.front()).c_str();
+      error.append_attribute("type") = "input";
+      error.append_child(pugi::node_pcdata).set_value(xml_safe(lines(c.errors)).c_str());
+    }
+    if (!c.failures.empty() || c.failures_not_listed > 0) {
+      auto failure = testcase.append_child("failure");
+      const std::string first = c.failures.empty()
+                                    ? fmt::format("{} failures", c.failures_not_listed)
+                                    : c.failures.front();
+      failure.append_attribute("message") = xml_safe(first).c_str();
+      failure.append_attribute("type") = "finding";
+      std::string body = lines(c.failures);
+      if (c.failures_not_listed > 0)
+        body += fmt::format("... and {} more (--max-failures)\n", c.failures_not_listed);
+      if (!c.golden.empty()) body += fmt::format("expected verdicts: {}\n", c.golden);
+      failure.append_child(pugi::node_pcdata).set_value(xml_safe(body).c_str());
+    }
+    std::vector<std::string> out = c.notes;
+    for (const auto& w : c.warnings) out.push_back("warning: " + w);
+    for (const auto& s : c.skipped) out.push_back("skipped: " + s);
+    if (!out.empty()) {
+      testcase.append_child("system-out")
+          .append_child(pugi::node_pcdata)
+          .set_value(xml_safe(lines(out)).c_str());
     }
   }
-  return out;
+  std::ostringstream text;
+  doc.save(text, "  ", pugi::format_default, pugi::encoding_utf8);
+  return text.str();
 }
 
 bool write_junit(const SuiteReport& report, const std::string& path, std::string* error) {
-  std::size_t failures = 0;
-  std::size_t errors = 0;
-  for (const auto& c : report.cases) {
-    failures += !c.failures.empty();
-    errors += !c.errors.empty();
-  }
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format("<testsuites tests=\"{}\" failures=\"{}\" errors=\"{}\">\n", report.cases.size(),
-                     failures, errors);
-  out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n",
-                     xml_escape(report.title), report.cases.size(), failures, errors);
-  for (const auto& c : report.cases) {
-    out += fmt::format("    <testcase classname=\"flowid\" name=\"{}\" time=\"{:.3f}\">", xml_escape(c.name),
-                       c.seconds);
-    if (!c.errors.empty()) {
-      std::string body;
-      for (const auto& e : c.errors) body += e + "\n";
-      out += fmt::format("\n      <error message=\"{}\">{}</error>", xml_escape(c.errors.front()),
-                         xml_escape(body));
-    }
-    if (!c.failures.empty()) {
-      std::string body;
-      for (const auto& f : c.failures) body += f + "\n";
-      out += fmt::format("\n      <failure message=\"{} problem{}\">{}</failure>", c.failures.size(),
-                         c.failures.size() == 1 ? "" : "s", xml_escape(body));
-    }
-    out += (c.passed() ? "" : "\n    ") + std::string("</testcase>\n");
-  }
-  out += "  </testsuite>\n</testsuites>\n";
-  std::ofstream file(path, std::ios::binary);
-  if (!file || !(file << out)) {
-    *error = fmt::format("{}: cannot write JUnit report", path);
+  if (!write_file_atomically(path, junit_text(report), error)) {
+    *error += " (JUnit report)";
     return false;
   }
   return true;
 }
 
-std::optional<Shard> parse_shard(const std::string& text) {
+std::string junit_path_from_environment(std::string_view default_name) {
+  if (const char* output = std::getenv("GTEST_OUTPUT"); output != nullptr) {
+    std::string_view value(output);
+    if (value.starts_with("xml")) {
+      value.remove_prefix(3);
+      if (value.starts_with(':')) value.remove_prefix(1);
+      if (value.empty()) return "test_detail.xml";
+      if (value.ends_with('/')) return fmt::format("{}{}.xml", value, default_name);
+      return std::string(value);
+    }
+  }
+  if (const char* file = std::getenv("XML_OUTPUT_FILE"); file != nullptr && *file != '\0')
+    return file;
+  return {};
+}
+
+std::string help_footer(std::string_view example, std::string_view exit_codes,
+                        std::string_view notes) {
+  std::string out;
+  if (!notes.empty()) out += fmt::format("{}\n\n", notes);
+  out += fmt::format("Example:\n  {}\n\nExit codes: {}", example, exit_codes);
+  return out;
+}
+
+std::optional<Shard> parse_shard(const std::string& text, std::string* error) {
   if (text.empty()) {
     const char* index = std::getenv("GTEST_SHARD_INDEX");
     const char* total = std::getenv("GTEST_TOTAL_SHARDS");
-    if (!index || !total) return Shard{};
-    auto i = parse_size(index);
-    auto n = parse_size(total);
-    if (!i || !n || *n == 0 || *i >= *n) return std::nullopt;
+    if (!index && !total) return Shard{};
+    auto i = index ? parse_size(index) : std::nullopt;
+    auto n = total ? parse_size(total) : std::nullopt;
+    if (!i || !n || *n == 0 || *i >= *n) {
+      *error = fmt::format(
+          "GTEST_SHARD_INDEX={} GTEST_TOTAL_SHARDS={}: want both set, with 0 <= GTEST_SHARD_INDEX "
+          "< "
+          "GTEST_TOTAL_SHARDS",
+          index ? index : "(unset)", total ? total : "(unset)");
+      return std::nullopt;
+    }
     return Shard{*i, *n};
   }
   auto slash = text.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  auto i = parse_size(std::string_view(text).substr(0, slash));
-  auto n = parse_size(std::string_view(text).substr(slash + 1));
-  if (!i || !n || *n == 0 || *i >= *n) return std::nullopt;
+  std::optional<std::size_t> i;
+  std::optional<std::size_t> n;
+  if (slash != std::string::npos) {
+    i = parse_size(std::string_view(text).substr(0, slash));
+    n = parse_size(std::string_view(text).substr(slash + 1));
+  }
+  if (!i || !n || *n == 0 || *i >= *n) {
+    *error = fmt::format("--shard expects i/n with 0 <= i < n, got '{}'", text);
+    return std::nullopt;
+  }
   return Shard{*i, *n};
+}
+
+bool filter_matches(std::string_view filter, std::string_view name) {
+  if (filter.empty()) return true;
+  bool any_positive = false;
+  bool included = false;
+  while (!filter.empty()) {
+    const auto comma = filter.find(',');
+    std::string_view pattern = filter.substr(0, comma);
+    filter = comma == std::string_view::npos ? std::string_view() : filter.substr(comma + 1);
+    if (pattern.empty()) continue;
+    if (pattern.front() == '-') {
+      if (name.find(pattern.substr(1)) != std::string_view::npos) return false;
+      continue;
+    }
+    any_positive = true;
+    included = included || name.find(pattern) != std::string_view::npos;
+  }
+  return !any_positive || included;
 }
 
 }  // namespace flowid::cli

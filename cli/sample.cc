@@ -1,17 +1,24 @@
 // `flowid sample -o FILE`: writes the bundled sample trace, a small hand-made recording of the
-// situation in seed 000 (DESIGN §1): a sandboxed NE system extension resolving flows with
-// SecCodeCopyGuestWithAttributes and falling back to proc_pidpath —
-//   - Safari's flow, made by nsurlsessiond on Safari's behalf (procPID 744, eprocPID 600),
+// situation in seed 000: a sandboxed NE system extension resolving flows with
+// SecCodeCopyGuestWithAttributes and falling back to proc_pidpath (the token+pid-fallback
+// strategy, which its header names) —
+//   - Safari's flow, made by nsurlsessiond on Safari's behalf (procPID 744, eprocPID 600): the
+//     source process token is nsurlsessiond's, and that is what the extension verifies,
 //   - trustd under /usr/libexec refused with EPERM (100001) to the sandboxed caller,
 //   - the simulator runtime's copy of trustd, same name, resolving fine,
 //   - a short-lived process gone before the lookup (ESRCH 100003).
-// It exists so that a new user has something real-shaped to inspect before recording their own.
+// It exists so that a new user has something real-shaped to inspect and replay before recording
+// their own. Its lookups are exactly the calls token+pid-fallback makes, in its order (guest,
+// static code, path, signing information; on failure audit_token_to_pid and proc_pidpath), so
+// `flowid replay` of it passes: tests/cli_test.cc checks that.
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/report.h"
 #include "harness/builders.h"
 #include "trace/trace.h"
 
@@ -63,7 +70,7 @@ std::vector<Event> sample_events() {
   f1.eproc_pid = 600;
   events.push_back(flow(tick(50'000), f1));
   Lookup l = lookup(1, LookupCall::kGuestByAuditToken);
-  l.args.token = safari_token;
+  l.args.token = nsurl_token;
   l.data.code_handle = 1;
   l.duration_ns = 41'000;
   events.push_back(lookup_event(tick(41'000), l));
@@ -72,13 +79,18 @@ std::vector<Event> sample_events() {
   l.data.code_handle = 2;
   l.duration_ns = 12'000;
   events.push_back(lookup_event(tick(12'000), l));
+  l = lookup(1, LookupCall::kCodePath);
+  l.args.code_handle = 2;
+  l.data.path = nsurlsessiond.path;
+  l.duration_ns = 9'000;
+  events.push_back(lookup_event(tick(9'000), l));
   l = lookup(1, LookupCall::kSigningInformation);
   l.args.code_handle = 2;
-  l.data.identity = safari;
+  l.data.identity = nsurlsessiond;
   l.duration_ns = 35'000;
   events.push_back(lookup_event(tick(35'000), l));
-  Verdict v = verdict(1, Decision::kAllow, AttributionStatus::kVerified, safari);
-  v.rule = "safari";
+  Verdict v = verdict(1, Decision::kAllow, AttributionStatus::kVerified, nsurlsessiond);
+  v.rule = "nsurlsessiond";
   events.push_back(verdict_event(tick(2'000), v));
 
   // Flow 2: trustd under /usr/libexec: the token lookup is refused with EPERM; the insecure pid
@@ -113,12 +125,16 @@ std::vector<Event> sample_events() {
   l.args.code_handle = 3;
   l.data.code_handle = 4;
   events.push_back(lookup_event(tick(11'000), l));
+  l = lookup(3, LookupCall::kCodePath);
+  l.args.code_handle = 4;
+  l.data.path = sim_trustd.path;
+  events.push_back(lookup_event(tick(8'000), l));
   l = lookup(3, LookupCall::kSigningInformation);
   l.args.code_handle = 4;
   l.data.identity = sim_trustd;
   events.push_back(lookup_event(tick(30'000), l));
   v = verdict(3, Decision::kAllow, AttributionStatus::kVerified, sim_trustd);
-  v.rule = "apple-platform";
+  v.rule = "trustd";
   events.push_back(verdict_event(tick(2'000), v));
 
   // Flow 4: a short-lived tool exits before the extension gets to it: ESRCH both ways.
@@ -142,6 +158,27 @@ std::vector<Event> sample_events() {
   return events;
 }
 
+// The extension's rules, embedded in the header so that replay applies the same filter.
+constexpr std::string_view kSampleRules = R"(# The sample extension's rules (docs/rules.md).
+[policy]
+unverified = "ask"
+gone = "drop"
+unknown = "drop"
+no_rule = "ask"
+
+[[rule]]
+name = "nsurlsessiond"
+action = "allow"
+signing_id = "com.apple.nsurlsessiond"
+platform = true
+
+[[rule]]
+name = "trustd"
+action = "allow"
+signing_id = "com.apple.trustd"
+platform = true
+)";
+
 struct SampleOptions {
   std::string output;
   bool zstd = false;
@@ -154,18 +191,25 @@ int run_sample(const SampleOptions& options) {
   header.os = "macOS 14.0 (23A344)";
   header.clock = "mach_absolute_time";
   header.caller = {true, true, 0, "NEFilterDataProvider system extension"};
-  header.resolver_config = {{"strategy", "token+pid-fallback"}, {"source", "seeds/000"}};
+  header.resolver_config = {
+      {"strategy", "token+pid-fallback"}, {"source", "seeds/000"}, {"rules", std::string(kSampleRules)}};
   trace::WriterOptions writer_options;
   writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
   std::string error;
-  auto writer = trace::open_writer(options.output, header, writer_options, &error);
+  PendingOutput pending(options.output);
+  auto writer = trace::open_writer(pending.temp_path(), header, writer_options, &error);
   if (!writer) {
-    fmt::print(stderr, "flowid sample: {}: {}\n", options.output, error);
+    print_error("sample", "{}: {}", options.output, error);
     return kExitInputError;
   }
   auto events = sample_events();
   for (const auto& event : events) writer->append(event);
   writer->finish();
+  error = writer->last_error();
+  if (!error.empty() || !pending.commit(&error)) {
+    print_error("sample", "{}: {}", options.output, error.empty() ? "cannot write the trace" : error);
+    return kExitInputError;
+  }
   fmt::print(stderr, "wrote {} events to {}\n", events.size(), options.output);
   return kExitOk;
 }
@@ -178,6 +222,8 @@ Subcommand add_sample(CLI::App& parent) {
       "sample", "Write the bundled sample trace (seed 000's situation, hand-made)");
   app->add_option("-o,--output", options->output, "Output trace file")->required();
   app->add_flag("--zstd", options->zstd, "Compress chunks with zstd");
+  app->footer(help_footer("flowid sample -o s.trace && flowid replay s.trace",
+                          "0 written; 2 usage; 3 the trace could not be written."));
   return {app, [options] { return run_sample(*options); }};
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/report.h"
 #include "cli/trace_io.h"
 #include "harness/event_format.h"
 
@@ -109,8 +110,12 @@ Subcommand add_stats(CLI::App& parent) {
   auto options = std::make_shared<StatsOptions>();
   CLI::App* app = parent.add_subcommand(
       "stats", "Counts per event kind, time span, bytes per event and compression of a trace");
-  app->add_option("TRACE", options->path, "Trace file")->required();
+  app->add_option("TRACE", options->path, "Trace file ('-': standard input)")->required();
   app->add_flag("--json", options->json, "One JSON object on stdout");
+  app->footer(help_footer("flowid stats --json s.trace",
+                          "0 the trace is clean; 2 usage; 3 the trace could not be read at all, or standard\n"
+                          "output could not be written; 4 the trace was cut short or damaged (counts cover what\n"
+                          "was readable)."));
   return {app, [options] { return run_stats(*options); }};
 }
 

@@ -1,12 +1,16 @@
-// SHA-256 (FIPS 180-4), written for the recorder so that hashing an executable needs no new
-// dependency. The recorder uses the first 20 bytes of an executable's SHA-256 as its Linux
-// "cdhash" (see docs/recording.md): rules keyed on a cdhash then work for Linux traces too.
+// SHA-256 through OpenSSL's libcrypto (EVP), for the recorder. The recorder uses the first 20
+// bytes of an executable's SHA-256 as its Linux "cdhash" (see docs/recording.md): rules keyed on
+// a cdhash then work for Linux traces too. A packaged, audited implementation rather than our
+// own: tests/record_test.cc still checks the FIPS 180-4 vectors.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header.
 
 namespace flowid::recorder {
 
@@ -20,12 +24,10 @@ class Sha256 final {
   Sha256Digest finish();
 
  private:
-  void compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_{};
-  std::array<uint8_t, 64> buffer_{};
-  std::size_t buffered_bytes_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct FreeContext {
+    void operator()(evp_md_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, FreeContext> context_;
 };
 
 Sha256Digest sha256(std::string_view bytes);

@@ -15,6 +15,10 @@ packages=(
   libseccomp-dev                  # live recorder (seccomp user notification)
   clang                           # libFuzzer targets
   clang-format                    # scripts/lint.sh (format check)
+  nlohmann-json3-dev              # JSON reports (typed, escaped by the library)
+  libpugixml-dev                  # JUnit XML reports, and their validation in tests
+  libssl-dev                      # SHA-256 of recorded executables (libcrypto)
+  python3-jsonschema              # tests validate JSON reports against docs/schemas/
 )
 
 missing=()

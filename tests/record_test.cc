@@ -169,11 +169,12 @@ TEST(RecordCommand, ResolvesLikeExecvp) {
 // ------------------------------------------------------------------------------------------
 // The CLI's errors.
 
-TEST(RecordCli, UnknownCommandExits3NamingIt) {
+// record exits with its command's status, so its own failures use 125 and 127 (env(1)'s codes).
+TEST(RecordCli, UnknownCommandExits127NamingIt) {
   TempDir dir;
   CommandResult result =
       run_flowid(record_args(dir.file("t.trace"), {}, {"flowid-no-such-command-xyz", "arg"}));
-  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.exit_code, 127);
   EXPECT_NE(result.err.find("flowid-no-such-command-xyz: command not found"), std::string::npos)
       << result.err;
 }
@@ -181,7 +182,7 @@ TEST(RecordCli, UnknownCommandExits3NamingIt) {
 TEST(RecordCli, MissingCommandIsAUsageError) {
   TempDir dir;
   CommandResult result = run_flowid({"record", "-o", dir.file("t.trace")});
-  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.exit_code, 125);
 }
 
 TEST(RecordCli, ExitStatusIsTheCommands) {
