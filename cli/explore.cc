@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/plugin_pool.h"
 #include "cli/report.h"
 #include "harness/event_format.h"
@@ -294,17 +295,18 @@ SuiteReport suite_of(const std::vector<BaseOutcome>& outcomes, const std::string
 
 int run_explore(const ExploreCliOptions& o) {
   if (!o.resolver.empty() && !o.launcher.empty()) {
-    fmt::print(stderr, "flowid explore: --resolver and --launcher exclude each other\n");
+    print_error("explore", "--resolver and --launcher exclude each other");
     return kExitUsage;
   }
   if (o.depth > explore::kDepthMax) {
-    fmt::print(stderr, "flowid explore: --depth {} is beyond {} (the schedule count grows by about two orders of "
-                       "magnitude per level)\n", o.depth, explore::kDepthMax);
+    print_error("explore", "--depth {} is beyond {} (the schedule count grows by about two orders of "
+                           "magnitude per level)", o.depth, explore::kDepthMax);
     return kExitUsage;
   }
-  auto shard = parse_shard(o.shard);
+  std::string shard_error;
+  auto shard = parse_shard(o.shard, &shard_error);
   if (!shard) {
-    fmt::print(stderr, "flowid explore: --shard '{}': expected i/n with 0 <= i < n\n", o.shard);
+    print_error("explore", "{}", shard_error);
     return kExitUsage;
   }
   const std::string name = strategy_name(o);
@@ -312,13 +314,13 @@ int run_explore(const ExploreCliOptions& o) {
   const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({name});
   auto strategy = strategy_under_test(name, !o.launcher.empty(), pool.get(), "explore", "resolver", &error);
   if (!strategy) {
-    fmt::print(stderr, "flowid explore: {}\n", error);
+    print_error("explore", "{}", error);
     return plugin::looks_like_plugin_path(name) ? kExitInputError : kExitUsage;
   }
   std::vector<scenario::Scenario> all;
   std::string source;
   if (!load_bases(o, strategy->launcher, all, &source, &error)) {
-    fmt::print(stderr, "flowid explore: {}\n", error);
+    print_error("explore", "{}", error);
     return kExitInputError;
   }
   std::vector<scenario::Scenario> bases;
@@ -394,7 +396,7 @@ int run_explore(const ExploreCliOptions& o) {
   if (o.json) {
     const std::string json = report_json(outcomes, o, name, source, seconds);
     if (std::fwrite(json.data(), 1, json.size(), stdout) != json.size() || std::fflush(stdout) != 0) {
-      fmt::print(stderr, "flowid explore: cannot write the report to standard output\n");
+      print_error("explore", "cannot write the report to standard output");
       return kExitInputError;
     }
   } else {
@@ -402,7 +404,7 @@ int run_explore(const ExploreCliOptions& o) {
     if (std::fflush(stdout) != 0) return kExitInputError;
   }
   if (!o.junit_path.empty() && !write_junit(suite_of(outcomes, name, o.depth), o.junit_path, &error)) {
-    fmt::print(stderr, "flowid explore: {}\n", error);
+    print_error("explore", "{}", error);
     return kExitInputError;
   }
   const Totals t = total(outcomes);
