@@ -10,7 +10,7 @@
 namespace flowid::bench {
 
 struct Figure {
-  std::string name;   // stable machine name, e.g. "trace_read_events_per_s".
+  std::string name;  // stable machine name, e.g. "trace_read_events_per_s".
   double value;
   std::string unit;
   std::string label;  // for people.

@@ -31,7 +31,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kUncreditedShrinksMax = 16;  // as in `flowid fuzz`.
 
-double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 void json(const std::string& name, double value, const char* unit) {
   fmt::print("{{\"bench\": \"{}\", \"value\": {:.6g}, \"unit\": \"{}\"}}\n", name, value, unit);
@@ -45,7 +47,8 @@ struct Find {
 };
 
 // One single-fault campaign on one thread, as `flowid fuzz --faults FN --no-swarm` runs it.
-Find time_to_find(const StrategyUnderTest& strategy, Fault fault, uint64_t seed, uint64_t cases_max) {
+Find time_to_find(const StrategyUnderTest& strategy, Fault fault, uint64_t seed,
+                  uint64_t cases_max) {
   CampaignOptions options;
   options.strategy = strategy;
   options.generator.faults = bit(fault);
@@ -88,12 +91,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const uint64_t value = std::strtoull(argv[i + 1], nullptr, 10);
-    if (flag == "--cases") recheck_cases = value;
-    else if (flag == "--seeds") seeds = value;
-    else if (flag == "--cases-max") cases_max = value;
-    else if (flag == "--throughput-cases") throughput_cases = value;
+    if (flag == "--cases")
+      recheck_cases = value;
+    else if (flag == "--seeds")
+      seeds = value;
+    else if (flag == "--cases-max")
+      cases_max = value;
+    else if (flag == "--throughput-cases")
+      throughput_cases = value;
     else {
-      fmt::print(stderr, "usage: fuzz_bench [--cases N] [--seeds N] [--cases-max N] [--throughput-cases N]\n");
+      fmt::print(
+          stderr,
+          "usage: fuzz_bench [--cases N] [--seeds N] [--cases-max N] [--throughput-cases N]\n");
       return 2;
     }
   }
@@ -113,8 +122,11 @@ int main(int argc, char** argv) {
   }
 
   // ---- Time to find, per fault.
-  fmt::print("\n# time to find: one fault per campaign, {} seeds, at most {} cases each\n", seeds, cases_max);
-  fmt::print("| strategy | fault | found in seeds | median time | median cases | median shrunk | max shrunk |\n");
+  fmt::print("\n# time to find: one fault per campaign, {} seeds, at most {} cases each\n", seeds,
+             cases_max);
+  fmt::print(
+      "| strategy | fault | found in seeds | median time | median cases | median shrunk | max "
+      "shrunk |\n");
   fmt::print("| --- | --- | --- | --- | --- | --- | --- |\n");
   for (std::string_view name : {"pid-path", "lulu-model", "opensnitch-model"}) {
     const StrategyUnderTest strategy = *reference_strategy(name);
@@ -137,8 +149,8 @@ int main(int argc, char** argv) {
       }
       const double t = median(times);
       const std::size_t largest = *std::max_element(sizes.begin(), sizes.end());
-      fmt::print("| {} | {} | {}/{} | {:.4f}s | {} | {} | {} |\n", name, fault_id(fault), times.size(), seeds, t,
-                 median(cases), median(sizes), largest);
+      fmt::print("| {} | {} | {}/{} | {:.4f}s | {} | {} | {} |\n", name, fault_id(fault),
+                 times.size(), seeds, t, median(cases), median(sizes), largest);
       const std::string key = fmt::format("fuzz.time_to_find.{}.{}", name, fault_id(fault));
       json(key + ".median_s", t, "s");
       json(key + ".found_seeds", static_cast<double>(times.size()), "seeds");
@@ -159,13 +171,15 @@ int main(int argc, char** argv) {
       violations += r.verdict.failed() ? 1 : 0;
       invalid += r.verdict.ran() ? 0 : 1;
       if (r.verdict.failed() && violations == 1) {
-        fmt::print(stderr, "token+recheck violation at case {}: {}\n  reproduce: {}\n", k, r.verdict.first_violation,
-                   reproduce_command(options, k));
+        fmt::print(stderr, "token+recheck violation at case {}: {}\n  reproduce: {}\n", k,
+                   r.verdict.first_violation, reproduce_command(options, k));
       }
     }
     const double seconds = since(start);
-    fmt::print("\n# token+recheck: {} cases (all faults, swarm), {} violations, {} invalid, {:.1f}s, {:.0f} cases/s\n",
-               recheck_cases, violations, invalid, seconds, static_cast<double>(recheck_cases) / seconds);
+    fmt::print(
+        "\n# token+recheck: {} cases (all faults, swarm), {} violations, {} invalid, {:.1f}s, "
+        "{:.0f} cases/s\n",
+        recheck_cases, violations, invalid, seconds, static_cast<double>(recheck_cases) / seconds);
     json("fuzz.token_recheck.cases", static_cast<double>(recheck_cases), "cases");
     json("fuzz.token_recheck.violations", static_cast<double>(violations), "violations");
     json("fuzz.token_recheck.cases_per_s", static_cast<double>(recheck_cases) / seconds, "cases/s");

@@ -40,17 +40,27 @@ struct Proc {
 };
 
 constexpr const char* kImages[] = {
-    "/bin/zsh", "/bin/sh", "/usr/bin/curl", "/usr/bin/git", "/usr/bin/ssh",
-    "/usr/libexec/xpcproxy", "/usr/sbin/ipconfig", "/usr/bin/python3",
+    "/bin/zsh",
+    "/bin/sh",
+    "/usr/bin/curl",
+    "/usr/bin/git",
+    "/usr/bin/ssh",
+    "/usr/libexec/xpcproxy",
+    "/usr/sbin/ipconfig",
+    "/usr/bin/python3",
     "/Applications/Safari.app/Contents/MacOS/Safari",
     "/System/Library/PrivateFrameworks/IntlPreferences.framework/Support/localizationswitcherd",
-    "/Applications/Mullvad VPN.app/Contents/MacOS/Mullvad VPN", "/opt/homebrew/bin/node",
-    "/usr/local/bin/helper", "/usr/libexec/nsurlsessiond", "/usr/libexec/trustd"};
+    "/Applications/Mullvad VPN.app/Contents/MacOS/Mullvad VPN",
+    "/opt/homebrew/bin/node",
+    "/usr/local/bin/helper",
+    "/usr/libexec/nsurlsessiond",
+    "/usr/libexec/trustd"};
 constexpr std::size_t kImageCount = sizeof(kImages) / sizeof(kImages[0]);
 
 std::string token(const Proc& p) {
-  return fmt::format(R"({{"auid":{},"euid":{},"egid":20,"ruid":{},"rgid":20,"pid":{},"asid":100017,"pidversion":{}}})",
-                     p.uid, p.uid, p.uid, p.pid, p.pidversion);
+  return fmt::format(
+      R"({{"auid":{},"euid":{},"egid":20,"ruid":{},"rgid":20,"pid":{},"asid":100017,"pidversion":{}}})",
+      p.uid, p.uid, p.uid, p.pid, p.pidversion);
 }
 
 std::string stat_block(uint64_t ino) {
@@ -85,9 +95,8 @@ uint64_t generate(const std::string& path, uint64_t target_bytes) {
   while (written < target_bytes) {
     t_ns += 1000 + rng.below(2'000'000);
     const uint64_t s = t_ns / 1'000'000'000ULL;
-    const std::string time =
-        fmt::format("2025-08-07T{:02}:{:02}:{:02}.{:09}Z", 15 + s / 3600 % 8, s / 60 % 60,
-                    s % 60, t_ns % 1'000'000'000ULL);
+    const std::string time = fmt::format("2025-08-07T{:02}:{:02}:{:02}.{:09}Z", 15 + s / 3600 % 8,
+                                         s / 60 % 60, s % 60, t_ns % 1'000'000'000ULL);
     const uint64_t action = rng.below(100);
     ++seq;
     std::string head = fmt::format(
@@ -97,30 +106,37 @@ uint64_t generate(const std::string& path, uint64_t target_bytes) {
       Proc& parent = live[rng.below(live.size())];
       Proc child{next_pid, next_version++, parent.uid, parent.image};
       next_pid = next_pid >= 99998 ? 200 : next_pid + 1;
-      line = head + fmt::format(R"("event_type":11,"process":{},"event":{{"fork":{{"child":{}}}}}}})",
-                                process(parent, live[0]), process(child, parent));
+      line =
+          head + fmt::format(R"("event_type":11,"process":{},"event":{{"fork":{{"child":{}}}}}}})",
+                             process(parent, live[0]), process(child, parent));
       live.push_back(child);
     } else if (action < 70) {  // exec
       std::size_t i = 1 + rng.below(live.size() - 1);
       Proc before = live[i];
       Proc after{before.pid, next_version++, before.uid, rng.below(kImageCount)};
-      std::string args = fmt::format(R"(["{}","--flag","value-{}"])", kImages[after.image], rng.below(1000));
-      line = head + fmt::format(
-          R"("event_type":9,"process":{},"event":{{"exec":{{"target":{},"args":{},"env":["PATH=/usr/bin:/bin:/usr/sbin:/sbin","HOME=/Users/me","USER=me","SHELL=/bin/zsh","TMPDIR=/var/folders/04/rh7vng8164sd599dwgzzq_kh0000gn/T/","XPC_FLAGS=0x0","LOGNAME=me","LANG=en_US.UTF-8"],"cwd":{{"path":"/Users/me","path_truncated":false,"stat":{}}},"fds":[{{"fd":0,"fdtype":1}},{{"fd":1,"fdtype":1}},{{"fd":2,"fdtype":1}}],"last_fd":2,"image_cputype":16777228,"image_cpusubtype":2,"script":null,"dyld_exec_path":"{}"}}}}}})",
-          process(before, live[0]), process(after, live[0]), args, stat_block(42),
-          kImages[after.image]);
+      std::string args =
+          fmt::format(R"(["{}","--flag","value-{}"])", kImages[after.image], rng.below(1000));
+      line =
+          head +
+          fmt::format(
+              R"("event_type":9,"process":{},"event":{{"exec":{{"target":{},"args":{},"env":["PATH=/usr/bin:/bin:/usr/sbin:/sbin","HOME=/Users/me","USER=me","SHELL=/bin/zsh","TMPDIR=/var/folders/04/rh7vng8164sd599dwgzzq_kh0000gn/T/","XPC_FLAGS=0x0","LOGNAME=me","LANG=en_US.UTF-8"],"cwd":{{"path":"/Users/me","path_truncated":false,"stat":{}}},"fds":[{{"fd":0,"fdtype":1}},{{"fd":1,"fdtype":1}},{{"fd":2,"fdtype":1}}],"last_fd":2,"image_cputype":16777228,"image_cpusubtype":2,"script":null,"dyld_exec_path":"{}"}}}}}})",
+              process(before, live[0]), process(after, live[0]), args, stat_block(42),
+              kImages[after.image]);
       live[i] = after;
     } else if (action < 95 && live.size() > 8) {  // exit
       std::size_t i = 1 + rng.below(live.size() - 1);
-      line = head + fmt::format(R"("event_type":15,"process":{},"event":{{"exit":{{"stat":{}}}}}}})",
-                                process(live[i], live[0]), rng.below(2) * 256);
+      line =
+          head + fmt::format(R"("event_type":15,"process":{},"event":{{"exit":{{"stat":{}}}}}}})",
+                             process(live[i], live[0]), rng.below(2) * 256);
       live[i] = live.back();
       live.pop_back();
     } else {  // an event type the importer ignores (open)
       Proc& p = live[rng.below(live.size())];
-      line = head + fmt::format(
-          R"("event_type":10,"process":{},"event":{{"open":{{"fflag":1,"file":{{"path":"/etc/hosts","path_truncated":false,"stat":{}}}}}}}}})",
-          process(p, live[0]), stat_block(99));
+      line =
+          head +
+          fmt::format(
+              R"("event_type":10,"process":{},"event":{{"open":{{"fflag":1,"file":{{"path":"/etc/hosts","path_truncated":false,"stat":{}}}}}}}}})",
+              process(p, live[0]), stat_block(99));
     }
     line.push_back('\n');
     std::fwrite(line.data(), 1, line.size(), out);
@@ -136,16 +152,19 @@ int main(int argc, char** argv) {
   uint64_t megabytes = 256;
   std::string keep;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--mb") == 0 && i + 1 < argc) megabytes = std::stoull(argv[++i]);
-    else if (std::strcmp(argv[i], "--keep") == 0 && i + 1 < argc) keep = argv[++i];
+    if (std::strcmp(argv[i], "--mb") == 0 && i + 1 < argc)
+      megabytes = std::stoull(argv[++i]);
+    else if (std::strcmp(argv[i], "--keep") == 0 && i + 1 < argc)
+      keep = argv[++i];
     else {
       fmt::print(stderr, "usage: import_bench [--mb N] [--keep DIR]\n");
       return 2;
     }
   }
   namespace fs = std::filesystem;
-  fs::path dir = keep.empty() ? fs::temp_directory_path() / fmt::format("flowid-import-bench-{}", ::getpid())
-                              : fs::path(keep);
+  fs::path dir = keep.empty()
+                     ? fs::temp_directory_path() / fmt::format("flowid-import-bench-{}", ::getpid())
+                     : fs::path(keep);
   fs::create_directories(dir);
   const std::string input = (dir / "capture.jsonl").string();
   const std::string output = (dir / "capture.trace").string();
@@ -189,11 +208,18 @@ int main(int argc, char** argv) {
   fmt::print("  {:<34} {:>14}\n", "events written", stats.events);
   fmt::print("  {:<34} {:>14}\n", "trace", fmt::format("{:.2f} MB", trace_bytes / 1e6));
   fmt::print("  {:<34} {:>14}\n", "time", fmt::format("{:.2f} s", seconds));
-  fmt::print("  {:<34} {:>14}\n", "import speed (target >= 100)", fmt::format("{:.1f} MB/s", mb_per_s));
+  fmt::print("  {:<34} {:>14}\n", "import speed (target >= 100)",
+             fmt::format("{:.1f} MB/s", mb_per_s));
   fmt::print("  {:<34} {:>14}\n", "input : trace (target >= 20)", fmt::format("{:.1f} : 1", ratio));
-  fmt::print("{{\"bench\": \"import_eslogger_speed\", \"value\": {:.1f}, \"unit\": \"MB/s\"}}\n", mb_per_s);
-  fmt::print("{{\"bench\": \"import_eslogger_size_ratio\", \"value\": {:.1f}, \"unit\": \"input:trace\"}}\n", ratio);
-  fmt::print("{{\"bench\": \"import_eslogger_events\", \"value\": {:.0f}, \"unit\": \"events/s\"}}\n", events_per_s);
+  fmt::print("{{\"bench\": \"import_eslogger_speed\", \"value\": {:.1f}, \"unit\": \"MB/s\"}}\n",
+             mb_per_s);
+  fmt::print(
+      "{{\"bench\": \"import_eslogger_size_ratio\", \"value\": {:.1f}, \"unit\": "
+      "\"input:trace\"}}\n",
+      ratio);
+  fmt::print(
+      "{{\"bench\": \"import_eslogger_events\", \"value\": {:.0f}, \"unit\": \"events/s\"}}\n",
+      events_per_s);
 
   if (keep.empty()) fs::remove_all(dir);
   return 0;

@@ -106,10 +106,10 @@ RunResult run(const std::vector<std::string>& argv) {
   RunResult result;
   result.wall_s = static_cast<double>(monotonic_ns() - start) / 1e9;
   int error = 0;
-  result.ok = std::sscanf(out.c_str(), "connects=%llu failed=%llu errno=%d p50_ns=%llu p99_ns=%llu",
-                          &result.connects, &result.failed, &error, &result.p50_ns,
-                          &result.p99_ns) == 5 &&
-              WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  result.ok =
+      std::sscanf(out.c_str(), "connects=%llu failed=%llu errno=%d p50_ns=%llu p99_ns=%llu",
+                  &result.connects, &result.failed, &error, &result.p50_ns, &result.p99_ns) == 5 &&
+      WIFEXITED(status) && WEXITSTATUS(status) == 0;
   return result;
 }
 
@@ -126,10 +126,14 @@ int main(int argc, char** argv) {
       (std::filesystem::path(probe).parent_path().parent_path() / "cli" / "flowid").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--connects") connects = std::atol(argv[i + 1]);
-    else if (flag == "--procs") procs = std::atol(argv[i + 1]);
-    else if (flag == "--runs") runs = std::atol(argv[i + 1]);
-    else if (flag == "--flowid") flowid = argv[i + 1];
+    if (flag == "--connects")
+      connects = std::atol(argv[i + 1]);
+    else if (flag == "--procs")
+      procs = std::atol(argv[i + 1]);
+    else if (flag == "--runs")
+      runs = std::atol(argv[i + 1]);
+    else if (flag == "--flowid")
+      flowid = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: %s [--connects N] [--procs P] [--runs R] [--flowid PATH]\n",
                    argv[0]);
@@ -142,8 +146,8 @@ int main(int argc, char** argv) {
   std::string trace_path =
       (std::filesystem::temp_directory_path() / ("record_bench." + std::to_string(::getpid())))
           .string();
-  std::vector<std::string> plain = {probe, "connect", "127.0.0.1", port, std::to_string(connects),
-                                    std::to_string(procs)};
+  std::vector<std::string> plain = {
+      probe, "connect", "127.0.0.1", port, std::to_string(connects), std::to_string(procs)};
   std::vector<std::string> recorded = {flowid, "record", "-q", "-o", trace_path, "--"};
   recorded.insert(recorded.end(), plain.begin(), plain.end());
 
@@ -187,12 +191,14 @@ int main(int argc, char** argv) {
               best_recorded.p50_ns / 1e3);
   std::printf("  %-28s %12.1f %12.1f\n", "connect p99 (us)", best_plain.p99_ns / 1e3,
               best_recorded.p99_ns / 1e3);
-  std::printf("  wall-time ratio %.2fx (target <= 1.5x); added per connect p50 %.1f us, p99 %.1f us\n",
-              ratio, added_p50_us, added_p99_us);
-  std::printf("  flows recorded %llu / expected %llu, verdicts %llu, dropped events %llu, trace %s\n",
-              static_cast<unsigned long long>(flows), static_cast<unsigned long long>(expected),
-              static_cast<unsigned long long>(verdicts), static_cast<unsigned long long>(dropped),
-              clean ? "clean" : "NOT CLEAN");
+  std::printf(
+      "  wall-time ratio %.2fx (target <= 1.5x); added per connect p50 %.1f us, p99 %.1f us\n",
+      ratio, added_p50_us, added_p99_us);
+  std::printf(
+      "  flows recorded %llu / expected %llu, verdicts %llu, dropped events %llu, trace %s\n",
+      static_cast<unsigned long long>(flows), static_cast<unsigned long long>(expected),
+      static_cast<unsigned long long>(verdicts), static_cast<unsigned long long>(dropped),
+      clean ? "clean" : "NOT CLEAN");
   json("record_wall_ratio", ratio, "x");
   json("record_plain_wall", best_plain.wall_s, "s");
   json("record_recorded_wall", best_recorded.wall_s, "s");

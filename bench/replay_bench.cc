@@ -146,7 +146,8 @@ GeneratedTrace generate(const Options& options, std::string_view strategy, const
   header.recorder = "replay_bench";
   header.clock = "virtual";
   header.caller = config.caller;
-  header.resolver_config = {{"strategy", std::string(strategy)}, {"seed", std::to_string(options.seed)}};
+  header.resolver_config = {{"strategy", std::string(strategy)},
+                            {"seed", std::to_string(options.seed)}};
   std::string error;
   std::unique_ptr<trace::TraceWriter> writer = trace::open_writer(path, header, {}, &error);
   if (!writer) die(error);
@@ -160,8 +161,11 @@ GeneratedTrace generate(const Options& options, std::string_view strategy, const
     switch (event.kind()) {
       case EventKind::kProcessSpawn:
       case EventKind::kProcessExec:
-      case EventKind::kProcessExit: resolver->observe(event); break;
-      default: break;
+      case EventKind::kProcessExit:
+        resolver->observe(event);
+        break;
+      default:
+        break;
     }
   });
 
@@ -211,7 +215,8 @@ GeneratedTrace generate(const Options& options, std::string_view strategy, const
   for (uint32_t i = 0; i < options.processes; ++i) processes.push_back(spawn());
   std::vector<std::string> hosts;
   for (int i = 0; i < 120; ++i) {
-    hosts.push_back("api" + std::to_string(i) + ".service" + std::to_string(i % 17) + ".example.com");
+    hosts.push_back("api" + std::to_string(i) + ".service" + std::to_string(i % 17) +
+                    ".example.com");
   }
 
   TraceLookupWriter lookups(world, *writer, out.events,
@@ -228,7 +233,8 @@ GeneratedTrace generate(const Options& options, std::string_view strategy, const
       flow_options.hostname = hosts[rng.chance(1, 3) ? rng.below(hosts.size()) : rng.below(8)];
       flow_options.remote_port = rng.chance(1, 4) ? 80 : 443;
       flow_options.udp = rng.chance(1, 5);
-      if (rng.chance(kDelegatedPerMille, 1000)) flow_options.app = processes[rng.below(processes.size())];
+      if (rng.chance(kDelegatedPerMille, 1000))
+        flow_options.app = processes[rng.below(processes.size())];
       if (rng.chance(kAbsentProcessTokenPerMille, 1000)) {
         flow_options.process_token_shape = TokenShape::kAbsent;
       } else if (rng.chance(kMalformedTokenPerMille, 1000)) {
@@ -243,7 +249,8 @@ GeneratedTrace generate(const Options& options, std::string_view strategy, const
         if (zombie) zombies.push_back(process);
         processes[slot] = spawn();
       } else if (rng.chance(kExecAfterFlowPerMille, 1000)) {
-        WorldResult<AuditToken> r = world.exec_process(process, images[rng.below(images.size())].path);
+        WorldResult<AuditToken> r =
+            world.exec_process(process, images[rng.below(images.size())].path);
         check(r.error, "exec_process");
         processes[slot] = r.value;
       }
@@ -314,10 +321,11 @@ uint64_t replay_peak_growth_kb(const std::string& path, const std::string& strat
 // ---- the benchmark -------------------------------------------------------------------------
 
 int run(const Options& options) {
-  std::printf("replay_bench: ~%llu events per trace, %u executables, %u processes, batches of %u "
-              "flows, best of %d passes, one thread\n",
-              static_cast<unsigned long long>(options.events), options.executables,
-              options.processes, options.batch_flows, options.passes);
+  std::printf(
+      "replay_bench: ~%llu events per trace, %u executables, %u processes, batches of %u "
+      "flows, best of %d passes, one thread\n",
+      static_cast<unsigned long long>(options.events), options.executables, options.processes,
+      options.batch_flows, options.passes);
   std::vector<Figure> figures;
   const Filter filter{RuleSet{}};
   for (const std::string& strategy : options.strategies) {
@@ -326,14 +334,15 @@ int run(const Options& options) {
     const double generate_start = CpuClock::now();
     const GeneratedTrace trace = generate(options, strategy, filter, path);
     const double generate_s = CpuClock::now() - generate_start;
-    std::printf("\n%s: %llu events (%llu flows), %.1f MB, generated in %.1f s CPU; mix:",
-                strategy.c_str(), static_cast<unsigned long long>(trace.events),
-                static_cast<unsigned long long>(trace.flows), static_cast<double>(trace.bytes) / 1e6,
-                generate_s);
+    std::printf(
+        "\n%s: %llu events (%llu flows), %.1f MB, generated in %.1f s CPU; mix:", strategy.c_str(),
+        static_cast<unsigned long long>(trace.events), static_cast<unsigned long long>(trace.flows),
+        static_cast<double>(trace.bytes) / 1e6, generate_s);
     for (std::size_t k = 0; k < trace.kinds.size(); ++k) {
       if (trace.kinds[k] != 0) {
-        std::printf(" %s %.1f%%", std::string(name_of(static_cast<EventKind>(k))).c_str(),
-                    100.0 * static_cast<double>(trace.kinds[k]) / static_cast<double>(trace.events));
+        std::printf(
+            " %s %.1f%%", std::string(name_of(static_cast<EventKind>(k))).c_str(),
+            100.0 * static_cast<double>(trace.kinds[k]) / static_cast<double>(trace.events));
       }
     }
     std::printf("\n");
@@ -361,14 +370,16 @@ int run(const Options& options) {
         std::unique_ptr<Resolver> resolver = make_resolver(strategy);
         const double start = CpuClock::now();
         std::unique_ptr<trace::TraceReader> reader = trace::open_reader(path);
-        replay::TraceReplayResult result = replay::replay_faithful(path, *reader, *resolver, filter);
+        replay::TraceReplayResult result =
+            replay::replay_faithful(path, *reader, *resolver, filter);
         replay_s = std::min(replay_s, CpuClock::now() - start);
         if (!result.passed() || result.events != trace.events || result.flows != trace.flows) {
           std::string why = std::to_string(result.differences.size()) + " differences, " +
                             std::to_string(result.off_script.size()) + " off-script calls, " +
                             std::to_string(result.read_issues.size()) + " read issues";
           if (!result.differences.empty()) why += "; first: " + result.differences.front().what;
-          if (!result.off_script.empty()) why += "; first: " + replay::describe(result.off_script.front());
+          if (!result.off_script.empty())
+            why += "; first: " + replay::describe(result.off_script.front());
           die("faithful replay of " + path + " did not pass: " + why);
         }
       }
@@ -431,7 +442,8 @@ int main(int argc, char** argv) {
       strategy_given = true;
       options.strategies.push_back(value());
       if (!flowid::make_resolver(options.strategies.back())) {
-        std::fprintf(stderr, "replay_bench: unknown strategy '%s'\n", options.strategies.back().c_str());
+        std::fprintf(stderr, "replay_bench: unknown strategy '%s'\n",
+                     options.strategies.back().c_str());
         return 2;
       }
     } else if (arg == "--seed") {

@@ -51,11 +51,11 @@ namespace {
 struct Options {
   uint64_t flows = 1'000'000;
   int passes = 2;
-  uint32_t batch_flows = 128;     // flows opened before the batch is resolved.
+  uint32_t batch_flows = 128;  // flows opened before the batch is resolved.
   uint32_t executables = 300;
   uint32_t processes = 3000;
   uint64_t seed = 0x7265736f6c7665ULL;
-  std::string only_strategy;      // empty: every reference resolver.
+  std::string only_strategy;  // empty: every reference resolver.
 };
 
 // Rates are per second of this thread's CPU time, not wall time: the figures are about one core,
@@ -82,13 +82,13 @@ std::string slug(std::string_view name) {
 // Per-mille odds of what happens around one flow. The numbers aim at "something happens in a
 // few percent of flows", enough to keep every fallback and gone path busy without turning the
 // run into a fault scenario.
-constexpr uint64_t kExitAfterFlowPerMille = 20;     // the flow's process exits before resolution.
-constexpr uint64_t kZombieOfExitPerMille = 500;     // ... and stays a zombie until the next batch.
-constexpr uint64_t kExecAfterFlowPerMille = 5;      // the flow's process execs another image (F4).
-constexpr uint64_t kDelegatedPerMille = 50;         // the flow works for another app (F6).
+constexpr uint64_t kExitAfterFlowPerMille = 20;  // the flow's process exits before resolution.
+constexpr uint64_t kZombieOfExitPerMille = 500;  // ... and stays a zombie until the next batch.
+constexpr uint64_t kExecAfterFlowPerMille = 5;   // the flow's process execs another image (F4).
+constexpr uint64_t kDelegatedPerMille = 50;      // the flow works for another app (F6).
 constexpr uint64_t kAbsentProcessTokenPerMille = 10;  // an old system: no process token (F7).
-constexpr uint64_t kMalformedTokenPerMille = 3;     // a process token of the wrong size (F7).
-constexpr uint64_t kFlowSpacingNs = 10'000;         // virtual time between two flows.
+constexpr uint64_t kMalformedTokenPerMille = 3;       // a process token of the wrong size (F7).
+constexpr uint64_t kFlowSpacingNs = 10'000;           // virtual time between two flows.
 
 class Population {
  public:
@@ -105,8 +105,11 @@ class Population {
       switch (event.kind()) {
         case EventKind::kProcessSpawn:
         case EventKind::kProcessExec:
-        case EventKind::kProcessExit: resolver.observe(event); break;
-        default: break;
+        case EventKind::kProcessExit:
+          resolver.observe(event);
+          break;
+        default:
+          break;
       }
     });
     install_executables(options.executables);
@@ -267,8 +270,8 @@ RuleSet make_rules(const std::vector<CodeIdentity>& images) {
 // ---- the benchmark -------------------------------------------------------------------------
 
 struct PassResult {
-  double resolve_s = 0;   // CPU seconds spent resolving (the timed part).
-  double open_s = 0;      // CPU seconds spent opening flows and churning the world.
+  double resolve_s = 0;                // CPU seconds spent resolving (the timed part).
+  double open_s = 0;                   // CPU seconds spent opening flows and churning the world.
   std::array<uint64_t, 4> statuses{};  // by AttributionStatus (direct) / by Cell (checked).
   uint64_t findings = 0;
   uint64_t seam_calls = 0;
@@ -286,7 +289,8 @@ PassResult run_pass(const Options& options, std::string_view strategy, Mode mode
   const uint64_t seam_calls_before = world.seam_call_count();
   uint64_t done = 0;
   while (done < options.flows) {
-    const auto n = static_cast<std::size_t>(std::min<uint64_t>(options.batch_flows, options.flows - done));
+    const auto n =
+        static_cast<std::size_t>(std::min<uint64_t>(options.batch_flows, options.flows - done));
     double start = CpuClock::now();
     for (std::size_t i = 0; i < n; ++i) population.open_flow(flows[i]);
     const double opened = CpuClock::now();
@@ -327,15 +331,17 @@ PassResult best_of(const Options& options, std::string_view strategy, Mode mode)
 
 std::string percent(uint64_t part, uint64_t whole) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  std::snprintf(text, sizeof text, "%.1f%%",
+                whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return text;
 }
 
 int run(const Options& options) {
-  std::printf("resolve_bench: %llu flows per strategy and mode, %u executables, %u processes, "
-              "batches of %u, best of %d passes, one thread\n\n",
-              static_cast<unsigned long long>(options.flows), options.executables,
-              options.processes, options.batch_flows, options.passes);
+  std::printf(
+      "resolve_bench: %llu flows per strategy and mode, %u executables, %u processes, "
+      "batches of %u, best of %d passes, one thread\n\n",
+      static_cast<unsigned long long>(options.flows), options.executables, options.processes,
+      options.batch_flows, options.passes);
   std::vector<Figure> figures;
   std::printf("%-20s %14s %14s %10s  %-40s %s\n", "strategy", "direct flows/s", "checked flows/s",
               "calls/flow", "direct: verified/unverified/gone/unknown", "checked: findings/flow");
@@ -398,7 +404,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--strategy") {
       options.only_strategy = value();
       if (!flowid::make_resolver(options.only_strategy)) {
-        std::fprintf(stderr, "resolve_bench: unknown strategy '%s'\n", options.only_strategy.c_str());
+        std::fprintf(stderr, "resolve_bench: unknown strategy '%s'\n",
+                     options.only_strategy.c_str());
         return 2;
       }
     } else if (arg == "--seed") {

@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <string>
@@ -70,8 +70,8 @@ struct Process {
 class EventMix {
  public:
   explicit EventMix(uint64_t seed) : rng_(seed) {
-    static const char* kPlatformDirs[] = {"/usr/libexec/", "/usr/sbin/", "/System/Library/CoreServices/",
-                                          "/usr/bin/"};
+    static const char* kPlatformDirs[] = {"/usr/libexec/", "/usr/sbin/",
+                                          "/System/Library/CoreServices/", "/usr/bin/"};
     for (int i = 0; i < 300; ++i) {
       Executable e;
       const std::string n = std::to_string(i);
@@ -88,8 +88,9 @@ class EventMix {
                                             "TEAM" + std::to_string(100000 + i % 40));
           break;
         case 4:
-          e.image = build::app_store_app("/Applications/Store" + n + ".app/Contents/MacOS/Store" + n,
-                                         "com.store.app" + n, "STORE" + std::to_string(i % 25));
+          e.image =
+              build::app_store_app("/Applications/Store" + n + ".app/Contents/MacOS/Store" + n,
+                                   "com.store.app" + n, "STORE" + std::to_string(i % 25));
           break;
         default:
           e.image = i % 12 == 5 ? build::ad_hoc_binary("/Users/me/bin/tool" + n)
@@ -100,7 +101,9 @@ class EventMix {
       for (char& c : e.unique_identifier) c = static_cast<char>(rng_());
       exes_.push_back(std::move(e));
     }
-    for (int i = 0; i < 120; ++i) hosts_.push_back("api" + std::to_string(i) + ".service" + std::to_string(i % 17) + ".example.com");
+    for (int i = 0; i < 120; ++i)
+      hosts_.push_back("api" + std::to_string(i) + ".service" + std::to_string(i % 17) +
+                       ".example.com");
     for (int i = 0; i < 400; ++i) spawn_process();
   }
 
@@ -126,7 +129,9 @@ class EventMix {
     f.hostname = host;
     f.remote_hostname = rng_() % 2 ? host : std::string();
     f.local_endpoint = Endpoint{"192.168.1.6", static_cast<uint16_t>(49152 + rng_() % 16384)};
-    f.remote_endpoint = Endpoint{"17.253." + std::to_string(rng_() % 8) + "." + std::to_string(rng_() % 4), static_cast<uint16_t>(rng_() % 4 == 0 ? 80 : 443)};
+    f.remote_endpoint =
+        Endpoint{"17.253." + std::to_string(rng_() % 8) + "." + std::to_string(rng_() % 4),
+                 static_cast<uint16_t>(rng_() % 4 == 0 ? 80 : 443)};
     f.direction = FlowDirection::kOutbound;
     f.protocol = rng_() % 5 == 0 ? 17 : 6;
     f.family = 2;
@@ -163,9 +168,10 @@ class EventMix {
     out.push_back(build::lookup_event(tick(), second));
     if (rng_() % 5 == 0) {
       out.push_back(build::verdict_event(
-          tick(), build::verdict(f.flow_id, Decision::kAllow,
-                                 eperm ? AttributionStatus::kUnverified : AttributionStatus::kVerified,
-                                 exe.image)));
+          tick(),
+          build::verdict(f.flow_id, Decision::kAllow,
+                         eperm ? AttributionStatus::kUnverified : AttributionStatus::kVerified,
+                         exe.image)));
     }
   }
 
@@ -239,7 +245,9 @@ struct RawWalker {
     sum += r.getAuid() + r.getEuid() + r.getEgid() + r.getRuid() + r.getRgid() + r.getPid() +
            r.getAsid() + r.getPidversion();
   }
-  void str(uint32_t i) { sum += strings[i].size() + static_cast<unsigned char>(strings[i].empty() ? 0 : strings[i][0]); }
+  void str(uint32_t i) {
+    sum += strings[i].size() + static_cast<unsigned char>(strings[i].empty() ? 0 : strings[i][0]);
+  }
   void identity(wire::CodeIdentity::Reader r) {
     str(r.getPath());
     if (r.hasCdhash()) sum += r.getCdhash()[0];
@@ -284,7 +292,8 @@ struct RawWalker {
         sum += f.getFlowId() + f.getIdentifier().getHi() + f.getIdentifier().getLo();
         sum += f.getSourceAppAuditToken().getPresent() + f.getSourceAppAuditToken().getSizeBytes();
         token(f.getSourceAppAuditToken());
-        sum += f.getSourceProcessAuditToken().getPresent() + f.getSourceProcessAuditToken().getSizeBytes();
+        sum += f.getSourceProcessAuditToken().getPresent() +
+               f.getSourceProcessAuditToken().getSizeBytes();
         token(f.getSourceProcessAuditToken());
         str(f.getSourceAppIdentifier());
         str(f.getSourceAppVersion());
@@ -295,7 +304,8 @@ struct RawWalker {
         sum += f.getLocalEndpoint().getPort();
         str(f.getRemoteEndpoint().getAddress());
         sum += f.getRemoteEndpoint().getPort();
-        sum += static_cast<uint16_t>(f.getDirection()) + f.getProtocol() + f.getFamily() + f.getType();
+        sum +=
+            static_cast<uint16_t>(f.getDirection()) + f.getProtocol() + f.getFamily() + f.getType();
         sum += static_cast<uint32_t>(f.getProcPid()) + static_cast<uint32_t>(f.getEprocPid());
         sum += f.getProcUuid().getHi() + f.getProcUuid().getLo() + f.getEprocUuid().getHi() +
                f.getEprocUuid().getLo() + f.getInBytes() + f.getOutBytes();
@@ -309,7 +319,8 @@ struct RawWalker {
         sum += static_cast<uint32_t>(args.getPid()) + args.getCodeHandle();
         str(args.getRequirement());
         str(args.getPath());
-        sum += static_cast<uint16_t>(l.getOutcome().getDomain()) + static_cast<uint32_t>(l.getOutcome().getCode());
+        sum += static_cast<uint16_t>(l.getOutcome().getDomain()) +
+               static_cast<uint32_t>(l.getOutcome().getCode());
         auto data = l.getData();
         sum += data.getCodeHandle();
         str(data.getPath());
@@ -321,7 +332,8 @@ struct RawWalker {
       }
       case wire::Event::Body::VERDICT: {
         auto v = body.getVerdict();
-        sum += v.getFlowId() + static_cast<uint16_t>(v.getDecision()) + static_cast<uint16_t>(v.getStatus());
+        sum += v.getFlowId() + static_cast<uint16_t>(v.getDecision()) +
+               static_cast<uint16_t>(v.getStatus());
         if (v.hasIdentity()) identity(v.getIdentity());
         sum += static_cast<uint16_t>(v.getLabel());
         str(v.getRule());
@@ -351,11 +363,13 @@ struct RawWalker {
       capnp::ReaderOptions options;
       options.traversalLimitInWords = 64u << 20;
       capnp::FlatArrayMessageReader message(
-          kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word*>(payload), h.raw_bytes / 8),
+          kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word*>(payload),
+                                          h.raw_bytes / 8),
           options);
       auto chunk = message.getRoot<wire::Chunk>();
       strings.clear();
-      for (auto s : chunk.getStrings()) strings.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
+      for (auto s : chunk.getStrings())
+        strings.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
       for (auto e : chunk.getEvents()) {
         event(e);
         ++events;
@@ -409,11 +423,13 @@ std::string slurp(const std::string& path) {
 
 int run(const Options& options) {
   std::printf("trace_bench: %llu events, chunk_events_max %u, best of %d passes\n",
-              static_cast<unsigned long long>(options.events), options.chunk_events, options.passes);
+              static_cast<unsigned long long>(options.events), options.chunk_events,
+              options.passes);
   // A pool of distinct events; the writer cycles through it with shifted times.
   EventMix mix(0x7472616365ULL);
   std::vector<Event> pool;
-  const std::size_t pool_size = static_cast<std::size_t>(std::min<uint64_t>(options.events, 1u << 18));
+  const std::size_t pool_size =
+      static_cast<std::size_t>(std::min<uint64_t>(options.events, 1u << 18));
   while (pool.size() < pool_size) mix.next_group(pool);
   pool.resize(pool_size);
   const uint64_t pool_span_ns = pool.back().time_ns - pool.front().time_ns + 1;
@@ -471,12 +487,17 @@ int run(const Options& options) {
       write_s = std::min(write_s, seconds_since(start));
     }
     const double events = static_cast<double>(options.events);
-    const std::string suffix = std::string(enc.name) == "plain" ? "" : std::string("_") + (std::string(enc.name) == "packed+zstd" ? "packed_zstd" : enc.name);
+    const std::string suffix =
+        std::string(enc.name) == "plain"
+            ? ""
+            : std::string("_") +
+                  (std::string(enc.name) == "packed+zstd" ? "packed_zstd" : enc.name);
     figures.push_back({"trace_write" + suffix + "_events_per_s", events / write_s, "events/s",
                        std::string("write, ") + enc.name});
-    figures.push_back({"trace_bytes_per_event" + (suffix.empty() ? std::string("_unpacked") : suffix),
-                       static_cast<double>(file_bytes) / events, "bytes/event",
-                       std::string("file bytes per event, ") + enc.name});
+    figures.push_back(
+        {"trace_bytes_per_event" + (suffix.empty() ? std::string("_unpacked") : suffix),
+         static_cast<double>(file_bytes) / events, "bytes/event",
+         std::string("file bytes per event, ") + enc.name});
 
     for (bool verify : {false, true}) {
       double read_s = 1e30;
@@ -496,8 +517,9 @@ int run(const Options& options) {
         read_s = std::min(read_s, seconds_since(start));
         if (!reader->clean() || n != options.events || sum == 0) {
           std::fprintf(stderr, "trace_bench: read back %llu of %llu events from %s, clean=%d\n",
-                       static_cast<unsigned long long>(n), static_cast<unsigned long long>(options.events),
-                       path.c_str(), reader->clean());
+                       static_cast<unsigned long long>(n),
+                       static_cast<unsigned long long>(options.events), path.c_str(),
+                       reader->clean());
           return 1;
         }
         read_events = n;
@@ -507,7 +529,8 @@ int run(const Options& options) {
       if (std::string(enc.name) == "zstd" && !verify) zstd_read_nodigest = rate;
       figures.push_back({"trace_read" + suffix + (verify ? "_digest" : "") + "_events_per_s", rate,
                          "events/s",
-                         std::string("read, ") + enc.name + (verify ? ", digest verified" : " (default options)")});
+                         std::string("read, ") + enc.name +
+                             (verify ? ", digest verified" : " (default options)")});
     }
     if (std::string(enc.name) == "plain") {
       plain_path = path;

@@ -74,9 +74,11 @@ int diff_goldens(const DiffOptions& o) {
   }
   if (a->size() != b->size()) {
     if (o.json) {
-      fmt::print("{{\"identical\":false,\"index\":{},\"what\":\"length {} vs {}\"}}\n", n, a->size(), b->size());
+      fmt::print("{{\"identical\":false,\"index\":{},\"what\":\"length {} vs {}\"}}\n", n,
+                 a->size(), b->size());
     } else {
-      fmt::print("the first {} verdicts agree; {} has {} verdicts, {} has {}\n", n, o.a, a->size(), o.b, b->size());
+      fmt::print("the first {} verdicts agree; {} has {} verdicts, {} has {}\n", n, o.a, a->size(),
+                 o.b, b->size());
     }
     return kExitFindings;
   }
@@ -89,7 +91,8 @@ int diff_goldens(const DiffOptions& o) {
 }
 
 // The header fields that differ, by name ("recorder", "resolver_config scenario", ...).
-std::vector<std::string> header_differences(const trace::TraceHeader& a, const trace::TraceHeader& b) {
+std::vector<std::string> header_differences(const trace::TraceHeader& a,
+                                            const trace::TraceHeader& b) {
   std::vector<std::string> fields;
   if (a.format_version != b.format_version) fields.push_back("format_version");
   if (a.recorder != b.recorder) fields.push_back("recorder");
@@ -133,8 +136,8 @@ int diff_traces(const DiffOptions& o) {
       continue;
     }
     if (o.json) {
-      std::string out = fmt::format("{{\"identical\":false,\"index\":{},\"a\":{},\"b\":{}}}\n", index,
-                                    more_a ? format_event_json(ea, index) : "null",
+      std::string out = fmt::format("{{\"identical\":false,\"index\":{},\"a\":{},\"b\":{}}}\n",
+                                    index, more_a ? format_event_json(ea, index) : "null",
                                     more_b ? format_event_json(eb, index) : "null");
       std::fwrite(out.data(), 1, out.size(), stdout);
     } else {
@@ -150,7 +153,8 @@ int diff_traces(const DiffOptions& o) {
     }
     while (b->next(eb)) {
     }
-    return std::max({static_cast<int>(kExitFindings), report_read_issues(*a, o.a), report_read_issues(*b, o.b)});
+    return std::max({static_cast<int>(kExitFindings), report_read_issues(*a, o.a),
+                     report_read_issues(*b, o.b)});
   }
   int read_a = report_read_issues(*a, o.a);
   int read_b = report_read_issues(*b, o.b);
@@ -167,7 +171,8 @@ std::string unreadable(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) return fmt::format("{}: no such file", path);
-  if (std::filesystem::is_directory(status)) return fmt::format("{}: is a folder (give two traces or two golden files)", path);
+  if (std::filesystem::is_directory(status))
+    return fmt::format("{}: is a folder (give two traces or two golden files)", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) return fmt::format("{}: cannot read", path);
   if (in.peek() == std::ifstream::traits_type::eof()) {
@@ -203,7 +208,8 @@ int run_diff(DiffOptions o) {
   bool trace_b = looks_like_trace(o.b);
   if (trace_a != trace_b) {
     print_error("diff", "{} is a {} but {} is a {}: compare like with like", a_name,
-                trace_a ? "trace" : "golden (verdict) file", b_name, trace_b ? "trace" : "golden (verdict) file");
+                trace_a ? "trace" : "golden (verdict) file", b_name,
+                trace_b ? "trace" : "golden (verdict) file");
     return kExitUsage;
   }
   return trace_a ? diff_traces(o) : diff_goldens(o);
@@ -218,11 +224,13 @@ Subcommand add_diff(CLI::App& parent) {
   app->add_option("A", options->a, "Trace or golden file ('-': standard input)")->required();
   app->add_option("B", options->b, "Trace or golden file ('-': standard input)")->required();
   app->add_flag("--json", options->json, "One JSON object: identical, or the index and both sides");
-  app->add_option("--context", options->context, "Equal events shown before the difference")->default_str("2");
-  app->footer(help_footer("flowid diff before.trace after.trace",
-                          "0 identical; 1 they differ; 2 usage (a trace compared with a golden file included);\n"
-                          "3 an input could not be read (missing, a folder, empty, not a trace or golden file);\n"
-                          "4 a trace is damaged (also when they differ: the difference may be the damage)."));
+  app->add_option("--context", options->context, "Equal events shown before the difference")
+      ->default_str("2");
+  app->footer(help_footer(
+      "flowid diff before.trace after.trace",
+      "0 identical; 1 they differ; 2 usage (a trace compared with a golden file included);\n"
+      "3 an input could not be read (missing, a folder, empty, not a trace or golden file);\n"
+      "4 a trace is damaged (also when they differ: the difference may be the damage)."));
   return {app, [options] { return run_diff(*options); }};
 }
 

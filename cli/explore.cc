@@ -100,13 +100,14 @@ bool load_bases(const ExploreCliOptions& o, bool launcher, std::vector<scenario:
     }
   }
   if (bases.empty()) {
-    *error = fmt::format("{}: no {} scenario ({} of the other kind)", o.scenarios, launcher ? "launch" : "resolve",
-                         other_kind);
+    *error = fmt::format("{}: no {} scenario ({} of the other kind)", o.scenarios,
+                         launcher ? "launch" : "resolve", other_kind);
     return false;
   }
   if (o.worlds && *o.worlds < bases.size()) bases.resize(*o.worlds);
-  *source = other_kind == 0 ? o.scenarios : fmt::format("{} ({} {} scenarios skipped)", o.scenarios, other_kind,
-                                                        launcher ? "resolve" : "launch");
+  *source = other_kind == 0 ? o.scenarios
+                            : fmt::format("{} ({} {} scenarios skipped)", o.scenarios, other_kind,
+                                          launcher ? "resolve" : "launch");
   return true;
 }
 
@@ -118,7 +119,8 @@ std::string safe_name(std::string text) {
 }
 
 // Shrinks a violation and writes its scenario and trace (the strategy's own run).
-void save(BaseOutcome& outcome, const fuzz::StrategyUnderTest& strategy, const ExploreCliOptions& o) {
+void save(BaseOutcome& outcome, const fuzz::StrategyUnderTest& strategy,
+          const ExploreCliOptions& o) {
   const explore::Violation& v = *outcome.report.violation;
   fuzz::ShrinkOptions shrink;
   shrink.runs_max = o.shrink_runs;
@@ -126,16 +128,20 @@ void save(BaseOutcome& outcome, const fuzz::StrategyUnderTest& strategy, const E
   const std::string flag = strategy.launcher ? "--launcher" : "--resolver";
   const std::string name = safe_name(fmt::format("{}--{}", strategy.name, outcome.report.name));
   const std::string scenario_path = o.out_dir + "/" + name + ".scenario";
-  cx.reproduce = fmt::format("flowid matrix --scenarios {} {} {} -v", scenario_path, flag, strategy.name);
+  cx.reproduce =
+      fmt::format("flowid matrix --scenarios {} {} {} -v", scenario_path, flag, strategy.name);
   auto& s = cx.shrink.shrunk.scenario;
   s.description = fmt::format(
-      "Found by flowid explore: strategy {} violates {} ({}) in base {} after {} interference{}. Faults: {}. "
+      "Found by flowid explore: strategy {} violates {} ({}) in base {} after {} interference{}. "
+      "Faults: {}. "
       "Shrunk from {} to {} steps. Reproduce: {}",
-      strategy.name, fuzz::format_invariants(cx.shrink.verdict.violated), name_of(cx.shrink.verdict.cell),
-      outcome.report.name, v.schedule.size(), v.schedule.size() == 1 ? "" : "s", fuzz::format_fault_set(cx.credited),
+      strategy.name, fuzz::format_invariants(cx.shrink.verdict.violated),
+      name_of(cx.shrink.verdict.cell), outcome.report.name, v.schedule.size(),
+      v.schedule.size() == 1 ? "" : "s", fuzz::format_fault_set(cx.credited),
       cx.shrink.original_size, cx.shrink.shrunk_size, cx.reproduce);
   std::string error;
-  outcome.files = replay::write_counterexample(cx, strategy.name, o.out_dir, name, false, &error, &strategy);
+  outcome.files =
+      replay::write_counterexample(cx, strategy.name, o.out_dir, name, false, &error, &strategy);
   if (!outcome.files) outcome.write_error = error;
   outcome.counterexample = std::move(cx);
 }
@@ -164,7 +170,8 @@ Totals total(const std::vector<BaseOutcome>& outcomes) {
   return t;
 }
 
-std::string depth_counts(const std::array<uint64_t, explore::kDepthMax + 1>& by_depth, uint32_t depth) {
+std::string depth_counts(const std::array<uint64_t, explore::kDepthMax + 1>& by_depth,
+                         uint32_t depth) {
   std::string out;
   for (uint32_t k = 0; k <= std::min(depth, explore::kDepthMax); ++k) {
     out += fmt::format("{}K={}: {}", out.empty() ? "" : ", ", k, by_depth[k]);
@@ -172,35 +179,43 @@ std::string depth_counts(const std::array<uint64_t, explore::kDepthMax + 1>& by_
   return out;
 }
 
-std::string guarantee_line(const Totals& t, uint32_t depth, std::size_t bases, const std::string& strategy) {
-  if (t.errors > 0) return fmt::format("no guarantee: {} base{} did not run", t.errors, t.errors == 1 ? "" : "s");
+std::string guarantee_line(const Totals& t, uint32_t depth, std::size_t bases,
+                           const std::string& strategy) {
+  if (t.errors > 0)
+    return fmt::format("no guarantee: {} base{} did not run", t.errors, t.errors == 1 ? "" : "s");
   if (t.violations > 0) {
-    return fmt::format("{} violates its invariants in {} of {} base{}", strategy, t.violations, bases,
-                       bases == 1 ? "" : "s");
+    return fmt::format("{} violates its invariants in {} of {} base{}", strategy, t.violations,
+                       bases, bases == 1 ? "" : "s");
   }
   if (!t.complete) return "no guarantee: the exploration was stopped before it was complete";
-  return fmt::format("guarantee: no violation in any schedule with <= {} interference{} over these {} base world{}",
-                     depth, depth == 1 ? "" : "s", bases, bases == 1 ? "" : "s");
+  return fmt::format(
+      "guarantee: no violation in any schedule with <= {} interference{} over these {} base "
+      "world{}",
+      depth, depth == 1 ? "" : "s", bases, bases == 1 ? "" : "s");
 }
 
 std::string violation_summary(const BaseOutcome& o) {
   const auto& v = *o.report.violation;
-  return fmt::format("{} {} after {} interference{}: {}", fuzz::format_invariants(v.verdict.violated),
-                     name_of(v.verdict.cell), v.schedule.size(), v.schedule.size() == 1 ? "" : "s",
+  return fmt::format("{} {} after {} interference{}: {}",
+                     fuzz::format_invariants(v.verdict.violated), name_of(v.verdict.cell),
+                     v.schedule.size(), v.schedule.size() == 1 ? "" : "s",
                      v.verdict.first_violation);
 }
 
-void print_human(const std::vector<BaseOutcome>& outcomes, const ExploreCliOptions& o, const std::string& strategy,
-                 bool launcher, double seconds) {
+void print_human(const std::vector<BaseOutcome>& outcomes, const ExploreCliOptions& o,
+                 const std::string& strategy, bool launcher, double seconds) {
   const Totals t = total(outcomes);
   for (const auto& out : outcomes) {
     const auto& r = out.report;
     std::string status = "ok";
-    if (!r.error.empty()) status = "ERROR " + r.error;
-    else if (r.violation) status = "VIOLATION " + violation_summary(out);
-    else if (!r.complete) status = "stopped";
-    fmt::print("  {:<32} {:>9} schedules {:>8} states {:>8} pruned  {:.2f}s  {}\n", r.name, r.schedules, r.states,
-               r.pruned, out.seconds, status);
+    if (!r.error.empty())
+      status = "ERROR " + r.error;
+    else if (r.violation)
+      status = "VIOLATION " + violation_summary(out);
+    else if (!r.complete)
+      status = "stopped";
+    fmt::print("  {:<32} {:>9} schedules {:>8} states {:>8} pruned  {:.2f}s  {}\n", r.name,
+               r.schedules, r.states, r.pruned, out.seconds, status);
   }
   for (const auto& out : outcomes) {
     if (!out.report.violation) continue;
@@ -208,22 +223,27 @@ void print_human(const std::vector<BaseOutcome>& outcomes, const ExploreCliOptio
     for (const auto& line : out.schedule_lines) fmt::print("    {}\n", line);
     if (out.counterexample) {
       const auto& cx = *out.counterexample;
-      fmt::print("  shrunk: {} -> {} steps, faults {}\n", cx.shrink.original_size, cx.shrink.shrunk_size,
-                 fuzz::format_fault_set(cx.credited));
+      fmt::print("  shrunk: {} -> {} steps, faults {}\n", cx.shrink.original_size,
+                 cx.shrink.shrunk_size, fuzz::format_fault_set(cx.credited));
     }
     if (out.files) {
-      fmt::print("  scenario:  {}\n  trace:     {}\n", out.files->scenario_path, out.files->trace_path);
+      fmt::print("  scenario:  {}\n  trace:     {}\n", out.files->scenario_path,
+                 out.files->trace_path);
       fmt::print("  reproduce: {}\n", out.counterexample->reproduce);
       if (!launcher) {
-        fmt::print("  replay:    flowid replay --mode model --resolver {} {}\n", strategy, out.files->trace_path);
+        fmt::print("  replay:    flowid replay --mode model --resolver {} {}\n", strategy,
+                   out.files->trace_path);
       }
     } else if (!out.write_error.empty()) {
       fmt::print("  (counterexample not written: {})\n", out.write_error);
     }
   }
-  fmt::print("\nexplored {} schedules ({}), {} distinct states, {} pruned as seen, {} same-step choices merged, "
-             "{} infeasible, {:.2f} s\n",
-             t.schedules, depth_counts(t.by_depth, o.depth), t.states, t.pruned, t.duplicates, t.infeasible, seconds);
+  fmt::print(
+      "\nexplored {} schedules ({}), {} distinct states, {} pruned as seen, {} same-step choices "
+      "merged, "
+      "{} infeasible, {:.2f} s\n",
+      t.schedules, depth_counts(t.by_depth, o.depth), t.states, t.pruned, t.duplicates,
+      t.infeasible, seconds);
   fmt::print("{}\n", guarantee_line(t, o.depth, outcomes.size(), strategy));
 }
 
@@ -235,21 +255,28 @@ std::string report_json(const std::vector<BaseOutcome>& outcomes, const ExploreC
     append_json_bytes(out, text);
     return out;
   };
-  std::string json = fmt::format("{{\"kind\":\"explore\",\"strategy\":{},\"depth\":{},\"bases_source\":{},\"shard\":{},",
-                                 str(strategy), o.depth, str(source), str(o.shard.empty() ? "1/1" : o.shard));
-  json += fmt::format("\"schedules\":{},\"states\":{},\"pruned\":{},\"merged\":{},\"infeasible\":{},\"seconds\":{:.3f},",
-                      t.schedules, t.states, t.pruned, t.duplicates, t.infeasible, seconds);
+  std::string json = fmt::format(
+      "{{\"kind\":\"explore\",\"strategy\":{},\"depth\":{},\"bases_source\":{},\"shard\":{},",
+      str(strategy), o.depth, str(source), str(o.shard.empty() ? "1/1" : o.shard));
+  json += fmt::format(
+      "\"schedules\":{},\"states\":{},\"pruned\":{},\"merged\":{},\"infeasible\":{},\"seconds\":{:."
+      "3f},",
+      t.schedules, t.states, t.pruned, t.duplicates, t.infeasible, seconds);
   json += "\"schedules_by_depth\":[";
-  for (uint32_t k = 0; k <= std::min(o.depth, explore::kDepthMax); ++k) json += fmt::format("{}{}", k ? "," : "", t.by_depth[k]);
-  json += fmt::format("],\"complete\":{},\"violations\":{},\"guarantee\":{},\"bases\":[", t.complete, t.violations,
-                      str(guarantee_line(t, o.depth, outcomes.size(), strategy)));
+  for (uint32_t k = 0; k <= std::min(o.depth, explore::kDepthMax); ++k)
+    json += fmt::format("{}{}", k ? "," : "", t.by_depth[k]);
+  json +=
+      fmt::format("],\"complete\":{},\"violations\":{},\"guarantee\":{},\"bases\":[", t.complete,
+                  t.violations, str(guarantee_line(t, o.depth, outcomes.size(), strategy)));
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const auto& out = outcomes[i];
     const auto& r = out.report;
-    json += fmt::format("{}{{\"name\":{},\"schedules\":{},\"states\":{},\"pruned\":{},\"infeasible\":{},\"seconds\":{:.3f},"
-                        "\"complete\":{},\"error\":{},\"violation\":",
-                        i ? "," : "", str(r.name), r.schedules, r.states, r.pruned, r.infeasible, out.seconds,
-                        r.complete, r.error.empty() ? "null" : str(r.error));
+    json += fmt::format(
+        "{}{{\"name\":{},\"schedules\":{},\"states\":{},\"pruned\":{},\"infeasible\":{},"
+        "\"seconds\":{:.3f},"
+        "\"complete\":{},\"error\":{},\"violation\":",
+        i ? "," : "", str(r.name), r.schedules, r.states, r.pruned, r.infeasible, out.seconds,
+        r.complete, r.error.empty() ? "null" : str(r.error));
     if (!r.violation) {
       json += "null}";
       continue;
@@ -262,11 +289,13 @@ std::string report_json(const std::vector<BaseOutcome>& outcomes, const ExploreC
     }
     json += fmt::format("],\"cell\":{},\"message\":{},\"schedule\":[", str(name_of(v.verdict.cell)),
                         str(v.verdict.first_violation));
-    for (std::size_t k = 0; k < out.schedule_lines.size(); ++k) json += (k ? "," : "") + str(out.schedule_lines[k]);
+    for (std::size_t k = 0; k < out.schedule_lines.size(); ++k)
+      json += (k ? "," : "") + str(out.schedule_lines[k]);
     json += "]";
     if (out.files) {
-      json += fmt::format(",\"scenario\":{},\"trace\":{},\"reproduce\":{}", str(out.files->scenario_path),
-                          str(out.files->trace_path), str(out.counterexample->reproduce));
+      json += fmt::format(",\"scenario\":{},\"trace\":{},\"reproduce\":{}",
+                          str(out.files->scenario_path), str(out.files->trace_path),
+                          str(out.counterexample->reproduce));
     }
     json += "}}";
   }
@@ -274,7 +303,8 @@ std::string report_json(const std::vector<BaseOutcome>& outcomes, const ExploreC
   return json;
 }
 
-SuiteReport suite_of(const std::vector<BaseOutcome>& outcomes, const std::string& strategy, uint32_t depth) {
+SuiteReport suite_of(const std::vector<BaseOutcome>& outcomes, const std::string& strategy,
+                     uint32_t depth) {
   SuiteReport suite;
   suite.title = fmt::format("flowid explore {} depth {}", strategy, depth);
   for (const auto& out : outcomes) {
@@ -299,8 +329,10 @@ int run_explore(const ExploreCliOptions& o) {
     return kExitUsage;
   }
   if (o.depth > explore::kDepthMax) {
-    print_error("explore", "--depth {} is beyond {} (the schedule count grows by about two orders of "
-                           "magnitude per level)", o.depth, explore::kDepthMax);
+    print_error("explore",
+                "--depth {} is beyond {} (the schedule count grows by about two orders of "
+                "magnitude per level)",
+                o.depth, explore::kDepthMax);
     return kExitUsage;
   }
   std::string shard_error;
@@ -312,7 +344,8 @@ int run_explore(const ExploreCliOptions& o) {
   const std::string name = strategy_name(o);
   std::string error;
   const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({name});
-  auto strategy = strategy_under_test(name, !o.launcher.empty(), pool.get(), "explore", "resolver", &error);
+  auto strategy =
+      strategy_under_test(name, !o.launcher.empty(), pool.get(), "explore", "resolver", &error);
   if (!strategy) {
     print_error("explore", "{}", error);
     return plugin::looks_like_plugin_path(name) ? kExitInputError : kExitUsage;
@@ -329,8 +362,8 @@ int run_explore(const ExploreCliOptions& o) {
   }
   const uint32_t jobs = std::clamp<uint32_t>(o.jobs, 1, kJobsMax);
   if (!o.json) {
-    fmt::print("flowid explore: {} at depth {} over {} of {} ({} job{}{})\n", name, o.depth, bases.size(), source,
-               jobs, jobs == 1 ? "" : "s",
+    fmt::print("flowid explore: {} at depth {} over {} of {} ({} job{}{})\n", name, o.depth,
+               bases.size(), source, jobs, jobs == 1 ? "" : "s",
                o.shard.empty() ? "" : fmt::format(", shard {}/{}", shard->index, shard->count));
     std::fflush(stdout);
   }
@@ -349,10 +382,12 @@ int run_explore(const ExploreCliOptions& o) {
   auto work = [&] {
     for (std::size_t i = next.fetch_add(1); i < bases.size(); i = next.fetch_add(1)) {
       const auto base_start = Clock::now();
-      outcomes[i].report = explore::explore_base(bases[i], *strategy, options, &g_interrupted, &ticks);
+      outcomes[i].report =
+          explore::explore_base(bases[i], *strategy, options, &g_interrupted, &ticks);
       if (outcomes[i].report.violation) {
         const auto prepared = explore::prepare_base(bases[i]);
-        outcomes[i].schedule_lines = explore::describe_schedule(prepared, outcomes[i].report.violation->schedule);
+        outcomes[i].schedule_lines =
+            explore::describe_schedule(prepared, outcomes[i].report.violation->schedule);
         save(outcomes[i], *strategy, o);
       }
       outcomes[i].seconds = std::chrono::duration<double>(Clock::now() - base_start).count();
@@ -371,10 +406,11 @@ int run_explore(const ExploreCliOptions& o) {
     watcher = std::thread([&] {
       const bool tty = ::isatty(2) == 1;
       std::unique_lock lock(mutex);
-      while (!cv.wait_for(lock, std::chrono::seconds(tty ? 1 : 10), [&] { return stop_progress; })) {
+      while (
+          !cv.wait_for(lock, std::chrono::seconds(tty ? 1 : 10), [&] { return stop_progress; })) {
         const double s = std::chrono::duration<double>(Clock::now() - start).count();
-        fmt::print(stderr, "{}explore: {} schedules, {}/{} bases, {:.0f}s{}", tty ? "\r\033[K" : "", ticks.load(),
-                   finished.load(), bases.size(), s, tty ? "" : "\n");
+        fmt::print(stderr, "{}explore: {} schedules, {}/{} bases, {:.0f}s{}", tty ? "\r\033[K" : "",
+                   ticks.load(), finished.load(), bases.size(), s, tty ? "" : "\n");
       }
       if (tty) fmt::print(stderr, "\r\033[K");
     });
@@ -395,7 +431,8 @@ int run_explore(const ExploreCliOptions& o) {
 
   if (o.json) {
     const std::string json = report_json(outcomes, o, name, source, seconds);
-    if (std::fwrite(json.data(), 1, json.size(), stdout) != json.size() || std::fflush(stdout) != 0) {
+    if (std::fwrite(json.data(), 1, json.size(), stdout) != json.size() ||
+        std::fflush(stdout) != 0) {
       print_error("explore", "cannot write the report to standard output");
       return kExitInputError;
     }
@@ -403,7 +440,8 @@ int run_explore(const ExploreCliOptions& o) {
     print_human(outcomes, o, name, strategy->launcher, seconds);
     if (std::fflush(stdout) != 0) return kExitInputError;
   }
-  if (!o.junit_path.empty() && !write_junit(suite_of(outcomes, name, o.depth), o.junit_path, &error)) {
+  if (!o.junit_path.empty() &&
+      !write_junit(suite_of(outcomes, name, o.depth), o.junit_path, &error)) {
     print_error("explore", "{}", error);
     return kExitInputError;
   }
@@ -418,27 +456,38 @@ int run_explore(const ExploreCliOptions& o) {
 Subcommand add_explore(CLI::App& parent) {
   auto o = std::make_shared<ExploreCliOptions>();
   CLI::App* app = parent.add_subcommand(
-      "explore", "Every schedule of up to K interferences over small base worlds: a guarantee, not a sample");
+      "explore",
+      "Every schedule of up to K interferences over small base worlds: a guarantee, not a sample");
   std::string resolvers;
   for (auto n : resolver_names()) resolvers += (resolvers.empty() ? "" : ", ") + std::string(n);
   std::string launchers;
   for (auto n : launcher_names()) launchers += (launchers.empty() ? "" : ", ") + std::string(n);
   app->add_option("--resolver,--strategy", o->resolver,
-                  "Resolver under test (default token+recheck): " + resolvers + ", or a plugin file (./libmine.so)");
-  app->add_option("--launcher", o->launcher, "Launcher under test instead: " + launchers + ", or a launcher plugin file");
-  app->add_option("-k,--depth", o->depth, "Interferences per schedule, at most (default 2; up to 4)")
+                  "Resolver under test (default token+recheck): " + resolvers +
+                      ", or a plugin file (./libmine.so)");
+  app->add_option("--launcher", o->launcher,
+                  "Launcher under test instead: " + launchers + ", or a launcher plugin file");
+  app->add_option("-k,--depth", o->depth,
+                  "Interferences per schedule, at most (default 2; up to 4)")
       ->check(CLI::Range(0u, explore::kDepthMax));
-  app->add_option("--scenarios", o->scenarios,
-                  "Base scenarios: a folder of *.scenario or one file (default: the bundled base worlds)");
+  app->add_option(
+      "--scenarios", o->scenarios,
+      "Base scenarios: a folder of *.scenario or one file (default: the bundled base worlds)");
   app->add_option("--worlds", o->worlds, "Only the first N bases");
-  app->add_option("-j,--jobs", o->jobs, "Threads; bases are spread over them whole (same result for any number)");
-  app->add_option("--shard", o->shard, "Only bases i, i+n, i+2n, ... of the list (i/n, 0-based; CI matrices)");
-  app->add_option("--max-schedules", o->max_schedules, "Stop a base after N schedules (it is then incomplete)");
-  app->add_option("--out", o->out_dir, "Where counterexamples are written (default flowid-explore-out)");
-  app->add_option("--shrink-runs", o->shrink_runs, "Bound on candidate runs while shrinking one counterexample");
+  app->add_option("-j,--jobs", o->jobs,
+                  "Threads; bases are spread over them whole (same result for any number)");
+  app->add_option("--shard", o->shard,
+                  "Only bases i, i+n, i+2n, ... of the list (i/n, 0-based; CI matrices)");
+  app->add_option("--max-schedules", o->max_schedules,
+                  "Stop a base after N schedules (it is then incomplete)");
+  app->add_option("--out", o->out_dir,
+                  "Where counterexamples are written (default flowid-explore-out)");
+  app->add_option("--shrink-runs", o->shrink_runs,
+                  "Bound on candidate runs while shrinking one counterexample");
   app->add_flag("--json", o->json, "One JSON object instead of the human report");
   app->add_option("--junit", o->junit_path, "Also write JUnit XML (one test case per base)");
-  app->add_flag("--progress", o->progress, "Progress lines on stderr even when it is not a terminal");
+  app->add_flag("--progress", o->progress,
+                "Progress lines on stderr even when it is not a terminal");
   app->footer(
       "Example:\n"
       "  flowid explore --resolver pid-path --depth 1\n"

@@ -13,13 +13,13 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/report.h"
 #include "harness/scenario.h"
 #include "harness/strategies/catalog.h"
 #include "replay/fixture.h"
 #include "replay/replay.h"
 #include "replay/scenario_files.h"
-#include "cli/output.h"
 
 namespace flowid::cli {
 namespace {
@@ -51,14 +51,16 @@ int run_build(const BuildOptions& options) {
       continue;
     }
     auto out = (std::filesystem::path(options.output_dir) /
-                (std::filesystem::path(path).stem().string() + ".trace")).string();
+                (std::filesystem::path(path).stem().string() + ".trace"))
+                   .string();
     if (auto refused = output_names_input(out, options.scenarios); !refused.empty()) {
       print_error("fixture build", "{}", refused);
       exit_code = std::max(exit_code, static_cast<int>(kExitUsage));
       continue;
     }
     PendingOutput pending(out);
-    if (!replay::write_compiled(*compiled, pending.temp_path(), writer, &error) || !pending.commit(&error)) {
+    if (!replay::write_compiled(*compiled, pending.temp_path(), writer, &error) ||
+        !pending.commit(&error)) {
       print_error("fixture build", "{}", error);
       exit_code = kExitInputError;
       continue;
@@ -126,7 +128,8 @@ int run_suite(const SuiteOptions& options) {
   report.kind = "fixture";
   report.classname = "flowid.suite";
   const auto suite_started = std::chrono::steady_clock::now();
-  report.title = fmt::format("flowid suite: {} fixtures x {} strategies ({})", files.size(), columns.size(), dir);
+  report.title = fmt::format("flowid suite: {} fixtures x {} strategies ({})", files.size(),
+                             columns.size(), dir);
   std::vector<std::pair<std::string, std::vector<SuiteCell>>> table;
   int exit_code = kExitOk;
   for (const auto& file : files) {
@@ -164,7 +167,8 @@ int run_suite(const SuiteOptions& options) {
       cell.text = std::string(name_of(run.cell));
       for (const auto& e : s->expectations) {
         if (e.strategy == strategy && e.cell != run.cell) {
-          c.failures.push_back(fmt::format("{}:{}: expected {}, got {}", file, e.line, name_of(e.cell), name_of(run.cell)));
+          c.failures.push_back(fmt::format("{}:{}: expected {}, got {}", file, e.line,
+                                           name_of(e.cell), name_of(run.cell)));
         }
       }
       if (!is_launcher) {
@@ -178,7 +182,8 @@ int run_suite(const SuiteOptions& options) {
         if (!options.update_golden) {
           auto text = read_text(golden_path);
           if (!text) {
-            c.failures.push_back(fmt::format("{}: no golden file (run `flowid suite --update-golden`)", golden_path));
+            c.failures.push_back(fmt::format(
+                "{}: no golden file (run `flowid suite --update-golden`)", golden_path));
           } else {
             golden = replay::parse_golden(*text, golden_path, &error);
             if (!golden) c.errors.push_back(error);
@@ -191,12 +196,15 @@ int run_suite(const SuiteOptions& options) {
         c.events = result.events;
         c.digest = result.verdict_digest;
         for (const auto& call : result.off_script) {
-          c.failures.push_back(fmt::format("flow {}: off-script {}", call.flow_id, replay::describe(call)));
+          c.failures.push_back(
+              fmt::format("flow {}: off-script {}", call.flow_id, replay::describe(call)));
         }
         if (options.update_golden) {
           std::string text = replay::format_golden(
-              result.produced, fmt::format("golden verdicts: fixtures/scenarios/{}.scenario replayed faithfully with {}",
-                                           stem, strategy));
+              result.produced,
+              fmt::format(
+                  "golden verdicts: fixtures/scenarios/{}.scenario replayed faithfully with {}",
+                  stem, strategy));
           auto old = read_text(golden_path);
           if (!old || *old != text) {
             if (write_file_atomically(golden_path, text, &error)) {
@@ -224,7 +232,8 @@ int run_suite(const SuiteOptions& options) {
     table.emplace_back(s->name, std::move(row));
   }
 
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_started).count();
   if (options.json) {
     print_report(report, true, false);
   } else {
@@ -242,10 +251,14 @@ int run_suite(const SuiteOptions& options) {
     }
     std::size_t failed = 0;
     for (const auto& c : report.cases) failed += !c.passed();
-    fmt::print("\ncells: the oracle's verdict on each strategy (correct, downgraded = labelled unverified,\n"
-               "gone or unknown, MISATTRIBUTED, BYPASSED). Every run is also replayed faithfully from the\n"
-               "compiled trace and compared with fixtures/golden.\n");
-    fmt::print("{} runs: {} passed, {} failed\n", report.cases.size(), report.cases.size() - failed, failed);
+    fmt::print(
+        "\ncells: the oracle's verdict on each strategy (correct, downgraded = labelled "
+        "unverified,\n"
+        "gone or unknown, MISATTRIBUTED, BYPASSED). Every run is also replayed faithfully from "
+        "the\n"
+        "compiled trace and compared with fixtures/golden.\n");
+    fmt::print("{} runs: {} passed, {} failed\n", report.cases.size(), report.cases.size() - failed,
+               failed);
     for (const auto& c : report.cases) {
       if (c.passed()) continue;
       fmt::print("FAIL {}\n", c.name);
@@ -267,17 +280,19 @@ int run_suite(const SuiteOptions& options) {
 
 Subcommand add_fixture(CLI::App& parent) {
   auto options = std::make_shared<BuildOptions>();
-  CLI::App* app = parent.add_subcommand("fixture", "Work with scenario fixtures (docs/scenarios.md)");
+  CLI::App* app =
+      parent.add_subcommand("fixture", "Work with scenario fixtures (docs/scenarios.md)");
   app->require_subcommand(1);
   CLI::App* build = app->add_subcommand(
       "build", "Compile scenario files into traces (every reference resolver's lookups recorded)");
   build->add_option("SCENARIO", options->scenarios, "Scenario files")->required();
-  build->add_option("-o,--output-dir", options->output_dir, "Where to write STEM.trace files")->default_str(".");
+  build->add_option("-o,--output-dir", options->output_dir, "Where to write STEM.trace files")
+      ->default_str(".");
   build->add_flag("--zstd", options->zstd, "Compress chunks with zstd");
-  const std::string build_footer =
-      help_footer("flowid fixture build fixtures/scenarios/pid-reuse.scenario -o /tmp/fixtures",
-                  "0 built; 2 usage (an output naming an input included); 3 a scenario could not be read "
-                  "or a trace written.");
+  const std::string build_footer = help_footer(
+      "flowid fixture build fixtures/scenarios/pid-reuse.scenario -o /tmp/fixtures",
+      "0 built; 2 usage (an output naming an input included); 3 a scenario could not be read "
+      "or a trace written.");
   app->footer(build_footer);
   build->footer(build_footer);
   return {app, [options] { return run_build(*options); }};
@@ -294,11 +309,13 @@ Subcommand add_suite(CLI::App& parent) {
                 "Write the produced verdicts as the new golden files (shows which changed)");
   app->add_flag("--json", options->json, "One JSON object with every run");
   app->add_option("--junit", options->junit_path,
-                  "Also write a JUnit XML report; default from GTEST_OUTPUT=xml:PATH or XML_OUTPUT_FILE when set");
-  app->footer(help_footer("flowid suite --strategy token+recheck --junit suite.xml",
-                          "0 every run passed; 1 a golden verdict differs, a call is off-script or an expectation\n"
-                          "fails; 2 usage; 3 fixtures unreadable (FLOWID_FIXTURES not a folder included) or the\n"
-                          "report could not be written. The largest applicable code wins."));
+                  "Also write a JUnit XML report; default from GTEST_OUTPUT=xml:PATH or "
+                  "XML_OUTPUT_FILE when set");
+  app->footer(help_footer(
+      "flowid suite --strategy token+recheck --junit suite.xml",
+      "0 every run passed; 1 a golden verdict differs, a call is off-script or an expectation\n"
+      "fails; 2 usage; 3 fixtures unreadable (FLOWID_FIXTURES not a folder included) or the\n"
+      "report could not be written. The largest applicable code wins."));
   return {app, [options] { return run_suite(*options); }};
 }
 

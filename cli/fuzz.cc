@@ -19,14 +19,14 @@
 // fixtures/counterexamples holds STRATEGY--FN.scenario).
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -34,11 +34,11 @@
 #include "cli/commands.h"
 #include "cli/fuzz_rapidcheck.h"
 #include "cli/output.h"
+#include "cli/plugin_pool.h"
 #include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
 #include "harness/strategies/catalog.h"
-#include "cli/plugin_pool.h"
 #include "plugin/loader.h"
 #include "replay/perturb.h"
 #include "replay/scenario_files.h"
@@ -131,7 +131,7 @@ std::optional<Budget> parse_budget(const std::string& text) {
 // What a campaign found for one fault.
 struct FaultFinding {
   uint64_t case_index = 0;
-  double seconds = 0;           // time to find (before shrinking).
+  double seconds = 0;  // time to find (before shrinking).
   fuzz::Counterexample counterexample;
   std::optional<replay::CounterexampleFiles> files;
   std::string write_error;
@@ -156,10 +156,15 @@ struct CampaignReport {
 
 class Campaign {
  public:
-  Campaign(fuzz::CampaignOptions options, FaultSet plan, Budget budget, uint32_t jobs, bool keep_going,
-           fuzz::ShrinkOptions shrink, bool progress)
-      : options_(std::move(options)), plan_(plan), budget_(budget), jobs_(jobs), keep_going_(keep_going),
-        shrink_(shrink), progress_(progress) {}
+  Campaign(fuzz::CampaignOptions options, FaultSet plan, Budget budget, uint32_t jobs,
+           bool keep_going, fuzz::ShrinkOptions shrink, bool progress)
+      : options_(std::move(options)),
+        plan_(plan),
+        budget_(budget),
+        jobs_(jobs),
+        keep_going_(keep_going),
+        shrink_(shrink),
+        progress_(progress) {}
 
   CampaignReport run() {
     report_.strategy = options_.strategy.name;
@@ -303,15 +308,19 @@ class Campaign {
       next_plain_progress_ = t + kPlainProgressSeconds;
     }
     const uint64_t cases = report_.tally.cases;
-    const std::string budget = budget_.seconds ? fmt::format("{:.1f}s of {:.0f}s", t, *budget_.seconds)
-                                               : fmt::format("{:.1f}s, {} of {} cases", t, cases, budget_.cases.value_or(0));
-    std::string line = fmt::format("{}flowid fuzz: {}: {} cases ({:.0f}/s) {} failing |", terminal_ ? "\r\033[K" : "",
-                                   budget, cases, t > 0 ? static_cast<double>(cases) / t : 0.0, report_.tally.failed);
+    const std::string budget =
+        budget_.seconds
+            ? fmt::format("{:.1f}s of {:.0f}s", t, *budget_.seconds)
+            : fmt::format("{:.1f}s, {} of {} cases", t, cases, budget_.cases.value_or(0));
+    std::string line = fmt::format(
+        "{}flowid fuzz: {}: {} cases ({:.0f}/s) {} failing |", terminal_ ? "\r\033[K" : "", budget,
+        cases, t > 0 ? static_cast<double>(cases) / t : 0.0, report_.tally.failed);
     for (int i = 0; i < fuzz::kFaultCount; ++i) {
       if (!fuzz::contains(plan_, fuzz::fault_at(i))) continue;
       const auto index = static_cast<std::size_t>(i);
-      line += fmt::format(" {}{}{}", fuzz::fault_id(fuzz::fault_at(i)), report_.found[index] ? "!" : ":",
-                          report_.tally.faults[index].cases_injected);
+      line +=
+          fmt::format(" {}{}{}", fuzz::fault_id(fuzz::fault_at(i)),
+                      report_.found[index] ? "!" : ":", report_.tally.faults[index].cases_injected);
     }
     fmt::print(stderr, "{}{}", line, terminal_ ? "" : "\n");
     std::fflush(stderr);
@@ -351,7 +360,8 @@ std::optional<std::string> default_corpus_dir(std::string* error) {
 // Loads the corpus folders. A --corpus folder that does not exist is an error (a typo must not
 // silently skip the regression corpus), and so is FLOWID_FIXTURES naming no folder; the bundled
 // corpus may be absent (an installed flowid without fixtures).
-bool load_corpora(const FuzzOptions& options, std::vector<scenario::Scenario>& corpus, std::string* error) {
+bool load_corpora(const FuzzOptions& options, std::vector<scenario::Scenario>& corpus,
+                  std::string* error) {
   std::vector<std::pair<std::string, bool>> dirs;
   if (!options.no_default_corpus) {
     auto bundled = default_corpus_dir(error);
@@ -373,7 +383,8 @@ bool load_corpora(const FuzzOptions& options, std::vector<scenario::Scenario>& c
   return true;
 }
 
-void check_determinism(const fuzz::CampaignOptions& options, uint64_t cases_run, CampaignReport& report) {
+void check_determinism(const fuzz::CampaignOptions& options, uint64_t cases_run,
+                       CampaignReport& report) {
   const uint64_t sample = std::min<uint64_t>(kDeterminismSample, cases_run);
   SplitMix64 pick(options.seed ^ 0xd37e4317ULL);
   for (uint64_t i = 0; i < sample; ++i) {
@@ -382,8 +393,8 @@ void check_determinism(const fuzz::CampaignOptions& options, uint64_t cases_run,
     auto b = fuzz::run_case(options, k);
     ++report.determinism_checked;
     if (a.verdict.digest != b.verdict.digest) {
-      report.determinism_failures.push_back(
-          fmt::format("case {}: digest {:016x} then {:016x}", k, a.verdict.digest, b.verdict.digest));
+      report.determinism_failures.push_back(fmt::format("case {}: digest {:016x} then {:016x}", k,
+                                                        a.verdict.digest, b.verdict.digest));
     }
   }
 }
@@ -400,17 +411,20 @@ std::string json_string(std::string_view text) {
 std::string replay_command(const CampaignReport& report, const std::string& scenario_path,
                            const std::string& trace_path) {
   if (report.launcher) {
-    return fmt::format("flowid matrix --scenarios {} --launcher {} -v", scenario_path, report.strategy);
+    return fmt::format("flowid matrix --scenarios {} --launcher {} -v", scenario_path,
+                       report.strategy);
   }
   return fmt::format("flowid replay --mode model --resolver {} {}", report.strategy, trace_path);
 }
 
 void print_human(const CampaignReport& report, const fuzz::CampaignOptions& options) {
   const auto& t = report.tally;
-  fmt::print("flowid fuzz: strategy {}, faults {}, seed {}\n", report.strategy, fuzz::format_fault_set(report.plan),
-             report.seed);
-  fmt::print("{} cases in {:.2f}s ({:.0f} cases/s), {} failing, {} invalid\n", t.cases, report.seconds,
-             report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed, t.invalid);
+  fmt::print("flowid fuzz: strategy {}, faults {}, seed {}\n", report.strategy,
+             fuzz::format_fault_set(report.plan), report.seed);
+  fmt::print("{} cases in {:.2f}s ({:.0f} cases/s), {} failing, {} invalid\n", t.cases,
+             report.seconds,
+             report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed,
+             t.invalid);
   if (!report.corpus.empty()) {
     std::size_t applicable = 0;
     std::size_t failed = 0;
@@ -423,7 +437,9 @@ void print_human(const CampaignReport& report, const fuzz::CampaignOptions& opti
       if (!c.passed()) fmt::print("  ! {}\n", c.problem());
     }
   }
-  fmt::print("\n| fault | cases with it | violation | invariant | cell | after cases | after | shrunk steps |\n");
+  fmt::print(
+      "\n| fault | cases with it | violation | invariant | cell | after cases | after | shrunk "
+      "steps |\n");
   fmt::print("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (int i = 0; i < fuzz::kFaultCount; ++i) {
     const Fault fault = fuzz::fault_at(i);
@@ -432,19 +448,21 @@ void print_human(const CampaignReport& report, const fuzz::CampaignOptions& opti
     const auto& f = report.found[index];
     if (f) {
       const auto& s = f->counterexample.shrink;
-      fmt::print("| {} {} | {} | yes | {} | {} | {} | {:.3f}s | {} (from {}) |\n", fuzz::fault_id(fault),
-                 fuzz::fault_name(fault), t.faults[index].cases_injected, fuzz::format_invariants(s.verdict.violated),
-                 name_of(s.verdict.cell), f->case_index + 1, f->seconds, s.shrunk_size, s.original_size);
+      fmt::print("| {} {} | {} | yes | {} | {} | {} | {:.3f}s | {} (from {}) |\n",
+                 fuzz::fault_id(fault), fuzz::fault_name(fault), t.faults[index].cases_injected,
+                 fuzz::format_invariants(s.verdict.violated), name_of(s.verdict.cell),
+                 f->case_index + 1, f->seconds, s.shrunk_size, s.original_size);
     } else {
-      fmt::print("| {} {} | {} | no | - | - | - | - | - |\n", fuzz::fault_id(fault), fuzz::fault_name(fault),
-                 t.faults[index].cases_injected);
+      fmt::print("| {} {} | {} | no | - | - | - | - | - |\n", fuzz::fault_id(fault),
+                 fuzz::fault_name(fault), t.faults[index].cases_injected);
     }
   }
   if (report.baseline) {
     const auto& s = report.baseline->counterexample.shrink;
     fmt::print("| baseline (no fault) | - | yes | {} | {} | {} | {:.3f}s | {} (from {}) |\n",
-               fuzz::format_invariants(s.verdict.violated), name_of(s.verdict.cell), report.baseline->case_index + 1,
-               report.baseline->seconds, s.shrunk_size, s.original_size);
+               fuzz::format_invariants(s.verdict.violated), name_of(s.verdict.cell),
+               report.baseline->case_index + 1, report.baseline->seconds, s.shrunk_size,
+               s.original_size);
   }
   // Each counterexample once (a case may be credited to several faults).
   std::vector<uint64_t> shown;
@@ -457,38 +475,46 @@ void print_human(const CampaignReport& report, const fuzz::CampaignOptions& opti
     if (std::find(shown.begin(), shown.end(), f->case_index) != shown.end()) continue;
     shown.push_back(f->case_index);
     const auto& s = f->counterexample.shrink;
-    fmt::print("\nviolation: {} (faults {})\n", s.verdict.first_violation, fuzz::format_fault_set(f->counterexample.credited));
-    fmt::print("  seed {}, case {} (case seed {})\n", options.seed, f->case_index, f->counterexample.case_seed);
+    fmt::print("\nviolation: {} (faults {})\n", s.verdict.first_violation,
+               fuzz::format_fault_set(f->counterexample.credited));
+    fmt::print("  seed {}, case {} (case seed {})\n", options.seed, f->case_index,
+               f->counterexample.case_seed);
     fmt::print("  reproduce: {}\n", f->counterexample.reproduce);
     if (f->files) {
-      fmt::print("  scenario:  {}\n  trace:     {}\n", f->files->scenario_path, f->files->trace_path);
-      fmt::print("  replay:    {}\n", replay_command(report, f->files->scenario_path, f->files->trace_path));
+      fmt::print("  scenario:  {}\n  trace:     {}\n", f->files->scenario_path,
+                 f->files->trace_path);
+      fmt::print("  replay:    {}\n",
+                 replay_command(report, f->files->scenario_path, f->files->trace_path));
     } else if (!f->write_error.empty()) {
       fmt::print("  (not saved: {})\n", f->write_error);
     }
   }
   if (report.determinism_checked > 0) {
-    fmt::print("\ndeterminism: {} cases run twice, {} digest mismatches\n", report.determinism_checked,
-               report.determinism_failures.size());
+    fmt::print("\ndeterminism: {} cases run twice, {} digest mismatches\n",
+               report.determinism_checked, report.determinism_failures.size());
     for (const auto& d : report.determinism_failures) fmt::print("  ! {}\n", d);
   }
-  for (const auto& e : report.invalid_cases) fmt::print("  ! invalid generated case (a flowid bug): {}\n", e);
+  for (const auto& e : report.invalid_cases)
+    fmt::print("  ! invalid generated case (a flowid bug): {}\n", e);
 }
 
 std::string report_json(const CampaignReport& report) {
   const auto& t = report.tally;
   std::string out = fmt::format(
-      "{{\"strategy\":{},\"faults\":{},\"seed\":{},\"cases\":{},\"seconds\":{:.6f},\"cases_per_second\":{:.1f},"
-      "\"failing_cases\":{},\"invalid_cases\":{},\"determinism\":{{\"checked\":{},\"mismatches\":{}}},\"corpus\":[",
-      json_string(report.strategy), json_string(fuzz::format_fault_set(report.plan)), report.seed, t.cases,
-      report.seconds, report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed, t.invalid,
+      "{{\"strategy\":{},\"faults\":{},\"seed\":{},\"cases\":{},\"seconds\":{:.6f},\"cases_per_"
+      "second\":{:.1f},"
+      "\"failing_cases\":{},\"invalid_cases\":{},\"determinism\":{{\"checked\":{},\"mismatches\":{}"
+      "}},\"corpus\":[",
+      json_string(report.strategy), json_string(fuzz::format_fault_set(report.plan)), report.seed,
+      t.cases, report.seconds,
+      report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed, t.invalid,
       report.determinism_checked, report.determinism_failures.size());
   bool first = true;
   for (const auto& c : report.corpus) {
     if (!c.applicable) continue;
-    out += fmt::format("{}{{\"file\":{},\"passed\":{},\"cell\":\"{}\",\"problem\":{}}}", first ? "" : ",",
-                       json_string(c.file), c.passed() ? "true" : "false", name_of(c.verdict.cell),
-                       json_string(c.problem()));
+    out += fmt::format("{}{{\"file\":{},\"passed\":{},\"cell\":\"{}\",\"problem\":{}}}",
+                       first ? "" : ",", json_string(c.file), c.passed() ? "true" : "false",
+                       name_of(c.verdict.cell), json_string(c.problem()));
     first = false;
   }
   out += "],\"results\":[";
@@ -498,17 +524,20 @@ std::string report_json(const CampaignReport& report) {
     if (!fuzz::contains(report.plan, fault)) continue;
     const auto index = static_cast<std::size_t>(i);
     const auto& f = report.found[index];
-    out += fmt::format("{}{{\"fault\":\"{}\",\"name\":\"{}\",\"cases_injected\":{},\"found\":{}", first ? "" : ",",
-                       fuzz::fault_id(fault), fuzz::fault_name(fault), t.faults[index].cases_injected,
-                       f ? "true" : "false");
+    out += fmt::format("{}{{\"fault\":\"{}\",\"name\":\"{}\",\"cases_injected\":{},\"found\":{}",
+                       first ? "" : ",", fuzz::fault_id(fault), fuzz::fault_name(fault),
+                       t.faults[index].cases_injected, f ? "true" : "false");
     first = false;
     if (f) {
       const auto& s = f->counterexample.shrink;
       out += fmt::format(
-          ",\"case\":{},\"cases_to_find\":{},\"seconds_to_find\":{:.6f},\"invariants\":{},\"cell\":\"{}\","
-          "\"shrunk_steps\":{},\"original_steps\":{},\"shrink_runs\":{},\"violation\":{},\"reproduce\":{}",
-          f->case_index, f->case_index + 1, f->seconds, json_string(fuzz::format_invariants(s.verdict.violated)),
-          name_of(s.verdict.cell), s.shrunk_size, s.original_size, s.runs, json_string(s.verdict.first_violation),
+          ",\"case\":{},\"cases_to_find\":{},\"seconds_to_find\":{:.6f},\"invariants\":{},\"cell\":"
+          "\"{}\","
+          "\"shrunk_steps\":{},\"original_steps\":{},\"shrink_runs\":{},\"violation\":{},"
+          "\"reproduce\":{}",
+          f->case_index, f->case_index + 1, f->seconds,
+          json_string(fuzz::format_invariants(s.verdict.violated)), name_of(s.verdict.cell),
+          s.shrunk_size, s.original_size, s.runs, json_string(s.verdict.first_violation),
           json_string(f->counterexample.reproduce));
       if (f->files) {
         out += fmt::format(",\"scenario\":{},\"trace\":{}", json_string(f->files->scenario_path),
@@ -520,11 +549,15 @@ std::string report_json(const CampaignReport& report) {
   out += "]";
   if (report.baseline) {
     const auto& b = *report.baseline;
-    out += fmt::format(",\"baseline\":{{\"case\":{},\"invariants\":{},\"cell\":\"{}\",\"shrunk_steps\":{},\"violation\":{},"
-                       "\"reproduce\":{}}}",
-                       b.case_index, json_string(fuzz::format_invariants(b.counterexample.shrink.verdict.violated)),
-                       name_of(b.counterexample.shrink.verdict.cell), b.counterexample.shrink.shrunk_size,
-                       json_string(b.counterexample.shrink.verdict.first_violation), json_string(b.counterexample.reproduce));
+    out += fmt::format(
+        ",\"baseline\":{{\"case\":{},\"invariants\":{},\"cell\":\"{}\",\"shrunk_steps\":{},"
+        "\"violation\":{},"
+        "\"reproduce\":{}}}",
+        b.case_index,
+        json_string(fuzz::format_invariants(b.counterexample.shrink.verdict.violated)),
+        name_of(b.counterexample.shrink.verdict.cell), b.counterexample.shrink.shrunk_size,
+        json_string(b.counterexample.shrink.verdict.first_violation),
+        json_string(b.counterexample.reproduce));
   }
   out += "}\n";
   return out;
@@ -551,7 +584,8 @@ SuiteReport suite_of(const CampaignReport& report) {
     r.name = fmt::format("{} {}", fuzz::fault_id(fault), fuzz::fault_name(fault));
     r.flows = report.tally.faults[static_cast<std::size_t>(i)].cases_injected;
     if (const auto& f = report.found[static_cast<std::size_t>(i)]) {
-      r.failures.push_back(fmt::format("{} (reproduce: {})", f->counterexample.shrink.verdict.first_violation,
+      r.failures.push_back(fmt::format("{} (reproduce: {})",
+                                       f->counterexample.shrink.verdict.first_violation,
                                        f->counterexample.reproduce));
       r.seconds = f->seconds;
     }
@@ -562,7 +596,8 @@ SuiteReport suite_of(const CampaignReport& report) {
     const auto& b = *report.baseline;
     CaseReport r;
     r.name = "baseline (no fault)";
-    r.failures.push_back(fmt::format("{} (reproduce: {})", b.counterexample.shrink.verdict.first_violation,
+    r.failures.push_back(fmt::format("{} (reproduce: {})",
+                                     b.counterexample.shrink.verdict.first_violation,
                                      b.counterexample.reproduce));
     r.seconds = b.seconds;
     suite.cases.push_back(std::move(r));
@@ -579,29 +614,33 @@ SuiteReport suite_of(const CampaignReport& report) {
 // Writes each distinct counterexample once; every finding of the same case shares the files.
 // Each trace records `recorder`'s own run (the strategy that failed), so the printed replay line
 // meets the same seam calls and races.
-void save_counterexamples(CampaignReport& report, const std::string& dir, bool matrix_names, bool expect_all,
-                          const fuzz::StrategyUnderTest& recorder) {
+void save_counterexamples(CampaignReport& report, const std::string& dir, bool matrix_names,
+                          bool expect_all, const fuzz::StrategyUnderTest& recorder) {
   for (std::size_t i = 0; i < report.found.size(); ++i) {
     auto& f = report.found[i];
     if (!f) continue;
     for (std::size_t j = 0; j < i; ++j) {
-      if (report.found[j] && report.found[j]->case_index == f->case_index && report.found[j]->files) {
+      if (report.found[j] && report.found[j]->case_index == f->case_index &&
+          report.found[j]->files) {
         f->files = report.found[j]->files;
       }
     }
     if (f->files) continue;
-    const std::string name = matrix_names ? fmt::format("{}--{}", report.strategy, fuzz::fault_id(fuzz::fault_at(static_cast<int>(i))))
-                                          : fuzz::case_name(report.strategy, report.seed, f->case_index);
+    const std::string name = matrix_names
+                                 ? fmt::format("{}--{}", report.strategy,
+                                               fuzz::fault_id(fuzz::fault_at(static_cast<int>(i))))
+                                 : fuzz::case_name(report.strategy, report.seed, f->case_index);
     std::string error;
-    f->files = replay::write_counterexample(f->counterexample, report.strategy, dir, name, expect_all, &error, &recorder);
+    f->files = replay::write_counterexample(f->counterexample, report.strategy, dir, name,
+                                            expect_all, &error, &recorder);
     if (!f->files) f->write_error = error;
   }
   if (report.baseline && !matrix_names) {
     auto& b = *report.baseline;
     std::string error;
-    b.files = replay::write_counterexample(b.counterexample, report.strategy, dir,
-                                           fuzz::case_name(report.strategy, report.seed, b.case_index), expect_all, &error,
-                                           &recorder);
+    b.files = replay::write_counterexample(
+        b.counterexample, report.strategy, dir,
+        fuzz::case_name(report.strategy, report.seed, b.case_index), expect_all, &error, &recorder);
     if (!b.files) b.write_error = error;
   }
 }
@@ -617,24 +656,28 @@ bool any_problem(const CampaignReport& report) {
   return !report.determinism_failures.empty() || !report.invalid_cases.empty();
 }
 
-std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options, plugin::WorkerPool* pool,
-                                                   std::string* error) {
+std::optional<fuzz::StrategyUnderTest> strategy_of(const FuzzOptions& options,
+                                                   plugin::WorkerPool* pool, std::string* error) {
   const bool launcher = !options.launcher.empty();
-  const std::string name = launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
+  const std::string name =
+      launcher ? options.launcher : (options.strategy.empty() ? "token+recheck" : options.strategy);
   return strategy_under_test(name, launcher, pool, "fuzz", "strategy", error);
 }
 
-int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& campaign, FaultSet plan) {
+int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& campaign,
+                    FaultSet plan) {
   const uint64_t k = *options.single_case;
   auto record = fuzz::run_case(campaign, k);
-  fmt::print("case {} (seed {}, case seed {}): {} steps, faults {}\n", k, campaign.seed, record.seed,
-             fuzz::schedule_size(record.generated.scenario), fuzz::format_fault_set(record.generated.injected));
+  fmt::print("case {} (seed {}, case seed {}): {} steps, faults {}\n", k, campaign.seed,
+             record.seed, fuzz::schedule_size(record.generated.scenario),
+             fuzz::format_fault_set(record.generated.injected));
   if (!record.verdict.ran()) {
     print_error("fuzz", "the generated case does not run (a flowid bug): {}", record.verdict.error);
     return kExitInternal;
   }
   if (!record.verdict.failed()) {
-    fmt::print("no violation ({}); digest {:016x}\n", name_of(record.verdict.cell), record.verdict.digest);
+    fmt::print("no violation ({}); digest {:016x}\n", name_of(record.verdict.cell),
+               record.verdict.digest);
     return kExitOk;
   }
   fuzz::ShrinkOptions shrink;
@@ -655,8 +698,9 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
   save_counterexamples(report, options.out_dir, false, options.expect_all, campaign.strategy);
   const auto& f = *report.found[slot];
   fmt::print("violation: {}\n", cx.shrink.verdict.first_violation);
-  fmt::print("shrunk from {} to {} steps ({} runs), faults {}\n\n{}\n", cx.shrink.original_size, cx.shrink.shrunk_size,
-             cx.shrink.runs, fuzz::format_fault_set(cx.credited), scenario::format_scenario(cx.shrink.shrunk.scenario));
+  fmt::print("shrunk from {} to {} steps ({} runs), faults {}\n\n{}\n", cx.shrink.original_size,
+             cx.shrink.shrunk_size, cx.shrink.runs, fuzz::format_fault_set(cx.credited),
+             scenario::format_scenario(cx.shrink.shrunk.scenario));
   fmt::print("reproduce: {}\n", cx.reproduce);
   if (f.files) fmt::print("scenario: {}\ntrace: {}\n", f.files->scenario_path, f.files->trace_path);
   if (!f.write_error.empty()) print_error("fuzz", "{}", f.write_error);
@@ -665,14 +709,18 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
 
 // --engine rapidcheck: the stateful model (proptest/rc_model.h), a case-count budget only (its
 // cases are numbered by rapidcheck's run, not by time).
-int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOptions& campaign, const Budget& budget) {
+int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOptions& campaign,
+                          const Budget& budget) {
   constexpr uint64_t kDefaultCases = 10000;
   if (options.matrix || options.single_case || options.jobs > 1) {
-    print_error("fuzz", "--engine rapidcheck runs one property on one thread (no --matrix, --case, --jobs)");
+    print_error(
+        "fuzz",
+        "--engine rapidcheck runs one property on one thread (no --matrix, --case, --jobs)");
     return kExitUsage;
   }
   if (budget.seconds && options.budget != "30s") {
-    print_error("fuzz", "--engine rapidcheck takes a case budget (--budget 5000cases), not a duration");
+    print_error("fuzz",
+                "--engine rapidcheck takes a case budget (--budget 5000cases), not a duration");
     return kExitUsage;
   }
   RapidcheckRun run;
@@ -695,7 +743,8 @@ int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOption
 int run_fuzz(const FuzzOptions& options) {
   std::string error;
   // Made before any thread starts: its fork server starts the plugin's workers.
-  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({options.strategy, options.launcher});
+  const std::unique_ptr<plugin::WorkerPool> pool =
+      plugin_pool_for({options.strategy, options.launcher});
   auto strategy = strategy_of(options, pool.get(), &error);
   if (!strategy) {
     print_error("fuzz", "{}", error);
@@ -710,16 +759,18 @@ int run_fuzz(const FuzzOptions& options) {
     print_error("fuzz", "--faults: {}", error);
     return kExitUsage;
   }
-  const FaultSet plan = *faults & (strategy->launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
+  const FaultSet plan =
+      *faults & (strategy->launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
   if (plan == 0) {
     print_error("fuzz", "none of {} applies to a {} (resolvers: F1-F10; launchers: F5, F8, F11)",
-               options.faults, strategy->launcher ? "launcher" : "resolver");
+                options.faults, strategy->launcher ? "launcher" : "resolver");
     return kExitUsage;
   }
   auto budget = parse_budget(options.budget);
   if (!budget) {
-    print_error("fuzz", "--budget '{}': expected a duration (30s, 500ms, 2m) or a case count (10000)",
-               options.budget);
+    print_error("fuzz",
+                "--budget '{}': expected a duration (30s, 500ms, 2m) or a case count (10000)",
+                options.budget);
     return kExitUsage;
   }
   fuzz::CampaignOptions campaign;
@@ -732,7 +783,8 @@ int run_fuzz(const FuzzOptions& options) {
   campaign.generator.borrowed_signing_ids =
       plugin_identifiers(!options.launcher.empty() ? options.launcher : options.strategy, 32);
   // No seed given: one from the clock, printed so the run can be repeated.
-  campaign.seed = options.seed.value_or(static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffULL);
+  campaign.seed = options.seed.value_or(
+      static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffULL);
   if (options.single_case) return run_single_case(options, campaign, plan);
   if (options.engine == "rapidcheck") return run_rapidcheck_engine(options, campaign, *budget);
 
@@ -761,7 +813,9 @@ int run_fuzz(const FuzzOptions& options) {
   } else {
     print_human(report, campaign);
   }
-  const int exit_code = !report.invalid_cases.empty() ? kExitInternal : any_problem(report) ? kExitFindings : kExitOk;
+  const int exit_code = !report.invalid_cases.empty() ? kExitInternal
+                        : any_problem(report)         ? kExitFindings
+                                                      : kExitOk;
   if (!junit_path.empty() && !write_junit(suite_of(report), junit_path, &error)) {
     print_error("fuzz", "{}", error);
     return std::max(exit_code, static_cast<int>(kExitInputError));
@@ -813,7 +867,8 @@ int run_matrix_mode(const FuzzOptions& options) {
   std::vector<MatrixCell> cells;
   auto add_row = [&](std::string_view name, bool launcher) {
     if (!options.strategy.empty() && options.strategy != name) return;
-    const FaultSet applicable = *faults & (launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
+    const FaultSet applicable =
+        *faults & (launcher ? fuzz::kLauncherFaults : fuzz::kResolverFaults);
     for (int i = 0; i < fuzz::kFaultCount; ++i) {
       if (!fuzz::contains(applicable, fuzz::fault_at(i))) continue;
       MatrixCell cell;
@@ -822,7 +877,8 @@ int run_matrix_mode(const FuzzOptions& options) {
       cell.launcher = launcher;
       std::error_code ec;
       cell.expected_found = std::filesystem::exists(
-          fmt::format("{}/{}--{}.scenario", expectations_dir, name, fuzz::fault_id(cell.fault)), ec);
+          fmt::format("{}/{}--{}.scenario", expectations_dir, name, fuzz::fault_id(cell.fault)),
+          ec);
       cells.push_back(std::move(cell));
     }
   };
@@ -861,8 +917,8 @@ int run_matrix_mode(const FuzzOptions& options) {
   for (const auto& cell : cells) {
     const bool found = cell.report.found[static_cast<std::size_t>(cell.fault)].has_value();
     if (found != cell.expected_found) {
-      mismatches.push_back(fmt::format("{} x {}: {} a violation, {}", cell.strategy, fuzz::fault_id(cell.fault),
-                                       found ? "found" : "did not find",
+      mismatches.push_back(fmt::format("{} x {}: {} a violation, {}", cell.strategy,
+                                       fuzz::fault_id(cell.fault), found ? "found" : "did not find",
                                        cell.expected_found ? "expected one" : "expected none"));
     }
   }
@@ -872,23 +928,27 @@ int run_matrix_mode(const FuzzOptions& options) {
     for (std::size_t c = 0; c < cells.size(); ++c) {
       const auto& cell = cells[c];
       const auto& f = cell.report.found[static_cast<std::size_t>(cell.fault)];
-      out += fmt::format("{}{{\"strategy\":{},\"kind\":\"{}\",\"fault\":\"{}\",\"cases\":{},\"seconds\":{:.6f},\"found\":{},"
-                         "\"expected_found\":{}",
-                         c ? "," : "", json_string(cell.strategy), cell.launcher ? "launcher" : "resolver",
-                         fuzz::fault_id(cell.fault), cell.report.tally.cases, cell.report.seconds, f ? "true" : "false",
-                         cell.expected_found ? "true" : "false");
+      out += fmt::format(
+          "{}{{\"strategy\":{},\"kind\":\"{}\",\"fault\":\"{}\",\"cases\":{},\"seconds\":{:.6f},"
+          "\"found\":{},"
+          "\"expected_found\":{}",
+          c ? "," : "", json_string(cell.strategy), cell.launcher ? "launcher" : "resolver",
+          fuzz::fault_id(cell.fault), cell.report.tally.cases, cell.report.seconds,
+          f ? "true" : "false", cell.expected_found ? "true" : "false");
       if (f) {
         const auto& s = f->counterexample.shrink;
-        out += fmt::format(",\"invariants\":{},\"cell\":\"{}\",\"cases_to_find\":{},\"seconds_to_find\":{:.6f},"
-                           "\"shrunk_steps\":{},\"violation\":{},\"reproduce\":{}",
-                           json_string(fuzz::format_invariants(s.verdict.violated)), name_of(s.verdict.cell),
-                           f->case_index + 1, f->seconds, s.shrunk_size, json_string(s.verdict.first_violation),
-                           json_string(f->counterexample.reproduce));
+        out += fmt::format(
+            ",\"invariants\":{},\"cell\":\"{}\",\"cases_to_find\":{},\"seconds_to_find\":{:.6f},"
+            "\"shrunk_steps\":{},\"violation\":{},\"reproduce\":{}",
+            json_string(fuzz::format_invariants(s.verdict.violated)), name_of(s.verdict.cell),
+            f->case_index + 1, f->seconds, s.shrunk_size, json_string(s.verdict.first_violation),
+            json_string(f->counterexample.reproduce));
       }
       out += "}";
     }
     out += "],\"mismatches\":[";
-    for (std::size_t i = 0; i < mismatches.size(); ++i) out += (i ? "," : "") + json_string(mismatches[i]);
+    for (std::size_t i = 0; i < mismatches.size(); ++i)
+      out += (i ? "," : "") + json_string(mismatches[i]);
     out += "]}\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else {
@@ -926,7 +986,8 @@ int run_matrix_mode(const FuzzOptions& options) {
           if (found) {
             const auto& s = found->counterexample.shrink;
             row += fmt::format(" {} {} @{} ({} steps) |", name_of(s.verdict.cell),
-                               fuzz::format_invariants(s.verdict.violated), found->case_index + 1, s.shrunk_size);
+                               fuzz::format_invariants(s.verdict.violated), found->case_index + 1,
+                               s.shrunk_size);
           } else {
             row += fmt::format(" none in {} |", cell->report.tally.cases);
           }
@@ -935,7 +996,10 @@ int run_matrix_mode(const FuzzOptions& options) {
       }
     }
     (void)flush_line;
-    fmt::print("\nseed {}; each cell: one fault, cases until the first violation (shrunk size), or none in N cases\n", seed);
+    fmt::print(
+        "\nseed {}; each cell: one fault, cases until the first violation (shrunk size), or none "
+        "in N cases\n",
+        seed);
   }
   std::fflush(stdout);
   for (const auto& m : mismatches) print_error("fuzz --matrix", "{}", m);
@@ -946,60 +1010,85 @@ int run_matrix_mode(const FuzzOptions& options) {
 
 Subcommand add_fuzz(CLI::App& parent) {
   auto options = std::make_shared<FuzzOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "fuzz", "Property-based fault injection: generated schedules with faults F1-F11, checked by the oracle");
+  CLI::App* app = parent.add_subcommand("fuzz",
+                                        "Property-based fault injection: generated schedules with "
+                                        "faults F1-F11, checked by the oracle");
   std::string resolvers;
-  for (auto name : resolver_names()) resolvers += (resolvers.empty() ? "" : ", ") + std::string(name);
+  for (auto name : resolver_names())
+    resolvers += (resolvers.empty() ? "" : ", ") + std::string(name);
   std::string launchers;
-  for (auto name : launcher_names()) launchers += (launchers.empty() ? "" : ", ") + std::string(name);
+  for (auto name : launcher_names())
+    launchers += (launchers.empty() ? "" : ", ") + std::string(name);
   CLI::Option* strategy =
       app->add_option("--strategy,--resolver", options->strategy,
                       "Resolver strategy under test (default token+recheck): " + resolvers +
                           ", or a plugin file (./libmine.so, docs/plugins.md)");
-  app->add_option("--launcher", options->launcher,
-                  "Launcher strategy under test instead: " + launchers + ", or a launcher plugin file")
+  app->add_option(
+         "--launcher", options->launcher,
+         "Launcher strategy under test instead: " + launchers + ", or a launcher plugin file")
       ->excludes(strategy);
-  app->add_option("--faults", options->faults,
-                  "Fault plan: F1,F3 or names (pid-reuse, exit-race, sandbox-eperm, exec-after-flow, "
-                  "replaced-on-disk, delegation, malformed-token, transient-failure, zombie, same-name, "
-                  "launch-toctou), or all / resolver / launcher (default all)");
-  app->add_option("--budget", options->budget, "Time (30s, 500ms, 2m) or number of cases (10000); default 30s");
-  CLI::Option* seed = app->add_option("--seed", options->seed, "Run seed (default: from the clock, printed)");
-  app->add_option("--case", options->single_case, "Run only case K of --seed (reproduce a finding; needs --seed)")
+  app->add_option(
+      "--faults", options->faults,
+      "Fault plan: F1,F3 or names (pid-reuse, exit-race, sandbox-eperm, exec-after-flow, "
+      "replaced-on-disk, delegation, malformed-token, transient-failure, zombie, same-name, "
+      "launch-toctou), or all / resolver / launcher (default all)");
+  app->add_option("--budget", options->budget,
+                  "Time (30s, 500ms, 2m) or number of cases (10000); default 30s");
+  CLI::Option* seed =
+      app->add_option("--seed", options->seed, "Run seed (default: from the clock, printed)");
+  app->add_option("--case", options->single_case,
+                  "Run only case K of --seed (reproduce a finding; needs --seed)")
       ->needs(seed);
-  app->add_option("-j,--jobs", options->jobs, "Threads (each with its own worlds); case K always uses the same seed")
+  app->add_option("-j,--jobs", options->jobs,
+                  "Threads (each with its own worlds); case K always uses the same seed")
       ->check(CLI::Range(uint32_t{1}, kJobsMax));
   app->add_option("--corpus", options->corpus_dirs,
-                  "Counterexample folder replayed first (repeatable; the bundled fixtures/counterexamples always is)");
-  app->add_flag("--no-default-corpus", options->no_default_corpus, "Do not replay fixtures/counterexamples");
-  app->add_option("--out", options->out_dir, "Where counterexamples are written (default flowid-fuzz-out)");
+                  "Counterexample folder replayed first (repeatable; the bundled "
+                  "fixtures/counterexamples always is)");
+  app->add_flag("--no-default-corpus", options->no_default_corpus,
+                "Do not replay fixtures/counterexamples");
+  app->add_option("--out", options->out_dir,
+                  "Where counterexamples are written (default flowid-fuzz-out)");
   app->add_flag("--json", options->json, "One JSON object instead of the human report");
-  app->add_option("--junit", options->junit_path, "Also write JUnit XML (one test case per fault and corpus entry)");
+  app->add_option("--junit", options->junit_path,
+                  "Also write JUnit XML (one test case per fault and corpus entry)");
   app->add_flag("--matrix", options->matrix,
-                "Every reference strategy x every fault (one fault per cell; default budget 3000 cases per cell); "
+                "Every reference strategy x every fault (one fault per cell; default budget 3000 "
+                "cases per cell); "
                 "Markdown table, or --json");
-  app->add_flag("--progress", options->progress,
-                "Progress on stderr even when it is not a terminal: then a plain line every 10 s with the "
-                "time or cases spent of the budget");
-  app->add_flag("--no-swarm", options->no_swarm, "Enable every planned fault in every case (default: swarm subsets)");
-  app->add_flag("--keep-going", options->keep_going, "Do not stop once every planned fault has a violation");
+  app->add_flag(
+      "--progress", options->progress,
+      "Progress on stderr even when it is not a terminal: then a plain line every 10 s with the "
+      "time or cases spent of the budget");
+  app->add_flag("--no-swarm", options->no_swarm,
+                "Enable every planned fault in every case (default: swarm subsets)");
+  app->add_flag("--keep-going", options->keep_going,
+                "Do not stop once every planned fault has a violation");
   app->add_flag("--expect-all", options->expect_all,
-                "Saved counterexamples get expect lines for the strategy under test too (building the bundled corpus)");
-  app->add_option("--engine", options->engine,
-                  "default: flowid's seeded episode generator (fast, parallel, time budgets); rapidcheck: "
-                  "the rapidcheck stateful model, schedules built command by command and shrunk by "
-                  "rapidcheck (case budgets, one thread)")
+                "Saved counterexamples get expect lines for the strategy under test too (building "
+                "the bundled corpus)");
+  app->add_option(
+         "--engine", options->engine,
+         "default: flowid's seeded episode generator (fast, parallel, time budgets); rapidcheck: "
+         "the rapidcheck stateful model, schedules built command by command and shrunk by "
+         "rapidcheck (case budgets, one thread)")
       ->check(CLI::IsMember({"default", "rapidcheck"}))
       ->capture_default_str();
-  app->add_option("--shrink-runs", options->shrink_runs, "Bound on candidate runs while shrinking one case (default 3000)");
+  app->add_option("--shrink-runs", options->shrink_runs,
+                  "Bound on candidate runs while shrinking one case (default 3000)");
   app->footer(help_footer(
       "flowid fuzz --strategy token+pid-fallback --budget 10s --seed 1",
-      "0 no violation; 1 a violation was found, a corpus entry regressed or determinism failed (with\n"
+      "0 no violation; 1 a violation was found, a corpus entry regressed or determinism failed "
+      "(with\n"
       "--matrix: a cell differs from fixtures/counterexamples, where a cell is expected to find a\n"
-      "violation exactly when STRATEGY--FN.scenario exists); 2 usage; 3 a plugin, a --corpus folder or\n"
-      "FLOWID_FIXTURES could not be read, or the report could not be written; 70 a generated case did\n"
-      "not run (a flowid bug). The largest applicable code wins. docs/fuzzing.md has the details."));
-  return {app, [options] { return options->matrix ? run_matrix_mode(*options) : run_fuzz(*options); }};
+      "violation exactly when STRATEGY--FN.scenario exists); 2 usage; 3 a plugin, a --corpus "
+      "folder or\n"
+      "FLOWID_FIXTURES could not be read, or the report could not be written; 70 a generated case "
+      "did\n"
+      "not run (a flowid bug). The largest applicable code wins. docs/fuzzing.md has the "
+      "details."));
+  return {app,
+          [options] { return options->matrix ? run_matrix_mode(*options) : run_fuzz(*options); }};
 }
 
 }  // namespace flowid::cli

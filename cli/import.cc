@@ -222,7 +222,7 @@ int run_import_command(const ImportCliOptions& options) {
   // `const` first: clang-format 14 reads a statement that starts with `import::` and holds a lambda
   // as a C++20 module import, and mangles it.
   const import::WriterFactory factory = [&output, &writer_options](const trace::TraceHeader& header,
-                                                             std::string* error) {
+                                                                   std::string* error) {
     return trace::open_writer(output, header, writer_options, error);
   };
 
@@ -261,7 +261,8 @@ int run_import_command(const ImportCliOptions& options) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!options.quiet || status != import::ImportStatus::kOk) {
-    fmt::print(stderr, "flowid import: {} -> {}: {} records from {} bytes in {:.2f} s; {} events "
+    fmt::print(stderr,
+               "flowid import: {} -> {}: {} records from {} bytes in {:.2f} s; {} events "
                "({})\n",
                fmt::join(options.inputs, " "), options.output, stats.records, stats.input_bytes,
                seconds, stats.events, summary_line(stats));
@@ -315,12 +316,14 @@ Subcommand add_import(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "import", "Import field traces (eslogger, NEFilterFlow log, Tetragon, auditd) into a trace");
   app->add_option("INPUT", options->inputs,
-                  "Input files ('-': standard input, e.g. eslogger exec exit | flowid import - -o t.trace); several are "
+                  "Input files ('-': standard input, e.g. eslogger exec exit | flowid import - -o "
+                  "t.trace); several are "
                   "merged by timestamp")
       ->required();
-  app->add_option("-o,--output", options->output,
-                  "Output trace file (written beside it and renamed into place when finished; never one of "
-                  "the inputs)")
+  app->add_option(
+         "-o,--output", options->output,
+         "Output trace file (written beside it and renamed into place when finished; never one of "
+         "the inputs)")
       ->required();
   app->add_option("--format", options->format,
                   "eslogger | nefilterflow | tetragon | auditd (default: detected per input)");
@@ -332,8 +335,10 @@ Subcommand add_import(CLI::App& parent) {
   app->footer(help_footer(
       "flowid import capture.jsonl -o field.trace && flowid replay field.trace",
       "0 ok (lenient skips are listed on stderr); 2 usage (an output naming an input included);\n"
-      "3 unreadable input, unknown format or unwritable output; 4 strict mode stopped at a bad record\n"
-      "(the trace is finished with everything before it); 128+N interrupted by signal N (the trace is\n"
+      "3 unreadable input, unknown format or unwritable output; 4 strict mode stopped at a bad "
+      "record\n"
+      "(the trace is finished with everything before it); 128+N interrupted by signal N (the trace "
+      "is\n"
       "finished). See docs/importers.md.",
       "Format detection looks at the first non-empty lines that do not start with '#':\n"
       "JSON with process_exec/exit/connect/close/kprobe/listen keys -> tetragon; JSON with\n"

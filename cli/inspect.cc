@@ -27,7 +27,8 @@ struct InspectOptions {
 // {key, value} pairs: keys may repeat and their order is kept.
 nlohmann::ordered_json header_json(const trace::TraceHeader& h, const std::string& path) {
   nlohmann::ordered_json config = nlohmann::ordered_json::array();
-  for (const auto& [key, value] : h.resolver_config) config.push_back({{"key", key}, {"value", value}});
+  for (const auto& [key, value] : h.resolver_config)
+    config.push_back({{"key", key}, {"value", value}});
   return {
       {"report", "header"},
       {"path", path},
@@ -76,7 +77,7 @@ int run_inspect(const InspectOptions& options) {
     auto kind = parse_event_kind(name);
     if (!kind) {
       print_error("inspect", "unknown event kind '{}' (kinds: {})", name,
-                 "spawn, exec, exit, file, flow, lookup, verdict, marker, dropped");
+                  "spawn, exec, exit, file, flow, lookup, verdict, marker, dropped");
       return kExitUsage;
     }
     wanted[static_cast<std::size_t>(*kind)] = true;
@@ -102,8 +103,8 @@ int run_inspect(const InspectOptions& options) {
     if (!wanted[static_cast<std::size_t>(event.kind())]) continue;
     if (!options.flows.empty()) {
       auto flow = flow_of(event);
-      if (!flow || std::find(options.flows.begin(), options.flows.end(), *flow) ==
-                       options.flows.end()) {
+      if (!flow ||
+          std::find(options.flows.begin(), options.flows.end(), *flow) == options.flows.end()) {
         continue;
       }
     }
@@ -119,7 +120,8 @@ int run_inspect(const InspectOptions& options) {
     if (footer) {
       fmt::print(", footer: {} events, digest {:016x}, {}", footer->event_count, footer->digest,
                  footer->complete ? "complete" : "INCOMPLETE");
-      if (footer->skipped_records) fmt::print(", {} input records skipped", footer->skipped_records);
+      if (footer->skipped_records)
+        fmt::print(", {} input records skipped", footer->skipped_records);
     } else {
       fmt::print(", no footer");
     }
@@ -153,8 +155,10 @@ Subcommand add_inspect(CLI::App& parent) {
                 "Only the trace header (with --json: one object, docs/schemas/header.schema.json)");
   app->footer(help_footer(
       "flowid sample -o s.trace && flowid inspect --kind lookup --flow 2 s.trace",
-      "0 the trace is clean; 2 usage; 3 the trace could not be read at all, or standard output could\n"
-      "not be written; 4 the trace was cut short or damaged (every readable event is still printed).",
+      "0 the trace is clean; 2 usage; 3 the trace could not be read at all, or standard output "
+      "could\n"
+      "not be written; 4 the trace was cut short or damaged (every readable event is still "
+      "printed).",
       "Problems in the trace (cut short, damaged chunks) go to stderr with the byte offset."));
   return {app, [options] { return run_inspect(*options); }};
 }

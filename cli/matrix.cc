@@ -1,6 +1,6 @@
 // `flowid matrix`: every reference strategy against every fault scenario, as a strategy x fault
-// table (docs/model.md). Each cell is the worst outcome over the scenarios that exercise that fault —
-// correct, downgraded (labelled unverified, gone or unknown; or a launch refused safely),
+// table (docs/model.md). Each cell is the worst outcome over the scenarios that exercise that fault
+// — correct, downgraded (labelled unverified, gone or unknown; or a launch refused safely),
 // MISATTRIBUTED, BYPASSED or CRASHED — with the scenario that produced it. Scenarios carry their
 // expected cells; a cell that differs from its expectation fails the run (exit 1), and so does a
 // violation of a strategy with no expect line (a plugin, or a saved counterexample's own strategy).
@@ -12,11 +12,11 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/plugin_pool.h"
 #include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/scenario.h"
 #include "harness/strategies/catalog.h"
-#include "cli/plugin_pool.h"
 #include "plugin/loader.h"
 #include "replay/scenario_files.h"
 
@@ -98,8 +98,8 @@ void print_json(const std::vector<StrategyRow>& rows, const std::vector<RunRecor
     for (int f = 0; f < kFaultCount; ++f) {
       const auto& c = row.cells[static_cast<std::size_t>(f)];
       if (!c.present) continue;
-      out += fmt::format("{}\"F{}\":{{\"cell\":\"{}\",\"scenario\":\"{}\"}}", first ? "" : ",", f + 1,
-                         name_of(c.cell), c.scenario);
+      out += fmt::format("{}\"F{}\":{{\"cell\":\"{}\",\"scenario\":\"{}\"}}", first ? "" : ",",
+                         f + 1, name_of(c.cell), c.scenario);
       first = false;
     }
     out += "}}";
@@ -107,9 +107,10 @@ void print_json(const std::vector<StrategyRow>& rows, const std::vector<RunRecor
   out += "],\"runs\":[";
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& run = runs[i];
-    out += fmt::format("{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"cell\":\"{}\",\"expected\":{}", i ? "," : "",
-                       run.scenario, run.strategy, name_of(run.result.cell),
-                       run.expected ? fmt::format("\"{}\"", name_of(*run.expected)) : "null");
+    out +=
+        fmt::format("{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"cell\":\"{}\",\"expected\":{}",
+                    i ? "," : "", run.scenario, run.strategy, name_of(run.result.cell),
+                    run.expected ? fmt::format("\"{}\"", name_of(*run.expected)) : "null");
     out += ",\"findings\":[";
     bool first = true;
     for (const auto& flow : run.result.flows) {
@@ -131,8 +132,10 @@ void print_json(const std::vector<StrategyRow>& rows, const std::vector<RunRecor
   out += "],\"mismatches\":[";
   for (std::size_t i = 0; i < mismatches.size(); ++i) {
     const auto& m = mismatches[i];
-    out += fmt::format("{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"expected\":\"{}\",\"actual\":\"{}\",\"line\":{}}}",
-                       i ? "," : "", m.scenario, m.strategy, name_of(m.expected), name_of(m.actual), m.line);
+    out += fmt::format(
+        "{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"expected\":\"{}\",\"actual\":\"{}\","
+        "\"line\":{}}}",
+        i ? "," : "", m.scenario, m.strategy, name_of(m.expected), name_of(m.actual), m.line);
   }
   out += "]}\n";
   std::fwrite(out.data(), 1, out.size(), stdout);
@@ -149,18 +152,19 @@ void print_run_details(const RunRecord& run) {
   fmt::print("{} x {}: {}\n", run.scenario, run.strategy, name_of(run.result.cell));
   for (const auto& flow : run.result.flows) {
     const auto& check = flow.check;
-    fmt::print("  flow {} (#{}): {} {} via {}{} -> {} [{}]\n", flow.name, flow.flow.flow_id,
-               name_of(check.attribution.status),
-               check.attribution.identity ? describe_identity(*check.attribution.identity) : "no identity",
-               check.attribution.method.empty() ? "-" : check.attribution.method, "",
-               name_of(check.verdict.decision), check.verdict.rule);
+    fmt::print(
+        "  flow {} (#{}): {} {} via {}{} -> {} [{}]\n", flow.name, flow.flow.flow_id,
+        name_of(check.attribution.status),
+        check.attribution.identity ? describe_identity(*check.attribution.identity) : "no identity",
+        check.attribution.method.empty() ? "-" : check.attribution.method, "",
+        name_of(check.verdict.decision), check.verdict.rule);
     for (const auto& l : check.lookups) fmt::print("      {}\n", lookup_line(l));
     for (const auto& f : check.findings) fmt::print("    ! {}\n", describe(f));
   }
   for (const auto& launch : run.result.launches) {
     const auto& check = launch.check;
-    fmt::print("  launch {}: {} via {}\n", launch.path, check.result.launched ? "launched" : "refused",
-               check.result.method);
+    fmt::print("  launch {}: {} via {}\n", launch.path,
+               check.result.launched ? "launched" : "refused", check.result.method);
     for (const auto& l : check.lookups) fmt::print("      {}\n", lookup_line(l));
     for (const auto& f : check.findings) fmt::print("    ! {}\n", describe(f));
   }
@@ -207,8 +211,10 @@ int run_matrix(const MatrixOptions& options) {
   std::vector<StrategyRow> rows;
   auto wanted = [&options](std::string_view name) {
     if (options.strategies.empty() && options.launchers.empty()) return true;
-    return std::find(options.strategies.begin(), options.strategies.end(), name) != options.strategies.end() ||
-           std::find(options.launchers.begin(), options.launchers.end(), name) != options.launchers.end();
+    return std::find(options.strategies.begin(), options.strategies.end(), name) !=
+               options.strategies.end() ||
+           std::find(options.launchers.begin(), options.launchers.end(), name) !=
+               options.launchers.end();
   };
   for (auto name : resolver_names()) {
     if (wanted(name)) rows.push_back({std::string(name), false, {}});
@@ -297,10 +303,12 @@ int run_matrix(const MatrixOptions& options) {
       // A run with no expect line for its strategy (a plugin, or the strategy a saved
       // counterexample was found for) fails wherever the oracle saw a violation.
       const Cell cell = run.result.cell;
-      if (!run.expected && (cell == Cell::kMisattributed || cell == Cell::kBypassed || cell == Cell::kCrashed)) {
-        plugin_failures.push_back(fmt::format("{}: {}: {}{} is {}", s.file, s.name,
-                                              plugin::looks_like_plugin_path(row.name) ? "plugin " : "strategy ",
-                                              row.label(), name_of(cell)));
+      if (!run.expected &&
+          (cell == Cell::kMisattributed || cell == Cell::kBypassed || cell == Cell::kCrashed)) {
+        plugin_failures.push_back(
+            fmt::format("{}: {}: {}{} is {}", s.file, s.name,
+                        plugin::looks_like_plugin_path(row.name) ? "plugin " : "strategy ",
+                        row.label(), name_of(cell)));
       }
       for (const auto& fault : s.faults) {
         auto& entry = row.cells[static_cast<std::size_t>(fault_index(fault))];
@@ -321,8 +329,9 @@ int run_matrix(const MatrixOptions& options) {
       fmt::print("\n");
       for (const auto& run : runs) print_run_details(run);
     }
-    fmt::print("\n{} scenarios x {} strategies, {} runs; {} expectation{} not met\n", scenarios.size(),
-               rows.size(), runs.size(), mismatches.size(), mismatches.size() == 1 ? "" : "s");
+    fmt::print("\n{} scenarios x {} strategies, {} runs; {} expectation{} not met\n",
+               scenarios.size(), rows.size(), runs.size(), mismatches.size(),
+               mismatches.size() == 1 ? "" : "s");
   }
   std::fflush(stdout);
   for (const auto& m : mismatches) {
@@ -340,23 +349,31 @@ int run_matrix(const MatrixOptions& options) {
 Subcommand add_matrix(CLI::App& parent) {
   auto options = std::make_shared<MatrixOptions>();
   CLI::App* app = parent.add_subcommand(
-      "matrix", "Run every strategy against every fault scenario; print the strategy x fault table");
-  app->add_option("--scenarios", options->scenarios_dir,
-                  "A .scenario file ('-': standard input), or a folder of them (default: the bundled "
-                  "fixtures/scenarios, or $FLOWID_FIXTURES/scenarios)");
+      "matrix",
+      "Run every strategy against every fault scenario; print the strategy x fault table");
+  app->add_option(
+      "--scenarios", options->scenarios_dir,
+      "A .scenario file ('-': standard input), or a folder of them (default: the bundled "
+      "fixtures/scenarios, or $FLOWID_FIXTURES/scenarios)");
   app->add_option("--strategy,--resolver", options->strategies,
-                  "Only these strategies (repeat or comma-separate); a plugin file (./libmine.so) adds its resolver "
+                  "Only these strategies (repeat or comma-separate); a plugin file (./libmine.so) "
+                  "adds its resolver "
                   "row, and its launcher row when it has a launch entry")
       ->delimiter(',');
   app->add_option("--launcher", options->launchers,
-                  "Only these launchers (repeat or comma-separate); a launcher plugin file adds its launcher row only")
+                  "Only these launchers (repeat or comma-separate); a launcher plugin file adds "
+                  "its launcher row only")
       ->delimiter(',');
-  app->add_flag("--json", options->json, "One JSON object: cells, every run with its findings, mismatches");
-  app->add_flag("-v,--verbose", options->verbose, "Also show each run's lookups, claims and findings");
+  app->add_flag("--json", options->json,
+                "One JSON object: cells, every run with its findings, mismatches");
+  app->add_flag("-v,--verbose", options->verbose,
+                "Also show each run's lookups, claims and findings");
   app->footer(help_footer(
       "flowid matrix --scenarios fixtures/scenarios/f01_pid_reuse.scenario -v",
-      "0 every expectation met; 1 a scenario's `expect` line is not met, or a strategy without one\n"
-      "(a plugin) violates an invariant; 2 usage (an unknown strategy included); 3 a scenario, plugin\n"
+      "0 every expectation met; 1 a scenario's `expect` line is not met, or a strategy without "
+      "one\n"
+      "(a plugin) violates an invariant; 2 usage (an unknown strategy included); 3 a scenario, "
+      "plugin\n"
       "or FLOWID_FIXTURES could not be read, or standard output could not be written. The largest\n"
       "applicable code wins."));
   return {app, [options] { return run_matrix(*options); }};

@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <cstdlib>
 #include <string_view>
 
 #include "plugin/loader.h"
@@ -34,15 +34,17 @@ std::unique_ptr<plugin::WorkerPool> plugin_pool_for(const std::vector<std::strin
 }
 
 std::optional<fuzz::StrategyUnderTest> strategy_under_test(const std::string& name, bool launcher,
-                                                           plugin::WorkerPool* pool, std::string_view command,
-                                                           std::string_view resolver_word, std::string* error) {
+                                                           plugin::WorkerPool* pool,
+                                                           std::string_view command,
+                                                           std::string_view resolver_word,
+                                                           std::string* error) {
   if (plugin::looks_like_plugin_path(name)) {
     return launcher ? launcher_strategy_for(name, pool, error) : strategy_for(name, pool, error);
   }
   auto strategy = fuzz::reference_strategy(name);
   if (!strategy || strategy->launcher != launcher) {
-    *error = fmt::format("unknown {} '{}' (flowid {} --help lists them)", launcher ? "launcher" : resolver_word, name,
-                         command);
+    *error = fmt::format("unknown {} '{}' (flowid {} --help lists them)",
+                         launcher ? "launcher" : resolver_word, name, command);
     return std::nullopt;
   }
   return strategy;

@@ -21,10 +21,13 @@ std::unique_ptr<plugin::WorkerPool> plugin_pool_for(const std::vector<std::strin
 
 // The strategy under test for a command that takes --resolver/--strategy or --launcher: a
 // reference strategy by name, or a plugin file (loaded once, a fresh instance per case). On an
-// unknown name *error reads "unknown RESOLVER_WORD|launcher 'NAME' (flowid COMMAND --help lists them)".
+// unknown name *error reads "unknown RESOLVER_WORD|launcher 'NAME' (flowid COMMAND --help lists
+// them)".
 std::optional<fuzz::StrategyUnderTest> strategy_under_test(const std::string& name, bool launcher,
-                                                           plugin::WorkerPool* pool, std::string_view command,
-                                                           std::string_view resolver_word, std::string* error);
+                                                           plugin::WorkerPool* pool,
+                                                           std::string_view command,
+                                                           std::string_view resolver_word,
+                                                           std::string* error);
 
 // Signing identifiers named in a plugin file (fuzz::identifiers_in over its bytes, at most `max`);
 // none for a reference strategy's name.

@@ -48,7 +48,8 @@ void print_summary(const recorder::RecordStats& s, const std::string& path) {
 
 int exit_code_for(const recorder::RecordResult& result) {
   switch (result.error) {
-    case recorder::RecordError::kNone: break;
+    case recorder::RecordError::kNone:
+      break;
     case recorder::RecordError::kCommandNotFound:
       return kExitRecordCommandNotFound;
     case recorder::RecordError::kSeccompUnavailable:
@@ -79,8 +80,9 @@ int run_record(const RecordCliOptions& options) {
     result = recorder::record_system(system);
   } else {
     if (options.command.empty()) {
-      fmt::print(stderr, "flowid record: no command (usage: flowid record [-o FILE] -- COMMAND "
-                         "[ARGS...])\n");
+      fmt::print(stderr,
+                 "flowid record: no command (usage: flowid record [-o FILE] -- COMMAND "
+                 "[ARGS...])\n");
       return kExitRecordFailed;
     }
     if (options.enforce && options.rules_path.empty()) {
@@ -120,10 +122,12 @@ int run_record(const RecordCliOptions& options) {
   if (!result.message.empty()) print_error("record", "{}", result.message);
   if (!options.quiet) print_summary(result.stats, options.output);
   if (!options.system && !result.command_finished) {
-    fmt::print(stderr, "flowid record: stopped before the command finished; its remaining "
-                       "intercepted calls fail with ENOSYS\n");
+    fmt::print(stderr,
+               "flowid record: stopped before the command finished; its remaining "
+               "intercepted calls fail with ENOSYS\n");
   }
-  if (options.system) return result.error == recorder::RecordError::kNone ? kExitOk : kExitRecordFailed;
+  if (options.system)
+    return result.error == recorder::RecordError::kNone ? kExitOk : kExitRecordFailed;
   return exit_code_for(result);
 }
 
@@ -164,14 +168,18 @@ Subcommand add_record(CLI::App& parent) {
   app->footer(help_footer(
       "flowid record -o curl.trace -- curl -s https://example.com && flowid replay curl.trace",
       "the command's own exit status (128+N when it was killed by signal N), like time(1) and\n"
-      "strace(1); flowid's own failures use codes a command rarely does, like env(1) and timeout(1):\n"
+      "strace(1); flowid's own failures use codes a command rarely does, like env(1) and "
+      "timeout(1):\n"
       "125 flowid failed (usage error, unreadable rule file, trace not writable, seccomp user\n"
       "notification unavailable, or the trace could not be written during the run: the tree's\n"
       "intercepted calls then fail with ENOSYS); 127 the command was not found. With --system: 0\n"
       "recorded, 125 failed.",
-      "SIGINT/SIGTERM/SIGHUP: the signal is passed on to the command and the trace is closed when the\n"
-      "tree has exited (or after 5 s, or at a second signal). A held call is answered only once its\n"
-      "flow is in the trace; if flowid itself dies, the tree's intercepted calls fail with ENOSYS:\n"
+      "SIGINT/SIGTERM/SIGHUP: the signal is passed on to the command and the trace is closed when "
+      "the\n"
+      "tree has exited (or after 5 s, or at a second signal). A held call is answered only once "
+      "its\n"
+      "flow is in the trace; if flowid itself dies, the tree's intercepted calls fail with "
+      "ENOSYS:\n"
       "nothing passes unfiltered. See docs/recording.md."));
   return {app, [options] { return run_record(*options); }};
 }

@@ -13,22 +13,22 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <map>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/plugin_pool.h"
 #include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/filter.h"
 #include "harness/strategies/catalog.h"
+#include "plugin/loader.h"
 #include "replay/linux_seam.h"
 #include "replay/perturb.h"
-#include "cli/plugin_pool.h"
-#include "plugin/loader.h"
 #include "replay/replay.h"
 #include "replay/world_config.h"
 
@@ -47,8 +47,8 @@ struct ReplayOptions {
   std::string shard;
   bool check_determinism = false;
   bool quiet = false;
-  std::string inject;  // perturbed mode: the fault plan.
-  uint64_t seed = 1;   // perturbed mode: where the plan puts each fault.
+  std::string inject;             // perturbed mode: the fault plan.
+  uint64_t seed = 1;              // perturbed mode: where the plan puts each fault.
   bool verdicts = false;          // per flow, what each strategy decided.
   std::string verdict_resolvers;  // with --verdicts: comma-separated names (default all).
   uint64_t max_failures = 20;     // per trace: failure lines listed (the rest are counted).
@@ -59,7 +59,9 @@ constexpr std::string_view kDefaultResolver = "token+recheck";
 
 // True for a trace written by `flowid import`: it has flows, lifecycle and verdicts but no
 // recorded lookups, so faithful replay has nothing to answer from.
-bool is_imported(const trace::TraceHeader& header) { return header.recorder.rfind("flowid import", 0) == 0; }
+bool is_imported(const trace::TraceHeader& header) {
+  return header.recorder.rfind("flowid import", 0) == 0;
+}
 
 // The resolver for one trace: --resolver, else (faithful) the built-in strategy its header says
 // it recorded, else token+recheck.
@@ -96,7 +98,8 @@ std::string golden_path_for(const ReplayOptions& options, const std::string& tra
   std::filesystem::path golden(options.golden);
   if (std::filesystem::is_directory(golden)) {
     auto stem = std::filesystem::path(trace_path).stem().string();
-    const std::string resolver = options.resolver.empty() ? std::string(kDefaultResolver) : options.resolver;
+    const std::string resolver =
+        options.resolver.empty() ? std::string(kDefaultResolver) : options.resolver;
     return (golden / fmt::format("{}.{}.golden", stem, plugin::file_safe_name(resolver))).string();
   }
   return options.golden;
@@ -105,8 +108,9 @@ std::string golden_path_for(const ReplayOptions& options, const std::string& tra
 // The rules for a trace: --rules when given, else the rules embedded in the trace's header (a
 // compiled fixture carries its own; a Linux recording says record-only or names its rule file),
 // else none.
-std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules, const trace::TraceReader& reader,
-                                 const std::string& path, std::string* error) {
+std::optional<RuleSet> rules_for(const std::optional<RuleSet>& cli_rules,
+                                 const trace::TraceReader& reader, const std::string& path,
+                                 std::string* error) {
   if (cli_rules) return cli_rules;
   auto embedded = replay::rules_from_header(reader.header(), path, error);
   if (!embedded && !error->empty()) return std::nullopt;
@@ -126,13 +130,15 @@ std::string describe_unmatched(const std::string& path, const replay::TraceRepla
 // Replays one trace once with a fresh resolver.
 replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::string& path,
                                       const std::optional<RuleSet>& cli_rules,
-                                      const std::vector<Verdict>* golden, plugin::WorkerPool* pool) {
+                                      const std::vector<Verdict>* golden,
+                                      plugin::WorkerPool* pool) {
   auto reader = trace::open_reader(path);
   replay::TraceReplayResult failed;
   failed.path = path;
   if (!reader->ok()) {
     failed.readable = false;
-    for (const auto& issue : reader->issues()) failed.read_issues.push_back(trace::describe(issue, path));
+    for (const auto& issue : reader->issues())
+      failed.read_issues.push_back(trace::describe(issue, path));
     return failed;
   }
   std::string error;
@@ -162,10 +168,11 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
     if (mode == "model") {
       auto result = replay::replay_model(path, *reader, *resolver, filter, model);
       if (options.mode.empty()) {
-        result.notes.insert(result.notes.begin(),
-                            fmt::format("imported trace ({}): it recorded no lookups, so it was replayed in model "
-                                        "mode with {} (--mode model to say so)",
-                                        reader->header().recorder, resolver_name));
+        result.notes.insert(
+            result.notes.begin(),
+            fmt::format("imported trace ({}): it recorded no lookups, so it was replayed in model "
+                        "mode with {} (--mode model to say so)",
+                        reader->header().recorder, resolver_name));
       }
       return result;
     }
@@ -174,10 +181,12 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
     Event event;
     while (reader->next(event)) events.push_back(event);
     auto faults = fuzz::parse_fault_list(options.inject, &error);  // validated in run_replay.
-    auto perturbed = replay::apply_fault_plan(events, reader->header().caller, *faults, options.seed);
+    auto perturbed =
+        replay::apply_fault_plan(events, reader->header().caller, *faults, options.seed);
     model.world.caller = perturbed.caller;
     auto result = replay::replay_model_events(path, perturbed.events, *resolver, filter, model);
-    for (const auto& issue : reader->issues()) result.read_issues.push_back(trace::describe(issue, path));
+    for (const auto& issue : reader->issues())
+      result.read_issues.push_back(trace::describe(issue, path));
     for (auto& line : perturbed.applied) result.notes.push_back("injected: " + line);
     for (auto& line : perturbed.not_applicable) result.notes.push_back("not injected: " + line);
     return result;
@@ -187,21 +196,23 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
   faithful.keep_produced = options.update_golden;  // only --update-golden writes them out.
   auto result = replay::replay_faithful(path, *reader, *resolver, filter, faithful);
   if (options.resolver.empty() && resolver_name != kDefaultResolver) {
-    result.notes.insert(result.notes.begin(),
-                        fmt::format("resolver {}: the strategy the trace recorded (--resolver NAME for another)",
-                                    resolver_name));
+    result.notes.insert(
+        result.notes.begin(),
+        fmt::format("resolver {}: the strategy the trace recorded (--resolver NAME for another)",
+                    resolver_name));
   }
   if (is_imported(reader->header())) {
-    result.notes.insert(result.notes.begin(),
-                        "imported trace: it recorded no lookups, so faithful replay has nothing to answer "
-                        "from (--mode model replays it)");
+    result.notes.insert(
+        result.notes.begin(),
+        "imported trace: it recorded no lookups, so faithful replay has nothing to answer "
+        "from (--mode model replays it)");
   }
   return result;
 }
 
 // Shows what --update-golden changes: one line per flow whose verdict line differs.
-void print_golden_changes(const std::string& golden_path, const std::optional<std::string>& old_text,
-                          const std::string& new_text) {
+void print_golden_changes(const std::string& golden_path,
+                          const std::optional<std::string>& old_text, const std::string& new_text) {
   std::map<std::string, std::string> old_lines;
   std::map<std::string, std::string> new_lines;
   auto collect = [](const std::string& text, std::map<std::string, std::string>& lines) {
@@ -231,7 +242,9 @@ void print_golden_changes(const std::string& golden_path, const std::optional<st
     }
   }
   fmt::print("{}: {}\n", golden_path,
-             !old_text ? "created" : changes == 0 ? "unchanged" : fmt::format("{} flows changed", changes));
+             !old_text      ? "created"
+             : changes == 0 ? "unchanged"
+                            : fmt::format("{} flows changed", changes));
 }
 
 // --verdicts: replays each trace once per strategy and prints, per flow, what each decided,
@@ -323,7 +336,8 @@ void fill_case(const ReplayOptions& options, replay::TraceReplayResult& result, 
   std::vector<uint64_t> cut_flows;
   for (const auto& d : result.differences) {
     if (damaged && (!d.produced || !d.expected)) {
-      c.skipped.push_back(fmt::format("flow {}: in the damaged part of the trace ({})", d.flow_id, d.what));
+      c.skipped.push_back(
+          fmt::format("flow {}: in the damaged part of the trace ({})", d.flow_id, d.what));
       cut_flows.push_back(d.flow_id);
       continue;
     }
@@ -340,14 +354,16 @@ void fill_case(const ReplayOptions& options, replay::TraceReplayResult& result, 
   for (const auto& note : result.notes) c.notes.push_back(note);
   for (const auto& call : result.off_script) {
     if (std::find(cut_flows.begin(), cut_flows.end(), call.flow_id) != cut_flows.end()) continue;
-    fail("off-script call", fmt::format("flow {}: off-script call {} (the trace recorded no such lookup)",
-                                        call.flow_id, replay::describe(call)));
+    fail("off-script call",
+         fmt::format("flow {}: off-script call {} (the trace recorded no such lookup)",
+                     call.flow_id, replay::describe(call)));
   }
   c.failures_by_kind.assign(by_kind.begin(), by_kind.end());
 }
 
 int run_replay(const ReplayOptions& options) {
-  if (!options.mode.empty() && options.mode != "faithful" && options.mode != "model" && options.mode != "perturbed") {
+  if (!options.mode.empty() && options.mode != "faithful" && options.mode != "model" &&
+      options.mode != "perturbed") {
     print_error("replay", "unknown mode '{}' (modes: faithful, model, perturbed)", options.mode);
     return kExitUsage;
   }
@@ -366,7 +382,8 @@ int run_replay(const ReplayOptions& options) {
     print_error("replay", "'-' (standard input) may be given once");
     return kExitUsage;
   }
-  const std::string resolver_name = options.resolver.empty() ? std::string(kDefaultResolver) : options.resolver;
+  const std::string resolver_name =
+      options.resolver.empty() ? std::string(kDefaultResolver) : options.resolver;
   // Made before any thread starts: its fork server starts the plugin's workers.
   const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({resolver_name});
   {
@@ -382,13 +399,15 @@ int run_replay(const ReplayOptions& options) {
     print_error("replay", "--update-golden needs --golden FILE-or-DIR");
     return kExitUsage;
   }
-  const std::string junit_path =
-      options.junit_path.empty() ? junit_path_from_environment("flowid-replay") : options.junit_path;
+  const std::string junit_path = options.junit_path.empty()
+                                     ? junit_path_from_environment("flowid-replay")
+                                     : options.junit_path;
   {
     std::vector<std::string> inputs = options.traces;
     if (!options.rules_path.empty()) inputs.push_back(options.rules_path);
     if (!options.golden.empty() && !options.update_golden) inputs.push_back(options.golden);
-    if (auto error = output_names_input(junit_path, inputs); !junit_path.empty() && !error.empty()) {
+    if (auto error = output_names_input(junit_path, inputs);
+        !junit_path.empty() && !error.empty()) {
       print_error("replay", "--junit {}", error);
       return kExitUsage;
     }
@@ -426,9 +445,10 @@ int run_replay(const ReplayOptions& options) {
 
   if (options.verdicts || !options.verdict_resolvers.empty()) {
     if (options.mode == "faithful") {
-      print_error("replay",
-                  "--verdicts needs --mode model or perturbed (faithful replay answers from the trace's "
-                  "recorded lookups, one strategy's)");
+      print_error(
+          "replay",
+          "--verdicts needs --mode model or perturbed (faithful replay answers from the trace's "
+          "recorded lookups, one strategy's)");
       return kExitUsage;
     }
     return run_verdicts(resolved, cli_rules);
@@ -443,14 +463,16 @@ int run_replay(const ReplayOptions& options) {
 
   SuiteReport report;
   report.kind = "replay";
-  report.title = fmt::format("replay {} resolver={}{}",
-                             options.mode.empty() ? "faithful (model for imported traces)" : options.mode,
-                             !options.resolver.empty()                            ? options.resolver
-                             : options.mode == "model" || options.mode == "perturbed" ? resolver_name
-                                                                                      : "(the trace's recorded strategy)",
-                             options.rules_path.empty() ? "" : " rules=" + options.rules_path);
+  report.title = fmt::format(
+      "replay {} resolver={}{}",
+      options.mode.empty() ? "faithful (model for imported traces)" : options.mode,
+      !options.resolver.empty()                                ? options.resolver
+      : options.mode == "model" || options.mode == "perturbed" ? resolver_name
+                                                               : "(the trace's recorded strategy)",
+      options.rules_path.empty() ? "" : " rules=" + options.rules_path);
   // flowid.replay.MODE.RESOLVER; faithful replay with no --resolver uses each trace's own strategy.
-  report.classname = fmt::format("flowid.replay.{}", options.mode.empty() ? "faithful" : options.mode);
+  report.classname =
+      fmt::format("flowid.replay.{}", options.mode.empty() ? "faithful" : options.mode);
   if (!options.resolver.empty() || options.mode == "model" || options.mode == "perturbed") {
     report.classname += "." + plugin::file_safe_name(resolver_name);
   }
@@ -497,9 +519,10 @@ int run_replay(const ReplayOptions& options) {
     if (options.update_golden) {
       auto old_text = read_file(golden_path);
       std::string text = replay::format_golden(
-          result.produced, fmt::format("golden verdicts: {} replayed {} with resolver {}",
-                                       std::filesystem::path(options.traces[i]).filename().string(),
-                                       options.mode.empty() ? "faithful" : options.mode, resolver_name));
+          result.produced,
+          fmt::format("golden verdicts: {} replayed {} with resolver {}",
+                      std::filesystem::path(options.traces[i]).filename().string(),
+                      options.mode.empty() ? "faithful" : options.mode, resolver_name));
       if (!options.json) print_golden_changes(golden_path, old_text, text);
       std::string error;
       if (!write_file_atomically(golden_path, text, &error)) {
@@ -518,12 +541,15 @@ int run_replay(const ReplayOptions& options) {
                                          result.verdict_digest, again.verdict_digest));
       }
     }
-    c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - case_start).count();
-    if (!c.failures.empty() || c.failures_not_listed > 0) exit_code = std::max(exit_code, static_cast<int>(kExitFindings));
+    c.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - case_start).count();
+    if (!c.failures.empty() || c.failures_not_listed > 0)
+      exit_code = std::max(exit_code, static_cast<int>(kExitFindings));
     if (!c.errors.empty()) exit_code = std::max(exit_code, static_cast<int>(kExitDamagedInput));
     report.cases.push_back(std::move(c));
   }
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_start).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_start).count();
 
   print_report(report, options.json, options.quiet);
   if (!junit_path.empty()) {
@@ -543,40 +569,48 @@ Subcommand add_replay(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "replay", "Replay traces against a resolver strategy and rules; compare the verdicts");
   app->add_option("TRACE", options->traces, "Trace files ('-': standard input)")->required();
-  app->add_option("--mode", options->mode,
-                  "faithful: the seam answers from the trace's recorded lookups; model: the world is "
-                  "rebuilt from the trace's events and the simulator answers, checked by the oracle; "
-                  "perturbed: model mode with --inject faults placed by --seed. Default: faithful, or "
-                  "model for a trace made by `flowid import` (it records no lookups)")
+  app->add_option(
+         "--mode", options->mode,
+         "faithful: the seam answers from the trace's recorded lookups; model: the world is "
+         "rebuilt from the trace's events and the simulator answers, checked by the oracle; "
+         "perturbed: model mode with --inject faults placed by --seed. Default: faithful, or "
+         "model for a trace made by `flowid import` (it records no lookups)")
       ->check(CLI::IsMember({"faithful", "model", "perturbed"}));
-  app->add_option("--resolver", options->resolver,
-                  "Resolver strategy (`flowid strategies` lists them) or a plugin file (./libmine.so, "
-                  "docs/plugins.md). Default: in faithful mode the strategy the trace recorded when it is a "
-                  "built-in one, else token+recheck");
+  app->add_option(
+      "--resolver", options->resolver,
+      "Resolver strategy (`flowid strategies` lists them) or a plugin file (./libmine.so, "
+      "docs/plugins.md). Default: in faithful mode the strategy the trace recorded when it is a "
+      "built-in one, else token+recheck");
   app->add_option("--rules", options->rules_path,
                   "Rule file (docs/rules.md); default: the rules embedded in the trace, else none");
-  app->add_option("--golden", options->golden,
-                  "Expected verdicts: a golden file, or a directory of TRACE-STEM.RESOLVER.golden "
-                  "files (RESOLVER: a plugin file's stem, libmine for ./libmine.so); default: the verdicts "
-                  "recorded in the trace");
+  app->add_option(
+      "--golden", options->golden,
+      "Expected verdicts: a golden file, or a directory of TRACE-STEM.RESOLVER.golden "
+      "files (RESOLVER: a plugin file's stem, libmine for ./libmine.so); default: the verdicts "
+      "recorded in the trace");
   app->add_flag("--update-golden", options->update_golden,
                 "Write the produced verdicts to the golden files and show what changed");
   app->add_flag("--json", options->json, "One JSON object with every trace's result");
-  app->add_option("--junit", options->junit_path,
-                  "Also write a JUnit XML report (one test case per trace); default from GTEST_OUTPUT=xml:PATH "
-                  "or XML_OUTPUT_FILE when set");
-  app->add_option("--max-failures", options->max_failures,
-                  "Failure lines listed per trace; the rest are counted, per invariant or kind (default 20)");
-  app->add_option("--filter", options->filter,
-                  "Only traces whose path contains one of these comma-separated texts; -TEXT excludes");
+  app->add_option(
+      "--junit", options->junit_path,
+      "Also write a JUnit XML report (one test case per trace); default from GTEST_OUTPUT=xml:PATH "
+      "or XML_OUTPUT_FILE when set");
+  app->add_option(
+      "--max-failures", options->max_failures,
+      "Failure lines listed per trace; the rest are counted, per invariant or kind (default 20)");
+  app->add_option(
+      "--filter", options->filter,
+      "Only traces whose path contains one of these comma-separated texts; -TEXT excludes");
   app->add_option("--shard", options->shard,
                   "Replay only shard i of n (0-based, 'i/n'); default from GTEST_SHARD_INDEX and "
                   "GTEST_TOTAL_SHARDS");
   app->add_flag("--check-determinism", options->check_determinism,
                 "Replay every trace twice and compare the verdict digests");
-  app->add_option("--inject", options->inject,
-                  "Perturbed mode: faults to inject, e.g. pid-reuse,exit-race or F1,F2 (one per flow)");
-  app->add_option("--seed", options->seed, "Perturbed mode: the seed that places the faults")->default_str("1");
+  app->add_option(
+      "--inject", options->inject,
+      "Perturbed mode: faults to inject, e.g. pid-reuse,exit-race or F1,F2 (one per flow)");
+  app->add_option("--seed", options->seed, "Perturbed mode: the seed that places the faults")
+      ->default_str("1");
   app->add_flag("-q,--quiet", options->quiet, "Only the summary line and failures");
   app->add_flag("--verdicts", options->verdicts,
                 "Model/perturbed mode: replay each trace with every built-in strategy and show, "
@@ -587,10 +621,13 @@ Subcommand add_replay(CLI::App& parent) {
   app->footer(help_footer(
       "flowid sample -o s.trace && flowid replay s.trace",
       "0 every trace replayed as expected; 1 a verdict difference, an off-script call or an\n"
-      "invariant violation; 2 usage; 3 a trace, golden file, rule file or plugin could not be read, or\n"
-      "the report could not be written; 4 a trace was damaged (its intact part was replayed; flows in\n"
+      "invariant violation; 2 usage; 3 a trace, golden file, rule file or plugin could not be "
+      "read, or\n"
+      "the report could not be written; 4 a trace was damaged (its intact part was replayed; flows "
+      "in\n"
       "the damaged part are listed as skipped). The largest applicable code wins.",
-      "Warnings (such as an unverified label on another program's name) are shown but do not fail."));
+      "Warnings (such as an unverified label on another program's name) are shown but do not "
+      "fail."));
   return {app, [options] { return run_replay(*options); }};
 }
 

@@ -44,8 +44,8 @@ std::vector<Event> sample_events() {
   const CodeIdentity trustd = platform_binary("/usr/libexec/trustd", "com.apple.trustd");
   const CodeIdentity sim_trustd =
       platform_binary(fmt::format("{}/usr/libexec/trustd", kSimRuntimeRoot), "com.apple.trustd");
-  const CodeIdentity tool = developer_id_app("/usr/local/bin/sync-helper", "com.example.sync",
-                                             "EXAMPLE123");
+  const CodeIdentity tool =
+      developer_id_app("/usr/local/bin/sync-helper", "com.example.sync", "EXAMPLE123");
 
   const AuditToken safari_token = token(744, 1201);
   const AuditToken nsurl_token = token(600, 311, 501);
@@ -191,8 +191,9 @@ int run_sample(const SampleOptions& options) {
   header.os = "macOS 14.0 (23A344)";
   header.clock = "mach_absolute_time";
   header.caller = {true, true, 0, "NEFilterDataProvider system extension"};
-  header.resolver_config = {
-      {"strategy", "token+pid-fallback"}, {"source", "seeds/000"}, {"rules", std::string(kSampleRules)}};
+  header.resolver_config = {{"strategy", "token+pid-fallback"},
+                            {"source", "seeds/000"},
+                            {"rules", std::string(kSampleRules)}};
   trace::WriterOptions writer_options;
   writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
   std::string error;
@@ -207,7 +208,8 @@ int run_sample(const SampleOptions& options) {
   writer->finish();
   error = writer->last_error();
   if (!error.empty() || !pending.commit(&error)) {
-    print_error("sample", "{}: {}", options.output, error.empty() ? "cannot write the trace" : error);
+    print_error("sample", "{}: {}", options.output,
+                error.empty() ? "cannot write the trace" : error);
     return kExitInputError;
   }
   fmt::print(stderr, "wrote {} events to {}\n", events.size(), options.output);

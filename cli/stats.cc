@@ -56,8 +56,8 @@ int run_stats(const StatsOptions& options) {
         "\"raw_bytes_per_event\":{:.3f},\"compression_ratio\":{:.3f},\"zstd_chunks\":{},"
         "\"skipped_unknown_events\":{},\"footer\":{},\"complete\":{},\"clean\":{},"
         "\"issues\":{}",
-        first_ns, last_ns, span_ns, stats.file_bytes, stats.chunk_count,
-        stats.stored_payload_bytes, stats.raw_payload_bytes, ratio(stats.file_bytes, events),
+        first_ns, last_ns, span_ns, stats.file_bytes, stats.chunk_count, stats.stored_payload_bytes,
+        stats.raw_payload_bytes, ratio(stats.file_bytes, events),
         ratio(stats.raw_payload_bytes, events),
         ratio(stats.raw_payload_bytes, stats.stored_payload_bytes),
         stats.chunks_by_compression[static_cast<std::size_t>(trace::Compression::kZstd)],
@@ -69,7 +69,8 @@ int run_stats(const StatsOptions& options) {
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else {
     fmt::print("trace      {}\n", options.path);
-    fmt::print("recorder   {}\n", reader->header().recorder.empty() ? "-" : reader->header().recorder);
+    fmt::print("recorder   {}\n",
+               reader->header().recorder.empty() ? "-" : reader->header().recorder);
     fmt::print("events     {}\n", events);
     for (int k = 0; k < kEventKindCount; ++k) {
       auto count = counts[static_cast<std::size_t>(k)];
@@ -112,10 +113,11 @@ Subcommand add_stats(CLI::App& parent) {
       "stats", "Counts per event kind, time span, bytes per event and compression of a trace");
   app->add_option("TRACE", options->path, "Trace file ('-': standard input)")->required();
   app->add_flag("--json", options->json, "One JSON object on stdout");
-  app->footer(help_footer("flowid stats --json s.trace",
-                          "0 the trace is clean; 2 usage; 3 the trace could not be read at all, or standard\n"
-                          "output could not be written; 4 the trace was cut short or damaged (counts cover what\n"
-                          "was readable)."));
+  app->footer(help_footer(
+      "flowid stats --json s.trace",
+      "0 the trace is clean; 2 usage; 3 the trace could not be read at all, or standard\n"
+      "output could not be written; 4 the trace was cut short or damaged (counts cover what\n"
+      "was readable)."));
   return {app, [options] { return run_stats(*options); }};
 }
 

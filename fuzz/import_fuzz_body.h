@@ -27,7 +27,8 @@ inline int import_one_input(const uint8_t* data, size_t size, import::Format for
     options.limits.pending_untimed_events_max = 8;
     std::string bytes;
     import::ImportStats stats;
-    import::ImportStatus status = import::import_bytes(input, format, options, &bytes, stats, "fuzz");
+    import::ImportStatus status =
+        import::import_bytes(input, format, options, &bytes, stats, "fuzz");
     if (status == import::ImportStatus::kOutputFailed) std::abort();
     auto reader = trace::memory_reader(bytes);
     Event event;

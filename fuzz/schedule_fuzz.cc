@@ -21,10 +21,11 @@
 
 namespace {
 
-[[noreturn]] void fail(const flowid::fuzz::GeneratedCase& c, std::string_view strategy, const std::string& what) {
+[[noreturn]] void fail(const flowid::fuzz::GeneratedCase& c, std::string_view strategy,
+                       const std::string& what) {
   const std::string text = flowid::scenario::format_scenario(c.scenario);
-  std::fprintf(stderr, "schedule_fuzz: %.*s: %s\n%s\n", static_cast<int>(strategy.size()), strategy.data(),
-               what.c_str(), text.c_str());
+  std::fprintf(stderr, "schedule_fuzz: %.*s: %s\n%s\n", static_cast<int>(strategy.size()),
+               strategy.data(), what.c_str(), text.c_str());
   std::abort();
 }
 
@@ -50,8 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (v.cell == Cell::kCrashed || (v.violated & invariant_bit(Invariant::kI7Totality)) != 0) {
       fail(c, name, "not total: " + v.first_violation);
     }
-    const bool must_be_safe = name == "token+recheck" || name == "token" || name == "kernel-launch-requirement" ||
-                              name == "copy-check-run" || name == "spawn-suspended-check-resume";
+    const bool must_be_safe = name == "token+recheck" || name == "token" ||
+                              name == "kernel-launch-requirement" || name == "copy-check-run" ||
+                              name == "spawn-suspended-check-resume";
     if (must_be_safe && v.failed()) fail(c, name, "violation: " + v.first_violation);
   }
   return 0;

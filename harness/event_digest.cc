@@ -8,8 +8,8 @@
 // next), starting from the caller's state, so the order of events and of fields matters.
 // Building the stream and hashing it with the 4-lane hash is several times faster than folding
 // field by field (a chain of dependent multiplies), which matters because the reader verifies
-// the digest on request and the fuzzer digests every event of every case it runs twice (I6). Changing anything here changes every recorded digest: treat it as part
-// of the trace format.
+// the digest on request and the fuzzer digests every event of every case it runs twice (I6).
+// Changing anything here changes every recorded digest: treat it as part of the trace format.
 #include "harness/event_digest.h"
 
 #include <algorithm>
@@ -31,7 +31,8 @@ class Folder {
   }
 
   [[gnu::always_inline]] void u64(uint64_t v) {
-    if (used_ + 8 > kBlockBytes) [[unlikely]] flush();
+    if (used_ + 8 > kBlockBytes) [[unlikely]]
+      flush();
     hash::store_le64(block_ + used_, v);
     used_ += 8;
   }

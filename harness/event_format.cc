@@ -49,11 +49,21 @@ void append_json_string(std::string& out, std::string_view text) {
   for (char ch : text) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += fmt::format("\\u{:04x}", c);
@@ -317,11 +327,16 @@ std::string flow_token_text(const FlowToken& t) {
 
 std::string protocol_name(uint32_t protocol) {
   switch (protocol) {
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 1: return "icmp";
-    case 58: return "icmpv6";
-    default: return fmt::format("proto{}", protocol);
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 1:
+      return "icmp";
+    case 58:
+      return "icmpv6";
+    default:
+      return fmt::format("proto{}", protocol);
   }
 }
 
@@ -375,8 +390,8 @@ struct LineBody {
     std::string line = fmt::format(
         "#{} app {} proc {} {} {} {}:{}", f.flow_id, flow_token_text(f.source_app_audit_token),
         flow_token_text(f.source_process_audit_token), protocol_name(f.protocol),
-        f.direction == FlowDirection::kInbound ? "<-" : "->",
-        printable(f.remote_endpoint.address), f.remote_endpoint.port);
+        f.direction == FlowDirection::kInbound ? "<-" : "->", printable(f.remote_endpoint.address),
+        f.remote_endpoint.port);
     if (!f.hostname.empty()) line += fmt::format(" ({})", printable(f.hostname));
     if (!f.source_app_identifier.empty()) {
       line += fmt::format(" app-id {}", printable(f.source_app_identifier));
@@ -434,8 +449,8 @@ std::string uuid_text(const Uuid& u) {
   return fmt::format(
       "{:02X}{:02X}{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-"
       "{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-      u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-      u[14], u[15]);
+      u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+      u[15]);
 }
 
 std::string format_time_ns(uint64_t time_ns) {

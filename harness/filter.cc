@@ -82,7 +82,8 @@ Verdict Filter::decide(const Flow& flow, const Attribution& attribution) const {
   const FilterPolicy::Entry* entry = nullptr;
   std::string_view policy_name;
   switch (attribution.status) {
-    case AttributionStatus::kVerified: break;
+    case AttributionStatus::kVerified:
+      break;
     case AttributionStatus::kUnverified:
       entry = &policy.unverified;
       policy_name = kPolicyUnverified;

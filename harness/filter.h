@@ -29,10 +29,10 @@ struct Rule {
   RuleTier tier = RuleTier::kPath;  // derived from which keys are set (the most specific one).
   std::optional<Cdhash> cdhash;
   std::string signing_id;
-  std::string team_id;     // with signing_id: both must match; alone: the team tier.
-  bool platform = false;   // with signing_id: the code must be a platform binary.
+  std::string team_id;    // with signing_id: both must match; alone: the team tier.
+  bool platform = false;  // with signing_id: the code must be a platform binary.
   std::string path;
-  int line = 0;            // line in the rule file, for messages (0 = built in code).
+  int line = 0;  // line in the rule file, for messages (0 = built in code).
 
   // True when `identity` satisfies every key this rule sets.
   bool matches(const CodeIdentity& identity) const;

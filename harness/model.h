@@ -79,10 +79,10 @@ using Uuid = std::array<uint8_t, 16>;
 
 enum class SignatureKind : uint8_t {
   kUnsigned = 0,
-  kAdHoc = 1,         // signed, but with no stable identity (no team id, no certificate).
+  kAdHoc = 1,  // signed, but with no stable identity (no team id, no certificate).
   kDeveloperId = 2,
   kAppStore = 3,
-  kPlatform = 4,      // Apple platform binary.
+  kPlatform = 4,  // Apple platform binary.
 };
 inline constexpr int kSignatureKindCount = 5;
 
@@ -136,13 +136,13 @@ enum class FileOp : uint8_t {
   kCreate = 0,
   kReplace = 1,  // same path, new content (a running process keeps the image it started with).
   kRemove = 2,
-  kRename = 3,   // path -> new_path.
+  kRename = 3,  // path -> new_path.
 };
 
 struct FileChange {
   FileOp op = FileOp::kCreate;
   std::string path;
-  std::string new_path;  // kRename only.
+  std::string new_path;               // kRename only.
   std::optional<CodeIdentity> image;  // kCreate and kReplace: the new content's identity.
   friend bool operator==(const FileChange&, const FileChange&) = default;
 };
@@ -228,9 +228,9 @@ struct LookupOutcome {
 struct LookupArgs {
   std::optional<AuditToken> token;
   int32_t pid = 0;
-  uint64_t code_handle = 0;   // a SecCode / SecStaticCode handle returned by an earlier lookup.
-  std::string requirement;    // SecRequirement text for kCheckValidity and launches.
-  std::string path;           // launcher calls: the executable's path.
+  uint64_t code_handle = 0;  // a SecCode / SecStaticCode handle returned by an earlier lookup.
+  std::string requirement;   // SecRequirement text for kCheckValidity and launches.
+  std::string path;          // launcher calls: the executable's path.
   friend bool operator==(const LookupArgs&, const LookupArgs&) = default;
 };
 

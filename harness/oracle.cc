@@ -26,8 +26,7 @@ bool is_policy(std::string_view rule_name) { return rule_name.starts_with("polic
 
 // The rule that decided a verdict: by name, or (for filters that do not name rules) the rule the
 // claimed identity matches with the verdict's action.
-const Rule* deciding_rule(const RuleSet& rules, const Verdict& verdict,
-                          const Attribution& claim) {
+const Rule* deciding_rule(const RuleSet& rules, const Verdict& verdict, const Attribution& claim) {
   if (is_policy(verdict.rule)) return nullptr;
   if (!verdict.rule.empty()) {
     for (const Rule& rule : rules.rules) {
@@ -70,12 +69,18 @@ class CollectingObserver final : public LookupObserver {
 
 std::string_view name_of(Invariant invariant) {
   switch (invariant) {
-    case Invariant::kI1VerifiedIsCorrect: return "I1";
-    case Invariant::kI2NoSilentMisattribution: return "I2";
-    case Invariant::kI3GoneIsGone: return "I3";
-    case Invariant::kI4VerdictSafety: return "I4";
-    case Invariant::kI5LauncherSafety: return "I5";
-    case Invariant::kI7Totality: return "I7";
+    case Invariant::kI1VerifiedIsCorrect:
+      return "I1";
+    case Invariant::kI2NoSilentMisattribution:
+      return "I2";
+    case Invariant::kI3GoneIsGone:
+      return "I3";
+    case Invariant::kI4VerdictSafety:
+      return "I4";
+    case Invariant::kI5LauncherSafety:
+      return "I5";
+    case Invariant::kI7Totality:
+      return "I7";
   }
   return "I?";
 }
@@ -92,8 +97,8 @@ std::string_view name_of(Cell cell) {
 std::string describe(const Finding& finding) {
   std::string subject = finding.flow_id != 0 ? fmt::format("flow {}", finding.flow_id)
                                              : fmt::format("launch {}", finding.launch_path);
-  return fmt::format("{} {} {}: {}", name_of(finding.invariant), name_of(finding.severity),
-                     subject, finding.message);
+  return fmt::format("{} {} {}: {}", name_of(finding.invariant), name_of(finding.severity), subject,
+                     finding.message);
 }
 
 bool names_program(const CodeIdentity& claim, const CodeIdentity& image) {
@@ -106,7 +111,8 @@ bool names_program(const CodeIdentity& claim, const CodeIdentity& image) {
   if (!claim.signing_id.empty() && claim.signing_id != image.signing_id) return false;
   if (!claim.team_id.empty() && claim.team_id != image.team_id) return false;
   if (claim.platform && !image.platform) return false;
-  if (claim.signature != SignatureKind::kUnsigned && claim.signature != image.signature) return false;
+  if (claim.signature != SignatureKind::kUnsigned && claim.signature != image.signature)
+    return false;
   return true;
 }
 
@@ -154,10 +160,11 @@ std::vector<Finding> Oracle::check_flow(const Flow& flow, const Attribution& cla
   };
   // Built only when a finding needs it: most flows produce none.
   auto truth_text = [&]() {
-    return fmt::format("{} pid {} pidversion {}{}", short_identity(creator_image),
-                  truth->execution.pid, truth->execution.pidversion,
-                  exited ? fmt::format(" ({} at {} ns)", name_of(creator->state), creator->ended_ns)
-                         : std::string());
+    return fmt::format(
+        "{} pid {} pidversion {}{}", short_identity(creator_image), truth->execution.pid,
+        truth->execution.pidversion,
+        exited ? fmt::format(" ({} at {} ns)", name_of(creator->state), creator->ended_ns)
+               : std::string());
   };
 
   // I1 / I2 / I3.
@@ -168,8 +175,8 @@ std::vector<Finding> Oracle::check_flow(const Flow& flow, const Attribution& cla
                       truth_text()));
     } else if (wrong) {
       add(Invariant::kI1VerifiedIsCorrect, Severity::kViolation,
-          fmt::format("verified identity {} (method {}) is not the flow's program {}",
-                      claim_text(), claim.method, truth_text()));
+          fmt::format("verified identity {} (method {}) is not the flow's program {}", claim_text(),
+                      claim.method, truth_text()));
       if (exited) {
         add(Invariant::kI3GoneIsGone, Severity::kViolation,
             fmt::format("the flow's execution had ended, yet {} was claimed verified (method {})",
@@ -240,8 +247,8 @@ std::vector<Finding> Oracle::check_launch(std::string_view path, std::string_vie
     // launcher's doing.
     if (!e.launched_by_caller || !e.ran_code) continue;
     const CodeIdentity& image = world_.image(e.image).identity;
-    bool satisfied = parsed ? parsed->satisfied_by(image)
-                            : image.signature != SignatureKind::kUnsigned;
+    bool satisfied =
+        parsed ? parsed->satisfied_by(image) : image.signature != SignatureKind::kUnsigned;
     if (satisfied) continue;
     Finding f;
     f.invariant = Invariant::kI5LauncherSafety;
@@ -250,9 +257,9 @@ std::vector<Finding> Oracle::check_launch(std::string_view path, std::string_vie
     f.true_execution = e.token.execution();
     f.true_image = image;
     f.lookups.assign(lookups.begin(), lookups.end());
-    f.message = fmt::format("code {} ran as pid {} pidversion {} but fails requirement '{}'",
-                            short_identity(image), e.token.pid(), e.token.pidversion(),
-                            requirement);
+    f.message =
+        fmt::format("code {} ran as pid {} pidversion {} but fails requirement '{}'",
+                    short_identity(image), e.token.pid(), e.token.pidversion(), requirement);
     findings.push_back(std::move(f));
   }
   return findings;
@@ -341,18 +348,19 @@ FlowCheck resolve_and_check(World& world, Resolver& resolver, const Filter& filt
     out.attribution = resolver.resolve(flow, world.now_ns(), seam);
     resolved = true;
   } catch (const SeamCallBudgetExceeded&) {
-    out.attribution = Attribution{AttributionStatus::kUnknown, std::nullopt, std::nullopt,
-                                  "aborted"};
+    out.attribution =
+        Attribution{AttributionStatus::kUnknown, std::nullopt, std::nullopt, "aborted"};
   } catch (...) {
-    failures.push_back(fmt::format("resolver '{}' {}", resolver.name(),
-                                   exception_text(std::current_exception())));
-    out.attribution = Attribution{AttributionStatus::kUnknown, std::nullopt, std::nullopt,
-                                  "aborted"};
+    failures.push_back(
+        fmt::format("resolver '{}' {}", resolver.name(), exception_text(std::current_exception())));
+    out.attribution =
+        Attribution{AttributionStatus::kUnknown, std::nullopt, std::nullopt, "aborted"};
   }
   if (observer.exceeded()) {
-    failures.push_back(fmt::format("resolver '{}' made more than {} seam calls for one flow "
-                                   "(unbounded loop)",
-                                   resolver.name(), options.seam_call_budget));
+    failures.push_back(
+        fmt::format("resolver '{}' made more than {} seam calls for one flow "
+                    "(unbounded loop)",
+                    resolver.name(), options.seam_call_budget));
   }
   try {
     out.verdict = filter.decide(flow, out.attribution);
@@ -411,8 +419,8 @@ LaunchCheck launch_and_check(World& world, Launcher& launcher, std::string_view 
     out.result = LaunchResult{};
     out.result.method = "aborted";
   } catch (...) {
-    failures.push_back(fmt::format("launcher '{}' {}", launcher.name(),
-                                   exception_text(std::current_exception())));
+    failures.push_back(
+        fmt::format("launcher '{}' {}", launcher.name(), exception_text(std::current_exception())));
     out.result = LaunchResult{};
     out.result.method = "aborted";
   }

@@ -73,25 +73,31 @@ std::string_view name_of(Severity severity);
 struct Finding {
   Invariant invariant = Invariant::kI1VerifiedIsCorrect;
   Severity severity = Severity::kViolation;
-  uint64_t flow_id = 0;          // 0 for a launch.
-  std::string launch_path;       // set for a launch.
+  uint64_t flow_id = 0;     // 0 for a launch.
+  std::string launch_path;  // set for a launch.
   // The truth: the creating execution and its image (for a launch: the execution that ran).
   std::optional<ExecutionId> true_execution;
   std::optional<CodeIdentity> true_image;
   // The claim.
   std::optional<Attribution> claim;
   std::optional<Verdict> verdict;
-  std::vector<Lookup> lookups;   // the evidence, as an ObservedSeam reported it.
-  std::string message;           // one line for people.
+  std::vector<Lookup> lookups;  // the evidence, as an ObservedSeam reported it.
+  std::string message;          // one line for people.
   friend bool operator==(const Finding&, const Finding&) = default;
 };
 
 // "I2 warning flow 7: ..." — for logs and test failure messages.
 std::string describe(const Finding& finding);
 
-enum class Cell : uint8_t { kCorrect = 0, kDowngraded = 1, kMisattributed = 2, kBypassed = 3,
-                            kCrashed = 4 };
-std::string_view name_of(Cell cell);  // "correct", "downgraded", "MISATTRIBUTED", "BYPASSED", "CRASHED"
+enum class Cell : uint8_t {
+  kCorrect = 0,
+  kDowngraded = 1,
+  kMisattributed = 2,
+  kBypassed = 3,
+  kCrashed = 4
+};
+std::string_view name_of(
+    Cell cell);  // "correct", "downgraded", "MISATTRIBUTED", "BYPASSED", "CRASHED"
 
 struct OracleOptions {
   bool accept_app_attribution = true;
@@ -116,8 +122,8 @@ class Oracle final {
                                   std::span<const Lookup> lookups) const;
 
   // Checks I5 for a launch: every execution made through the LaunchSeam with index in
-  // [first_execution, end) of world.executions() that ran code must satisfy requirement. Throws std::invalid_argument
-  // when requirement does not parse (the caller's bug).
+  // [first_execution, end) of world.executions() that ran code must satisfy requirement. Throws
+  // std::invalid_argument when requirement does not parse (the caller's bug).
   std::vector<Finding> check_launch(std::string_view path, std::string_view requirement,
                                     std::size_t first_execution,
                                     std::span<const Lookup> lookups) const;
@@ -153,11 +159,12 @@ struct LaunchCheck {
 };
 
 // Each collected Lookup's duration_ns is the virtual time the world charged for that call (F8
-// delays; 0 by default). Builds an ObservedSeam over the world, sets the flow id, calls resolver.resolve(flow,
-// world.now_ns(), seam), filter.decide and resolver.decide (a resolver's own decision replaces the
-// filter's, harness/filter.h apply_resolver_decision), then checks. An exception from the resolver or the
-// filter, or a seam call budget overrun, is an I7 finding (the attribution is then unknown and
-// the verdict the filter's answer for unknown, or drop if the filter or resolver.decide threw).
+// delays; 0 by default). Builds an ObservedSeam over the world, sets the flow id, calls
+// resolver.resolve(flow, world.now_ns(), seam), filter.decide and resolver.decide (a resolver's own
+// decision replaces the filter's, harness/filter.h apply_resolver_decision), then checks. An
+// exception from the resolver or the filter, or a seam call budget overrun, is an I7 finding (the
+// attribution is then unknown and the verdict the filter's answer for unknown, or drop if the
+// filter or resolver.decide threw).
 FlowCheck resolve_and_check(World& world, Resolver& resolver, const Filter& filter,
                             const Flow& flow, const OracleOptions& options = {});
 

@@ -7,7 +7,7 @@
 namespace flowid {
 namespace {
 constexpr std::array<std::string_view, 3> kPidPolicyNames = {"sequential", "lowest-free",
-                                                            "reuse-last-freed"};
+                                                             "reuse-last-freed"};
 }  // namespace
 
 std::string_view name_of(PidPolicy policy) {
@@ -129,10 +129,12 @@ bool PidAllocator::release(int32_t pid) {
 uint64_t PidAllocator::digest() const {
   StateHash h;
   h.add(static_cast<uint64_t>(policy_)).add(static_cast<uint64_t>(static_cast<uint32_t>(cursor_)));
-  h.add(static_cast<uint64_t>(static_cast<uint32_t>(high_water_))).add(static_cast<uint64_t>(used_count_));
+  h.add(static_cast<uint64_t>(static_cast<uint32_t>(high_water_)))
+      .add(static_cast<uint64_t>(used_count_));
   for (int32_t pid : used_outside_) h.add(static_cast<uint64_t>(static_cast<uint32_t>(pid)));
   h.add(free_below_high_water_.size());
-  for (int32_t pid : free_below_high_water_) h.add(static_cast<uint64_t>(static_cast<uint32_t>(pid)));
+  for (int32_t pid : free_below_high_water_)
+    h.add(static_cast<uint64_t>(static_cast<uint32_t>(pid)));
   h.add(freed_stack_.size());
   for (int32_t pid : freed_stack_) h.add(static_cast<uint64_t>(static_cast<uint32_t>(pid)));
   return h.value();

@@ -10,8 +10,20 @@ std::string RequirementError::describe(std::string_view text) const {
 
 namespace {
 
-enum class TokenKind : uint8_t { kWord, kString, kHex, kLParen, kRParen, kLBracket, kRBracket,
-                                 kEquals, kBang, kAndAnd, kOrOr, kEnd };
+enum class TokenKind : uint8_t {
+  kWord,
+  kString,
+  kHex,
+  kLParen,
+  kRParen,
+  kLBracket,
+  kRBracket,
+  kEquals,
+  kBang,
+  kAndAnd,
+  kOrOr,
+  kEnd
+};
 
 struct Token {
   TokenKind kind = TokenKind::kEnd;
@@ -209,8 +221,8 @@ class RequirementParser final {
     if (is_word(t, "anchor")) {
       take();
       if (!is_word(peek(), "apple")) {
-        fail(peek().offset, fmt::format("expected 'apple' after 'anchor' but found '{}'",
-                                        peek().text));
+        fail(peek().offset,
+             fmt::format("expected 'apple' after 'anchor' but found '{}'", peek().text));
         return -1;
       }
       take();
@@ -231,8 +243,8 @@ class RequirementParser final {
     if (is_word(t, "certificate")) {
       take();
       if (!is_word(peek(), "leaf")) {
-        fail(peek().offset, fmt::format("only 'certificate leaf' is supported, found '{}'",
-                                        peek().text));
+        fail(peek().offset,
+             fmt::format("only 'certificate leaf' is supported, found '{}'", peek().text));
         return -1;
       }
       take();

@@ -50,9 +50,9 @@ class Resolver {
 
 // The result of trying to launch a program under a code requirement.
 struct LaunchResult {
-  bool launched = false;                 // some code was started (and not killed before running).
-  std::optional<AuditToken> execution;   // the execution that was started, if any.
-  LookupOutcome refusal;                 // why the launch was refused, when it was.
+  bool launched = false;                // some code was started (and not killed before running).
+  std::optional<AuditToken> execution;  // the execution that was started, if any.
+  LookupOutcome refusal;                // why the launch was refused, when it was.
   std::string method;
 };
 

@@ -77,9 +77,12 @@ struct Value {
 
 std::string_view kind_name(Value::Kind kind) {
   switch (kind) {
-    case Value::Kind::kString: return "a string";
-    case Value::Kind::kBool: return "a boolean";
-    case Value::Kind::kNumber: return "a number";
+    case Value::Kind::kString:
+      return "a string";
+    case Value::Kind::kBool:
+      return "a boolean";
+    case Value::Kind::kNumber:
+      return "a number";
   }
   return "a value";
 }
@@ -196,8 +199,10 @@ class Parser {
       case Section::kNone:
         return fail(fmt::format(
             "key '{}' outside a section: start the table with [policy] or [[rule]]", key));
-      case Section::kPolicy: return set_policy(key, value);
-      case Section::kRule: return set_rule_key(key, value);
+      case Section::kPolicy:
+        return set_policy(key, value);
+      case Section::kRule:
+        return set_rule_key(key, value);
     }
     return false;
   }
@@ -249,11 +254,21 @@ class Parser {
       const char escape = rest[i + 1];
       i += 2;
       switch (escape) {
-        case '"': value.text.push_back('"'); break;
-        case '\\': value.text.push_back('\\'); break;
-        case 't': value.text.push_back('\t'); break;
-        case 'n': value.text.push_back('\n'); break;
-        case 'r': value.text.push_back('\r'); break;
+        case '"':
+          value.text.push_back('"');
+          break;
+        case '\\':
+          value.text.push_back('\\');
+          break;
+        case 't':
+          value.text.push_back('\t');
+          break;
+        case 'n':
+          value.text.push_back('\n');
+          break;
+        case 'r':
+          value.text.push_back('\r');
+          break;
         case 'u': {
           uint32_t code_point = 0;
           for (int digit = 0; digit < 4; ++digit, ++i) {
@@ -526,7 +541,6 @@ std::optional<RuleSet> load_rules(const std::string& path, RuleError* error) {
   return parse_rules(text, path, error);
 }
 
-
 namespace {
 
 // A basic TOML string with the escapes the parser understands.
@@ -534,11 +548,21 @@ std::string toml_string(std::string_view text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += fmt::format("\\u{:04X}", c);

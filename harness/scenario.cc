@@ -88,7 +88,8 @@ std::optional<uint64_t> parse_duration_ns(std::string_view text) {
     std::string_view suffix;
     uint64_t ns;
   };
-  static constexpr Unit kUnits[] = {{"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000}};
+  static constexpr Unit kUnits[] = {
+      {"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000}};
   for (const auto& unit : kUnits) {
     if (text.size() > unit.suffix.size() && text.ends_with(unit.suffix)) {
       auto number = parse_u64(text.substr(0, text.size() - unit.suffix.size()));
@@ -105,10 +106,14 @@ std::optional<LookupOutcome> parse_outcome_text(std::string_view text) {
   auto code = parse_i64(text.substr(colon + 1));
   std::string_view domain = text.substr(0, colon);
   LookupOutcome outcome;
-  if (domain == "osstatus") outcome.domain = OutcomeDomain::kOsStatus;
-  else if (domain == "errno") outcome.domain = OutcomeDomain::kErrno;
-  else if (domain == "kern") outcome.domain = OutcomeDomain::kKernReturn;
-  else return std::nullopt;
+  if (domain == "osstatus")
+    outcome.domain = OutcomeDomain::kOsStatus;
+  else if (domain == "errno")
+    outcome.domain = OutcomeDomain::kErrno;
+  else if (domain == "kern")
+    outcome.domain = OutcomeDomain::kKernReturn;
+  else
+    return std::nullopt;
   if (!code) return std::nullopt;
   outcome.code = static_cast<int32_t>(*code);
   return outcome;
@@ -121,11 +126,11 @@ struct Verb {
   std::size_t positional;
 };
 constexpr Verb kVerbs[] = {
-    {"file", StepKind::kFile, 2},     {"replace", StepKind::kReplace, 2},
-    {"remove", StepKind::kRemove, 1}, {"rename", StepKind::kRename, 2},
-    {"spawn", StepKind::kSpawn, 2},   {"exec", StepKind::kExec, 2},
-    {"exit", StepKind::kExit, 1},     {"reap", StepKind::kReap, 1},
-    {"flow", StepKind::kFlow, 2},     {"advance", StepKind::kAdvance, 1},
+    {"file", StepKind::kFile, 2},          {"replace", StepKind::kReplace, 2},
+    {"remove", StepKind::kRemove, 1},      {"rename", StepKind::kRename, 2},
+    {"spawn", StepKind::kSpawn, 2},        {"exec", StepKind::kExec, 2},
+    {"exit", StepKind::kExit, 1},          {"reap", StepKind::kReap, 1},
+    {"flow", StepKind::kFlow, 2},          {"advance", StepKind::kAdvance, 1},
     {"fail-next", StepKind::kFailNext, 3}, {"delay", StepKind::kDelay, 2},
     {"resolve", StepKind::kResolve, 1},    {"launch", StepKind::kLaunch, 1},
 };
@@ -140,13 +145,18 @@ bool option_allowed(StepKind kind, std::string_view key) {
   };
   switch (kind) {
     case StepKind::kFile:
-    case StepKind::kReplace: return in({"signing_id", "team_id", "runtime", "content"});
-    case StepKind::kSpawn: return in({"parent", "responsible", "uid"});
-    case StepKind::kExit: return in({"zombie", "status"});
+    case StepKind::kReplace:
+      return in({"signing_id", "team_id", "runtime", "content"});
+    case StepKind::kSpawn:
+      return in({"parent", "responsible", "uid"});
+    case StepKind::kExit:
+      return in({"zombie", "status"});
     case StepKind::kFlow:
       return in({"app", "host", "port", "udp", "ipv6", "inbound", "app-token", "process-token"});
-    case StepKind::kLaunch: return in({"requirement"});
-    default: return false;
+    case StepKind::kLaunch:
+      return in({"requirement"});
+    default:
+      return false;
   }
 }
 
@@ -178,8 +188,8 @@ bool Scenario::tests_launchers() const {
 }
 
 std::optional<Cell> parse_cell(std::string_view name) {
-  for (auto cell : {Cell::kCorrect, Cell::kDowngraded, Cell::kMisattributed, Cell::kBypassed,
-                    Cell::kCrashed}) {
+  for (auto cell :
+       {Cell::kCorrect, Cell::kDowngraded, Cell::kMisattributed, Cell::kBypassed, Cell::kCrashed}) {
     std::string_view known = name_of(cell);
     if (known.size() != name.size()) continue;
     bool same = true;
@@ -195,11 +205,16 @@ std::optional<Cell> parse_cell(std::string_view name) {
 Cell worse(Cell a, Cell b) {
   auto rank = [](Cell c) {
     switch (c) {
-      case Cell::kCorrect: return 0;
-      case Cell::kDowngraded: return 1;
-      case Cell::kCrashed: return 2;
-      case Cell::kMisattributed: return 3;
-      case Cell::kBypassed: return 4;
+      case Cell::kCorrect:
+        return 0;
+      case Cell::kDowngraded:
+        return 1;
+      case Cell::kCrashed:
+        return 2;
+      case Cell::kMisattributed:
+        return 3;
+      case Cell::kBypassed:
+        return 4;
     }
     return 0;
   };
@@ -219,7 +234,7 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
     return std::nullopt;
   };
 
-  std::vector<Step>* race_target = nullptr;  // the steps of the last resolve/launch.
+  std::vector<Step>* race_target = nullptr;             // the steps of the last resolve/launch.
   std::vector<std::pair<std::string, int>> rule_lines;  // TOML text per inline rule.
   std::vector<std::pair<std::string, int>> policy_lines;
 
@@ -305,8 +320,10 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
     } else if (verb == "fault") {
       if (t.size() < 2) return fail(number, "'fault F1 [F2 ...]'");
       for (std::size_t i = 1; i < t.size(); ++i) {
-        auto n = t[i].size() > 1 && t[i][0] == 'F' ? parse_u64(std::string_view(t[i]).substr(1)) : std::nullopt;
-        if (!n || *n < 1 || *n > 11) return fail(number, fmt::format("unknown fault '{}' (F1 ... F11)", t[i]));
+        auto n = t[i].size() > 1 && t[i][0] == 'F' ? parse_u64(std::string_view(t[i]).substr(1))
+                                                   : std::nullopt;
+        if (!n || *n < 1 || *n > 11)
+          return fail(number, fmt::format("unknown fault '{}' (F1 ... F11)", t[i]));
         scenario.faults.push_back(t[i]);
       }
     } else if (verb == "record-with") {
@@ -315,18 +332,27 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
     } else if (verb == "world") {
       for (std::size_t i = 1; i < t.size(); ++i) {
         auto eq = t[i].find('=');
-        if (eq == std::string::npos) return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
+        if (eq == std::string::npos)
+          return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
         std::string key = t[i].substr(0, eq);
         std::string value = t[i].substr(eq + 1);
         if (key == "pid-policy") {
-          if (value == "sequential") scenario.world.pid_policy = PidPolicy::kSequential;
-          else if (value == "lowest-free") scenario.world.pid_policy = PidPolicy::kLowestFree;
-          else if (value == "reuse-last") scenario.world.pid_policy = PidPolicy::kReuseLastFreed;
-          else return fail(number, fmt::format("unknown pid-policy '{}' (sequential, lowest-free, reuse-last)", value));
+          if (value == "sequential")
+            scenario.world.pid_policy = PidPolicy::kSequential;
+          else if (value == "lowest-free")
+            scenario.world.pid_policy = PidPolicy::kLowestFree;
+          else if (value == "reuse-last")
+            scenario.world.pid_policy = PidPolicy::kReuseLastFreed;
+          else
+            return fail(number,
+                        fmt::format("unknown pid-policy '{}' (sequential, lowest-free, reuse-last)",
+                                    value));
         } else if (key == "pid-min" || key == "pid-max") {
           auto n = parse_u64(value);
-          if (!n || *n < 2 || *n > 0x7fffffff) return fail(number, fmt::format("bad {} '{}'", key, value));
-          (key == "pid-min" ? scenario.world.pid_min : scenario.world.pid_max) = static_cast<int32_t>(*n);
+          if (!n || *n < 2 || *n > 0x7fffffff)
+            return fail(number, fmt::format("bad {} '{}'", key, value));
+          (key == "pid-min" ? scenario.world.pid_min : scenario.world.pid_max) =
+              static_cast<int32_t>(*n);
         } else if (key == "seed") {
           auto n = parse_u64(value);
           if (!n) return fail(number, fmt::format("bad seed '{}'", value));
@@ -339,10 +365,15 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
             auto comma = value.find(',', p);
             if (comma == std::string::npos) comma = value.size();
             std::string part = value.substr(p, comma - p);
-            if (part == "sandboxed") scenario.world.caller.sandboxed = true;
-            else if (part == "root") scenario.world.caller.root = true;
+            if (part == "sandboxed")
+              scenario.world.caller.sandboxed = true;
+            else if (part == "root")
+              scenario.world.caller.root = true;
             else if (part != "unsandboxed" && part != "user") {
-              return fail(number, fmt::format("unknown caller trait '{}' (sandboxed, unsandboxed, root, user)", part));
+              return fail(
+                  number,
+                  fmt::format("unknown caller trait '{}' (sandboxed, unsandboxed, root, user)",
+                              part));
             }
             p = comma + 1;
           }
@@ -351,7 +382,9 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
         } else if (key == "no-eperm") {
           scenario.world.eperm_path_prefixes.clear();
         } else {
-          return fail(number, fmt::format("unknown world setting '{}' (pid-policy, pid-min, pid-max, seed, caller, eperm-prefix, no-eperm)", key));
+          return fail(number, fmt::format("unknown world setting '{}' (pid-policy, pid-min, "
+                                          "pid-max, seed, caller, eperm-prefix, no-eperm)",
+                                          key));
         }
       }
     } else if (verb == "rules") {
@@ -359,15 +392,21 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
       scenario.rules_file = t[1];
     } else if (verb == "rule") {
       // rule NAME ACTION key=value ...
-      if (t.size() < 4) return fail(number, "'rule NAME ACTION KEY=VALUE ...' (e.g. rule safari allow signing_id=com.apple.Safari platform=true)");
-      std::string toml = "[[rule]]\nname = " + toml_quote(t[1]) + "\naction = " + toml_quote(t[2]) + "\n";
+      if (t.size() < 4)
+        return fail(number,
+                    "'rule NAME ACTION KEY=VALUE ...' (e.g. rule safari allow "
+                    "signing_id=com.apple.Safari platform=true)");
+      std::string toml =
+          "[[rule]]\nname = " + toml_quote(t[1]) + "\naction = " + toml_quote(t[2]) + "\n";
       for (std::size_t i = 3; i < t.size(); ++i) {
         auto eq = t[i].find('=');
-        if (eq == std::string::npos) return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
+        if (eq == std::string::npos)
+          return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
         std::string key = t[i].substr(0, eq);
         std::string value = t[i].substr(eq + 1);
         if (key == "platform") {
-          if (value != "true" && value != "false") return fail(number, "platform=true or platform=false");
+          if (value != "true" && value != "false")
+            return fail(number, "platform=true or platform=false");
           toml += key + " = " + value + "\n";
         } else {
           toml += key + " = " + toml_quote(value) + "\n";
@@ -377,13 +416,22 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
     } else if (verb == "policy") {
       for (std::size_t i = 1; i < t.size(); ++i) {
         auto eq = t[i].find('=');
-        if (eq == std::string::npos) return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
-        policy_lines.emplace_back(t[i].substr(0, eq) + " = " + toml_quote(t[i].substr(eq + 1)) + "\n", number);
+        if (eq == std::string::npos)
+          return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
+        policy_lines.emplace_back(
+            t[i].substr(0, eq) + " = " + toml_quote(t[i].substr(eq + 1)) + "\n", number);
       }
     } else if (verb == "expect") {
-      if (t.size() != 3) return fail(number, "'expect STRATEGY CELL' (correct, downgraded, MISATTRIBUTED, BYPASSED, CRASHED)");
+      if (t.size() != 3)
+        return fail(
+            number,
+            "'expect STRATEGY CELL' (correct, downgraded, MISATTRIBUTED, BYPASSED, CRASHED)");
       auto cell = parse_cell(t[2]);
-      if (!cell) return fail(number, fmt::format("unknown cell '{}' (correct, downgraded, MISATTRIBUTED, BYPASSED, CRASHED)", t[2]));
+      if (!cell)
+        return fail(
+            number,
+            fmt::format("unknown cell '{}' (correct, downgraded, MISATTRIBUTED, BYPASSED, CRASHED)",
+                        t[2]));
       scenario.expectations.push_back({t[1], *cell, number});
     } else {
       const Verb* v = nullptr;
@@ -411,7 +459,8 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
                                         v->positional == 1 ? "" : "s"));
       }
       scenario.steps.push_back(std::move(step));
-      if (v->kind == StepKind::kResolve || v->kind == StepKind::kLaunch) race_target = &scenario.steps;
+      if (v->kind == StepKind::kResolve || v->kind == StepKind::kLaunch)
+        race_target = &scenario.steps;
     }
     if (end == text.size()) break;
   }
@@ -431,7 +480,8 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
   if (!policy_lines.empty()) policy_toml = "[policy]\n";
   for (const auto& [toml, origin] : policy_lines) {
     RuleError rule_error;
-    if (!parse_rules("[policy]\n" + toml, file, &rule_error)) return fail(origin, rule_error.message);
+    if (!parse_rules("[policy]\n" + toml, file, &rule_error))
+      return fail(origin, rule_error.message);
     policy_toml += toml;
   }
   for (const auto& [toml, origin] : rule_lines) {
@@ -455,7 +505,10 @@ namespace {
 class Runner {
  public:
   Runner(const Scenario& scenario, const OracleOptions& oracle, RunObserver* observer)
-      : scenario_(scenario), oracle_(oracle), observer_(observer), world_(config_for(scenario)),
+      : scenario_(scenario),
+        oracle_(oracle),
+        observer_(observer),
+        world_(config_for(scenario)),
         filter_(scenario.rules) {
     world_.set_event_listener([this](const Event& event) {
       record(event);
@@ -501,7 +554,8 @@ class Runner {
   }
 
   bool failed(const Step& step, const std::string& what) {
-    if (result_.error.empty()) result_.error = fmt::format("{}:{}: {}", scenario_.file, step.line, what);
+    if (result_.error.empty())
+      result_.error = fmt::format("{}:{}: {}", scenario_.file, step.line, what);
     return false;
   }
 
@@ -518,7 +572,11 @@ class Runner {
     const std::string& path = step.args[0];
     auto kind = parse_signature_kind(step.args[1]);
     if (!kind) {
-      failed(step, fmt::format("unknown signature kind '{}' (unsigned, ad-hoc, developer-id, app-store, platform)", step.args[1]));
+      failed(
+          step,
+          fmt::format(
+              "unknown signature kind '{}' (unsigned, ad-hoc, developer-id, app-store, platform)",
+              step.args[1]));
       return std::nullopt;
     }
     uint32_t content = ++content_versions_[path];
@@ -534,7 +592,8 @@ class Runner {
     id.path = path;
     id.signature = *kind;
     id.platform = *kind == SignatureKind::kPlatform;
-    if (*kind != SignatureKind::kUnsigned) id.cdhash = build::cdhash_of(fmt::format("{}#{}", path, content));
+    if (*kind != SignatureKind::kUnsigned)
+      id.cdhash = build::cdhash_of(fmt::format("{}#{}", path, content));
     if (const auto* s = step.option("signing_id")) id.signing_id = *s;
     if (const auto* s = step.option("team_id")) id.team_id = *s;
     id.hardened_runtime = step.option("runtime") != nullptr;
@@ -542,11 +601,13 @@ class Runner {
       auto slash = path.rfind('/');
       id.signing_id = slash == std::string::npos ? path : path.substr(slash + 1);
     }
-    if ((*kind == SignatureKind::kDeveloperId || *kind == SignatureKind::kAppStore) && id.team_id.empty()) {
+    if ((*kind == SignatureKind::kDeveloperId || *kind == SignatureKind::kAppStore) &&
+        id.team_id.empty()) {
       failed(step, "developer-id and app-store code needs team_id=...");
       return std::nullopt;
     }
-    if (*kind != SignatureKind::kUnsigned && *kind != SignatureKind::kAdHoc && id.signing_id.empty()) {
+    if (*kind != SignatureKind::kUnsigned && *kind != SignatureKind::kAdHoc &&
+        id.signing_id.empty()) {
       failed(step, "signed code needs signing_id=...");
       return std::nullopt;
     }
@@ -568,8 +629,10 @@ class Runner {
         auto id = identity(step);
         return id && world_error(step, world_.replace_file(*id));
       }
-      case StepKind::kRemove: return world_error(step, world_.remove_file(step.args[0]));
-      case StepKind::kRename: return world_error(step, world_.rename_file(step.args[0], step.args[1]));
+      case StepKind::kRemove:
+        return world_error(step, world_.remove_file(step.args[0]));
+      case StepKind::kRename:
+        return world_error(step, world_.rename_file(step.args[0], step.args[1]));
       case StepKind::kSpawn: {
         SpawnOptions options;
         if (const auto* p = step.option("parent")) {
@@ -616,10 +679,12 @@ class Runner {
         auto token = process(step, step.args[0]);
         return token && world_error(step, world_.reap_process(*token));
       }
-      case StepKind::kFlow: return open_flow(step);
+      case StepKind::kFlow:
+        return open_flow(step);
       case StepKind::kAdvance: {
         auto ns = parse_duration_ns(step.args[0]);
-        if (!ns) return failed(step, fmt::format("bad duration '{}' (e.g. 5ms, 20us, 1s)", step.args[0]));
+        if (!ns)
+          return failed(step, fmt::format("bad duration '{}' (e.g. 5ms, 20us, 1s)", step.args[0]));
         world_.advance(*ns);
         return true;
       }
@@ -643,15 +708,18 @@ class Runner {
         record(Event{world_.now_ns(), Marker{lookup_fault_marker(step)}});
         return true;
       }
-      case StepKind::kResolve: return resolve(step);
-      case StepKind::kLaunch: return launch(step);
+      case StepKind::kResolve:
+        return resolve(step);
+      case StepKind::kLaunch:
+        return launch(step);
     }
     return false;
   }
 
   std::optional<LookupOutcome> parse_outcome(const Step& step, const std::string& text) {
     auto outcome = parse_outcome_text(text);
-    if (!outcome) failed(step, fmt::format("bad outcome '{}' (osstatus:N, errno:N or kern:N)", text));
+    if (!outcome)
+      failed(step, fmt::format("bad outcome '{}' (osstatus:N, errno:N or kern:N)", text));
     return outcome;
   }
 
@@ -680,10 +748,14 @@ class Runner {
     auto shape = [&](const char* key, TokenShape& out) {
       const auto* v = step.option(key);
       if (!v) return true;
-      if (*v == "absent") out = TokenShape::kAbsent;
-      else if (*v == "malformed") out = TokenShape::kMalformed;
-      else if (*v == "ok") out = TokenShape::kWellFormed;
-      else return failed(step, fmt::format("bad {} '{}' (absent, malformed, ok)", key, *v));
+      if (*v == "absent")
+        out = TokenShape::kAbsent;
+      else if (*v == "malformed")
+        out = TokenShape::kMalformed;
+      else if (*v == "ok")
+        out = TokenShape::kWellFormed;
+      else
+        return failed(step, fmt::format("bad {} '{}' (absent, malformed, ok)", key, *v));
       return true;
     };
     if (!shape("app-token", options.app_token_shape) ||
@@ -692,7 +764,8 @@ class Runner {
     }
     auto r = world_.open_flow(*token, options);
     if (!r.ok()) return world_error(step, r.error);
-    if (flows_.count(step.args[0])) return failed(step, fmt::format("flow '{}' already exists", step.args[0]));
+    if (flows_.count(step.args[0]))
+      return failed(step, fmt::format("flow '{}' already exists", step.args[0]));
     flows_[step.args[0]] = r.value;
     return true;
   }
@@ -746,7 +819,8 @@ class Runner {
   }
 
   bool resolve(const Step& step) {
-    if (resolver_ == nullptr) return failed(step, "this scenario resolves flows: run it with a resolver strategy");
+    if (resolver_ == nullptr)
+      return failed(step, "this scenario resolves flows: run it with a resolver strategy");
     auto it = flows_.find(step.args[0]);
     if (it == flows_.end()) return failed(step, fmt::format("no flow named '{}'", step.args[0]));
     arm_races(step);
@@ -764,7 +838,8 @@ class Runner {
   }
 
   bool launch(const Step& step) {
-    if (launcher_ == nullptr) return failed(step, "this scenario launches programs: run it with a launcher strategy");
+    if (launcher_ == nullptr)
+      return failed(step, "this scenario launches programs: run it with a launcher strategy");
     const auto* requirement = step.option("requirement");
     if (!requirement) return failed(step, "launch needs requirement=\"...\"");
     arm_races(step);
@@ -815,11 +890,14 @@ std::string lookup_fault_marker(const Step& step) {
   return text;
 }
 
-bool is_lookup_fault_marker(std::string_view text) { return text.starts_with(kLookupFaultMarkerPrefix); }
+bool is_lookup_fault_marker(std::string_view text) {
+  return text.starts_with(kLookupFaultMarkerPrefix);
+}
 
 bool apply_lookup_fault_marker(std::string_view text, World& world, std::string* error) {
   Line line;
-  if (!is_lookup_fault_marker(text) || !tokenize(text.substr(kLookupFaultMarkerPrefix.size()), line)) {
+  if (!is_lookup_fault_marker(text) ||
+      !tokenize(text.substr(kLookupFaultMarkerPrefix.size()), line)) {
     *error = fmt::format("not a lookup fault: '{}'", text);
     return false;
   }
@@ -828,7 +906,8 @@ bool apply_lookup_fault_marker(std::string_view text, World& world, std::string*
   const bool delay = t.size() == 3 && t[0] == "delay";
   auto call = t.size() >= 2 ? parse_lookup_call(t[1]) : std::nullopt;
   if ((!fail_next && !delay) || !call) {
-    *error = fmt::format("bad lookup fault '{}' (fail-next CALL COUNT DOMAIN:CODE, or delay CALL DURATION)", text);
+    *error = fmt::format(
+        "bad lookup fault '{}' (fail-next CALL COUNT DOMAIN:CODE, or delay CALL DURATION)", text);
     return false;
   }
   if (delay) {
@@ -924,15 +1003,16 @@ std::string format_scenario(const Scenario& s) {
     for (const auto& f : s.faults) out += " " + f;
     out += "\n";
   }
-  if (s.record_with != "token+recheck") out += fmt::format("record-with {}\n", quote_if_needed(s.record_with));
+  if (s.record_with != "token+recheck")
+    out += fmt::format("record-with {}\n", quote_if_needed(s.record_with));
 
   const WorldConfig defaults;
   const WorldConfig& w = s.world;
   std::string world;
   if (w.pid_policy != defaults.pid_policy) {
-    world += w.pid_policy == PidPolicy::kLowestFree   ? " pid-policy=lowest-free"
+    world += w.pid_policy == PidPolicy::kLowestFree       ? " pid-policy=lowest-free"
              : w.pid_policy == PidPolicy::kReuseLastFreed ? " pid-policy=reuse-last"
-                                                        : " pid-policy=sequential";
+                                                          : " pid-policy=sequential";
   }
   if (w.pid_min != defaults.pid_min) world += fmt::format(" pid-min={}", w.pid_min);
   if (w.pid_max != defaults.pid_max) world += fmt::format(" pid-max={}", w.pid_max);
@@ -943,7 +1023,8 @@ std::string format_scenario(const Scenario& s) {
   }
   if (w.eperm_path_prefixes != defaults.eperm_path_prefixes) {
     world += " no-eperm";
-    for (const auto& prefix : w.eperm_path_prefixes) world += " eperm-prefix=" + quote_if_needed(prefix);
+    for (const auto& prefix : w.eperm_path_prefixes)
+      world += " eperm-prefix=" + quote_if_needed(prefix);
   }
   if (!world.empty()) out += "world" + world + "\n";
 
@@ -953,16 +1034,19 @@ std::string format_scenario(const Scenario& s) {
     const FilterPolicy policy_defaults;
     const FilterPolicy& p = s.rules.policy;
     if (!(p == policy_defaults)) {
-      out += fmt::format("policy unverified={} gone={} unknown={} no_rule={}\n", policy_word(p.unverified),
-                         policy_word(p.gone), policy_word(p.unknown), decision_word(p.no_rule));
+      out += fmt::format("policy unverified={} gone={} unknown={} no_rule={}\n",
+                         policy_word(p.unverified), policy_word(p.gone), policy_word(p.unknown),
+                         decision_word(p.no_rule));
     }
     for (const auto& r : s.rules.rules) {
-      std::string line = fmt::format("rule {} {}", quote_if_needed(r.name), decision_word(r.action));
-      if (r.cdhash) line += " cdhash=" + [&] {
-        std::string h;
-        for (uint8_t b : *r.cdhash) h += fmt::format("{:02x}", b);
-        return h;
-      }();
+      std::string line =
+          fmt::format("rule {} {}", quote_if_needed(r.name), decision_word(r.action));
+      if (r.cdhash)
+        line += " cdhash=" + [&] {
+          std::string h;
+          for (uint8_t b : *r.cdhash) h += fmt::format("{:02x}", b);
+          return h;
+        }();
       if (!r.signing_id.empty()) line += " signing_id=" + quote_if_needed(r.signing_id);
       if (!r.team_id.empty()) line += " team_id=" + quote_if_needed(r.team_id);
       if (r.platform) line += " platform=true";

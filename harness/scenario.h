@@ -9,15 +9,10 @@
 //   fault F1
 //   world pid-policy=reuse-last
 //   rule allow-good allow signing_id=com.good team_id=GOODTEAM01
-//   file /Applications/Good.app/Contents/MacOS/Good developer-id signing_id=com.good team_id=GOODTEAM01
-//   file /tmp/evil unsigned
-//   spawn evil /tmp/evil
-//   flow f1 evil host=exfil.example.net
-//   exit evil
-//   spawn good /Applications/Good.app/Contents/MacOS/Good
-//   resolve f1
-//   expect pid-path BYPASSED
-//   expect token+recheck downgraded
+//   file /Applications/Good.app/Contents/MacOS/Good developer-id signing_id=com.good
+//   team_id=GOODTEAM01 file /tmp/evil unsigned spawn evil /tmp/evil flow f1 evil
+//   host=exfil.example.net exit evil spawn good /Applications/Good.app/Contents/MacOS/Good resolve
+//   f1 expect pid-path BYPASSED expect token+recheck downgraded
 //
 // A `resolve` or `launch` line may be followed by indented race lines, `before-call N: STEP`,
 // which run STEP just before the N-th seam call of that resolution (1-based): that is how a
@@ -42,21 +37,21 @@
 namespace flowid::scenario {
 
 enum class StepKind : uint8_t {
-  kFile,        // file PATH KIND [signing_id=] [team_id=] [runtime] [content=N]
-  kReplace,     // replace PATH KIND ...       (new content at an existing path)
-  kRemove,      // remove PATH
-  kRename,      // rename FROM TO
-  kSpawn,       // spawn NAME PATH [parent=NAME] [responsible=NAME] [uid=N]
-  kExec,        // exec NAME PATH
-  kExit,        // exit NAME [zombie] [status=N]
-  kReap,        // reap NAME
-  kFlow,        // flow FLOW NAME [app=NAME] [host=H] [port=N] [udp] [ipv6] [inbound]
-                //   [app-token=absent|malformed] [process-token=absent|malformed]
-  kAdvance,     // advance DURATION   (5ms, 20us, 1s, 100ns)
-  kFailNext,    // fail-next CALL COUNT DOMAIN:CODE   (F8; e.g. errno:35, osstatus:100003)
-  kDelay,       // delay CALL DURATION                 (F8: every CALL takes this long)
-  kResolve,     // resolve FLOW
-  kLaunch,      // launch PATH requirement="..."
+  kFile,      // file PATH KIND [signing_id=] [team_id=] [runtime] [content=N]
+  kReplace,   // replace PATH KIND ...       (new content at an existing path)
+  kRemove,    // remove PATH
+  kRename,    // rename FROM TO
+  kSpawn,     // spawn NAME PATH [parent=NAME] [responsible=NAME] [uid=N]
+  kExec,      // exec NAME PATH
+  kExit,      // exit NAME [zombie] [status=N]
+  kReap,      // reap NAME
+  kFlow,      // flow FLOW NAME [app=NAME] [host=H] [port=N] [udp] [ipv6] [inbound]
+              //   [app-token=absent|malformed] [process-token=absent|malformed]
+  kAdvance,   // advance DURATION   (5ms, 20us, 1s, 100ns)
+  kFailNext,  // fail-next CALL COUNT DOMAIN:CODE   (F8; e.g. errno:35, osstatus:100003)
+  kDelay,     // delay CALL DURATION                 (F8: every CALL takes this long)
+  kResolve,   // resolve FLOW
+  kLaunch,    // launch PATH requirement="..."
 };
 
 struct Race;
@@ -64,8 +59,8 @@ struct Race;
 struct Step {
   StepKind kind = StepKind::kAdvance;
   int line = 0;
-  std::vector<std::string> args;                            // positional arguments.
-  std::vector<std::pair<std::string, std::string>> options; // key=value (flags: value "").
+  std::vector<std::string> args;                             // positional arguments.
+  std::vector<std::pair<std::string, std::string>> options;  // key=value (flags: value "").
   // kResolve / kLaunch: race steps, each run before the given seam call (1-based).
   std::vector<Race> races;
 
@@ -89,13 +84,13 @@ struct Expectation {
 };
 
 struct Scenario {
-  std::string file;         // for messages.
+  std::string file;  // for messages.
   std::string name;
-  std::string description;  // the leading comment block, or `describe` lines.
+  std::string description;          // the leading comment block, or `describe` lines.
   std::vector<std::string> faults;  // "F1" ... "F11".
   WorldConfig world;
   RuleSet rules;
-  std::string rules_file;   // `rules FILE` (relative to the scenario file; the loader reads it).
+  std::string rules_file;  // `rules FILE` (relative to the scenario file; the loader reads it).
   std::string record_with = "token+recheck";  // whose verdicts a compiled trace records.
   std::vector<Step> steps;
   std::vector<Expectation> expectations;

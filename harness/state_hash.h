@@ -47,7 +47,8 @@ class StateHash final {
   StateHash& add(const CodeIdentity& identity) {
     add(identity.path).add(identity.cdhash).add(identity.signing_id).add(identity.team_id);
     return add((static_cast<uint64_t>(identity.platform) << 16) |
-               (static_cast<uint64_t>(identity.signature) << 8) | static_cast<uint64_t>(identity.hardened_runtime));
+               (static_cast<uint64_t>(identity.signature) << 8) |
+               static_cast<uint64_t>(identity.hardened_runtime));
   }
   StateHash& add(const LookupOutcome& outcome) {
     return add((static_cast<uint64_t>(outcome.domain) << 32) | static_cast<uint32_t>(outcome.code));

@@ -14,11 +14,11 @@ namespace flowid {
 namespace {
 
 constexpr std::array<std::string_view, 11> kWorldErrorNames = {
-    "none",          "no-such-execution", "not-running", "pid-table-full",
-    "pid-in-use",    "pidversion-used",   "no-such-file", "file-exists",
-    "read-only-file", "bad-path",         "unsupported-event"};
-constexpr std::array<std::string_view, 5> kExecutionStateNames = {
-    "suspended", "running", "zombie", "reaped", "replaced-by-exec"};
+    "none",           "no-such-execution", "not-running",      "pid-table-full",
+    "pid-in-use",     "pidversion-used",   "no-such-file",     "file-exists",
+    "read-only-file", "bad-path",          "unsupported-event"};
+constexpr std::array<std::string_view, 5> kExecutionStateNames = {"suspended", "running", "zombie",
+                                                                  "reaped", "replaced-by-exec"};
 
 constexpr LookupOutcome osstatus(int32_t code) { return {OutcomeDomain::kOsStatus, code}; }
 constexpr LookupOutcome posix(int32_t code) { return {OutcomeDomain::kErrno, code}; }
@@ -134,8 +134,9 @@ World::World(WorldConfig config)
     root.uid = 0;
     root.gid = 0;
     root.asid = 0;
-    uint32_t index = add_execution(1, std::nullopt, *file_at("/sbin/launchd"), token_for_options(root),
-                                   std::nullopt, std::nullopt, ExecutionState::kRunning);
+    uint32_t index =
+        add_execution(1, std::nullopt, *file_at("/sbin/launchd"), token_for_options(root),
+                      std::nullopt, std::nullopt, ExecutionState::kRunning);
     launchd_ = executions_[index].token;
     if (wants_events()) {
       emit(ProcessSpawn{*launchd_, AuditToken{}, std::nullopt, launchd_image});
@@ -247,9 +248,8 @@ std::optional<ImageId> World::file_at(std::string_view path) const {
   return it->second.image;
 }
 
-uint32_t World::add_execution(int32_t pid, std::optional<uint32_t> forced_pidversion,
-                              ImageId image, const AuditToken& uid_template,
-                              std::optional<AuditToken> parent,
+uint32_t World::add_execution(int32_t pid, std::optional<uint32_t> forced_pidversion, ImageId image,
+                              const AuditToken& uid_template, std::optional<AuditToken> parent,
                               std::optional<AuditToken> responsible, ExecutionState state) {
   uint32_t pidversion = forced_pidversion ? *forced_pidversion : next_pidversion_++;
   if (forced_pidversion && *forced_pidversion >= next_pidversion_) {
@@ -278,8 +278,7 @@ uint32_t World::add_execution(int32_t pid, std::optional<uint32_t> forced_pidver
   return index;
 }
 
-WorldResult<AuditToken> World::spawn_image(ImageId image, const SpawnOptions& options,
-                                           bool log) {
+WorldResult<AuditToken> World::spawn_image(ImageId image, const SpawnOptions& options, bool log) {
   WorldResult<AuditToken> result;
   std::optional<int32_t> pid = pids_.allocate();
   if (!pid) {
@@ -287,10 +286,9 @@ WorldResult<AuditToken> World::spawn_image(ImageId image, const SpawnOptions& op
     return result;
   }
   std::optional<AuditToken> parent = options.parent ? options.parent : launchd_;
-  uint32_t index = add_execution(*pid, std::nullopt, image, token_for_options(options), parent,
-                                 options.responsible,
-                                 options.suspended ? ExecutionState::kSuspended
-                                                   : ExecutionState::kRunning);
+  uint32_t index = add_execution(
+      *pid, std::nullopt, image, token_for_options(options), parent, options.responsible,
+      options.suspended ? ExecutionState::kSuspended : ExecutionState::kRunning);
   result.value = executions_[index].token;
   if (log && wants_events()) {
     emit(ProcessSpawn{result.value, parent.value_or(AuditToken{}), options.responsible,
@@ -437,8 +435,7 @@ WorldResult<Flow> World::open_flow(const AuditToken& process, const FlowOptions&
   return result;
 }
 
-WorldError World::open_flow_into(const AuditToken& process, const FlowOptions& options,
-                                 Flow& out) {
+WorldError World::open_flow_into(const AuditToken& process, const FlowOptions& options, Flow& out) {
   const Execution* p = execution(process.execution());
   if (p == nullptr) return WorldError::kNoSuchExecution;
   if (p->state != ExecutionState::kRunning) return WorldError::kNotRunning;
@@ -476,12 +473,14 @@ WorldError World::open_flow_into(const AuditToken& process, const FlowOptions& o
   }
   out.source_app_version = "1.0";
   out.source_app_unique_identifier.clear();
-  if (app_id.cdhash) out.source_app_unique_identifier.assign(app_id.cdhash->begin(), app_id.cdhash->end());
+  if (app_id.cdhash)
+    out.source_app_unique_identifier.assign(app_id.cdhash->begin(), app_id.cdhash->end());
   out.hostname = options.hostname;
   out.remote_hostname = options.hostname;
   out.local_endpoint.address = options.ipv6 ? "fe80::1c2a:5bff:fe11:8e4" : "192.168.1.6";
   out.local_endpoint.port = static_cast<uint16_t>(49152 + random_.below(16384));
-  out.remote_endpoint.address = options.ipv6 ? "2606:2800:220:1:248:1893:25c8:1946" : "93.184.216.34";
+  out.remote_endpoint.address =
+      options.ipv6 ? "2606:2800:220:1:248:1893:25c8:1946" : "93.184.216.34";
   out.remote_endpoint.port = options.remote_port;
   out.direction = options.direction;
   out.protocol = options.udp ? 17 : 6;  // IPPROTO_UDP / IPPROTO_TCP
@@ -748,7 +747,8 @@ SeamResult<std::string> World::copy_to_private(std::string_view path) {
   if (LookupOutcome f = before_call(LookupCall::kCopyToPrivate); !f.ok()) return {f, {}};
   std::optional<ImageId> source = file_at(path);
   if (!source) return {posix(ENOENT), {}};
-  std::string_view base = path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  std::string_view base =
+      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
   std::string copy_path = fmt::format("{}/{}/{}", config_.private_dir, ++private_copy_count_, base);
   CodeIdentity identity = images_[*source].identity;
   identity.path = copy_path;
@@ -909,7 +909,8 @@ std::optional<std::string> World::check_consistency() const {
       }
       continue;
     }
-    if (h > executions_.size()) return fmt::format("pid {} names execution #{} beyond the table", pid, h);
+    if (h > executions_.size())
+      return fmt::format("pid {} names execution #{} beyond the table", pid, h);
     const Execution& e = executions_[h - 1];
     if (!e.holds_pid()) {
       return fmt::format("pid {} is held by execution pidversion {} in state {}", pid,
@@ -978,12 +979,13 @@ uint64_t World::state_digest() const {
   h.add(now_ns_).add(random_.state()).add(pids_.digest());
   h.add((static_cast<uint64_t>(next_pidversion_) << 32) | next_content_version_);
   h.add(next_flow_id_).add(private_copy_count_);
-  h.add((static_cast<uint64_t>(config_.caller.sandboxed) << 40) | (static_cast<uint64_t>(config_.caller.root) << 32) |
-        config_.caller.uid);
+  h.add((static_cast<uint64_t>(config_.caller.sandboxed) << 40) |
+        (static_cast<uint64_t>(config_.caller.root) << 32) | config_.caller.uid);
   h.add(images_.size());
   for (const Image& image : images_) {
     h.add(image.identity).add(image.content_version);
-    h.add((static_cast<uint64_t>(image.on_disk) << 2) | (static_cast<uint64_t>(image.sandbox_restricted) << 1) |
+    h.add((static_cast<uint64_t>(image.on_disk) << 2) |
+          (static_cast<uint64_t>(image.sandbox_restricted) << 1) |
           static_cast<uint64_t>(image.private_copy));
   }
   h.add(files_.size());
@@ -993,13 +995,18 @@ uint64_t World::state_digest() const {
     h.add(e.token).add(e.image).add(e.parent).add(e.responsible);
     h.add((static_cast<uint64_t>(e.state) << 16) | (static_cast<uint64_t>(e.ran_code) << 8) |
           static_cast<uint64_t>(e.launched_by_caller));
-    h.add(e.started_ns).add(e.ended_ns).add(e.reaped_ns).add(static_cast<uint64_t>(static_cast<uint32_t>(e.exit_status)));
+    h.add(e.started_ns)
+        .add(e.ended_ns)
+        .add(e.reaped_ns)
+        .add(static_cast<uint64_t>(static_cast<uint32_t>(e.exit_status)));
   }
   h.add(launchd_);
   h.add(flow_truth_base_).add(flow_truth_.size());
   for (const FlowTruth& f : flow_truth_) {
     h.add(f.flow_id).add(static_cast<uint32_t>(f.execution.pid)).add(f.execution.pidversion);
-    h.add(static_cast<uint32_t>(f.app_execution.pid)).add(f.app_execution.pidversion).add(f.opened_ns);
+    h.add(static_cast<uint32_t>(f.app_execution.pid))
+        .add(f.app_execution.pidversion)
+        .add(f.opened_ns);
   }
   for (const InjectedFailure& failure : injected_) h.add(failure.remaining).add(failure.outcome);
   for (uint64_t duration : call_duration_ns_) h.add(duration);

@@ -80,9 +80,9 @@ enum class WorldError : uint8_t {
   kPidversionUsed,   // apply(): the event's pidversion already names an execution.
   kNoSuchFile,
   kFileExists,
-  kReadOnlyFile,     // a private copy: only the caller that made it may change it.
-  kBadPath,          // an empty path, or an image whose path is not the file's path.
-  kUnsupportedEvent, // apply(): an event kind that does not change the world.
+  kReadOnlyFile,      // a private copy: only the caller that made it may change it.
+  kBadPath,           // an empty path, or an image whose path is not the file's path.
+  kUnsupportedEvent,  // apply(): an event kind that does not change the world.
 };
 std::string_view name_of(WorldError error);
 
@@ -94,11 +94,11 @@ struct WorldResult {
 };
 
 enum class ExecutionState : uint8_t {
-  kSuspended = 0,     // spawned suspended: image mapped, no code has run.
+  kSuspended = 0,  // spawned suspended: image mapped, no code has run.
   kRunning = 1,
-  kZombie = 2,        // exited, not reaped: still holds its pid (F9).
-  kReaped = 3,        // exited and reaped: the pid is free.
-  kReplacedByExec = 4 // the process exec'd: same pid, a newer execution runs now (F4).
+  kZombie = 2,         // exited, not reaped: still holds its pid (F9).
+  kReaped = 3,         // exited and reaped: the pid is free.
+  kReplacedByExec = 4  // the process exec'd: same pid, a newer execution runs now (F4).
 };
 std::string_view name_of(ExecutionState state);
 
@@ -106,11 +106,11 @@ using ImageId = uint32_t;
 
 // An executable's content as installed at one path. Immutable once created.
 struct Image {
-  CodeIdentity identity;          // identity.path is the path the content was installed at.
-  uint32_t content_version = 0;   // a world-wide counter: every create/replace is a new content.
-  bool on_disk = false;           // still the content at identity.path.
+  CodeIdentity identity;            // identity.path is the path the content was installed at.
+  uint32_t content_version = 0;     // a world-wide counter: every create/replace is a new content.
+  bool on_disk = false;             // still the content at identity.path.
   bool sandbox_restricted = false;  // matches an EPERM prefix (cached; see set_sandbox_rules).
-  bool private_copy = false;      // made by copy_to_private.
+  bool private_copy = false;        // made by copy_to_private.
 };
 
 // One execution: what the kernel knows of it, and the ground truth the oracle needs.
@@ -118,16 +118,18 @@ struct Execution {
   AuditToken token;
   ImageId image = 0;
   ExecutionState state = ExecutionState::kRunning;
-  bool ran_code = false;          // some of its code executed (false for suspended-then-killed).
+  bool ran_code = false;            // some of its code executed (false for suspended-then-killed).
   bool launched_by_caller = false;  // created through LaunchSeam (a launcher's own child).
   std::optional<AuditToken> parent;
   // The responsible app's token at spawn (absent: the execution is its own responsible process).
   std::optional<AuditToken> responsible;
   uint64_t started_ns = 0;
-  uint64_t ended_ns = 0;          // when it stopped running (exit or exec); 0 while alive.
-  uint64_t reaped_ns = 0;         // when its pid was freed (reap, or exec hand-over: 0).
+  uint64_t ended_ns = 0;   // when it stopped running (exit or exec); 0 while alive.
+  uint64_t reaped_ns = 0;  // when its pid was freed (reap, or exec hand-over: 0).
   int32_t exit_status = 0;
-  bool live() const { return state == ExecutionState::kRunning || state == ExecutionState::kSuspended; }
+  bool live() const {
+    return state == ExecutionState::kRunning || state == ExecutionState::kSuspended;
+  }
   // Holds its pid (running, suspended or zombie).
   bool holds_pid() const { return live() || state == ExecutionState::kZombie; }
 };

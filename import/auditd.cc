@@ -42,7 +42,16 @@ constexpr uint64_t kCloneThread = 0x00010000;
 constexpr uint64_t kAuditArchLe = 0x40000000;
 constexpr int64_t kEinprogress = -115;
 
-enum class Call : uint8_t { kOther, kConnect, kClone, kFork, kClone3, kExecve, kExitGroup, kSocketcall };
+enum class Call : uint8_t {
+  kOther,
+  kConnect,
+  kClone,
+  kFork,
+  kClone3,
+  kExecve,
+  kExitGroup,
+  kSocketcall
+};
 
 struct ArchTable {
   uint64_t arch;
@@ -241,8 +250,8 @@ class AuditdParser final : public LineParser {
         if (key != "saddr") return;
         event.sockaddr.clear();
         if (!decode_hex(value, event.sockaddr)) {
-          bad(event, line, "bad SOCKADDR", fmt::format("SOCKADDR saddr '{}' is not hex",
-                                                       value.substr(0, 40)));
+          bad(event, line, "bad SOCKADDR",
+              fmt::format("SOCKADDR saddr '{}' is not hex", value.substr(0, 40)));
           return;
         }
         event.has_sockaddr = true;

@@ -56,8 +56,7 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 // Splits blocks into lines for a parser, with line numbers and the line length limit.
 class LineSplitter {
  public:
-  LineSplitter(LineParser& parser, ImportContext& context)
-      : parser_(parser), context_(context) {}
+  LineSplitter(LineParser& parser, ImportContext& context) : parser_(parser), context_(context) {}
 
   void feed(std::string_view block) {
     while (!block.empty() && !context_.stopped()) {
@@ -93,9 +92,9 @@ class LineSplitter {
     if (carry_.size() + piece.size() > context_.options().limits.line_bytes_max) {
       context_.stats().input_lines++;
       ++line_number_;
-      context_.bad_record(line_number_, "line too long",
-                          fmt::format("line longer than {} bytes",
-                                      context_.options().limits.line_bytes_max));
+      context_.bad_record(
+          line_number_, "line too long",
+          fmt::format("line longer than {} bytes", context_.options().limits.line_bytes_max));
       carry_.clear();
       carry_.shrink_to_fit();
       skipping_ = true;
@@ -147,9 +146,9 @@ std::optional<Format> detect_format(std::string_view head) {
       // Judge JSON by its keys anywhere in the rest of the head: pretty-printed records span
       // lines.
       std::string_view rest = head.substr(line_start);
-      for (std::string_view key : {"\"process_exec\"", "\"process_exit\"", "\"process_connect\"",
-                                   "\"process_close\"", "\"process_kprobe\"",
-                                   "\"process_listen\""}) {
+      for (std::string_view key :
+           {"\"process_exec\"", "\"process_exit\"", "\"process_connect\"", "\"process_close\"",
+            "\"process_kprobe\"", "\"process_listen\""}) {
         if (rest.find(key) != std::string_view::npos) return Format::kTetragon;
       }
       if (rest.find("\"event_type\"") != std::string_view::npos &&
@@ -201,8 +200,8 @@ trace::TraceHeader header_for(const std::vector<InputSpec>& inputs, const Import
   auto& config = header.resolver_config;
   std::string input_list;
   for (const auto& input : inputs) {
-    input_list += fmt::format("{}{} ({})", input_list.empty() ? "" : ", ", input.name,
-                              name_of(input.format));
+    input_list +=
+        fmt::format("{}{} ({})", input_list.empty() ? "" : ", ", input.name, name_of(input.format));
   }
   config.emplace_back("import.inputs", input_list);
   config.emplace_back("import.mode", options.lenient ? "lenient (bad records skipped, counted in "

@@ -160,8 +160,7 @@ class EsloggerParser final : public LineParser {
         return;
       case R::kStray:
         context_.bad_record(record.first_line, "malformed JSON",
-                            fmt::format("not a JSON object: '{}'",
-                                        record.text.substr(0, 40)));
+                            fmt::format("not a JSON object: '{}'", record.text.substr(0, 40)));
         return;
       case R::kNeedMore:
         return;
@@ -173,8 +172,8 @@ class EsloggerParser final : public LineParser {
     return false;
   }
   bool json_fail(simdjson::error_code error, std::string_view where) {
-    return fail("malformed JSON", fmt::format("malformed JSON in {}: {}", where,
-                                              simdjson::error_message(error)));
+    return fail("malformed JSON",
+                fmt::format("malformed JSON in {}: {}", where, simdjson::error_message(error)));
   }
 
   // `where` and `field` name the token in messages ("process" + ".audit_token"); they are only
@@ -191,13 +190,12 @@ class EsloggerParser final : public LineParser {
       for (auto element : array) {
         uint64_t word = 0;
         if (auto error = element.get_uint64().get(word)) {
-          return fail("bad audit token",
-                      fmt::format("{}: entry {} is not an unsigned integer ({})", at(), count,
-                                  simdjson::error_message(error)));
+          return fail("bad audit token", fmt::format("{}: entry {} is not an unsigned integer ({})",
+                                                     at(), count, simdjson::error_message(error)));
         }
         if (word > 0xffffffffULL) {
-          return fail("bad audit token", fmt::format("{}: entry {} = {} does not fit 32 bits",
-                                                     at(), count, word));
+          return fail("bad audit token",
+                      fmt::format("{}: entry {} = {} does not fit 32 bits", at(), count, word));
         }
         if (count < AuditToken::kWordCount) token.words[count] = static_cast<uint32_t>(word);
         ++count;
@@ -209,8 +207,8 @@ class EsloggerParser final : public LineParser {
       return true;
     }
     if (type != od::json_type::object) {
-      return fail("bad audit token", fmt::format("{}: audit token is neither object nor array",
-                                                 at()));
+      return fail("bad audit token",
+                  fmt::format("{}: audit token is neither object nor array", at()));
     }
     od::object object;
     if (auto error = value.get_object().get(object)) return json_fail(error, at());
@@ -219,19 +217,27 @@ class EsloggerParser final : public LineParser {
       std::string_view key;
       if (auto error = field.unescaped_key().get(key)) return json_fail(error, at());
       int word = -1;
-      if (key == "auid") word = AuditToken::kAuid;
-      else if (key == "euid") word = AuditToken::kEuid;
-      else if (key == "egid") word = AuditToken::kEgid;
-      else if (key == "ruid") word = AuditToken::kRuid;
-      else if (key == "rgid") word = AuditToken::kRgid;
-      else if (key == "pid") word = AuditToken::kPid;
-      else if (key == "asid") word = AuditToken::kAsid;
-      else if (key == "pidversion") word = AuditToken::kPidversion;
+      if (key == "auid")
+        word = AuditToken::kAuid;
+      else if (key == "euid")
+        word = AuditToken::kEuid;
+      else if (key == "egid")
+        word = AuditToken::kEgid;
+      else if (key == "ruid")
+        word = AuditToken::kRuid;
+      else if (key == "rgid")
+        word = AuditToken::kRgid;
+      else if (key == "pid")
+        word = AuditToken::kPid;
+      else if (key == "asid")
+        word = AuditToken::kAsid;
+      else if (key == "pidversion")
+        word = AuditToken::kPidversion;
       if (word < 0) continue;  // "uuid" (Jamf) and future keys.
       uint64_t v = 0;
       if (auto error = field.value().get_uint64().get(v)) {
-        return fail("bad audit token", fmt::format("{}.{}: not an unsigned integer ({})", at(),
-                                                   key, simdjson::error_message(error)));
+        return fail("bad audit token", fmt::format("{}.{}: not an unsigned integer ({})", at(), key,
+                                                   simdjson::error_message(error)));
       }
       if (v > 0xffffffffULL) {
         return fail("bad audit token",
@@ -245,8 +251,7 @@ class EsloggerParser final : public LineParser {
                                                     "rgid", "pid",  "asid", "pidversion"};
       for (int w = 0; w < 8; ++w) {
         if ((seen & (1u << w)) == 0) {
-          return fail("bad audit token",
-                      fmt::format("{}: audit token lacks {}", at(), kNames[w]));
+          return fail("bad audit token", fmt::format("{}: audit token lacks {}", at(), kNames[w]));
         }
       }
     }
@@ -304,8 +309,8 @@ class EsloggerParser final : public LineParser {
         if (hex.empty()) continue;
         Cdhash cdhash{};
         if (!decode_hex_exact(hex, cdhash)) {
-          return fail("bad cdhash", fmt::format("{}.cdhash '{}' is not 40 hex digits", where,
-                                                hex.substr(0, 64)));
+          return fail("bad cdhash",
+                      fmt::format("{}.cdhash '{}' is not 40 hex digits", where, hex.substr(0, 64)));
         }
         // ES reports 20 zero bytes for code without a cdhash (unsigned).
         bool all_zero = true;
@@ -317,8 +322,8 @@ class EsloggerParser final : public LineParser {
         if (!parse_optional_string(v, out.image.team_id, where)) return false;
       } else if (key == "is_platform_binary") {
         if (auto error = v.get_bool().get(out.image.platform)) {
-          return fail("bad field", fmt::format("{}.is_platform_binary is not a boolean ({})",
-                                               where, simdjson::error_message(error)));
+          return fail("bad field", fmt::format("{}.is_platform_binary is not a boolean ({})", where,
+                                               simdjson::error_message(error)));
         }
       } else if (key == "codesigning_flags") {
         uint64_t flags = 0;
@@ -427,9 +432,10 @@ class EsloggerParser final : public LineParser {
     padded_.assign(text.data(), text.size());
     padded_.append(simdjson::SIMDJSON_PADDING, ' ');
     od::document doc;
-    if (auto error = parser_.iterate(simdjson::padded_string_view(padded_.data(), text.size(),
-                                                                  padded_.size()))
-                         .get(doc)) {
+    if (auto error =
+            parser_
+                .iterate(simdjson::padded_string_view(padded_.data(), text.size(), padded_.size()))
+                .get(doc)) {
       return json_fail(error, "record");
     }
     od::object root;
@@ -459,8 +465,8 @@ class EsloggerParser final : public LineParser {
         }
         time_ns_ = parse_iso8601_ns(time);
         if (!time_ns_) {
-          return fail("bad time", fmt::format("time '{}' is not an ISO 8601 timestamp",
-                                              time.substr(0, 48)));
+          return fail("bad time",
+                      fmt::format("time '{}' is not an ISO 8601 timestamp", time.substr(0, 48)));
         }
       } else if (key == "global_seq_num") {
         uint64_t seq = 0;
@@ -491,9 +497,10 @@ class EsloggerParser final : public LineParser {
     }
     if (!has_process_) return fail("missing field", "record has no process");
     if (event_kind_ != type) {
-      return fail("missing field",
-                  fmt::format("event_type {} but event has no \"{}\" object", type,
-                              type == kEventExec ? "exec" : type == kEventFork ? "fork" : "exit"));
+      return fail("missing field", fmt::format("event_type {} but event has no \"{}\" object", type,
+                                               type == kEventExec   ? "exec"
+                                               : type == kEventFork ? "fork"
+                                                                    : "exit"));
     }
     if (process_.path_truncated) context_.unmapped("path truncated by the source");
     const AuditToken parent = process_.has_parent ? process_.parent : AuditToken{};
@@ -507,8 +514,8 @@ class EsloggerParser final : public LineParser {
       return true;
     }
     if (!has_target_) {
-      return fail("missing field", type == kEventExec ? "event.exec has no target"
-                                                      : "event.fork has no child");
+      return fail("missing field",
+                  type == kEventExec ? "event.exec has no target" : "event.fork has no child");
     }
     if (target_.path_truncated) context_.unmapped("path truncated by the source");
     if (type == kEventExec) {
@@ -538,8 +545,7 @@ class EsloggerParser final : public LineParser {
       uint64_t lost = *global_seq_ - *last_global_seq_ - 1;
       dropped_scratch_.body = DroppedEvents{
           lost, fmt::format("eslogger global_seq_num jumped from {} to {} ({}:{})",
-                            *last_global_seq_, *global_seq_, context_.input_name(),
-                            record_line_)};
+                            *last_global_seq_, *global_seq_, context_.input_name(), record_line_)};
       context_.emit(dropped_scratch_, time_ns_);
     }
     last_global_seq_ = global_seq_;

@@ -56,10 +56,10 @@ std::optional<Format> detect_format(std::string_view head);
 // Limits that bound memory on any input. A line longer than line_bytes_max is a bad record.
 struct ImportLimits {
   uint64_t line_bytes_max = 16u << 20;
-  uint64_t json_record_bytes_max = 64u << 20;  // a JSON record spread over lines.
-  uint32_t auditd_open_events_max = 256;       // auditd events awaiting their EOE record.
+  uint64_t json_record_bytes_max = 64u << 20;        // a JSON record spread over lines.
+  uint32_t auditd_open_events_max = 256;             // auditd events awaiting their EOE record.
   uint32_t exited_executions_remembered = 1u << 16;  // tetragon exec_ids kept after their exit.
-  uint32_t pending_untimed_events_max = 4096;  // events before the first timestamp.
+  uint32_t pending_untimed_events_max = 4096;        // events before the first timestamp.
   // Executions remembered for joining pid-only flows (only kept when an import has a pid-only
   // input and another one): beyond it, later executions are not remembered (counted).
   uint32_t pid_history_spans_max = 1u << 18;

@@ -22,9 +22,8 @@ void Lifecycle::implied_exit(const ExecutionState& old, std::string_view why,
 }
 
 bool Lifecycle::ensure_live(const AuditToken& token, const AuditToken& parent,
-                            const std::optional<AuditToken>& responsible,
-                            const CodeIdentity& image, std::optional<uint64_t> wall_time_ns,
-                            uint64_t source_line) {
+                            const std::optional<AuditToken>& responsible, const CodeIdentity& image,
+                            std::optional<uint64_t> wall_time_ns, uint64_t source_line) {
   auto it = table_.find(token.pid());
   if (it != table_.end() && it->second.token.execution() == token.execution()) {
     if (!it->second.alive) {
@@ -41,10 +40,10 @@ bool Lifecycle::ensure_live(const AuditToken& token, const AuditToken& parent,
                  wall_time_ns);
   }
   context_.unmapped("pre-existing execution (spawn written at first appearance)");
-  context_.marker(fmt::format("pre-existing execution {} {} first seen at {}:{}",
-                              short_execution(token), image.path, context_.input_name(),
-                              source_line),
-                  wall_time_ns);
+  context_.marker(
+      fmt::format("pre-existing execution {} {} first seen at {}:{}", short_execution(token),
+                  image.path, context_.input_name(), source_line),
+      wall_time_ns);
   scratch_.body = ProcessSpawn{token, parent, responsible, image};
   context_.emit(scratch_, wall_time_ns);
   context_.note_start(token, image, wall_time_ns);
@@ -60,10 +59,10 @@ void Lifecycle::spawned(const ProcessSpawn& spawn, std::optional<uint64_t> wall_
     return;
   }
   if (it != table_.end() && it->second.alive) {
-    implied_exit(it->second,
-                 fmt::format("pid {} spawned again as {}", spawn.token.pid(),
-                             short_execution(spawn.token)),
-                 wall_time_ns);
+    implied_exit(
+        it->second,
+        fmt::format("pid {} spawned again as {}", spawn.token.pid(), short_execution(spawn.token)),
+        wall_time_ns);
   }
   scratch_.body = spawn;
   context_.emit(scratch_, wall_time_ns);

@@ -308,8 +308,8 @@ class NeFilterFlowParser final : public LineParser {
   bool number(std::string_view key, std::string_view value, uint64_t max, uint64_t& out) {
     auto v = parse_uint(value);
     if (!v || *v > max) {
-      return fail("bad flow field", fmt::format("{} = '{}' is not a number in range", key,
-                                                value.substr(0, 40)));
+      return fail("bad flow field",
+                  fmt::format("{} = '{}' is not a number in range", key, value.substr(0, 40)));
     }
     out = *v;
     return true;
@@ -326,8 +326,8 @@ class NeFilterFlowParser final : public LineParser {
         out = FlowToken{};
         return true;
       case DataResult::kBad:
-        return fail("bad flow field", fmt::format("{} = '{}' is not NSData", key,
-                                                  value.substr(0, 60)));
+        return fail("bad flow field",
+                    fmt::format("{} = '{}' is not NSData", key, value.substr(0, 60)));
       case DataResult::kOk:
         break;
     }
@@ -349,8 +349,9 @@ class NeFilterFlowParser final : public LineParser {
   bool uuid(std::string_view key, std::string_view value, Uuid& out) {
     if (value.empty() || value == "(null)") return true;
     auto u = parse_uuid(value);
-    if (!u) return fail("bad flow field", fmt::format("{} = '{}' is not a UUID", key,
-                                                      value.substr(0, 40)));
+    if (!u)
+      return fail("bad flow field",
+                  fmt::format("{} = '{}' is not a UUID", key, value.substr(0, 40)));
     out = *u;
     return true;
   }
@@ -391,8 +392,8 @@ class NeFilterFlowParser final : public LineParser {
     } else if (key == "procPID" || key == "eprocPID") {
       auto v = parse_int(value);
       if (!v || *v < 0 || *v > INT32_MAX) {
-        return fail("bad flow field", fmt::format("{} = '{}' is not a pid", key,
-                                                  value.substr(0, 40)));
+        return fail("bad flow field",
+                    fmt::format("{} = '{}' is not a pid", key, value.substr(0, 40)));
       }
       (key == "procPID" ? flow_.proc_pid : flow_.eproc_pid) = static_cast<int32_t>(*v);
     } else if (key == "direction") {
@@ -414,13 +415,14 @@ class NeFilterFlowParser final : public LineParser {
     } else if (key == "localEndpoint" || key == "remoteEndpoint") {
       Endpoint& e = key == "localEndpoint" ? flow_.local_endpoint : flow_.remote_endpoint;
       if (!parse_endpoint(value, e)) {
-        return fail("bad flow field", fmt::format("{} = '{}' is not an endpoint", key,
-                                                  value.substr(0, 60)));
+        return fail("bad flow field",
+                    fmt::format("{} = '{}' is not an endpoint", key, value.substr(0, 60)));
       }
     } else if (key == "protocol" || key == "family" || key == "type") {
       if (!number(key, value, UINT32_MAX, n)) return false;
-      (key == "protocol" ? flow_.protocol : key == "family" ? flow_.family : flow_.type) =
-          static_cast<uint32_t>(n);
+      (key == "protocol" ? flow_.protocol
+       : key == "family" ? flow_.family
+                         : flow_.type) = static_cast<uint32_t>(n);
     } else if (key == "procUUID") {
       return uuid(key, value, flow_.proc_uuid);
     } else if (key == "eprocUUID") {

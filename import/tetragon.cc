@@ -96,7 +96,8 @@ class TetragonParser final : public LineParser {
     switch (result) {
       case R::kRecord:
         context_.record_read();
-        if (!parse(record.text)) context_.bad_record(record.first_line, problem_.reason, problem_.message);
+        if (!parse(record.text))
+          context_.bad_record(record.first_line, problem_.reason, problem_.message);
         return;
       case R::kUnterminated:
         context_.bad_record(record.first_line, "malformed JSON", "JSON object not terminated");
@@ -126,8 +127,8 @@ class TetragonParser final : public LineParser {
   bool get_text(od::value v, std::string& out, std::string_view where) {
     std::string_view s;
     if (auto error = v.get_string().get(s)) {
-      return fail("bad field", fmt::format("{} is not a string ({})", where,
-                                           simdjson::error_message(error)));
+      return fail("bad field",
+                  fmt::format("{} is not a string ({})", where, simdjson::error_message(error)));
     }
     out.assign(s);
     return true;
@@ -138,9 +139,11 @@ class TetragonParser final : public LineParser {
     if (auto error = v.type().get(type)) return json_fail(error, where);
     if (type == od::json_type::string) {
       std::string_view s;
-      if (v.get_string().get(s) != simdjson::SUCCESS) return json_fail(simdjson::INCORRECT_TYPE, where);
+      if (v.get_string().get(s) != simdjson::SUCCESS)
+        return json_fail(simdjson::INCORRECT_TYPE, where);
       auto n = parse_uint(s);
-      if (!n) return fail("bad field", fmt::format("{} = '{}' is not a number", where, s.substr(0, 30)));
+      if (!n)
+        return fail("bad field", fmt::format("{} = '{}' is not a number", where, s.substr(0, 30)));
       out = *n;
       return true;
     }
@@ -191,9 +194,10 @@ class TetragonParser final : public LineParser {
     padded_.assign(text.data(), text.size());
     padded_.append(simdjson::SIMDJSON_PADDING, ' ');
     od::document doc;
-    if (auto error = parser_.iterate(simdjson::padded_string_view(padded_.data(), text.size(),
-                                                                  padded_.size()))
-                         .get(doc)) {
+    if (auto error =
+            parser_
+                .iterate(simdjson::padded_string_view(padded_.data(), text.size(), padded_.size()))
+                .get(doc)) {
       return json_fail(error, "record");
     }
     od::object root;
@@ -215,11 +219,12 @@ class TetragonParser final : public LineParser {
       if (auto error = field.value().get(v)) return json_fail(error, "record");
       if (key == "time") {
         std::string_view t;
-        if (v.get_string().get(t) != simdjson::SUCCESS) return fail("bad field", "time is not a string");
+        if (v.get_string().get(t) != simdjson::SUCCESS)
+          return fail("bad field", "time is not a string");
         time_ns_ = parse_iso8601_ns(t);
         if (!time_ns_) {
-          return fail("bad time", fmt::format("time '{}' is not an ISO 8601 timestamp",
-                                              t.substr(0, 48)));
+          return fail("bad time",
+                      fmt::format("time '{}' is not an ISO 8601 timestamp", t.substr(0, 48)));
         }
       } else if (key == "node_name") {
         std::string_view node;
@@ -265,7 +270,8 @@ class TetragonParser final : public LineParser {
         status_ = static_cast<int32_t>(n);
       } else if (key == "stats") {
         od::object stats;
-        if (v.get_object().get(stats) != simdjson::SUCCESS) return fail("bad field", "stats is not an object");
+        if (v.get_object().get(stats) != simdjson::SUCCESS)
+          return fail("bad field", "stats is not an object");
         for (auto s : stats) {
           std::string_view k;
           if (auto error = s.unescaped_key().get(k)) return json_fail(error, "stats");
@@ -385,8 +391,7 @@ class TetragonParser final : public LineParser {
         return true;
       }
     }
-    return lifecycle_.ensure_live(token, parent, std::nullopt, image_of(p), time_ns_,
-                                  record_line_);
+    return lifecycle_.ensure_live(token, parent, std::nullopt, image_of(p), time_ns_, record_line_);
   }
 
   // True when the token's execution was live in the trace and has exited since.
@@ -455,8 +460,8 @@ class TetragonParser final : public LineParser {
     }
     context_.marker(fmt::format("tetragon process_close of {} ({}:{} -> {}:{}): bytes_sent {}, "
                                 "bytes_received {}",
-                                which, source_ip_, source_port_, destination_ip_,
-                                destination_port_, bytes_sent_, bytes_received_),
+                                which, source_ip_, source_port_, destination_ip_, destination_port_,
+                                bytes_sent_, bytes_received_),
                     time_ns_);
     return true;
   }
@@ -480,15 +485,14 @@ class TetragonParser final : public LineParser {
       const ExecutionState* state = lifecycle_.find(parent_token.pid());
       if (state == nullptr || state->token.execution() != parent_token.execution() ||
           !state->alive) {
-        lifecycle_.ensure_live(parent_token, grandparent, std::nullopt, image_of(parent_),
-                               time_ns_, record_line_);
+        lifecycle_.ensure_live(parent_token, grandparent, std::nullopt, image_of(parent_), time_ns_,
+                               record_line_);
       }
     }
     AuditToken token = token_for(process_, time_ns_);
     const ExecutionState* state = lifecycle_.find(token.pid());
     const bool exec_in_place = has_parent && parent_.pid == process_.pid && state != nullptr &&
-                               state->alive && state->token.execution() ==
-                                                   parent_token.execution();
+                               state->alive && state->token.execution() == parent_token.execution();
     if (exec_in_place) {
       lifecycle_.execed(ProcessExec{parent_token, token, image_of(process_)}, time_ns_);
     } else {

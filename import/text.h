@@ -27,8 +27,8 @@ std::optional<uint64_t> parse_iso8601_ns(std::string_view text);
 std::optional<uint64_t> parse_log_timestamp(std::string_view line, std::size_t* consumed,
                                             bool* had_offset);
 
-std::optional<int64_t> parse_int(std::string_view text);    // decimal, optional '-'.
-std::optional<uint64_t> parse_uint(std::string_view text);  // decimal.
+std::optional<int64_t> parse_int(std::string_view text);        // decimal, optional '-'.
+std::optional<uint64_t> parse_uint(std::string_view text);      // decimal.
 std::optional<uint64_t> parse_hex_uint(std::string_view text);  // hex digits, no prefix.
 
 int hex_digit(char c);  // 0..15, or -1.

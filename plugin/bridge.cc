@@ -40,7 +40,8 @@ static_assert(consecutive(kLaunchOffsets, offsetof(flowid_launch_seam, context) 
                           sizeof(flowid_launch_seam)),
               "flowid_launch_seam must hold the launch calls in list order, and nothing more");
 // ABI version 1's layout on LP64: 12 + 7 calls.
-static_assert(sizeof(void*) != 8 || (sizeof(flowid_seam) == 112 && sizeof(flowid_launch_seam) == 64),
+static_assert(sizeof(void*) != 8 ||
+                  (sizeof(flowid_seam) == 112 && sizeof(flowid_launch_seam) == 64),
               "the plugin ABI's seam tables changed size: that needs a new ABI version");
 
 // The ABI's numbers are the model's (the bridge converts by casting).

@@ -19,8 +19,8 @@
 #include <string_view>
 
 #include "harness/fuzz/property.h"
-#include "harness/seam_calls.h"
 #include "harness/oracle.h"
+#include "harness/seam_calls.h"
 
 namespace flowid::plugin::wire {
 

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <array>
+#include <iostream>
 #include <memory>
 #include <optional>
-#include <iostream>
 #include <ostream>
 #include <sstream>
 #include <utility>
@@ -30,7 +30,7 @@ using scenario::StepKind;
 
 constexpr std::size_t kProcessesMax = 12;  // bounds: spawns beyond are not generated.
 constexpr std::size_t kFlowsMax = 16;
-constexpr uint32_t kRaceCallMax = 6;       // races land before seam call 1..6.
+constexpr uint32_t kRaceCallMax = 6;  // races land before seam call 1..6.
 constexpr uint32_t kRacesMax = fuzz::kInterferencesPerLookupMax;
 
 // ---- The model.
@@ -81,7 +81,9 @@ struct Schedule {
 
 std::string process_name(std::size_t index) { return fmt::format("p{}", index + 1); }
 std::string flow_name(std::size_t index) { return fmt::format("f{}", index + 1); }
-const fuzz::Program& program_of(int index) { return fuzz::kPrograms[static_cast<std::size_t>(index)]; }
+const fuzz::Program& program_of(int index) {
+  return fuzz::kPrograms[static_cast<std::size_t>(index)];
+}
 
 Step make(StepKind kind, std::vector<std::string> args,
           std::vector<std::pair<std::string, std::string>> options = {}) {
@@ -110,12 +112,13 @@ bool is_daemon(int program) {
 }
 
 // The programs a spawn or exec may start under the plan: the ordinary ones always; the
-// /usr/libexec daemons with F1 (pid reuse), F3 (sandbox EPERM), F6 (delegation) or F10 (same name); the
-// simulator's trustd copy with F10.
+// /usr/libexec daemons with F1 (pid reuse), F3 (sandbox EPERM), F6 (delegation) or F10 (same name);
+// the simulator's trustd copy with F10.
 std::vector<int> startable_programs(const Model& m) {
   std::vector<int> programs(fuzz::kOrdinaryPrograms.begin(), fuzz::kOrdinaryPrograms.end());
   // A pid-reuse newcomer may be a platform daemon too (under F1 any class takes a pid).
-  if (m.has(Fault::kSandboxEperm) || m.has(Fault::kDelegation) || m.has(Fault::kSameName) || m.has(Fault::kPidReuse)) {
+  if (m.has(Fault::kSandboxEperm) || m.has(Fault::kDelegation) || m.has(Fault::kSameName) ||
+      m.has(Fault::kPidReuse)) {
     programs.push_back(fuzz::kTrustd);
     programs.push_back(fuzz::kNsurlsessiond);
   }
@@ -171,8 +174,10 @@ struct Spawn final : Command {
     if (is_daemon(program)) options.emplace_back("uid", "0");
     FaultSet tag = program == fuzz::kSimTrustd ? fuzz::bit(Fault::kSameName) : kNoFaults;
     if (responsible) tag |= fuzz::bit(Fault::kDelegation);
-    push(sut, make(StepKind::kSpawn, {process_name(m.processes.size()), std::string(program_of(program).path)},
-                   std::move(options)),
+    push(sut,
+         make(StepKind::kSpawn,
+              {process_name(m.processes.size()), std::string(program_of(program).path)},
+              std::move(options)),
          tag);
   }
   void show(std::ostream& os) const override {
@@ -197,7 +202,8 @@ struct Exec final : Command {
   void run(const Model& m, Schedule& sut) const override {
     if (!m.installed[static_cast<std::size_t>(program)]) push(sut, file_step(program), kNoFaults);
     FaultSet tag = m.pending_flows(process) > 0 ? fuzz::bit(Fault::kExecAfterFlow) : kNoFaults;
-    push(sut, make(StepKind::kExec, {process_name(process), std::string(program_of(program).path)}), tag);
+    push(sut, make(StepKind::kExec, {process_name(process), std::string(program_of(program).path)}),
+         tag);
   }
   void show(std::ostream& os) const override {
     os << "exec " << process_name(process) << " " << program_of(program).path;
@@ -223,8 +229,9 @@ struct Exit final : Command {
     m.processes[process].zombie = zombie;
   }
   void run(const Model& m, Schedule& sut) const override {
-    FaultSet tag = zombie ? fuzz::bit(Fault::kZombie)
-                   : m.pending_flows(process) > 0 ? exit_fault(m) : kNoFaults;
+    FaultSet tag = zombie                         ? fuzz::bit(Fault::kZombie)
+                   : m.pending_flows(process) > 0 ? exit_fault(m)
+                                                  : kNoFaults;
     std::vector<std::pair<std::string, std::string>> options;
     if (zombie) options.emplace_back("zombie", "");
     push(sut, make(StepKind::kExit, {process_name(process)}, std::move(options)), tag);
@@ -239,7 +246,8 @@ struct Reap final : Command {
   std::size_t process = 0;
 
   void checkPreconditions(const Model& m) const override {
-    require(process < m.processes.size() && m.processes[process].zombie && !m.processes[process].reaped);
+    require(process < m.processes.size() && m.processes[process].zombie &&
+            !m.processes[process].reaped);
   }
   void apply(Model& m) const override { m.processes[process].reaped = true; }
   void run(const Model&, Schedule& sut) const override {
@@ -261,7 +269,9 @@ struct OpenFlow final : Command {
   void checkPreconditions(const Model& m) const override {
     require(m.flows.size() < kFlowsMax && m.live(process) && !m.processes[process].zombie);
     // Realism R2: only a helper acting for the app opens flows on its behalf.
-    if (app) require(m.has(Fault::kDelegation) && m.live(*app) && *app != process && m.processes[process].responsible == app);
+    if (app)
+      require(m.has(Fault::kDelegation) && m.live(*app) && *app != process &&
+              m.processes[process].responsible == app);
     if (!app_token.empty() || !process_token.empty()) require(m.has(Fault::kMalformedToken));
   }
   void apply(Model& m) const override { m.flows.push_back(ModelFlow{process, false}); }
@@ -277,7 +287,10 @@ struct OpenFlow final : Command {
     if (!app_token.empty()) options.emplace_back("app-token", app_token);
     if (!process_token.empty()) options.emplace_back("process-token", process_token);
     if (!app_token.empty() || !process_token.empty()) tag |= fuzz::bit(Fault::kMalformedToken);
-    push(sut, make(StepKind::kFlow, {flow_name(m.flows.size()), process_name(process)}, std::move(options)), tag);
+    push(sut,
+         make(StepKind::kFlow, {flow_name(m.flows.size()), process_name(process)},
+              std::move(options)),
+         tag);
   }
   void show(std::ostream& os) const override {
     os << "flow by " << process_name(process);
@@ -289,11 +302,11 @@ struct OpenFlow final : Command {
 
 // What can happen inside a resolution, before seam call N.
 enum class RaceKind : uint8_t {
-  kExitOwner,      // F2 (F9 as a zombie)
-  kNewcomer,       // F1: a program starts; with the owner gone it may take the pid
-  kExecOwner,      // F4
-  kReplaceOwner,   // F5: the owner's executable replaced with unsigned code
-  kFailNext,       // F8: the next call of one kind fails (a transient failure inside the lookup)
+  kExitOwner,     // F2 (F9 as a zombie)
+  kNewcomer,      // F1: a program starts; with the owner gone it may take the pid
+  kExecOwner,     // F4
+  kReplaceOwner,  // F5: the owner's executable replaced with unsigned code
+  kFailNext,      // F8: the next call of one kind fails (a transient failure inside the lookup)
 };
 
 struct RaceAction {
@@ -307,11 +320,16 @@ struct RaceAction {
 
 bool race_enabled(const Model& m, RaceKind kind) {
   switch (kind) {
-    case RaceKind::kExitOwner: return m.has(Fault::kExitRace) || m.has(Fault::kZombie) || m.has(Fault::kPidReuse);
-    case RaceKind::kNewcomer: return m.has(Fault::kPidReuse);
-    case RaceKind::kExecOwner: return m.has(Fault::kExecAfterFlow);
-    case RaceKind::kReplaceOwner: return m.has(Fault::kReplacedOnDisk);
-    case RaceKind::kFailNext: return m.has(Fault::kTransientFailure);
+    case RaceKind::kExitOwner:
+      return m.has(Fault::kExitRace) || m.has(Fault::kZombie) || m.has(Fault::kPidReuse);
+    case RaceKind::kNewcomer:
+      return m.has(Fault::kPidReuse);
+    case RaceKind::kExecOwner:
+      return m.has(Fault::kExecAfterFlow);
+    case RaceKind::kReplaceOwner:
+      return m.has(Fault::kReplacedOnDisk);
+    case RaceKind::kFailNext:
+      return m.has(Fault::kTransientFailure);
   }
   return false;
 }
@@ -342,9 +360,11 @@ struct Resolve final : Command {
           break;
         case RaceKind::kReplaceOwner:
           if (!m.installed[static_cast<std::size_t>(m.processes[owner].program)]) return false;
-          if (fuzz::is_protected_path(program_of(m.processes[owner].program).path)) return false;  // R1.
+          if (fuzz::is_protected_path(program_of(m.processes[owner].program).path))
+            return false;  // R1.
           break;
-        case RaceKind::kFailNext: break;
+        case RaceKind::kFailNext:
+          break;
       }
     }
     return true;
@@ -372,8 +392,10 @@ struct Resolve final : Command {
           m.used[static_cast<std::size_t>(race.program)] = true;
           m.processes[owner].program = race.program;
           break;
-        case RaceKind::kReplaceOwner: break;  // the file stays installed, with new content.
-        case RaceKind::kFailNext: break;
+        case RaceKind::kReplaceOwner:
+          break;  // the file stays installed, with new content.
+        case RaceKind::kFailNext:
+          break;
       }
     }
   }
@@ -403,18 +425,21 @@ struct Resolve final : Command {
           break;
         case RaceKind::kNewcomer:
           install(race.program);
-          action = make(StepKind::kSpawn, {process_name(next_process++), std::string(program_of(race.program).path)});
+          action = make(StepKind::kSpawn,
+                        {process_name(next_process++), std::string(program_of(race.program).path)});
           if (is_daemon(race.program)) action.options.emplace_back("uid", "0");
           tag = fuzz::bit(Fault::kPidReuse);
           break;
         case RaceKind::kExecOwner:
           install(race.program);
-          action = make(StepKind::kExec, {process_name(owner), std::string(program_of(race.program).path)});
+          action = make(StepKind::kExec,
+                        {process_name(owner), std::string(program_of(race.program).path)});
           tag = fuzz::bit(Fault::kExecAfterFlow);
           owner_program = race.program;
           break;
         case RaceKind::kReplaceOwner:
-          action = make(StepKind::kReplace, {std::string(program_of(owner_program).path), "unsigned"});
+          action =
+              make(StepKind::kReplace, {std::string(program_of(owner_program).path), "unsigned"});
           tag = fuzz::bit(Fault::kReplacedOnDisk);
           break;
         case RaceKind::kFailNext:
@@ -450,13 +475,19 @@ struct ChangeFile final : Command {
     const std::string path(program_of(program).path);
     Step step;
     switch (change) {
-      case 0: step = make(StepKind::kReplace, {path, "unsigned"}); break;
+      case 0:
+        step = make(StepKind::kReplace, {path, "unsigned"});
+        break;
       case 1:
         step = make(StepKind::kReplace, {path, "developer-id"},
                     {{"signing_id", "com.example.other"}, {"team_id", "OTHERTEAM1"}});
         break;
-      case 2: step = make(StepKind::kRemove, {path}); break;
-      default: step = make(StepKind::kRename, {path, fmt::format("{}.old{}", path, m.renames + 1)}); break;
+      case 2:
+        step = make(StepKind::kRemove, {path});
+        break;
+      default:
+        step = make(StepKind::kRename, {path, fmt::format("{}.old{}", path, m.renames + 1)});
+        break;
     }
     push(sut, std::move(step), fuzz::bit(Fault::kReplacedOnDisk));
   }
@@ -481,7 +512,9 @@ struct TransientFailure final : Command {
   std::string outcome;
   bool slow = false;
 
-  void checkPreconditions(const Model& m) const override { require(m.has(Fault::kTransientFailure)); }
+  void checkPreconditions(const Model& m) const override {
+    require(m.has(Fault::kTransientFailure));
+  }
   void run(const Model&, Schedule& sut) const override {
     if (slow) {
       push(sut, make(StepKind::kDelay, {call, "5ms"}), fuzz::bit(Fault::kTransientFailure));
@@ -603,8 +636,8 @@ rc::Gen<CommandPtr> gen_resolve(const Model& m) {
     if (!m.flows[f].resolved) open.push_back(f);
   }
   std::vector<RaceKind> kinds;
-  for (RaceKind kind : {RaceKind::kExitOwner, RaceKind::kNewcomer, RaceKind::kExecOwner, RaceKind::kReplaceOwner,
-                        RaceKind::kFailNext}) {
+  for (RaceKind kind : {RaceKind::kExitOwner, RaceKind::kNewcomer, RaceKind::kExecOwner,
+                        RaceKind::kReplaceOwner, RaceKind::kFailNext}) {
     if (race_enabled(m, kind)) kinds.push_back(kind);
   }
   auto programs = startable_programs(m);
@@ -621,12 +654,15 @@ rc::Gen<CommandPtr> gen_resolve(const Model& m) {
         race.before_call = uniform<uint32_t>(1, kRaceCallMax + 1);
         race.program = element_of(programs);
         race.zombie = zombies && one_in(3);
-        race.call = std::string(fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())]);
-        race.outcome = std::string(fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())]);
+        race.call =
+            std::string(fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())]);
+        race.outcome = std::string(
+            fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())]);
         resolve->races.push_back(race);
       }
-      std::stable_sort(resolve->races.begin(), resolve->races.end(),
-                       [](const RaceAction& a, const RaceAction& b) { return a.before_call < b.before_call; });
+      std::stable_sort(
+          resolve->races.begin(), resolve->races.end(),
+          [](const RaceAction& a, const RaceAction& b) { return a.before_call < b.before_call; });
     }
     return resolve;
   });
@@ -657,10 +693,11 @@ rc::Gen<CommandPtr> gen_advance() {
 rc::Gen<CommandPtr> gen_transient() {
   return rc::gen::exec([]() -> CommandPtr {
     auto failure = std::make_shared<TransientFailure>();
-    failure->call = std::string(fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())]);
+    failure->call =
+        std::string(fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())]);
     failure->count = uniform<uint32_t>(1, 3);
-    failure->outcome =
-        std::string(fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())]);
+    failure->outcome = std::string(
+        fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())]);
     failure->slow = one_in(3);
     return failure;
   });
@@ -680,7 +717,8 @@ rc::Gen<CommandPtr> gen_command(const Model& m) {
     any_live = any_live || process.alive;
     any_opener = any_opener || (process.alive && !process.zombie);
     any_zombie = any_zombie || (process.zombie && !process.reaped);
-    any_exitable = any_exitable || (process.alive && (m.pending_flows(p) == 0 || Exit::may_leave_flows(m)));
+    any_exitable =
+        any_exitable || (process.alive && (m.pending_flows(p) == 0 || Exit::may_leave_flows(m)));
   }
   for (const auto& flow : m.flows) any_open = any_open || !flow.resolved;
   for (bool installed : m.installed) any_file = any_file || installed;
@@ -689,21 +727,24 @@ rc::Gen<CommandPtr> gen_command(const Model& m) {
   if (any_opener && m.flows.size() < kFlowsMax) add(8, gen_flow(m));
   if (any_open) add(8, gen_resolve(m));
   add(2, gen_advance());
-  uint32_t exit_weight = 2 + m.weight(Fault::kPidReuse) + m.weight(Fault::kExitRace) + m.weight(Fault::kZombie);
+  uint32_t exit_weight =
+      2 + m.weight(Fault::kPidReuse) + m.weight(Fault::kExitRace) + m.weight(Fault::kZombie);
   if (any_exitable) add(exit_weight, gen_exit(m));
   if (any_zombie) add(m.weight(Fault::kZombie), gen_reap(m));
   if (any_opener && m.has(Fault::kExecAfterFlow)) add(m.weight(Fault::kExecAfterFlow), gen_exec(m));
-  if (any_file && m.has(Fault::kReplacedOnDisk)) add(m.weight(Fault::kReplacedOnDisk), gen_change_file(m));
+  if (any_file && m.has(Fault::kReplacedOnDisk))
+    add(m.weight(Fault::kReplacedOnDisk), gen_change_file(m));
   if (m.has(Fault::kTransientFailure)) add(m.weight(Fault::kTransientFailure), gen_transient());
   std::size_t total = 0;
   for (const auto& choice : choices) total += choice.first;
-  return rc::gen::mapcat(rc::gen::resize(kFullSize, rc::gen::inRange<std::size_t>(0, total)), [choices](std::size_t pick) {
-    for (const auto& [weight, gen] : choices) {
-      if (pick < weight) return gen;
-      pick -= weight;
-    }
-    return choices.back().second;
-  });
+  return rc::gen::mapcat(rc::gen::resize(kFullSize, rc::gen::inRange<std::size_t>(0, total)),
+                         [choices](std::size_t pick) {
+                           for (const auto& [weight, gen] : choices) {
+                             if (pick < weight) return gen;
+                             pick -= weight;
+                           }
+                           return choices.back().second;
+                         });
 }
 
 // The case's plan: a swarm subset of the allowed faults with weights, the world it implies, and
@@ -744,7 +785,8 @@ void start_schedule(const Model& m, const std::string& name, Schedule& sut) {
   s.file = name;
   s.world.caller.root = true;
   s.world.caller.sandboxed = m.sandboxed;
-  if (m.reuse_pids) s.world.pid_policy = m.lowest_free ? PidPolicy::kLowestFree : PidPolicy::kReuseLastFreed;
+  if (m.reuse_pids)
+    s.world.pid_policy = m.lowest_free ? PidPolicy::kLowestFree : PidPolicy::kReuseLastFreed;
   sut.built.enabled = m.enabled;
   sut.built.weights = m.weights;
   if (m.reuse_pids) sut.built.world_faults |= fuzz::bit(Fault::kPidReuse);
@@ -782,17 +824,19 @@ std::string case_label(const RcOptions& options) {
 }  // namespace
 
 std::string rc_reproduce_command(const RcOptions& options) {
-  return fmt::format("flowid fuzz --engine rapidcheck --strategy {} --faults {} --seed {} --budget {}cases{}",
-                     options.strategy.name, fuzz::format_fault_set(options.faults), options.seed,
-                     options.cases, options.swarm ? "" : " --no-swarm");
+  return fmt::format(
+      "flowid fuzz --engine rapidcheck --strategy {} --faults {} --seed {} --budget {}cases{}",
+      options.strategy.name, fuzz::format_fault_set(options.faults), options.seed, options.cases,
+      options.swarm ? "" : " --no-swarm");
 }
 
 RcResult check_with_rapidcheck(const RcOptions& options) {
   RcResult result;
   if (options.strategy.launcher) {
-    result.error = fmt::format("the rapidcheck engine models resolver schedules; '{}' is a launcher "
-                               "(use the default engine)",
-                               options.strategy.name);
+    result.error = fmt::format(
+        "the rapidcheck engine models resolver schedules; '{}' is a launcher "
+        "(use the default engine)",
+        options.strategy.name);
     return result;
   }
   const FaultSet allowed = options.faults & fuzz::kResolverFaults;
@@ -819,7 +863,8 @@ RcResult check_with_rapidcheck(const RcOptions& options) {
       model_error = "unrealistic schedule: " + *broken;
       RC_FAIL("the model generated a schedule no real machine can produce: " + *broken);
     }
-    fuzz::CaseVerdict verdict = fuzz::check_scenario(sut.built.scenario, options.strategy, options.oracle);
+    fuzz::CaseVerdict verdict =
+        fuzz::check_scenario(sut.built.scenario, options.strategy, options.oracle);
     if (!verdict.ran()) {
       // The model let through a schedule the world refuses: a bug of this file, reported.
       model_error = verdict.error;
@@ -858,8 +903,9 @@ RcResult check_with_rapidcheck(const RcOptions& options) {
   if (outcome.match(failure)) {
     result.cases_passed = failure.numSuccess;
     if (!model_error.empty() || !last_failure) {
-      result.error = model_error.empty() ? "rapidcheck failed outside the property: " + failure.description
-                                         : "model bug: " + model_error;
+      result.error = model_error.empty()
+                         ? "rapidcheck failed outside the property: " + failure.description
+                         : "model bug: " + model_error;
       return result;
     }
     result.failed = true;
@@ -875,12 +921,15 @@ RcResult check_with_rapidcheck(const RcOptions& options) {
     result.counterexample.reproduce = rc_reproduce_command(options);
     const auto& shrunk = result.counterexample.shrink;
     result.counterexample.shrink.shrunk.scenario.description = fmt::format(
-        "Found by flowid fuzz --engine rapidcheck: strategy {} violates {} ({}). Faults: {}. Seed {}, "
-        "after {} passing cases; rapidcheck shrank {} to {} steps ({} of {} shrinks kept), flowid's "
+        "Found by flowid fuzz --engine rapidcheck: strategy {} violates {} ({}). Faults: {}. Seed "
+        "{}, "
+        "after {} passing cases; rapidcheck shrank {} to {} steps ({} of {} shrinks kept), "
+        "flowid's "
         "shrinker to {}. Reproduce: {}",
-        options.strategy.name, fuzz::format_invariants(shrunk.verdict.violated), name_of(shrunk.verdict.cell),
-        fuzz::format_fault_set(result.counterexample.credited), options.seed, failure.numSuccess,
-        result.generated_size, shrunk.original_size, listener.accepted_steps, listener.tried, shrunk.shrunk_size,
+        options.strategy.name, fuzz::format_invariants(shrunk.verdict.violated),
+        name_of(shrunk.verdict.cell), fuzz::format_fault_set(result.counterexample.credited),
+        options.seed, failure.numSuccess, result.generated_size, shrunk.original_size,
+        listener.accepted_steps, listener.tried, shrunk.shrunk_size,
         result.counterexample.reproduce);
     return result;
   }

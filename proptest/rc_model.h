@@ -33,28 +33,28 @@
 namespace flowid::proptest {
 
 struct RcOptions {
-  fuzz::StrategyUnderTest strategy;        // a resolver strategy (launchers: not modelled here).
+  fuzz::StrategyUnderTest strategy;  // a resolver strategy (launchers: not modelled here).
   fuzz::FaultSet faults = fuzz::kResolverFaults;
-  bool swarm = true;                       // off: every allowed fault, equal weights.
+  bool swarm = true;  // off: every allowed fault, equal weights.
   uint64_t seed = 1;
-  int cases = 1000;                        // successful cases before the property passes.
-  int max_size = 40;                       // rapidcheck's size bound: the longest schedules.
+  int cases = 1000;   // successful cases before the property passes.
+  int max_size = 40;  // rapidcheck's size bound: the longest schedules.
   OracleOptions oracle;
 };
 
 struct RcResult {
-  std::string error;             // the engine could not run (bad options, a model bug).
-  int cases_passed = 0;          // cases that held before the failure (or all of them).
+  std::string error;     // the engine could not run (bad options, a model bug).
+  int cases_passed = 0;  // cases that held before the failure (or all of them).
   bool failed = false;
   // The failure, as rapidcheck shrank it (the last failing case it ran), then flowid's shrinker
   // and fault crediting: counterexample.shrink.shrunk is the schedule (its description says how
   // it was found), .shrink.verdict its verdict, .shrink.original_size the size rapidcheck left,
   // .reproduce the command line.
   fuzz::Counterexample counterexample;
-  std::size_t generated_size = 0;    // schedule_size() of the failing case before any shrinking.
-  uint32_t shrinks_tried = 0;        // rapidcheck's shrink candidates, and those that still failed.
+  std::size_t generated_size = 0;  // schedule_size() of the failing case before any shrinking.
+  uint32_t shrinks_tried = 0;      // rapidcheck's shrink candidates, and those that still failed.
   uint32_t shrinks_accepted = 0;
-  std::string rapidcheck_message;    // rapidcheck's own report (its reproduce string included).
+  std::string rapidcheck_message;  // rapidcheck's own report (its reproduce string included).
 };
 
 // Runs the property. Pure apart from rapidcheck's own state: no files, no clock.

@@ -47,8 +47,7 @@ bool in_initial_namespaces() {
   if (::stat("/proc/self/ns/user", &user_ns) != 0 || ::stat("/proc/self/ns/pid", &pid_ns) != 0) {
     return false;
   }
-  return user_ns.st_ino == kInitialUserNamespaceInode &&
-         pid_ns.st_ino == kInitialPidNamespaceInode;
+  return user_ns.st_ino == kInitialUserNamespaceInode && pid_ns.st_ino == kInitialPidNamespaceInode;
 }
 
 trace::TraceHeader make_header(std::string_view recorder_name, std::string_view description) {
@@ -75,8 +74,7 @@ bool is_network_family(const sockaddr_storage& address, std::size_t length_bytes
   return address.ss_family == AF_INET || address.ss_family == AF_INET6;
 }
 
-Endpoint endpoint_of(const sockaddr_storage& address, std::size_t length_bytes,
-                     uint32_t* family) {
+Endpoint endpoint_of(const sockaddr_storage& address, std::size_t length_bytes, uint32_t* family) {
   Endpoint endpoint;
   *family = length_bytes >= sizeof(sa_family_t) ? address.ss_family : AF_UNSPEC;
   char text[INET6_ADDRSTRLEN] = {};

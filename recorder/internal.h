@@ -59,8 +59,7 @@ bool in_initial_namespaces();
 trace::TraceHeader make_header(std::string_view recorder_name, std::string_view description);
 
 // "127.0.0.1" / "::1" / unix path ("@name" for the abstract namespace) and the port.
-Endpoint endpoint_of(const sockaddr_storage& address, std::size_t length_bytes,
-                     uint32_t* family);
+Endpoint endpoint_of(const sockaddr_storage& address, std::size_t length_bytes, uint32_t* family);
 
 // True when the address is IPv4 / IPv6, or too short to say (the call is then recorded as a
 // flow, not passed unseen).
@@ -74,7 +73,6 @@ LookupOutcome errno_outcome(int error);
 AttributionStatus status_for_label(VerdictLabel* label, AttributionStatus status);
 
 // A lookup event with flow, call, pid argument, outcome and duration filled in.
-Lookup make_lookup(uint64_t flow_id, LookupCall call, int32_t pid, int error,
-                   uint64_t duration_ns);
+Lookup make_lookup(uint64_t flow_id, LookupCall call, int32_t pid, int error, uint64_t duration_ns);
 
 }  // namespace flowid::recorder::internal

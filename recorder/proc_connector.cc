@@ -83,8 +83,9 @@ uint64_t ProcConnector::drain(std::vector<ProcEvent>* out) {
       const std::size_t payload = NLMSG_PAYLOAD(header, 0);
       if (payload < sizeof(cn_msg)) continue;
       proc_event aligned_event{};
-      std::memcpy(&aligned_event, message->data,
-                  std::min<std::size_t>({message->len, payload - sizeof(cn_msg), sizeof aligned_event}));
+      std::memcpy(
+          &aligned_event, message->data,
+          std::min<std::size_t>({message->len, payload - sizeof(cn_msg), sizeof aligned_event}));
       const proc_event* event = &aligned_event;
       auto [it, inserted] = next_seq_by_cpu_.try_emplace(event->cpu, message->seq);
       if (!inserted && message->seq != it->second) {

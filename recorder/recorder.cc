@@ -115,13 +115,16 @@ std::set<int> open_fds() {
 
 int wait_status_of(const siginfo_t& info) {
   switch (info.si_code) {
-    case CLD_EXITED: return (info.si_status & 0xff) << 8;
-    case CLD_KILLED: return info.si_status & 0x7f;
-    case CLD_DUMPED: return (info.si_status & 0x7f) | 0x80;
-    default: return 0;
+    case CLD_EXITED:
+      return (info.si_status & 0xff) << 8;
+    case CLD_KILLED:
+      return info.si_status & 0x7f;
+    case CLD_DUMPED:
+      return (info.si_status & 0x7f) | 0x80;
+    default:
+      return 0;
   }
 }
-
 
 // "what: ENAME (message)" for markers.
 std::string fmt_note(const std::string& what, int error) {
@@ -321,8 +324,8 @@ std::optional<Tracked> TreeRecorder::snapshot(int32_t pid, int dirfd_or_negative
   UniqueFd owned;
   int dirfd = dirfd_or_negative;
   if (dirfd < 0) {
-    owned.reset(::open(("/proc/" + std::to_string(pid)).c_str(),
-                       O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    owned.reset(
+        ::open(("/proc/" + std::to_string(pid)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!owned.valid()) return std::nullopt;
     dirfd = owned.get();
   }
@@ -453,8 +456,8 @@ void TreeRecorder::drain_connector() {
           fresh.token = seen->token;
         } else {
           // Gone already: derive the start tick from the fork's own timestamp.
-          fresh.start_ticks = (event.timestamp_ns + boottime_offset_ns_) /
-                              (1'000'000'000u / ticks_per_second_);
+          fresh.start_ticks =
+              (event.timestamp_ns + boottime_offset_ns_) / (1'000'000'000u / ticks_per_second_);
           fresh.token = parent->token;
           fresh.token.words[AuditToken::kPid] = static_cast<uint32_t>(event.tgid);
         }
@@ -477,8 +480,7 @@ void TreeRecorder::drain_connector() {
       }
       case ProcEvent::Kind::kExit:
         if (event.pid != event.tgid) break;  // a thread; the process lives on.
-        record_exit(event.tgid, static_cast<int32_t>(event.exit_code), ExitStage::kExited,
-                    time_ns);
+        record_exit(event.tgid, static_cast<int32_t>(event.exit_code), ExitStage::kExited, time_ns);
         break;
     }
   }
@@ -647,12 +649,13 @@ void TreeRecorder::handle_exec(const seccomp_notif& notification) {
     std::string proc = "/proc/" + std::to_string(pid);
     UniqueFd dirfd(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     // Where the kernel will look for the file: relative to the cwd or to execveat's dirfd.
-    std::string base = at && static_cast<int>(notification.data.args[0]) != AT_FDCWD
-                           ? proc + "/fd/" + std::to_string(static_cast<int>(notification.data.args[0]))
-                           : proc + "/cwd";
-    std::string lookup_path = path.empty() ? base
+    std::string base =
+        at && static_cast<int>(notification.data.args[0]) != AT_FDCWD
+            ? proc + "/fd/" + std::to_string(static_cast<int>(notification.data.args[0]))
+            : proc + "/cwd";
+    std::string lookup_path = path.empty()          ? base
                               : path.front() == '/' ? proc + "/root" + path
-                                                     : base + "/" + path;
+                                                    : base + "/" + path;
     struct stat target;
     bool executable = ::stat(lookup_path.c_str(), &target) == 0 && S_ISREG(target.st_mode) &&
                       (target.st_mode & 0111) != 0;
@@ -686,8 +689,8 @@ void TreeRecorder::handle_exec(const seccomp_notif& notification) {
       Tracked* tracked = find_live(credentials.tgid);
       if (tracked == nullptr || tracked->start_ticks != stat.start_ticks) {
         if (auto seen = snapshot(credentials.tgid, dirfd.get())) {
-          tracked = learn_from_call(credentials.tgid, stat.ppid, stat, credentials, seen->image,
-                                    now());
+          tracked =
+              learn_from_call(credentials.tgid, stat.ppid, stat, credentials, seen->image, now());
         }
       }
       if (tracked != nullptr) record_exec(*tracked, image, now());
@@ -917,9 +920,9 @@ void TreeRecorder::complete_flow(Flow& flow, int socket_fd, uint64_t flow_time,
 
   if (token && valid_before != nullptr && valid_before->outcome.ok()) {
     const LiveLinuxSeam::Stat& read = *live_seam_.stat();
-    Tracked* tracked = learn_from_call(read.credentials.tgid, read.stat.ppid, read.stat,
-                                       read.credentials,
-                                       image_or_path(identity, live_seam_.exe().path), flow_time);
+    Tracked* tracked =
+        learn_from_call(read.credentials.tgid, read.stat.ppid, read.stat, read.credentials,
+                        image_or_path(identity, live_seam_.exe().path), flow_time);
     // The table numbers executions (same-tick reuse bumps the generation): the recorded token is
     // the table's.
     if (tracked != nullptr) token = tracked->token;
@@ -1000,8 +1003,7 @@ void TreeRecorder::run(int notify_fd, pid_t root_pid, RecordResult* result) {
     sizes.seccomp_notif = sizeof(seccomp_notif);
     sizes.seccomp_notif_resp = sizeof(seccomp_notif_resp);
   }
-  notification_buffer_.assign(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)),
-                              0);
+  notification_buffer_.assign(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)), 0);
   response_buffer_.assign(
       std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)), 0);
 
@@ -1321,15 +1323,15 @@ RecordResult record_command(const RecordOptions& options) {
                      std::strerror(error) +
                      (error == EINVAL || error == ENOSYS
                           ? " (the kernel needs CONFIG_SECCOMP_FILTER and Linux 5.5 or newer)"
-                          : error == EACCES ? " (no_new_privs could not be set)" : "");
+                      : error == EACCES ? " (no_new_privs could not be set)"
+                                        : "");
     writer->finish();
     ::sigprocmask(SIG_SETMASK, &original, nullptr);
     ::sigaction(SIGXFSZ, &original_xfsz, nullptr);
     return result;
   }
 
-  TreeRecorder recorder(options, *writer, result.stats, use_connector, connector.get(),
-                        epoch_ns);
+  TreeRecorder recorder(options, *writer, result.stats, use_connector, connector.get(), epoch_ns);
   recorder.run(listener, static_cast<pid_t>(child), &result);
   writer->finish();
   recorder.settle_counts();

@@ -60,9 +60,9 @@ enum class LifecycleSource : uint8_t {
 struct RecordOptions {
   std::vector<std::string> command;  // argv; argv[0] is looked up in PATH.
   std::string output_path;
-  std::optional<RuleSet> rules;      // absent: allow everything ("policy:record-only").
-  std::string rules_path;            // for the trace header.
-  bool enforce = false;              // answer drop / ask verdicts with EACCES.
+  std::optional<RuleSet> rules;  // absent: allow everything ("policy:record-only").
+  std::string rules_path;        // for the trace header.
+  bool enforce = false;          // answer drop / ask verdicts with EACCES.
   LifecycleSource lifecycle = LifecycleSource::kAuto;
   // Test aid modelling a slow filter: after reading a flow's address, wait this long before the
   // identity lookups, so a test can kill or replace the caller while it is held.
@@ -85,36 +85,36 @@ struct RecordStats {
   uint64_t channels = 0;             // calls through ways out the recorder cannot follow (marked).
   uint64_t lookups = 0;
   uint64_t allowed = 0;
-  uint64_t dropped = 0;             // drop verdicts.
-  uint64_t asked = 0;               // ask verdicts.
-  uint64_t denied = 0;              // calls answered with EACCES (enforce).
+  uint64_t dropped = 0;  // drop verdicts.
+  uint64_t asked = 0;    // ask verdicts.
+  uint64_t denied = 0;   // calls answered with EACCES (enforce).
   uint64_t spawns = 0;
   uint64_t execs = 0;
   uint64_t exits = 0;
-  uint64_t dropped_events = 0;      // lifecycle events the source lost.
-  uint64_t unaddressed_sends = 0;   // sendmsg without an address: passed, not a new flow.
-  uint64_t local_calls = 0;         // connect / sendto / sendmsg to a non-IP address
-                                    // (AF_UNIX, AF_NETLINK; connect to AF_UNSPEC): passed,
-                                    // not a flow.
-  uint64_t vanished = 0;            // answers to notifications whose caller was already gone.
+  uint64_t dropped_events = 0;     // lifecycle events the source lost.
+  uint64_t unaddressed_sends = 0;  // sendmsg without an address: passed, not a new flow.
+  uint64_t local_calls = 0;        // connect / sendto / sendmsg to a non-IP address
+                                   // (AF_UNIX, AF_NETLINK; connect to AF_UNSPEC): passed,
+                                   // not a flow.
+  uint64_t vanished = 0;           // answers to notifications whose caller was already gone.
   uint64_t events = 0;
   uint64_t bytes_written = 0;
-  std::string lifecycle_source;     // "connector" or "supervisor".
+  std::string lifecycle_source;  // "connector" or "supervisor".
 };
 
 enum class RecordError : uint8_t {
   kNone = 0,
   kCommandNotFound,
   kSeccompUnavailable,
-  kOutput,        // the trace could not be opened or written.
-  kSetup,         // anything else that stopped the recording from starting.
+  kOutput,  // the trace could not be opened or written.
+  kSetup,   // anything else that stopped the recording from starting.
 };
 
 struct RecordResult {
   RecordError error = RecordError::kNone;
-  std::string message;          // set when error != kNone, or for a write failure mid-run.
+  std::string message;  // set when error != kNone, or for a write failure mid-run.
   bool command_finished = false;
-  int wait_status = 0;          // the traced command's wait status when command_finished.
+  int wait_status = 0;  // the traced command's wait status when command_finished.
   RecordStats stats;
 };
 

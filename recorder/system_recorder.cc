@@ -101,7 +101,8 @@ int list_sockets(uint8_t family, uint8_t protocol, std::vector<SocketSeen>* out)
       seen.family = diag->idiag_family;
       seen.protocol = protocol;
       seen.local = endpoint_from_diag(diag->idiag_family, diag->id.idiag_src, diag->id.idiag_sport);
-      seen.remote = endpoint_from_diag(diag->idiag_family, diag->id.idiag_dst, diag->id.idiag_dport);
+      seen.remote =
+          endpoint_from_diag(diag->idiag_family, diag->id.idiag_dst, diag->id.idiag_dport);
       out->push_back(seen);
     }
   }
@@ -212,7 +213,8 @@ class SystemRecorder {
     uint64_t lost = connector.drain(&events);
     if (lost > 0) {
       stats_.dropped_events += lost;
-      append(now(), DroppedEvents{lost, "process connector: messages lost (socket buffer overrun)"});
+      append(now(),
+             DroppedEvents{lost, "process connector: messages lost (socket buffer overrun)"});
     }
     for (const auto& event : events) {
       if (event.pid != event.tgid) continue;  // threads.
@@ -288,7 +290,8 @@ class SystemRecorder {
         attribution = strategies::resolve_linux_by_pid(flow, observed_seam_);
         if (const Lookup* stat = flow_lookups_.first(LookupCall::kProcStat);
             stat != nullptr && stat->outcome.ok() && stat->data.token) {
-          flow.source_process_audit_token = FlowToken{true, AuditToken::kByteSize, *stat->data.token};
+          flow.source_process_audit_token =
+              FlowToken{true, AuditToken::kByteSize, *stat->data.token};
           flow.source_app_audit_token = flow.source_process_audit_token;
           flow.source_app_identifier = live_seam_.exe().path;
         }

@@ -49,9 +49,10 @@ std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, st
 
   if (s.tests_launchers()) {
     const bool own_launcher = recorder != nullptr && recorder->launcher;
-    const std::string launcher_name =
-        own_launcher ? recorder->name
-            : s.record_with == "token+recheck" ? std::string("kernel-launch-requirement") : s.record_with;
+    const std::string launcher_name = own_launcher ? recorder->name
+                                      : s.record_with == "token+recheck"
+                                          ? std::string("kernel-launch-requirement")
+                                          : s.record_with;
     auto launcher = own_launcher ? recorder->make_launcher() : make_launcher(launcher_name);
     if (!launcher) {
       *error = fmt::format("{}: record-with names no launcher: '{}'", s.file, launcher_name);

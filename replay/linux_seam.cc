@@ -39,7 +39,9 @@ void LinuxRecordedSeam::reset(uint64_t flow_id, std::span<const Lookup> recorded
       if (slot == kNone) slot = i;
     };
     switch (l.call) {
-      case LookupCall::kPidfdOpen: first(evidence_.pidfd_open); break;
+      case LookupCall::kPidfdOpen:
+        first(evidence_.pidfd_open);
+        break;
       case LookupCall::kNotifIdValid:
         if (evidence_.valid_before == kNone) {
           evidence_.valid_before = i;
@@ -47,10 +49,17 @@ void LinuxRecordedSeam::reset(uint64_t flow_id, std::span<const Lookup> recorded
           evidence_.valid_after = i;
         }
         break;
-      case LookupCall::kProcStat: first(evidence_.stat); break;
-      case LookupCall::kProcExe: first(evidence_.exe); break;
-      case LookupCall::kExeHash: first(evidence_.hash); break;
-      default: continue;
+      case LookupCall::kProcStat:
+        first(evidence_.stat);
+        break;
+      case LookupCall::kProcExe:
+        first(evidence_.exe);
+        break;
+      case LookupCall::kExeHash:
+        first(evidence_.hash);
+        break;
+      default:
+        continue;
     }
     if (evidence_.notified_pid == 0) evidence_.notified_pid = l.args.pid;
   }

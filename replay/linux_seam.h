@@ -10,11 +10,12 @@
 // resolver misled by a pid-reuse race inside the recording, tests/record_replay_test.cc), this
 // seam also treats a flow's Linux lookups as one snapshot of kernel evidence and derives each
 // macOS answer from it by a fixed rule justified by Linux semantics (option A of issue 6: the
-// recorder need not perform every call a strategy might ask, with every multiplicity). Every rule uses only recorded outcomes; a question the evidence
-// cannot answer (a pid the flow's lookups were not about, a lookup the recording never made, a
-// call with no Linux counterpart) is off-script, answered with kNotRecorded and reported, exactly
-// as RecordedSeam does. The same question asked twice gets the same answer: the evidence is a
-// snapshot of one moment, and a replayed resolver's calls all happen "at" that moment.
+// recorder need not perform every call a strategy might ask, with every multiplicity). Every rule
+// uses only recorded outcomes; a question the evidence cannot answer (a pid the flow's lookups were
+// not about, a lookup the recording never made, a call with no Linux counterpart) is off-script,
+// answered with kNotRecorded and reported, exactly as RecordedSeam does. The same question asked
+// twice gets the same answer: the evidence is a snapshot of one moment, and a replayed resolver's
+// calls all happen "at" that moment.
 //
 // The evidence of one flow of the tree recorder, in recorded order (docs/recording.md):
 //   pidfd-open(P)       the notification's pid P; success pins the task that held P.

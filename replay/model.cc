@@ -42,8 +42,12 @@ class ModelReplay {
  public:
   ModelReplay(const std::string& path, const std::vector<Event>& events, Resolver& resolver,
               const Filter& filter, const ModelOptions& options)
-      : events_(events), resolver_(resolver), filter_(filter), options_(options),
-        world_(world_config(options)), consumed_(events.size(), false) {
+      : events_(events),
+        resolver_(resolver),
+        filter_(filter),
+        options_(options),
+        world_(world_config(options)),
+        consumed_(events.size(), false) {
     result_.path = path;
     if (options.golden) {
       for (const auto& v : *options.golden) golden_[v.flow_id] = v;
@@ -85,7 +89,8 @@ class ModelReplay {
     }
     // Golden entries for flows this trace never showed.
     for (const auto& [flow_id, v] : golden_) {
-      result_.differences.push_back({flow_id, v, std::nullopt, "flow in the golden file but not in the trace"});
+      result_.differences.push_back(
+          {flow_id, v, std::nullopt, "flow in the golden file but not in the trace"});
     }
     result_.events = events_.size();
     result_.verdict_digest = digest_;
@@ -141,7 +146,8 @@ class ModelReplay {
         }
       });
     }
-    FlowCheck check = resolve_and_check(world_, resolver_, filter_, flows_[flow_id], options_.oracle);
+    FlowCheck check =
+        resolve_and_check(world_, resolver_, filter_, flows_[flow_id], options_.oracle);
     world_.clear_scheduler_hook();
     while (next_race < races.size()) apply(races[next_race++].second);
 
@@ -150,10 +156,12 @@ class ModelReplay {
     if (options_.golden) {
       auto it = golden_.find(flow_id);
       if (it == golden_.end()) {
-        result_.differences.push_back({flow_id, std::nullopt, check.verdict, "flow missing from the golden file"});
+        result_.differences.push_back(
+            {flow_id, std::nullopt, check.verdict, "flow missing from the golden file"});
       } else {
         std::string what = compare_verdicts(it->second, check.verdict);
-        if (!what.empty()) result_.differences.push_back({flow_id, it->second, check.verdict, what});
+        if (!what.empty())
+          result_.differences.push_back({flow_id, it->second, check.verdict, what});
         golden_.erase(it);
       }
     }
@@ -191,14 +199,16 @@ TraceReplayResult replay_model(const std::string& path, trace::TraceReader& read
     TraceReplayResult result;
     result.path = path;
     result.readable = false;
-    for (const auto& issue : reader.issues()) result.read_issues.push_back(trace::describe(issue, path));
+    for (const auto& issue : reader.issues())
+      result.read_issues.push_back(trace::describe(issue, path));
     return result;
   }
   std::vector<Event> events;
   Event event;
   while (reader.next(event)) events.push_back(event);
   TraceReplayResult result = replay_model_events(path, events, resolver, filter, options);
-  for (const auto& issue : reader.issues()) result.read_issues.push_back(trace::describe(issue, path));
+  for (const auto& issue : reader.issues())
+    result.read_issues.push_back(trace::describe(issue, path));
   return result;
 }
 

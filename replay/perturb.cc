@@ -30,7 +30,9 @@ struct Insertion {
   Event event;
 };
 
-std::string token_text(const AuditToken& token) { return fmt::format("{}.{}", token.pid(), token.pidversion()); }
+std::string token_text(const AuditToken& token) {
+  return fmt::format("{}.{}", token.pid(), token.pidversion());
+}
 
 CodeIdentity synthetic_intruder() {
   CodeIdentity id;
@@ -192,8 +194,9 @@ class Sweep {
 
 }  // namespace
 
-PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::CallerContext& caller,
-                                 fuzz::FaultSet faults, uint64_t seed) {
+PerturbedEvents apply_fault_plan(const std::vector<Event>& events,
+                                 const trace::CallerContext& caller, fuzz::FaultSet faults,
+                                 uint64_t seed) {
   PerturbedEvents out;
   out.caller = caller;
   SplitMix64 random(seed);
@@ -235,14 +238,16 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
     const uint64_t time_ns = before < events.size() ? events[before].time_ns : events[i].time_ns;
 
     const FlowToken& process_token = flow->source_process_audit_token;
-    const FlowToken& source = process_token.well_formed() ? process_token : flow->source_app_audit_token;
+    const FlowToken& source =
+        process_token.well_formed() ? process_token : flow->source_app_audit_token;
     const bool has_execution = source.well_formed();
     const AuditToken token = source.token;
     const auto end = ended_at.find(token.execution());
     const bool alive_there = has_execution && !ended_by_plan.count(token.execution()) &&
                              (end == ended_at.end() || end->second > before);
     auto intruder = [&]() { return trace_index.intruder(token.execution(), random); };
-    const std::string at = call == 0 ? std::string("before the resolution") : fmt::format("before call {}", call + 1);
+    const std::string at =
+        call == 0 ? std::string("before the resolution") : fmt::format("before call {}", call + 1);
 
     switch (fault) {
       case Fault::kPidReuse:
@@ -250,7 +255,8 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
       case Fault::kZombie:
       case Fault::kExecAfterFlow: {
         if (!alive_there) {
-          out.not_applicable.push_back(fmt::format("{}: {} needs a live execution", where, fuzz::fault_id(fault)));
+          out.not_applicable.push_back(
+              fmt::format("{}: {} needs a live execution", where, fuzz::fault_id(fault)));
           break;
         }
         ended_by_plan.insert(token.execution());
@@ -261,7 +267,8 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
           exec.token = token;
           exec.token.words[AuditToken::kPidversion] = next_pidversion++;
           exec.image = intruder();
-          out.applied.push_back(fmt::format("{}: F4 exec {} -> {} {}", where, token_text(token), exec.image.path, at));
+          out.applied.push_back(fmt::format("{}: F4 exec {} -> {} {}", where, token_text(token),
+                                            exec.image.path, at));
           insertions.push_back({before, Event{time_ns, exec}});
           break;
         }
@@ -275,12 +282,13 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
           spawn.token.words[AuditToken::kPidversion] = next_pidversion++;
           spawn.parent = AuditToken{};
           spawn.image = intruder();
-          out.applied.push_back(fmt::format("{}: F1 exit {} and spawn {} with pid {} {}", where, token_text(token),
-                                            spawn.image.path, token.pid(), at));
+          out.applied.push_back(fmt::format("{}: F1 exit {} and spawn {} with pid {} {}", where,
+                                            token_text(token), spawn.image.path, token.pid(), at));
           insertions.push_back({before, Event{time_ns, spawn}});
         } else {
           out.applied.push_back(fmt::format("{}: {} exit{} {} {}", where, fuzz::fault_id(fault),
-                                            fault == Fault::kZombie ? " (zombie)" : "", token_text(token), at));
+                                            fault == Fault::kZombie ? " (zombie)" : "",
+                                            token_text(token), at));
         }
         break;
       }
@@ -298,7 +306,8 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
         replacement.path = image.path;
         replacement.signature = SignatureKind::kUnsigned;
         change.image = replacement;
-        out.applied.push_back(fmt::format("{}: F5 replace {} with unsigned content {}", where, image.path, at));
+        out.applied.push_back(
+            fmt::format("{}: F5 replace {} with unsigned content {}", where, image.path, at));
         insertions.push_back({before, Event{time_ns, change}});
         break;
       }
@@ -335,7 +344,8 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
       case Fault::kTransientFailure:
       case Fault::kSameName:
       case Fault::kLaunchToctou:
-        out.not_applicable.push_back(fmt::format("{}: {} has no event form", where, fuzz::fault_id(fault)));
+        out.not_applicable.push_back(
+            fmt::format("{}: {} has no event form", where, fuzz::fault_id(fault)));
         break;
     }
   }
@@ -354,7 +364,8 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
     if (const auto* spawn = std::get_if<ProcessSpawn>(&event.body)) {
       auto held = intruder_by_pid.find(spawn->token.pid());
       if (held != intruder_by_pid.end()) {
-        out.events.push_back(Event{event.time_ns, ProcessExit{held->second, 0, ExitStage::kReaped}});
+        out.events.push_back(
+            Event{event.time_ns, ProcessExit{held->second, 0, ExitStage::kReaped}});
         intruder_by_pid.erase(held);
       }
     }
@@ -364,8 +375,10 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
     while (next_insertion < insertions.size() && insertions[next_insertion].before == i) {
       const Event& inserted = insertions[next_insertion].event;
       emit(inserted);
-      if (const auto* spawn = std::get_if<ProcessSpawn>(&inserted.body)) intruder_by_pid[spawn->token.pid()] = spawn->token;
-      if (const auto* exec = std::get_if<ProcessExec>(&inserted.body)) intruder_by_pid[exec->token.pid()] = exec->token;
+      if (const auto* spawn = std::get_if<ProcessSpawn>(&inserted.body))
+        intruder_by_pid[spawn->token.pid()] = spawn->token;
+      if (const auto* exec = std::get_if<ProcessExec>(&inserted.body))
+        intruder_by_pid[exec->token.pid()] = exec->token;
       ++next_insertion;
     }
     if (i == events.size()) break;
@@ -383,11 +396,10 @@ PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::
   return out;
 }
 
-std::optional<CounterexampleFiles> write_counterexample(const fuzz::Counterexample& counterexample,
-                                                        const std::string& strategy, const std::string& dir,
-                                                        const std::string& name, bool expectations_for_all,
-                                                        std::string* error,
-                                                        const fuzz::StrategyUnderTest* recorder) {
+std::optional<CounterexampleFiles> write_counterexample(
+    const fuzz::Counterexample& counterexample, const std::string& strategy, const std::string& dir,
+    const std::string& name, bool expectations_for_all, std::string* error,
+    const fuzz::StrategyUnderTest* recorder) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -410,13 +422,16 @@ std::optional<CounterexampleFiles> write_counterexample(const fuzz::Counterexamp
   auto compiled = compile_scenario(s, error, recorder);
   if (!compiled) return std::nullopt;
   compiled->header.resolver_config.emplace_back("fuzz.strategy", strategy);
-  compiled->header.resolver_config.emplace_back("fuzz.case_seed", std::to_string(counterexample.case_seed));
+  compiled->header.resolver_config.emplace_back("fuzz.case_seed",
+                                                std::to_string(counterexample.case_seed));
   compiled->header.resolver_config.emplace_back("fuzz.reproduce", counterexample.reproduce);
-  if (!write_compiled(*compiled, files.trace_path, trace::WriterOptions{}, error)) return std::nullopt;
+  if (!write_compiled(*compiled, files.trace_path, trace::WriterOptions{}, error))
+    return std::nullopt;
   return files;
 }
 
-std::optional<std::vector<scenario::Scenario>> load_corpus(const std::string& dir, std::string* error) {
+std::optional<std::vector<scenario::Scenario>> load_corpus(const std::string& dir,
+                                                           std::string* error) {
   std::vector<scenario::Scenario> corpus;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {

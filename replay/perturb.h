@@ -36,15 +36,16 @@ namespace flowid::replay {
 
 struct PerturbedEvents {
   std::vector<Event> events;
-  trace::CallerContext caller;          // the header's caller, sandboxed when F3 applied.
-  std::vector<std::string> applied;     // "flow 3: F2 exit 744.12 before call 2".
+  trace::CallerContext caller;              // the header's caller, sandboxed when F3 applied.
+  std::vector<std::string> applied;         // "flow 3: F2 exit 744.12 before call 2".
   std::vector<std::string> not_applicable;  // "flow 5: F8 has no event form".
 };
 
 // Rewrites `events` with one fault from `faults` per flow (chosen with `seed`). Pure and
 // deterministic: the same events, faults and seed give the same result.
-PerturbedEvents apply_fault_plan(const std::vector<Event>& events, const trace::CallerContext& caller,
-                                 fuzz::FaultSet faults, uint64_t seed);
+PerturbedEvents apply_fault_plan(const std::vector<Event>& events,
+                                 const trace::CallerContext& caller, fuzz::FaultSet faults,
+                                 uint64_t seed);
 
 // ---- Counterexample files.
 
@@ -57,13 +58,13 @@ struct CounterexampleFiles {
 // With expectations_for_all, `expect` lines for every reference strategy are added (the in-repo
 // corpus of the reference strategies' expected failures); otherwise for every reference strategy
 // but the one under test. Errors name the file.
-std::optional<CounterexampleFiles> write_counterexample(const fuzz::Counterexample& counterexample,
-                                                        const std::string& strategy, const std::string& dir,
-                                                        const std::string& name, bool expectations_for_all,
-                                                        std::string* error,
-                                                        const fuzz::StrategyUnderTest* recorder = nullptr);
+std::optional<CounterexampleFiles> write_counterexample(
+    const fuzz::Counterexample& counterexample, const std::string& strategy, const std::string& dir,
+    const std::string& name, bool expectations_for_all, std::string* error,
+    const fuzz::StrategyUnderTest* recorder = nullptr);
 
 // Loads every *.scenario of a corpus folder (sorted by name). Errors name the file.
-std::optional<std::vector<scenario::Scenario>> load_corpus(const std::string& dir, std::string* error);
+std::optional<std::vector<scenario::Scenario>> load_corpus(const std::string& dir,
+                                                           std::string* error);
 
 }  // namespace flowid::replay

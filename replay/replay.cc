@@ -55,7 +55,8 @@ std::optional<Cdhash> parse_cdhash(std::string_view hex_text) {
   Cdhash h{};
   for (std::size_t i = 0; i < h.size(); ++i) {
     unsigned value = 0;
-    auto [ptr, ec] = std::from_chars(hex_text.data() + 2 * i, hex_text.data() + 2 * i + 2, value, 16);
+    auto [ptr, ec] =
+        std::from_chars(hex_text.data() + 2 * i, hex_text.data() + 2 * i + 2, value, 16);
     if (ec != std::errc() || ptr != hex_text.data() + 2 * i + 2) return std::nullopt;
     h[i] = static_cast<uint8_t>(value);
   }
@@ -63,7 +64,8 @@ std::optional<Cdhash> parse_cdhash(std::string_view hex_text) {
 }
 
 std::optional<VerdictLabel> parse_label(std::string_view name) {
-  for (auto label : {VerdictLabel::kVerified, VerdictLabel::kUnverifiedWarning, VerdictLabel::kUnknown}) {
+  for (auto label :
+       {VerdictLabel::kVerified, VerdictLabel::kUnverifiedWarning, VerdictLabel::kUnknown}) {
     if (name_of(label) == name) return label;
   }
   return std::nullopt;
@@ -200,13 +202,16 @@ class PendingFlows {
 std::string compare_verdicts(const Verdict& expected, const Verdict& produced) {
   std::vector<std::string> parts;
   if (expected.decision != produced.decision) {
-    parts.push_back(fmt::format("decision {} -> {}", name_of(expected.decision), name_of(produced.decision)));
+    parts.push_back(
+        fmt::format("decision {} -> {}", name_of(expected.decision), name_of(produced.decision)));
   }
   if (expected.status != produced.status) {
-    parts.push_back(fmt::format("status {} -> {}", name_of(expected.status), name_of(produced.status)));
+    parts.push_back(
+        fmt::format("status {} -> {}", name_of(expected.status), name_of(produced.status)));
   }
   if (expected.label != produced.label) {
-    parts.push_back(fmt::format("label {} -> {}", name_of(expected.label), name_of(produced.label)));
+    parts.push_back(
+        fmt::format("label {} -> {}", name_of(expected.label), name_of(produced.label)));
   }
   if (expected.identity != produced.identity) {
     parts.push_back(fmt::format("identity {} -> {}", identity_summary(expected.identity),
@@ -325,7 +330,8 @@ std::optional<std::vector<Verdict>> parse_golden(std::string_view text, std::str
     bool any_identity_key = false;
     for (std::size_t t = 3; t < tokens.size(); ++t) {
       auto eq = tokens[t].find('=');
-      if (eq == std::string_view::npos) return fail(fmt::format("expected key=value, got '{}'", tokens[t]));
+      if (eq == std::string_view::npos)
+        return fail(fmt::format("expected key=value, got '{}'", tokens[t]));
       auto key = tokens[t].substr(0, eq);
       auto value = tokens[t].substr(eq + 1);
       auto decoded = decode_token(value);
@@ -362,7 +368,8 @@ std::optional<std::vector<Verdict>> parse_golden(std::string_view text, std::str
       }
     }
     if (!identity_none) {
-      if (!any_identity_key && path_part.empty()) return fail("expected identity=none or identity fields");
+      if (!any_identity_key && path_part.empty())
+        return fail("expected identity=none or identity fields");
       auto path = decode_token(path_part);
       if (!path) return fail("bad %-escape in path");
       id.path = *path;
@@ -380,7 +387,8 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
   result.path = path;
   if (!reader.ok()) {
     result.readable = false;
-    for (const auto& issue : reader.issues()) result.read_issues.push_back(trace::describe(issue, path));
+    for (const auto& issue : reader.issues())
+      result.read_issues.push_back(trace::describe(issue, path));
     return result;
   }
 
@@ -470,11 +478,13 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
     }
     if (expected != nullptr) {
       std::string what = compare_verdicts(*expected, produced);
-      if (!what.empty()) result.differences.push_back({p.flow().flow_id, *expected, produced, what});
+      if (!what.empty())
+        result.differences.push_back({p.flow().flow_id, *expected, produced, what});
     } else {
       result.differences.push_back({p.flow().flow_id, std::nullopt, produced,
-                                    options.golden ? "flow missing from the golden file"
-                                                   : "the trace recorded no verdict for this flow"});
+                                    options.golden
+                                        ? "flow missing from the golden file"
+                                        : "the trace recorded no verdict for this flow"});
     }
     if (golden_entry != golden.end()) golden.erase(golden_entry);
     digest_event.time_ns = p.time_ns();
@@ -532,7 +542,8 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
   for (PendingFlow* p : pending.in_flow_id_order()) replay_flow(*p, nullptr);
   // Golden entries for flows the trace does not have.
   for (auto& [flow_id, v] : golden) {
-    result.differences.push_back({flow_id, v, std::nullopt, "flow in the golden file but not in the trace"});
+    result.differences.push_back(
+        {flow_id, v, std::nullopt, "flow in the golden file but not in the trace"});
   }
   // Lookups still waiting: their flow never came (orphan_lookups is ordered by flow id).
   for (const auto& [flow_id, lookups] : orphan_lookups) {
@@ -542,7 +553,8 @@ TraceReplayResult replay_faithful(const std::string& path, trace::TraceReader& r
       result.unmatched_lookup_flows.push_back(flow_id);
     }
   }
-  for (const auto& issue : reader.issues()) result.read_issues.push_back(trace::describe(issue, path));
+  for (const auto& issue : reader.issues())
+    result.read_issues.push_back(trace::describe(issue, path));
   result.verdict_digest = digest;
   return result;
 }

@@ -54,10 +54,10 @@ struct TraceReplayResult {
   uint64_t lookups_answered = 0;
   std::vector<VerdictDifference> differences;
   std::vector<OffScriptCall> off_script;
-  std::vector<Verdict> produced;        // in the order flows were replayed.
-  uint64_t verdict_digest = 0;          // event_digest over the produced verdicts.
-  std::vector<std::string> read_issues; // "FILE: at byte N (chunk C): ..." for a damaged trace.
-  bool readable = true;                 // false: nothing could be read.
+  std::vector<Verdict> produced;         // in the order flows were replayed.
+  uint64_t verdict_digest = 0;           // event_digest over the produced verdicts.
+  std::vector<std::string> read_issues;  // "FILE: at byte N (chunk C): ..." for a damaged trace.
+  bool readable = true;                  // false: nothing could be read.
   // Model and perturbed modes: the oracle's findings (warnings included) and events the world
   // could not apply ("event 12 (spawn 744.3): pid-in-use"). Faithful mode: an I7 finding for
   // each flow whose resolve or decide threw (a plugin that crashed or hung).

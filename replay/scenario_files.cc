@@ -78,7 +78,8 @@ std::string default_fixtures_dir() {
   // An installed flowid: BINDIR/<relative path to DATADIR/flowid/fixtures>, as cmake --install
   // lays it out (wherever the prefix was moved since).
   if (const std::filesystem::path bin = executable_dir(); !bin.empty()) {
-    const std::filesystem::path installed = (bin / FLOWID_INSTALLED_FIXTURES_FROM_BINDIR).lexically_normal();
+    const std::filesystem::path installed =
+        (bin / FLOWID_INSTALLED_FIXTURES_FROM_BINDIR).lexically_normal();
     std::error_code ec;
     if (std::filesystem::is_directory(installed / "scenarios", ec)) return installed.string();
   }

@@ -16,7 +16,8 @@ std::optional<int64_t> parse_number(const std::string& text) {
 
 }  // namespace
 
-void append_world_config(const WorldConfig& c, std::vector<std::pair<std::string, std::string>>& out) {
+void append_world_config(const WorldConfig& c,
+                         std::vector<std::pair<std::string, std::string>>& out) {
   out.emplace_back("world.pid-policy", c.pid_policy == PidPolicy::kLowestFree       ? "lowest-free"
                                        : c.pid_policy == PidPolicy::kReuseLastFreed ? "reuse-last"
                                                                                     : "sequential");
@@ -40,10 +41,14 @@ bool world_config_from_header(const trace::TraceHeader& header, const std::strin
       return false;
     };
     if (key == "world.pid-policy") {
-      if (value == "sequential") config->pid_policy = PidPolicy::kSequential;
-      else if (value == "lowest-free") config->pid_policy = PidPolicy::kLowestFree;
-      else if (value == "reuse-last") config->pid_policy = PidPolicy::kReuseLastFreed;
-      else return bad("expected sequential, lowest-free or reuse-last");
+      if (value == "sequential")
+        config->pid_policy = PidPolicy::kSequential;
+      else if (value == "lowest-free")
+        config->pid_policy = PidPolicy::kLowestFree;
+      else if (value == "reuse-last")
+        config->pid_policy = PidPolicy::kReuseLastFreed;
+      else
+        return bad("expected sequential, lowest-free or reuse-last");
     } else if (key == "world.pid-min" || key == "world.pid-max") {
       auto n = parse_number(value);
       if (!n || *n < 2 || *n > 0x7fffffff) return bad("expected a pid");

@@ -46,7 +46,8 @@ TEST(EventJson, AbsentAndMalformedTokens) {
 
 TEST(EventJson, NonUtf8PathIsHexNotMangled) {
   CodeIdentity id = build::unsigned_binary(std::string("/tmp/\xff\xfe-bad", 11));
-  std::string json = format_event_json(build::spawn(1, build::token(5, 1), build::token(1, 1), id), 0);
+  std::string json =
+      format_event_json(build::spawn(1, build::token(5, 1), build::token(1, 1), id), 0);
   simdjson::dom::parser parser;
   auto doc = parse(parser, json);
   EXPECT_EQ(std::string_view(doc["image"]["path"]["hex"]), "2f746d702ffffe2d626164");
@@ -61,10 +62,12 @@ TEST(EventJson, ControlCharactersAreEscaped) {
 
 TEST(EventJson, EveryKindParses) {
   auto t = build::token(20, 2);
-  Lookup l = build::lookup(3, LookupCall::kGuestByAuditToken, build::osstatus(codes::kOsStatusEperm));
+  Lookup l =
+      build::lookup(3, LookupCall::kGuestByAuditToken, build::osstatus(codes::kOsStatusEperm));
   l.args.token = t;
   std::vector<Event> events = {
-      build::spawn(1, t, build::token(1, 1), build::platform_binary("/usr/libexec/trustd", "com.apple.trustd")),
+      build::spawn(1, t, build::token(1, 1),
+                   build::platform_binary("/usr/libexec/trustd", "com.apple.trustd")),
       build::exec(2, t, build::token(20, 3), build::ad_hoc_binary("/tmp/a.out")),
       build::exit(3, t, ExitStage::kExited),
       build::file_replace(4, "/usr/local/bin/tool", build::unsigned_binary("/usr/local/bin/tool")),
@@ -87,7 +90,8 @@ TEST(EventJson, EveryKindParses) {
 }
 
 TEST(EventLine, ShowsExecutionsAndOutcomes) {
-  Lookup l = build::lookup(2, LookupCall::kGuestByAuditToken, build::osstatus(codes::kOsStatusEsrch));
+  Lookup l =
+      build::lookup(2, LookupCall::kGuestByAuditToken, build::osstatus(codes::kOsStatusEsrch));
   l.args.token = build::token(15001, 7);
   std::string line = format_event_line(build::lookup_event(1'500'000'000, l));
   EXPECT_NE(line.find("guest-by-audit-token(15001.7) -> ESRCH(100003)"), std::string::npos) << line;

@@ -12,8 +12,8 @@
 #include <rapidcheck.h>
 
 #include <limits>
-#include <ostream>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,8 +56,8 @@ inline rc::Gen<std::string> bytes() {
 inline rc::Gen<std::string> path() {
   return rc::gen::weightedOneOf<std::string>({
       {3, bytes()},
-      {2, rc::gen::map(rc::gen::container<std::vector<std::string>>(
-                           rc::gen::nonEmpty(rc::gen::container<std::string>(rc::gen::arbitrary<char>()))),
+      {2, rc::gen::map(rc::gen::container<std::vector<std::string>>(rc::gen::nonEmpty(
+                           rc::gen::container<std::string>(rc::gen::arbitrary<char>()))),
                        [](const std::vector<std::string>& parts) {
                          std::string p;
                          for (const auto& part : parts) p += "/" + part;
@@ -159,12 +159,14 @@ inline rc::Gen<ProcessSpawn> process_spawn() {
   });
 }
 inline rc::Gen<ProcessExec> process_exec() {
-  return rc::gen::exec(
-      [] { return ProcessExec{*audit_token(), *audit_token(), *code_identity()}; });
+  return rc::gen::exec([] {
+    return ProcessExec{*audit_token(), *audit_token(), *code_identity()};
+  });
 }
 inline rc::Gen<ProcessExit> process_exit() {
-  return rc::gen::exec(
-      [] { return ProcessExit{*audit_token(), *integer<int32_t>(), *exit_stage()}; });
+  return rc::gen::exec([] {
+    return ProcessExit{*audit_token(), *integer<int32_t>(), *exit_stage()};
+  });
 }
 inline rc::Gen<FileChange> file_change() {
   return rc::gen::exec([] {
@@ -209,15 +211,15 @@ inline rc::Gen<Flow> flow() {
 }
 inline rc::Gen<LookupOutcome> lookup_outcome() {
   return rc::gen::exec([] {
-    return LookupOutcome{*outcome_domain(),
-                         *rc::gen::weightedOneOf<int32_t>(
-                             {{2, rc::gen::just(int32_t{0})},
-                              {2, rc::gen::element(codes::kOsStatusEperm, codes::kOsStatusEsrch,
-                                                   codes::kSecCsNoSuchCode,
-                                                   codes::kSecCsStaticCodeChanged,
-                                                   codes::kSecCsReqFailed, codes::kSecCsUnsigned,
-                                                   codes::kKernFailure)},
-                              {1, integer<int32_t>()}})};
+    return LookupOutcome{
+        *outcome_domain(),
+        *rc::gen::weightedOneOf<int32_t>(
+            {{2, rc::gen::just(int32_t{0})},
+             {2,
+              rc::gen::element(codes::kOsStatusEperm, codes::kOsStatusEsrch,
+                               codes::kSecCsNoSuchCode, codes::kSecCsStaticCodeChanged,
+                               codes::kSecCsReqFailed, codes::kSecCsUnsigned, codes::kKernFailure)},
+             {1, integer<int32_t>()}})};
   });
 }
 inline rc::Gen<LookupArgs> lookup_args() {
@@ -240,7 +242,7 @@ inline rc::Gen<Lookup> lookup() {
 }
 inline rc::Gen<Verdict> verdict() {
   return rc::gen::exec([] {
-    return Verdict{*integer<uint64_t>(), *decision(),      *attribution_status(),
+    return Verdict{*integer<uint64_t>(),          *decision(),      *attribution_status(),
                    *optional_of(code_identity()), *verdict_label(), *bytes()};
   });
 }
@@ -256,15 +258,24 @@ inline rc::Gen<EventBody> event_body_of_kind(EventKind kind) {
     return rc::gen::map(g, [](auto v) { return EventBody(std::move(v)); });
   };
   switch (kind) {
-    case EventKind::kProcessSpawn: return as_body(process_spawn());
-    case EventKind::kProcessExec: return as_body(process_exec());
-    case EventKind::kProcessExit: return as_body(process_exit());
-    case EventKind::kFileChange: return as_body(file_change());
-    case EventKind::kFlow: return as_body(flow());
-    case EventKind::kLookup: return as_body(lookup());
-    case EventKind::kVerdict: return as_body(verdict());
-    case EventKind::kMarker: return as_body(marker());
-    case EventKind::kDroppedEvents: return as_body(dropped_events());
+    case EventKind::kProcessSpawn:
+      return as_body(process_spawn());
+    case EventKind::kProcessExec:
+      return as_body(process_exec());
+    case EventKind::kProcessExit:
+      return as_body(process_exit());
+    case EventKind::kFileChange:
+      return as_body(file_change());
+    case EventKind::kFlow:
+      return as_body(flow());
+    case EventKind::kLookup:
+      return as_body(lookup());
+    case EventKind::kVerdict:
+      return as_body(verdict());
+    case EventKind::kMarker:
+      return as_body(marker());
+    case EventKind::kDroppedEvents:
+      return as_body(dropped_events());
   }
   return as_body(marker());
 }
@@ -321,9 +332,9 @@ inline rc::Gen<trace::TraceHeader> trace_header() {
 
 namespace rc {
 
-#define FLOWID_RC_ARBITRARY(Type, generator)          \
-  template <>                                         \
-  struct Arbitrary<flowid::Type> {                    \
+#define FLOWID_RC_ARBITRARY(Type, generator)                                  \
+  template <>                                                                 \
+  struct Arbitrary<flowid::Type> {                                            \
     static Gen<flowid::Type> arbitrary() { return flowid::gen::generator(); } \
   };
 

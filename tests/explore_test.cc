@@ -37,7 +37,8 @@ TEST(Explore, PidPathIsCaughtWithOneInterference) {
   EXPECT_EQ(r.violation->schedule.size(), 1u);  // breadth first: the fewest interferences.
   EXPECT_EQ(r.by_depth[2], 0u);                 // nothing deeper ran once it was found.
   // The counterexample is an ordinary scenario that fails again when run on its own.
-  const fuzz::CaseVerdict again = fuzz::check_scenario(r.violation->tagged.scenario, reference("pid-path"));
+  const fuzz::CaseVerdict again =
+      fuzz::check_scenario(r.violation->tagged.scenario, reference("pid-path"));
   EXPECT_TRUE(again.failed());
 }
 
@@ -80,7 +81,8 @@ TEST(Explore, ScheduleBudgetMarksTheBaseIncomplete) {
   ExploreOptions options;
   options.depth = 2;
   options.schedules_max = 10;
-  const BaseReport r = explore_base(small_worlds(false).front(), reference("token+recheck"), options);
+  const BaseReport r =
+      explore_base(small_worlds(false).front(), reference("token+recheck"), options);
   EXPECT_FALSE(r.complete);
   EXPECT_LE(r.schedules, 10u);
 }

@@ -332,7 +332,8 @@ RC_GTEST_PROP(FilterProperties, MatchFollowsPrecedence, ()) {
       case 2:
         if (!source.team_id.empty()) set.rules.push_back(team_rule(name, action, source.team_id));
         break;
-      default: set.rules.push_back(path_rule(name, action, source.path));
+      default:
+        set.rules.push_back(path_rule(name, action, source.path));
     }
   }
   const CodeIdentity& identity = *rc::gen::elementOf(pool);

@@ -35,7 +35,8 @@ std::vector<std::string> fixture_scenarios() {
 // effect only in the recorded lookups, which model mode does not consult (the sim answers).
 bool has_lookup_faults(const scenario::Scenario& s) {
   for (const auto& step : s.steps) {
-    if (step.kind == scenario::StepKind::kFailNext || step.kind == scenario::StepKind::kDelay) return true;
+    if (step.kind == scenario::StepKind::kFailNext || step.kind == scenario::StepKind::kDelay)
+      return true;
   }
   return false;
 }
@@ -84,7 +85,8 @@ TEST(ScenarioFormat, EveryFixtureRoundTrips) {
     auto r1 = make_resolver("token+recheck");
     auto r2 = make_resolver("token+recheck");
     if (!s->tests_launchers()) {
-      EXPECT_EQ(scenario::run_resolver(*s, *r1).events, scenario::run_resolver(*back, *r2).events) << file;
+      EXPECT_EQ(scenario::run_resolver(*s, *r1).events, scenario::run_resolver(*back, *r2).events)
+          << file;
     }
   }
 }
@@ -114,9 +116,11 @@ TEST(CompiledFixtures, EveryResolverReplaysFaithfullyLikeItsScenarioRun) {
       FaithfulOptions options;
       options.golden = &expected;
       auto result = replay_faithful(file, *reader, *resolver, filter, options);
-      EXPECT_TRUE(result.off_script.empty()) << file << " x " << name << ": "
-                                             << (result.off_script.empty() ? "" : describe(result.off_script[0]));
-      for (const auto& d : result.differences) ADD_FAILURE() << file << " x " << name << ": flow " << d.flow_id << ": " << d.what;
+      EXPECT_TRUE(result.off_script.empty())
+          << file << " x " << name << ": "
+          << (result.off_script.empty() ? "" : describe(result.off_script[0]));
+      for (const auto& d : result.differences)
+        ADD_FAILURE() << file << " x " << name << ": flow " << d.flow_id << ": " << d.what;
     }
   }
   // The filters above must leave some fixture to check.
@@ -150,7 +154,8 @@ TEST(CompiledFixtures, ModelReplayOfTheRecordingStrategyMatchesTheScenarioRun) {
     auto resolver = make_resolver(s->record_with);
     Filter filter(s->rules);
     auto result = replay_model_events(file, compiled->events, *resolver, filter, options);
-    for (const auto& d : result.differences) ADD_FAILURE() << file << ": flow " << d.flow_id << ": " << d.what;
+    for (const auto& d : result.differences)
+      ADD_FAILURE() << file << ": flow " << d.flow_id << ": " << d.what;
     for (const auto& e : result.model_errors) ADD_FAILURE() << file << ": " << e;
     EXPECT_EQ(result.violations(), violations) << file;
   }
@@ -197,8 +202,10 @@ TEST(CompiledFixtures, ModelReplayFindsTheSameViolationsForRaceFreeScenarios) {
 class ReplayCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto r = run_flowid({"fixture", "build", "-o", dir_.path().string(), scenarios_dir() + "/f01_pid_reuse.scenario",
-                         scenarios_dir() + "/f03_sandbox_eperm.scenario", scenarios_dir() + "/f11_launch_toctou.scenario"});
+    auto r = run_flowid({"fixture", "build", "-o", dir_.path().string(),
+                         scenarios_dir() + "/f01_pid_reuse.scenario",
+                         scenarios_dir() + "/f03_sandbox_eperm.scenario",
+                         scenarios_dir() + "/f11_launch_toctou.scenario"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     f01_ = dir_.file("f01_pid_reuse.trace");
     f03_ = dir_.file("f03_sandbox_eperm.trace");
@@ -234,14 +241,16 @@ TEST_F(ReplayCli, PerturbedModeInjectsFaultsAndTheOracleJudges) {
                          "--resolver", "pid-path", f03_});
   EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
   EXPECT_NE(bad.out.find("injected: flow 1: F1"), std::string::npos) << bad.out;
-  auto good = run_flowid({"replay", "--mode", "perturbed", "--inject", "pid-reuse,exit-race,exec-after-flow",
-                          "--seed", "3", "--resolver", "token+recheck", f01_, f03_});
+  auto good = run_flowid({"replay", "--mode", "perturbed", "--inject",
+                          "pid-reuse,exit-race,exec-after-flow", "--seed", "3", "--resolver",
+                          "token+recheck", f01_, f03_});
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
   // The same seed places the faults the same way.
   auto again = run_flowid({"replay", "--mode", "perturbed", "--inject", "pid-reuse", "--seed", "3",
                            "--resolver", "pid-path", f03_});
   EXPECT_EQ(again.out, bad.out);
-  EXPECT_EQ(run_flowid({"replay", "--mode", "perturbed", "--inject", "gremlins", f01_}).exit_code, 2);
+  EXPECT_EQ(run_flowid({"replay", "--mode", "perturbed", "--inject", "gremlins", f01_}).exit_code,
+            2);
   EXPECT_EQ(run_flowid({"replay", "--mode", "perturbed", f01_}).exit_code, 2);
   EXPECT_EQ(run_flowid({"replay", "--inject", "F1", f01_}).exit_code, 2);
 }
@@ -258,7 +267,8 @@ TEST_F(ReplayCli, JsonAndJunit) {
   std::ifstream in(junit);
   std::stringstream xml;
   xml << in.rdbuf();
-  EXPECT_NE(xml.str().find("<testsuites tests=\"2\" failures=\"2\""), std::string::npos) << xml.str();
+  EXPECT_NE(xml.str().find("<testsuites tests=\"2\" failures=\"2\""), std::string::npos)
+      << xml.str();
   EXPECT_NE(xml.str().find("<failure"), std::string::npos);
 }
 
@@ -275,7 +285,8 @@ TEST_F(ReplayCli, ShardsSplitTheTracesBetweenThem) {
 
 TEST_F(ReplayCli, GoldenFilesUpdateAndCheck) {
   auto golden = dir_.file("f01.golden");
-  auto update = run_flowid({"replay", "--resolver", "pid-path", "--golden", golden, "--update-golden", f01_});
+  auto update =
+      run_flowid({"replay", "--resolver", "pid-path", "--golden", golden, "--update-golden", f01_});
   EXPECT_EQ(update.exit_code, 0) << update.err;
   EXPECT_NE(update.out.find("created"), std::string::npos) << update.out;
   auto check = run_flowid({"replay", "--resolver", "pid-path", "--golden", golden, f01_});
@@ -286,7 +297,8 @@ TEST_F(ReplayCli, GoldenFilesUpdateAndCheck) {
   std::ofstream(golden) << "flow 1: permit verified [verified] identity=none\n";
   auto broken = run_flowid({"replay", "--golden", golden, f01_});
   EXPECT_EQ(broken.exit_code, 3);
-  EXPECT_NE(broken.out.find(golden + ":1: unknown decision 'permit'"), std::string::npos) << broken.out;
+  EXPECT_NE(broken.out.find(golden + ":1: unknown decision 'permit'"), std::string::npos)
+      << broken.out;
 }
 
 TEST_F(ReplayCli, DeterminismCheckPasses) {
@@ -321,7 +333,8 @@ TEST_F(ReplayCli, DiffShowsTheFirstDifference) {
   EXPECT_EQ(uint64_t(doc["index"]), 0u);
 
   std::string golden = std::string(FLOWID_SOURCE_DIR) + "/fixtures/golden/";
-  auto verdicts = run_flowid({"diff", golden + "f01_pid_reuse.pid-path.golden", golden + "f01_pid_reuse.token.golden"});
+  auto verdicts = run_flowid(
+      {"diff", golden + "f01_pid_reuse.pid-path.golden", golden + "f01_pid_reuse.token.golden"});
   EXPECT_EQ(verdicts.exit_code, 1);
   EXPECT_NE(verdicts.out.find("decision allow -> drop"), std::string::npos) << verdicts.out;
   EXPECT_EQ(run_flowid({"diff", f01_, golden + "f01_pid_reuse.token.golden"}).exit_code, 2);
@@ -331,7 +344,8 @@ TEST_F(ReplayCli, DiffShowsTheFirstDifference) {
 // flowid replay --mode model"). Skips when ../shared/fielddata is not there.
 TEST(ImportedFieldTraces, ReplayInModelMode) {
   const std::string field = FLOWID_FIELDDATA_DIR;
-  if (!std::filesystem::exists(field)) GTEST_SKIP() << field << " is absent (field captures are not in the repo)";
+  if (!std::filesystem::exists(field))
+    GTEST_SKIP() << field << " is absent (field captures are not in the repo)";
   // What each capture must give in model mode: events (all of them), and flows where the capture
   // has any (eslogger records processes only, so its check is the events and the absence of
   // errors).
@@ -354,7 +368,8 @@ TEST(ImportedFieldTraces, ReplayInModelMode) {
     auto imported = run_flowid({"import", "--lenient", input.file, "-o", trace_path});
     ASSERT_EQ(imported.exit_code, 0) << input.file << "\n" << imported.err;
     for (auto resolver : {"token", "token+pid-fallback", "pid-path"}) {
-      auto r = run_flowid({"replay", "--json", "--mode", "model", "--resolver", resolver, trace_path});
+      auto r =
+          run_flowid({"replay", "--json", "--mode", "model", "--resolver", resolver, trace_path});
       simdjson::dom::parser parser;
       auto doc = parser.parse(r.out);
       ASSERT_EQ(doc.error(), simdjson::SUCCESS) << input.file << ": " << r.out << r.err;

@@ -26,7 +26,8 @@ StrategyUnderTest strategy(std::string_view name) {
   return *s;
 }
 
-GeneratedCase generate(uint64_t seed, FaultSet faults = kAllFaults, bool launchers = false, bool swarm = true) {
+GeneratedCase generate(uint64_t seed, FaultSet faults = kAllFaults, bool launchers = false,
+                       bool swarm = true) {
   GeneratorOptions options;
   options.faults = faults;
   options.launchers = launchers;
@@ -44,7 +45,8 @@ std::string explain(const GeneratedCase& c, const CaseVerdict& v) {
 TEST(FaultList, ParsesIdsNamesAndGroups) {
   std::string error;
   EXPECT_EQ(parse_fault_list("F1,F3", &error), bit(Fault::kPidReuse) | bit(Fault::kSandboxEperm));
-  EXPECT_EQ(parse_fault_list("pid-reuse, zombie", &error), bit(Fault::kPidReuse) | bit(Fault::kZombie));
+  EXPECT_EQ(parse_fault_list("pid-reuse, zombie", &error),
+            bit(Fault::kPidReuse) | bit(Fault::kZombie));
   EXPECT_EQ(parse_fault_list("all", &error), kAllFaults);
   EXPECT_EQ(parse_fault_list("launcher", &error), kLauncherFaults);
   EXPECT_FALSE(parse_fault_list("F12", &error));
@@ -61,7 +63,8 @@ TEST(Choices, BytesDriveTheSameGeneratorAndZerosAreSimplest) {
   CaseVerdict v = check_scenario(c.scenario, strategy("token+recheck"));
   EXPECT_TRUE(v.ran()) << v.error;
   Choices empty(nullptr, 0);
-  EXPECT_TRUE(check_scenario(generate_case({}, empty, "empty").scenario, strategy("pid-path")).ran());
+  EXPECT_TRUE(
+      check_scenario(generate_case({}, empty, "empty").scenario, strategy("pid-path")).ran());
 }
 
 TEST(Campaign, CaseSeedsDependOnlyOnRunSeedAndIndex) {
@@ -72,7 +75,8 @@ TEST(Campaign, CaseSeedsDependOnlyOnRunSeedAndIndex) {
   options.strategy = strategy("pid-path");
   options.seed = 99;
   EXPECT_EQ(run_case(options, 5).verdict.digest, run_case(options, 5).verdict.digest);
-  EXPECT_EQ(reproduce_command(options, 5), "flowid fuzz --strategy pid-path --faults all --seed 99 --case 5");
+  EXPECT_EQ(reproduce_command(options, 5),
+            "flowid fuzz --strategy pid-path --faults all --seed 99 --case 5");
 }
 
 // ---- Properties over generated schedules.
@@ -83,13 +87,15 @@ RC_GTEST_PROP(FuzzProperty, TokenBoundStrategiesNeverViolateUnderAnyFaults, (uin
     CaseVerdict v = check_scenario(c.scenario, strategy(name));
     RC_ASSERT(v.ran());
     if (v.failed()) RC_LOG() << name << explain(c, v);
-    RC_ASSERT((v.violated & (invariant_bit(Invariant::kI1VerifiedIsCorrect) | invariant_bit(Invariant::kI3GoneIsGone) |
+    RC_ASSERT((v.violated & (invariant_bit(Invariant::kI1VerifiedIsCorrect) |
+                             invariant_bit(Invariant::kI3GoneIsGone) |
                              invariant_bit(Invariant::kI4VerdictSafety))) == 0);
     RC_ASSERT(!v.failed());
   }
 }
 
-RC_GTEST_PROP(FuzzProperty, EveryStrategyIsTotalOnGeneratedSchedules, (uint64_t seed, bool launchers)) {
+RC_GTEST_PROP(FuzzProperty, EveryStrategyIsTotalOnGeneratedSchedules,
+              (uint64_t seed, bool launchers)) {
   const GeneratedCase c = generate(seed, kAllFaults, launchers);
   for (auto name : launchers ? launcher_names() : resolver_names()) {
     CaseVerdict v = check_scenario(c.scenario, strategy(name));
@@ -102,7 +108,8 @@ RC_GTEST_PROP(FuzzProperty, EveryStrategyIsTotalOnGeneratedSchedules, (uint64_t 
 
 RC_GTEST_PROP(FuzzProperty, SafeLaunchersNeverRunCodeThatFailsTheRequirement, (uint64_t seed)) {
   const GeneratedCase c = generate(seed, kLauncherFaults, true);
-  for (std::string_view name : {"kernel-launch-requirement", "copy-check-run", "spawn-suspended-check-resume"}) {
+  for (std::string_view name :
+       {"kernel-launch-requirement", "copy-check-run", "spawn-suspended-check-resume"}) {
     CaseVerdict v = check_scenario(c.scenario, strategy(name));
     if (v.failed()) RC_LOG() << name << explain(c, v);
     RC_ASSERT(v.ran() && !v.failed());
@@ -114,11 +121,13 @@ RC_GTEST_PROP(FuzzProperty, SameSeedSameDigest, (uint64_t seed)) {
   const GeneratedCase b = generate(seed);
   RC_ASSERT(scenario::format_scenario(a.scenario) == scenario::format_scenario(b.scenario));
   for (auto name : resolver_names()) {
-    RC_ASSERT(check_scenario(a.scenario, strategy(name)).digest == check_scenario(b.scenario, strategy(name)).digest);
+    RC_ASSERT(check_scenario(a.scenario, strategy(name)).digest ==
+              check_scenario(b.scenario, strategy(name)).digest);
   }
 }
 
-RC_GTEST_PROP(FuzzProperty, GeneratedScenariosRoundTripThroughText, (uint64_t seed, bool launchers)) {
+RC_GTEST_PROP(FuzzProperty, GeneratedScenariosRoundTripThroughText,
+              (uint64_t seed, bool launchers)) {
   const GeneratedCase c = generate(seed, kAllFaults, launchers);
   const std::string text = scenario::format_scenario(c.scenario);
   std::string error;
@@ -158,7 +167,8 @@ void check_now(WorldSut& sut) {
   for (std::string_view name : {"token+recheck", "token"}) {
     CaseVerdict v = check_scenario(sut.s, strategy(name));
     RC_ASSERT(v.ran());
-    if (v.failed()) RC_LOG() << name << "\n" << v.first_violation << "\n" << scenario::format_scenario(sut.s);
+    if (v.failed())
+      RC_LOG() << name << "\n" << v.first_violation << "\n" << scenario::format_scenario(sut.s);
     RC_ASSERT(!v.failed());
   }
 }
@@ -176,7 +186,8 @@ struct SpawnCmd : Command {
   void apply(ModelState& m) const override { m.live.push_back("p" + std::to_string(m.next++)); }
   void run(const ModelState& m, WorldSut& sut) const override {
     const std::string name = "p" + std::to_string(m.next);
-    sut.s.steps.push_back(step(scenario::StepKind::kSpawn, {name, trusted ? "/usr/local/bin/tool" : "/tmp/evil"}));
+    sut.s.steps.push_back(
+        step(scenario::StepKind::kSpawn, {name, trusted ? "/usr/local/bin/tool" : "/tmp/evil"}));
     check_now(sut);
   }
   void show(std::ostream& os) const override { os << "spawn " << (trusted ? "tool" : "evil"); }
@@ -199,13 +210,17 @@ struct FlowCmd : Command {
     sut.s.steps.push_back(std::move(resolve));
     check_now(sut);
   }
-  void show(std::ostream& os) const override { os << "flow+resolve" << (race_exit ? " (exit race)" : ""); }
+  void show(std::ostream& os) const override {
+    os << "flow+resolve" << (race_exit ? " (exit race)" : "");
+  }
 };
 
 struct ExitCmd : Command {
   std::size_t pick = *rc::gen::inRange<std::size_t>(0, 1000);
   void checkPreconditions(const ModelState& m) const override { RC_PRE(!m.live.empty()); }
-  void apply(ModelState& m) const override { m.live.erase(m.live.begin() + static_cast<std::ptrdiff_t>(pick % m.live.size())); }
+  void apply(ModelState& m) const override {
+    m.live.erase(m.live.begin() + static_cast<std::ptrdiff_t>(pick % m.live.size()));
+  }
   void run(const ModelState& m, WorldSut& sut) const override {
     sut.s.steps.push_back(step(scenario::StepKind::kExit, {m.live[pick % m.live.size()]}));
     check_now(sut);
@@ -292,29 +307,35 @@ TEST(Counterexample, TraceReplaysInModelModeWithTheSameFinding) {
   // The .scenario parses back and fails the same way.
   auto loaded = replay::load_scenario(files->scenario_path, &error);
   ASSERT_TRUE(loaded) << error;
-  EXPECT_NE(check_scenario(*loaded, options.strategy).violated & invariant_bit(cx.shrink.target), 0);
+  EXPECT_NE(check_scenario(*loaded, options.strategy).violated & invariant_bit(cx.shrink.target),
+            0);
   for (const auto& e : loaded->expectations) EXPECT_NE(e.strategy, "pid-path");
 
   // The .trace replays in model mode with the same invariant broken.
   auto reader = trace::open_reader(files->trace_path);
   ASSERT_TRUE(reader->ok());
   WorldConfig world;
-  ASSERT_TRUE(replay::world_config_from_header(reader->header(), files->trace_path, &world, &error)) << error;
+  ASSERT_TRUE(replay::world_config_from_header(reader->header(), files->trace_path, &world, &error))
+      << error;
   auto rules = replay::rules_from_header(reader->header(), files->trace_path, &error);
   ASSERT_TRUE(rules) << error;
   replay::ModelOptions model;
   model.world = world;
   auto resolver = make_resolver("pid-path");
-  replay::TraceReplayResult result = replay::replay_model(files->trace_path, *reader, *resolver, Filter(*rules), model);
+  replay::TraceReplayResult result =
+      replay::replay_model(files->trace_path, *reader, *resolver, Filter(*rules), model);
   EXPECT_TRUE(result.model_errors.empty()) << result.model_errors.front();
   bool same = false;
-  for (const auto& f : result.findings) same = same || (f.severity == Severity::kViolation && f.invariant == cx.shrink.target);
+  for (const auto& f : result.findings)
+    same = same || (f.severity == Severity::kViolation && f.invariant == cx.shrink.target);
   EXPECT_TRUE(same) << scenario::format_scenario(*loaded);
 
   // And token+recheck, replayed on the same trace, violates nothing.
   auto reader2 = trace::open_reader(files->trace_path);
   auto careful = make_resolver("token+recheck");
-  EXPECT_EQ(replay::replay_model(files->trace_path, *reader2, *careful, Filter(*rules), model).violations(), 0u);
+  EXPECT_EQ(replay::replay_model(files->trace_path, *reader2, *careful, Filter(*rules), model)
+                .violations(),
+            0u);
 }
 
 // ---- The bundled corpus.
@@ -386,17 +407,21 @@ TEST(Perturb, PerturbedEventsStillApplyToAWorldAndTheModelReplayJudgesThem) {
   for (uint64_t seed = 1; seed <= 16; ++seed) {
     auto p = replay::apply_fault_plan(c.events, c.header.caller, kResolverFaults, seed);
     replay::ModelOptions model;
-    ASSERT_TRUE(replay::world_config_from_header(c.header, "perturb", &model.world, &error)) << error;
+    ASSERT_TRUE(replay::world_config_from_header(c.header, "perturb", &model.world, &error))
+        << error;
     model.world.caller = p.caller;
     auto careful = make_resolver("token+recheck");
-    auto careful_result = replay::replay_model_events("perturb", p.events, *careful, Filter(*rules), model);
+    auto careful_result =
+        replay::replay_model_events("perturb", p.events, *careful, Filter(*rules), model);
     EXPECT_TRUE(careful_result.model_errors.empty()) << careful_result.model_errors.front();
     EXPECT_EQ(careful_result.violations(), 0u) << "seed " << seed;
     auto naive = make_resolver("pid-path");
-    pid_path_failed = pid_path_failed ||
-                      replay::replay_model_events("perturb", p.events, *naive, Filter(*rules), model).violations() > 0;
+    pid_path_failed = pid_path_failed || replay::replay_model_events("perturb", p.events, *naive,
+                                                                     Filter(*rules), model)
+                                                 .violations() > 0;
   }
-  EXPECT_TRUE(pid_path_failed) << "pid reuse or exec on the flow's pid should fool pid-path for some seed";
+  EXPECT_TRUE(pid_path_failed)
+      << "pid reuse or exec on the flow's pid should fool pid-path for some seed";
 }
 
 }  // namespace

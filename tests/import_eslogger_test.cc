@@ -87,8 +87,9 @@ TEST(EsloggerImport, FixtureMapsEveryField) {
       Event{0, ProcessSpawn{zsh, launchd, std::nullopt, zsh_image}},
       Event{0, ProcessSpawn{child, zsh, zsh, zsh_image}},
       Event{499'999'999, ProcessExec{child, app, app_image}},
-      Event{999'999'999, DroppedEvents{2, "eslogger global_seq_num jumped from 12 to 15 "
-                                          "(basic.jsonl:4)"}},
+      Event{999'999'999, DroppedEvents{2,
+                                       "eslogger global_seq_num jumped from 12 to 15 "
+                                       "(basic.jsonl:4)"}},
       Event{999'999'999, ProcessExit{app, 256, ExitStage::kReaped}},
       Event{1'999'999'999,
             Marker{"pre-existing execution 800.8000 /usr/local/bin/helper first seen at "
@@ -102,9 +103,9 @@ TEST(EsloggerImport, FixtureMapsEveryField) {
   EXPECT_EQ(r.stats.records, 5u);
   EXPECT_EQ(r.stats.ignored_by_reason.at("eslogger event_type 10"), 1u);
   EXPECT_EQ(r.stats.unmapped_by_reason.at("path truncated by the source"), 1u);
-  EXPECT_EQ(r.stats.unmapped_by_reason.at(
-                "pre-existing execution (spawn written at first appearance)"),
-            2u);
+  EXPECT_EQ(
+      r.stats.unmapped_by_reason.at("pre-existing execution (spawn written at first appearance)"),
+      2u);
   ASSERT_TRUE(r.footer);
   EXPECT_EQ(r.footer->skipped_records, 0u);
   EXPECT_EQ(r.footer->event_count, expected.size());
@@ -156,7 +157,8 @@ std::string sandwich(const std::string& bad) {
                      R"([0,0,0,0,0,10,0,1]},"event":{"exit":{"stat":0}}})") +
          "\n" + bad + "\n" +
          R"({"event_type":15,"time":"2024-01-01T00:00:01Z","process":{"audit_token":)"
-         R"([0,0,0,0,0,11,0,1]},"event":{"exit":{"stat":0}}})" + "\n";
+         R"([0,0,0,0,0,11,0,1]},"event":{"exit":{"stat":0}}})" +
+         "\n";
 }
 
 std::vector<BadCase> bad_cases() {
@@ -172,16 +174,19 @@ std::vector<BadCase> bad_cases() {
        head + R"({"audit_token":{"auid":1,"euid":1,"egid":1,"ruid":1,"rgid":1,"pid":1,"asid":1}},)"
               R"("event":{"exit":{}}})",
        "audit token lacks pidversion"},
-      {"token_word_too_big", head + R"({"audit_token":[1,2,3,4,5,6,7,4294967296]},"event":{"exit":{}}})",
+      {"token_word_too_big",
+       head + R"({"audit_token":[1,2,3,4,5,6,7,4294967296]},"event":{"exit":{}}})",
        "does not fit 32 bits"},
       {"bad_cdhash",
        head + R"({"audit_token":[1,2,3,4,5,6,7,8],"cdhash":"XYZ"},"event":{"exit":{}}})",
        "cdhash 'XYZ' is not 40 hex digits"},
       {"no_process", R"({"event_type":15,"time":"2024-01-01T00:00:00Z","event":{"exit":{}}})",
        "record has no process"},
-      {"no_event_type", R"({"time":"2024-01-01T00:00:00Z","process":{"audit_token":[1,2,3,4,5,6,7,8]}})",
+      {"no_event_type",
+       R"({"time":"2024-01-01T00:00:00Z","process":{"audit_token":[1,2,3,4,5,6,7,8]}})",
        "no event_type"},
-      {"bad_time", R"({"event_type":15,"time":"yesterday","process":{"audit_token":[1,2,3,4,5,6,7,8]}})",
+      {"bad_time",
+       R"({"event_type":15,"time":"yesterday","process":{"audit_token":[1,2,3,4,5,6,7,8]}})",
        "not an ISO 8601 timestamp"},
       {"kind_mismatch", head + R"({"audit_token":[1,2,3,4,5,6,7,8]},"event":{"fork":{}}})",
        "has no \"exit\" object"},
@@ -263,9 +268,7 @@ TEST(EsloggerImport, ExecOfAPidHeldByAnotherExecutionImpliesAnExit) {
             1u);
 }
 
-TEST(EsloggerImport, DetectsTheFormat) {
-  EXPECT_EQ(detect_format(fixture()), Format::kEslogger);
-}
+TEST(EsloggerImport, DetectsTheFormat) { EXPECT_EQ(detect_format(fixture()), Format::kEslogger); }
 
 // ---------------------------------------------------------------------------------------------
 // Real captures (fielddata). Skipped when the folder is absent.

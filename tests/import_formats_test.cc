@@ -39,7 +39,8 @@ std::string hex_of(const std::string& bytes) {
 // NEFilterFlow
 
 TEST(NeFilterFlowImport, FixtureMapsEveryField) {
-  Imported r = run_import(fixture("nefilterflow_basic.txt"), Format::kNeFilterFlow, false, "log.txt");
+  Imported r =
+      run_import(fixture("nefilterflow_basic.txt"), Format::kNeFilterFlow, false, "log.txt");
   ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
   ASSERT_TRUE(r.clean);
   EXPECT_EQ(r.header.recorder, "flowid import:nefilterflow");
@@ -100,9 +101,9 @@ TEST(NeFilterFlowImport, FixtureMapsEveryField) {
   EXPECT_NE(markers[2].text.find("allowing flow for pid 1234\n  second line"), std::string::npos);
   EXPECT_EQ(r.events[1].kind(), EventKind::kMarker);
   EXPECT_EQ(r.events[2].kind(), EventKind::kFlow);
-  EXPECT_EQ(r.stats.unmapped_by_reason.at(
-                "audit token abbreviated in the description (left absent)"),
-            1u);
+  EXPECT_EQ(
+      r.stats.unmapped_by_reason.at("audit token abbreviated in the description (left absent)"),
+      1u);
 }
 
 TEST(NeFilterFlowImport, BarePidsNeverBecomeTokens) {
@@ -267,9 +268,8 @@ TEST(TetragonImport, FixtureMapsExecIdsToPidversions) {
   bool close_marker = false;
   for (const auto& m : r.all<Marker>()) {
     mapping_marker = mapping_marker || m.text == "tetragon exec_id Y3VybA== = 101.3 /usr/bin/curl";
-    close_marker = close_marker ||
-                   (m.text.find("process_close of flow #1") != std::string::npos &&
-                    m.text.find("bytes_received 15221") != std::string::npos);
+    close_marker = close_marker || (m.text.find("process_close of flow #1") != std::string::npos &&
+                                    m.text.find("bytes_received 15221") != std::string::npos);
   }
   EXPECT_TRUE(mapping_marker);
   EXPECT_TRUE(close_marker);
@@ -313,22 +313,25 @@ TEST(TetragonImport, LineageComesFromExecIdsAndParents) {
 TEST(TetragonImport, BadRecords) {
   const std::string good =
       R"({"process_exit":{"process":{"exec_id":"eA==","pid":5,"binary":"/x"}},"time":"2024-01-01T00:00:00Z"})";
-  for (const auto& [bad, part] : std::vector<std::pair<std::string, std::string>>{
-           {R"({"process_exit":{"process":{"pid":5}},"time":"2024-01-01T00:00:00Z"})", "no exec_id"},
-           {R"({"process_exit":{"process":{"exec_id":"eA==","pid":"five"}},"time":"2024-01-01T00:00:00Z"})",
-            "is not a number"},
-           {R"({"process_connect":{"process":{"exec_id":"eA==","pid":5},"source_port":70000},"time":"2024-01-01T00:00:00Z"})",
-            "out of range"},
-           {R"({"node_name":"n"})", "no process_* event"},
-           {R"({"process_exit":{"process":{"exec_id":"eA==","pid":5}},"time":"noon"})", "ISO 8601"},
-       }) {
+  for (
+      const auto& [bad, part] : std::vector<std::pair<std::string, std::string>>{
+          {R"({"process_exit":{"process":{"pid":5}},"time":"2024-01-01T00:00:00Z"})", "no exec_id"},
+          {R"({"process_exit":{"process":{"exec_id":"eA==","pid":"five"}},"time":"2024-01-01T00:00:00Z"})",
+           "is not a number"},
+          {R"({"process_connect":{"process":{"exec_id":"eA==","pid":5},"source_port":70000},"time":"2024-01-01T00:00:00Z"})",
+           "out of range"},
+          {R"({"node_name":"n"})", "no process_* event"},
+          {R"({"process_exit":{"process":{"exec_id":"eA==","pid":5}},"time":"noon"})", "ISO 8601"},
+      }) {
     SCOPED_TRACE(bad);
-    Imported strict = run_import(good + "\n" + bad + "\n" + good + "\n", Format::kTetragon, false, "t");
+    Imported strict =
+        run_import(good + "\n" + bad + "\n" + good + "\n", Format::kTetragon, false, "t");
     EXPECT_EQ(strict.status, ImportStatus::kBadRecord);
     ASSERT_TRUE(strict.stats.error);
     EXPECT_EQ(strict.stats.error->rfind("t:2: ", 0), 0u) << *strict.stats.error;
     EXPECT_NE(strict.stats.error->find(part), std::string::npos) << *strict.stats.error;
-    Imported lenient = run_import(good + "\n" + bad + "\n" + good + "\n", Format::kTetragon, true, "t");
+    Imported lenient =
+        run_import(good + "\n" + bad + "\n" + good + "\n", Format::kTetragon, true, "t");
     EXPECT_EQ(lenient.status, ImportStatus::kOk);
     ASSERT_TRUE(lenient.footer);
     EXPECT_EQ(lenient.footer->skipped_records, 1u);
@@ -351,11 +354,10 @@ TEST(TetragonFielddata, ProcessLifecycle) {
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "fielddata absent: " << dir;
   // Put the events in time order: sh exec, cat exec, nc exec, nc connect, ... exits.
   std::string text;
-  for (const char* name : {"lifecycle_sh_process_exec.json", "cat_process_exec.json",
-                           "nc_process_exec.json", "nc_process_connect.json",
-                           "cat_process_kprobe.json", "cat_process_exit.json",
-                           "nc_process_close.json", "nc_process_exit.json",
-                           "lifecycle_sh_process_exit.json"}) {
+  for (const char* name :
+       {"lifecycle_sh_process_exec.json", "cat_process_exec.json", "nc_process_exec.json",
+        "nc_process_connect.json", "cat_process_kprobe.json", "cat_process_exit.json",
+        "nc_process_close.json", "nc_process_exit.json", "lifecycle_sh_process_exit.json"}) {
     text += read_file((dir / name).string()).value_or("") + "\n";
   }
   EXPECT_EQ(detect_format(text), Format::kTetragon);
@@ -387,9 +389,9 @@ TEST(TetragonFielddata, EveryCaptureImportsStrictly) {
   Imported t = run_import(*lines, Format::kTetragon, false, "events.json");
   ASSERT_EQ(t.status, ImportStatus::kOk) << t.stats.error.value_or("");
   EXPECT_EQ(t.stats.records, 3u);
-  EXPECT_EQ(t.stats.unmapped_by_reason.count(
-                "tetragon record without time (previous event's time used)"),
-            1u);
+  EXPECT_EQ(
+      t.stats.unmapped_by_reason.count("tetragon record without time (previous event's time used)"),
+      1u);
   EXPECT_EQ(t.header.host, "my-node");
 }
 
@@ -440,9 +442,10 @@ TEST(AuditdImport, FixtureInfersVersionsFromRecordOrder) {
 
   bool argv_marker = false;
   for (const auto& m : r.all<Marker>()) {
-    argv_marker = argv_marker || m.text == "auditd execve 2001.4 /usr/bin/curl argv: curl "
-                                           "https://example.com proctitle: curl "
-                                           "https://example.com";
+    argv_marker = argv_marker || m.text ==
+                                     "auditd execve 2001.4 /usr/bin/curl argv: curl "
+                                     "https://example.com proctitle: curl "
+                                     "https://example.com";
   }
   EXPECT_TRUE(argv_marker);
   EXPECT_EQ(r.stats.ignored_by_reason.at("auditd clone of a thread"), 1u);
@@ -507,18 +510,18 @@ TEST(AuditdFielddata, LaurelTraces) {
   // The same tree in order and reordered gives the same lifecycle events.
   auto in_order = run_import(read_file((dir / "shell-proc-trace.txt").string()).value_or(""),
                              Format::kAuditd, false, "a");
-  auto reordered = run_import(
-      read_file((dir / "shell-proc-trace-reordered.txt").string()).value_or(""), Format::kAuditd,
-      false, "a");
+  auto reordered =
+      run_import(read_file((dir / "shell-proc-trace-reordered.txt").string()).value_or(""),
+                 Format::kAuditd, false, "a");
   ASSERT_EQ(in_order.status, ImportStatus::kOk) << in_order.stats.error.value_or("");
   ASSERT_EQ(reordered.status, ImportStatus::kOk) << reordered.stats.error.value_or("");
   EXPECT_EQ(in_order.all<ProcessSpawn>(), reordered.all<ProcessSpawn>());
   EXPECT_EQ(in_order.all<ProcessExec>(), reordered.all<ProcessExec>());
   EXPECT_EQ(in_order.all<ProcessExec>().size(), 4u);
 
-  for (const char* name : {"fork-sleep-exec.txt", "proc-trace-dpkg-l.txt",
-                           "record-bind-ipv4-bigendian.txt", "record-perl-reverse-shell.txt",
-                           "shell-proc-trace-confusion.txt"}) {
+  for (const char* name :
+       {"fork-sleep-exec.txt", "proc-trace-dpkg-l.txt", "record-bind-ipv4-bigendian.txt",
+        "record-perl-reverse-shell.txt", "shell-proc-trace-confusion.txt"}) {
     SCOPED_TRACE(name);
     auto text = read_file((dir / name).string());
     ASSERT_TRUE(text);

@@ -424,7 +424,8 @@ TEST(ImportCli, MergedImportAndPerFlowVerdicts) {
   EXPECT_NE(r.out.find("3 of 3 flows decided differently; verdict digests: pid-path "),
             std::string::npos)
       << r.out;
-  auto faithful = flowid::testing::run_flowid({"replay", "--mode", "faithful", "--verdicts", trace});
+  auto faithful =
+      flowid::testing::run_flowid({"replay", "--mode", "faithful", "--verdicts", trace});
   EXPECT_EQ(faithful.exit_code, 2) << faithful.out << faithful.err;
   auto unknown = flowid::testing::run_flowid(
       {"replay", "--mode", "model", "--verdicts", "--verdict-resolvers", "nope", trace});

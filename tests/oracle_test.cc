@@ -24,9 +24,7 @@ CodeIdentity curl(uint32_t version = 1) {
 CodeIdentity nsurlsessiond() {
   return build::platform_binary(kNsurlsessiondPath, "com.apple.nsurlsessiond");
 }
-CodeIdentity tool() {
-  return build::developer_id_app(kToolPath, "com.example.tool", "TEAMGOOD01");
-}
+CodeIdentity tool() { return build::developer_id_app(kToolPath, "com.example.tool", "TEAMGOOD01"); }
 CodeIdentity evil_tool() {
   return build::developer_id_app(kToolPath, "com.example.tool", "EVILTEAM99", 7);
 }
@@ -105,8 +103,8 @@ class TokenResolver final : public Resolver {
   explicit TokenResolver(bool use_app_token = false) : use_app_token_(use_app_token) {}
   std::string_view name() const override { return "scripted-token"; }
   Attribution resolve(const Flow& flow, uint64_t, Seam& seam) override {
-    const FlowToken& ft = use_app_token_ ? flow.source_app_audit_token
-                                         : flow.source_process_audit_token;
+    const FlowToken& ft =
+        use_app_token_ ? flow.source_app_audit_token : flow.source_process_audit_token;
     Attribution a;
     a.method = "token";
     if (!ft.well_formed()) return a;
@@ -310,8 +308,10 @@ TEST(Oracle, VerifiedRightPathWithAnotherProgramsSigningIdIsI1) {
   lie.cdhash.reset();
   lie.signing_id = "com.apple.Safari";
   FixedResolver resolver(claim(AttributionStatus::kVerified, lie));
-  FlowCheck check = resolve_and_check(w, resolver, filter_with({}), flow_of(w, start(w, kCurlPath)));
-  EXPECT_TRUE(has(check.findings, Invariant::kI1VerifiedIsCorrect, Severity::kViolation)) << all(check.findings);
+  FlowCheck check =
+      resolve_and_check(w, resolver, filter_with({}), flow_of(w, start(w, kCurlPath)));
+  EXPECT_TRUE(has(check.findings, Invariant::kI1VerifiedIsCorrect, Severity::kViolation))
+      << all(check.findings);
 }
 
 TEST(Oracle, VerifiedWithoutIdentityIsI1) {
@@ -673,18 +673,27 @@ RC_GTEST_PROP(OracleProperty, HonestTokenResolverNeverMisattributes, ()) {
   World w = make_world();
   w.set_logging(false);
   SplitMix64 rng(seed);
-  Filter filter = filter_with({allow_signing_id("safari", "com.apple.Safari"),
-                               drop_cdhash("deny-curl", curl())});
+  Filter filter = filter_with(
+      {allow_signing_id("safari", "com.apple.Safari"), drop_cdhash("deny-curl", curl())});
   const std::vector<std::string> paths = {kCurlPath, kSafariPath, kToolPath};
   w.set_scheduler_hook([&](LookupCall, World& world) {
     const auto& execs = world.executions();
     const Execution& pick = execs[rng.below(execs.size())];
     switch (rng.below(6)) {
-      case 0: world.exit_process(pick.token); break;
-      case 1: world.start_process(paths[rng.below(paths.size())]); break;
-      case 2: world.exec_process(pick.token, paths[rng.below(paths.size())]); break;
-      case 3: world.replace_file(curl(static_cast<uint32_t>(2 + rng.below(3)))); break;
-      default: break;
+      case 0:
+        world.exit_process(pick.token);
+        break;
+      case 1:
+        world.start_process(paths[rng.below(paths.size())]);
+        break;
+      case 2:
+        world.exec_process(pick.token, paths[rng.below(paths.size())]);
+        break;
+      case 3:
+        world.replace_file(curl(static_cast<uint32_t>(2 + rng.below(3))));
+        break;
+      default:
+        break;
     }
   });
   TokenResolver resolver;

@@ -34,7 +34,8 @@ class UnsymbolizedCrashes {
     const char* current = std::getenv("ASAN_OPTIONS");
     had_ = current != nullptr;
     if (had_) saved_ = current;
-    ::setenv("ASAN_OPTIONS", (saved_.empty() ? std::string() : saved_ + ":").append("symbolize=0").c_str(), 1);
+    ::setenv("ASAN_OPTIONS",
+             (saved_.empty() ? std::string() : saved_ + ":").append("symbolize=0").c_str(), 1);
   }
   ~UnsymbolizedCrashes() {
     if (had_) {
@@ -85,7 +86,8 @@ std::vector<std::string> build_fixture_traces(const TempDir& dir) {
   return traces;
 }
 
-std::vector<std::string> concat(std::vector<std::string> head, const std::vector<std::string>& tail) {
+std::vector<std::string> concat(std::vector<std::string> head,
+                                const std::vector<std::string>& tail) {
   head.insert(head.end(), tail.begin(), tail.end());
   return head;
 }
@@ -120,11 +122,13 @@ TEST(PluginCli, GoodPluginPassesModelReplayWhereTokenRecheckPasses) {
   TempDir dir;
   auto traces = build_fixture_traces(dir);
   ASSERT_FALSE(traces.empty());
-  auto reference = run_flowid(concat({"replay", "--mode", "model", "--resolver", "token+recheck"}, traces));
+  auto reference =
+      run_flowid(concat({"replay", "--mode", "model", "--resolver", "token+recheck"}, traces));
   ASSERT_EQ(reference.exit_code, 0) << reference.out << reference.err;
   auto mine = run_flowid(concat({"replay", "--mode", "model", "--resolver", kMine}, traces));
   EXPECT_EQ(mine.exit_code, 0) << mine.out << mine.err;
-  EXPECT_NE(mine.out.find(std::to_string(traces.size()) + " passed, 0 failed"), std::string::npos) << mine.out;
+  EXPECT_NE(mine.out.find(std::to_string(traces.size()) + " passed, 0 failed"), std::string::npos)
+      << mine.out;
 }
 
 TEST(PluginCli, BuggyPluginIsCaughtByModelReplay) {
@@ -154,7 +158,8 @@ TEST(PluginCli, BuggyPluginIsCaughtByTheFuzzerWithAReproduceCommand) {
 
 TEST(PluginCli, GoodPluginSurvivesABoundedFuzzRun) {
   TempDir dir;
-  auto r = run_flowid({"fuzz", "--resolver", kMine, "--budget", "500", "--seed", "7", "--out", dir.file("out")});
+  auto r = run_flowid(
+      {"fuzz", "--resolver", kMine, "--budget", "500", "--seed", "7", "--out", dir.file("out")});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
@@ -172,7 +177,8 @@ TEST(PluginCli, WrongAbiIsAClearInputError) {
   auto traces = build_fixture_traces(dir);
   auto r = run_flowid({"replay", "--mode", "model", "--resolver", kWrongAbi, traces.front()});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
-  EXPECT_NE(r.err.find(kWrongAbi + ": plugin ABI 2, this flowid speaks 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(kWrongAbi + ": plugin ABI 2, this flowid speaks 1"), std::string::npos)
+      << r.err;
 }
 
 TEST(PluginCli, MissingAndNonPluginFilesAreClearInputErrors) {
@@ -180,13 +186,15 @@ TEST(PluginCli, MissingAndNonPluginFilesAreClearInputErrors) {
   auto traces = build_fixture_traces(dir);
   auto missing = run_flowid({"replay", "--resolver", dir.file("libnothere.so"), traces.front()});
   EXPECT_EQ(missing.exit_code, 3) << missing.err;
-  EXPECT_NE(missing.err.find("libnothere.so: no such plugin file"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("libnothere.so: no such plugin file"), std::string::npos)
+      << missing.err;
 
   auto not_elf = run_flowid({"replay", "--resolver", traces.front(), traces.front()});
   EXPECT_EQ(not_elf.exit_code, 3) << not_elf.err;
   EXPECT_NE(not_elf.err.find("cannot load plugin"), std::string::npos) << not_elf.err;
 
-  auto fuzz_missing = run_flowid({"fuzz", "--resolver", dir.file("libnothere.so"), "--budget", "10"});
+  auto fuzz_missing =
+      run_flowid({"fuzz", "--resolver", dir.file("libnothere.so"), "--budget", "10"});
   EXPECT_NE(fuzz_missing.exit_code, 0);
   EXPECT_NE(fuzz_missing.err.find("no such plugin file"), std::string::npos) << fuzz_missing.err;
 }
@@ -204,7 +212,8 @@ TEST(PluginCli, CrashingPluginIsAnI7FindingPerTrace) {
       << r.out;
   // Every trace with a flow fails on its own (launcher-only fixtures have none to resolve).
   std::size_t failed_traces = 0;
-  for (std::size_t at = r.out.find("  FAIL  "); at != std::string::npos; at = r.out.find("  FAIL  ", at + 1)) {
+  for (std::size_t at = r.out.find("  FAIL  "); at != std::string::npos;
+       at = r.out.find("  FAIL  ", at + 1)) {
     ++failed_traces;
   }
   EXPECT_GE(failed_traces, traces.size() - 1) << r.out;
@@ -215,12 +224,13 @@ TEST(PluginCli, CrashingPluginUnderTheFuzzerGetsAReproduceCommand) {
   TempDir dir;
   // A plugin that crashes on every case makes every shrink candidate a crash (a new worker and,
   // under AddressSanitizer, a symbolized report each): a small shrink budget keeps this fast.
-  auto r = run_flowid({"fuzz", "--resolver", kCrashing, "--budget", "20", "--seed", "3", "--shrink-runs", "30", "--out",
-                       dir.file("out"), "--no-default-corpus"});
+  auto r = run_flowid({"fuzz", "--resolver", kCrashing, "--budget", "20", "--seed", "3",
+                       "--shrink-runs", "30", "--out", dir.file("out"), "--no-default-corpus"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   // SIGSEGV (11) normally; under AddressSanitizer the crash becomes ASan's abort (6).
   EXPECT_NE(r.out.find("crashed with signal"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("reproduce: flowid fuzz --strategy " + kCrashing), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reproduce: flowid fuzz --strategy " + kCrashing), std::string::npos)
+      << r.out;
 }
 
 TEST(PluginCli, HangingPluginIsKilledAndReported) {
@@ -230,7 +240,8 @@ TEST(PluginCli, HangingPluginIsKilledAndReported) {
   auto r = run_flowid({"replay", "--mode", "model", "--resolver", kHanging, traces.front()});
   ::unsetenv("FLOWID_PLUGIN_TIMEOUT_MS");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("hung: no answer for flow 1 within 200 ms (killed)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hung: no answer for flow 1 within 200 ms (killed)"), std::string::npos)
+      << r.out;
 }
 
 // The oracle's bound on seam calls per flow reaches a plugin as FLOWID_KERN_ABORTED answers (no
@@ -263,7 +274,8 @@ TEST(PluginCli, CrashingPluginInFaithfulReplayIsAFindingNotAnInternalError) {
   auto traces = build_fixture_traces(dir);
   auto r = run_flowid({"replay", "--resolver", kCrashing, traces.front()});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("I7 violation flow 1: resolver 'crashing' threw plugin " + kCrashing + " crashed with signal"),
+  EXPECT_NE(r.out.find("I7 violation flow 1: resolver 'crashing' threw plugin " + kCrashing +
+                       " crashed with signal"),
             std::string::npos)
       << r.out;
 }
@@ -277,8 +289,9 @@ TEST(PluginCli, GoldenDirectoryNamesAPluginByItsFileStem) {
   const std::string golden = dir.file("golden");
   std::filesystem::create_directories(golden);
   for (const std::string mode : {"model", "faithful"}) {
-    auto update = run_flowid(concat({"replay", "--mode", mode, "--resolver", kMine, "--golden", golden, "--update-golden"},
-                                    traces));
+    auto update = run_flowid(concat(
+        {"replay", "--mode", mode, "--resolver", kMine, "--golden", golden, "--update-golden"},
+        traces));
     EXPECT_EQ(update.exit_code, 0) << update.out << update.err;
     std::size_t files = 0;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(golden)) {
@@ -293,9 +306,12 @@ TEST(PluginCli, GoldenDirectoryNamesAPluginByItsFileStem) {
       EXPECT_TRUE(std::filesystem::exists(expected)) << expected << "\n" << update.out;
     }
     // And the replay reads them back: the same plugin reproduces its goldens.
-    auto check = run_flowid(concat({"replay", "--mode", mode, "--resolver", kMine, "--golden", golden}, traces));
+    auto check = run_flowid(
+        concat({"replay", "--mode", mode, "--resolver", kMine, "--golden", golden}, traces));
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-    EXPECT_NE(check.out.find(std::to_string(traces.size()) + " passed, 0 failed"), std::string::npos) << check.out;
+    EXPECT_NE(check.out.find(std::to_string(traces.size()) + " passed, 0 failed"),
+              std::string::npos)
+        << check.out;
   }
   // A reference strategy keeps its name.
   EXPECT_EQ(plugin::file_safe_name("token+recheck"), "token+recheck");
@@ -308,16 +324,18 @@ TEST(PluginCli, GoldenDirectoryNamesAPluginByItsFileStem) {
 TEST(PluginCli, IsolationOffAndSeveralFuzzThreadsGiveTheSameResults) {
   TempDir dir;
   auto traces = build_fixture_traces(dir);
-  auto isolated = run_flowid(concat({"replay", "--mode", "model", "--json", "--resolver", kBuggy}, traces));
+  auto isolated =
+      run_flowid(concat({"replay", "--mode", "model", "--json", "--resolver", kBuggy}, traces));
   ::setenv("FLOWID_PLUGIN_ISOLATION", "0", 1);  // inherited by the flowid child.
-  auto in_process = run_flowid(concat({"replay", "--mode", "model", "--json", "--resolver", kBuggy}, traces));
+  auto in_process =
+      run_flowid(concat({"replay", "--mode", "model", "--json", "--resolver", kBuggy}, traces));
   ::unsetenv("FLOWID_PLUGIN_ISOLATION");
   EXPECT_EQ(isolated.exit_code, 1) << isolated.err;
   EXPECT_EQ(in_process.exit_code, 1) << in_process.err;
   EXPECT_EQ(isolated.out, in_process.out);
 
-  auto threads = run_flowid({"fuzz", "--resolver", kMine, "--jobs", "2", "--budget", "400", "--seed", "7", "--out",
-                             dir.file("out")});
+  auto threads = run_flowid({"fuzz", "--resolver", kMine, "--jobs", "2", "--budget", "400",
+                             "--seed", "7", "--out", dir.file("out")});
   EXPECT_EQ(threads.exit_code, 0) << threads.out << threads.err;
   EXPECT_NE(threads.out.find("0 digest mismatches"), std::string::npos) << threads.out;
 }
@@ -340,14 +358,15 @@ TEST(PluginDecide, OwnVerdictsReachReplayAndPassTheOracle) {
   }
   ASSERT_FALSE(session.empty());
   const std::string golden = dir.file("session.golden");
-  auto update = run_flowid({"replay", "--mode", "model", "--resolver", kDeciding, "--golden", golden,
-                            "--update-golden", session});
+  auto update = run_flowid({"replay", "--mode", "model", "--resolver", kDeciding, "--golden",
+                            golden, "--update-golden", session});
   ASSERT_EQ(update.exit_code, 0) << update.out << update.err;
   std::ifstream in(golden);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_GT(count_of(text, ": drop unknown [unknown] rule=decide:deciding"), 0u) << text;
-  EXPECT_EQ(count_of(text, "rule=decide:deciding"), count_of(text, " unverified [") + count_of(text, " gone [") +
-                                                         count_of(text, " unknown ["))
+  EXPECT_EQ(
+      count_of(text, "rule=decide:deciding"),
+      count_of(text, " unverified [") + count_of(text, " gone [") + count_of(text, " unknown ["))
       << text;
   EXPECT_GT(count_of(text, "flow "), count_of(text, "rule=decide:deciding")) << text;
 
@@ -370,10 +389,11 @@ TEST(PluginDecide, FailOpenDecisionsAreCaughtEverywhere) {
 
   auto matrix = run_flowid({"matrix", "--resolver", kAllowAll});
   EXPECT_EQ(matrix.exit_code, 1) << matrix.out << matrix.err;
-  EXPECT_NE(matrix.err.find("plugin " + kAllowAll + " is BYPASSED"), std::string::npos) << matrix.err;
+  EXPECT_NE(matrix.err.find("plugin " + kAllowAll + " is BYPASSED"), std::string::npos)
+      << matrix.err;
 
-  auto fuzz = run_flowid({"fuzz", "--resolver", kAllowAll, "--budget", "300", "--seed", "3", "--out",
-                          dir.file("out"), "--no-default-corpus"});
+  auto fuzz = run_flowid({"fuzz", "--resolver", kAllowAll, "--budget", "300", "--seed", "3",
+                          "--out", dir.file("out"), "--no-default-corpus"});
   EXPECT_EQ(fuzz.exit_code, 1) << fuzz.out << fuzz.err;
   EXPECT_NE(fuzz.out.find("allowed by 'decide:allow-all'"), std::string::npos) << fuzz.out;
   auto args = reproduce_args(fuzz.out);
@@ -398,15 +418,19 @@ TEST(PluginDecide, InvalidAndCrashingDecisionsAreI7FindingsPerFlow) {
                        ": decide answered decision 7 for flow 1"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("I7 violation flow 2: resolver 'bad-decide' decide threw plugin " + kBadDecide +
-                       " crashed with signal"),
+  EXPECT_NE(r.out.find("I7 violation flow 2: resolver 'bad-decide' decide threw plugin " +
+                       kBadDecide + " crashed with signal"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("deciding flow 2"), std::string::npos) << r.out;
   // Every flow after a crash is still handled (by a new worker), each reported on its own.
   for (int flow = 3; flow <= 7; ++flow) {
-    const std::string expected = flow % 2 == 0 ? fmt::format("crashed with signal") : fmt::format("decide answered decision 7 for flow {}", flow);
-    EXPECT_NE(r.out.find(fmt::format("I7 violation flow {}: resolver 'bad-decide' decide threw", flow)), std::string::npos)
+    const std::string expected = flow % 2 == 0
+                                     ? fmt::format("crashed with signal")
+                                     : fmt::format("decide answered decision 7 for flow {}", flow);
+    EXPECT_NE(
+        r.out.find(fmt::format("I7 violation flow {}: resolver 'bad-decide' decide threw", flow)),
+        std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
   }
@@ -423,8 +447,9 @@ TEST(PluginLaunch, MatrixAddsALauncherRowForAPluginWithLaunch) {
 
   auto toctou = run_flowid({"matrix", "--launcher", kLaunchToctou});
   EXPECT_EQ(toctou.exit_code, 1) << toctou.out << toctou.err;
-  EXPECT_NE(toctou.err.find("f11-launch-toctou: plugin " + kLaunchToctou + " (launcher) is BYPASSED"),
-            std::string::npos)
+  EXPECT_NE(
+      toctou.err.find("f11-launch-toctou: plugin " + kLaunchToctou + " (launcher) is BYPASSED"),
+      std::string::npos)
       << toctou.err;
 
   auto crashing = run_flowid({"matrix", "--launcher", kCrashingLaunch});
@@ -439,8 +464,8 @@ TEST(PluginLaunch, MatrixAddsALauncherRowForAPluginWithLaunch) {
 
 TEST(PluginLaunch, FuzzerFindsTheToctouLauncherAndPassesTheSoundOne) {
   TempDir dir;
-  auto toctou = run_flowid({"fuzz", "--launcher", kLaunchToctou, "--budget", "300", "--seed", "5", "--out",
-                            dir.file("out"), "--no-default-corpus"});
+  auto toctou = run_flowid({"fuzz", "--launcher", kLaunchToctou, "--budget", "300", "--seed", "5",
+                            "--out", dir.file("out"), "--no-default-corpus"});
   EXPECT_EQ(toctou.exit_code, 1) << toctou.out << toctou.err;
   EXPECT_NE(toctou.out.find("I5 violation"), std::string::npos) << toctou.out;
   auto args = reproduce_args(toctou.out);
@@ -449,21 +474,23 @@ TEST(PluginLaunch, FuzzerFindsTheToctouLauncherAndPassesTheSoundOne) {
   auto again = run_flowid(args);
   EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
 
-  auto sound = run_flowid({"fuzz", "--launcher", kLaunching, "--budget", "300", "--seed", "5", "--out",
-                           dir.file("out2")});
+  auto sound = run_flowid({"fuzz", "--launcher", kLaunching, "--budget", "300", "--seed", "5",
+                           "--out", dir.file("out2")});
   EXPECT_EQ(sound.exit_code, 0) << sound.out << sound.err;
 }
 
 TEST(PluginLaunch, CrashingLaunchIsAnI7FindingWithAReproduceCommand) {
   UnsymbolizedCrashes unsymbolized;
   TempDir dir;
-  auto r = run_flowid({"fuzz", "--launcher", kCrashingLaunch, "--budget", "20", "--seed", "3", "--shrink-runs", "30", "--out",
-                       dir.file("out"), "--no-default-corpus"});
+  auto r = run_flowid({"fuzz", "--launcher", kCrashingLaunch, "--budget", "20", "--seed", "3",
+                       "--shrink-runs", "30", "--out", dir.file("out"), "--no-default-corpus"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("launcher 'crashing-launch' threw plugin " + kCrashingLaunch + " crashed with signal"),
+  EXPECT_NE(r.out.find("launcher 'crashing-launch' threw plugin " + kCrashingLaunch +
+                       " crashed with signal"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("reproduce: flowid fuzz --launcher " + kCrashingLaunch), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reproduce: flowid fuzz --launcher " + kCrashingLaunch), std::string::npos)
+      << r.out;
 }
 
 // The user's path end to end: install flowid, build examples/plugin out of tree against the
@@ -472,11 +499,12 @@ TEST(PluginInstall, ExamplePluginBuildsOutOfTreeAgainstTheInstalledPackage) {
   TempDir dir;
   const std::string prefix = dir.file("prefix");
   const std::string build = dir.file("build-mine");
-  auto install = testing::run_program(FLOWID_CMAKE_COMMAND, {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
+  auto install = testing::run_program(FLOWID_CMAKE_COMMAND,
+                                      {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
   ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
   auto configure = testing::run_program(
-      FLOWID_CMAKE_COMMAND, {"-S", std::string(FLOWID_SOURCE_DIR) + "/examples/plugin", "-B", build, "-G",
-                             FLOWID_CMAKE_GENERATOR, "-DCMAKE_PREFIX_PATH=" + prefix});
+      FLOWID_CMAKE_COMMAND, {"-S", std::string(FLOWID_SOURCE_DIR) + "/examples/plugin", "-B", build,
+                             "-G", FLOWID_CMAKE_GENERATOR, "-DCMAKE_PREFIX_PATH=" + prefix});
   ASSERT_EQ(configure.exit_code, 0) << configure.out << configure.err;
   auto compile = testing::run_program(FLOWID_CMAKE_COMMAND, {"--build", build});
   ASSERT_EQ(compile.exit_code, 0) << compile.out << compile.err;
@@ -493,9 +521,11 @@ TEST(PluginInstall, ExamplePluginBuildsOutOfTreeAgainstTheInstalledPackage) {
     if (entry.path().extension() == ".trace") traces.push_back(entry.path().string());
   }
 
-  auto mine = testing::run_program(flowid, concat({"replay", "--mode", "model", "--resolver", build + "/libmine.so"}, traces));
+  auto mine = testing::run_program(
+      flowid, concat({"replay", "--mode", "model", "--resolver", build + "/libmine.so"}, traces));
   EXPECT_EQ(mine.exit_code, 0) << mine.out << mine.err;
-  auto buggy = testing::run_program(flowid, concat({"replay", "--mode", "model", "--resolver", build + "/libbuggy.so"}, traces));
+  auto buggy = testing::run_program(
+      flowid, concat({"replay", "--mode", "model", "--resolver", build + "/libbuggy.so"}, traces));
   EXPECT_EQ(buggy.exit_code, 1) << buggy.out << buggy.err;
 }
 
@@ -506,15 +536,18 @@ TEST(PluginInstall, ExamplePluginBuildsOutOfTreeAgainstTheInstalledPackage) {
 TEST(PluginInstall, InstalledCliUsesTheFixturesInstalledBesideIt) {
   TempDir dir;
   const std::string prefix = dir.file("prefix");
-  auto install = testing::run_program(FLOWID_CMAKE_COMMAND, {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
+  auto install = testing::run_program(FLOWID_CMAKE_COMMAND,
+                                      {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
   ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
   const std::string fixtures = prefix + "/share/flowid/fixtures";
   for (const char* sub : {"scenarios", "golden", "rules", "counterexamples"}) {
-    EXPECT_TRUE(std::filesystem::is_directory(fixtures + "/" + sub)) << fixtures << "/" << sub << " not installed";
+    EXPECT_TRUE(std::filesystem::is_directory(fixtures + "/" + sub))
+        << fixtures << "/" << sub << " not installed";
   }
   ASSERT_TRUE(std::filesystem::remove(fixtures + "/scenarios/f01_pid_reuse.scenario"));
   for (const auto& entry : std::filesystem::directory_iterator(fixtures + "/golden")) {
-    if (entry.path().filename().string().rfind("f01_pid_reuse.", 0) == 0) std::filesystem::remove(entry.path());
+    if (entry.path().filename().string().rfind("f01_pid_reuse.", 0) == 0)
+      std::filesystem::remove(entry.path());
   }
   const char* forced = std::getenv("FLOWID_FIXTURES");
   const std::string saved = forced != nullptr ? forced : "";
@@ -532,7 +565,8 @@ TEST(PluginInstall, InstalledCliUsesTheFixturesInstalledBesideIt) {
     const std::string flowid = root + "/bin/flowid";
     auto suite = testing::run_program(flowid, {"suite"});
     EXPECT_EQ(suite.exit_code, 0) << suite.out << suite.err;
-    EXPECT_NE(suite.out.find("flowid suite: 17 fixtures x 10 strategies (" + root + "/share/flowid/fixtures)"),
+    EXPECT_NE(suite.out.find("flowid suite: 17 fixtures x 10 strategies (" + root +
+                             "/share/flowid/fixtures)"),
               std::string::npos)
         << suite.out;
     EXPECT_EQ(suite.out.find("f01-pid-reuse"), std::string::npos) << suite.out;
@@ -543,10 +577,12 @@ TEST(PluginInstall, InstalledCliUsesTheFixturesInstalledBesideIt) {
     EXPECT_NE(matrix.out.find("f02-exit-before-lookup"), std::string::npos) << matrix.out;
 
     // The fuzzer replays the installed counterexample corpus first.
-    auto fuzz = testing::run_program(flowid, {"fuzz", "--strategy", "token+recheck", "--budget", "5", "--seed", "1",
-                                              "--json", "--out", dir.file("fuzz-" + std::filesystem::path(root).filename().string())});
+    auto fuzz = testing::run_program(
+        flowid, {"fuzz", "--strategy", "token+recheck", "--budget", "5", "--seed", "1", "--json",
+                 "--out", dir.file("fuzz-" + std::filesystem::path(root).filename().string())});
     EXPECT_EQ(fuzz.exit_code, 0) << fuzz.out << fuzz.err;
-    EXPECT_NE(fuzz.out.find("\"file\":\"" + root + "/share/flowid/fixtures/counterexamples/pid-path--F1.scenario\""),
+    EXPECT_NE(fuzz.out.find("\"file\":\"" + root +
+                            "/share/flowid/fixtures/counterexamples/pid-path--F1.scenario\""),
               std::string::npos)
         << fuzz.out;
   }
@@ -593,13 +629,18 @@ TEST(PluginDocs, TutorialCommandsRunVerbatim) {
 
   TempDir dir;
   const std::string prefix = dir.file("prefix");
-  auto install = testing::run_program(FLOWID_CMAKE_COMMAND, {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
+  auto install = testing::run_program(FLOWID_CMAKE_COMMAND,
+                                      {"--install", FLOWID_BINARY_DIR, "--prefix", prefix});
   ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
-  const std::string header = "set -eu\ncd '" + dir.path().string() + "'\nexport FLOWID_SRC='" + FLOWID_SOURCE_DIR +
-                             "'\nexport PREFIX='" + prefix + "'\nexport PATH=\"$PREFIX/bin:$PATH\"\n" +
-                             "export CMAKE_GENERATOR='" + FLOWID_CMAKE_GENERATOR + "'\nset -x\n";
+  const std::string header = "set -eu\ncd '" + dir.path().string() + "'\nexport FLOWID_SRC='" +
+                             FLOWID_SOURCE_DIR + "'\nexport PREFIX='" + prefix +
+                             "'\nexport PATH=\"$PREFIX/bin:$PATH\"\n" + "export CMAKE_GENERATOR='" +
+                             FLOWID_CMAKE_GENERATOR + "'\nset -x\n";
   auto r = testing::run_program("/bin/bash", {"-c", header + script});
-  EXPECT_EQ(r.exit_code, 0) << "script:\n" << script << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
+  EXPECT_EQ(r.exit_code, 0) << "script:\n"
+                            << script << "\nstdout:\n"
+                            << r.out << "\nstderr:\n"
+                            << r.err;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -638,9 +679,12 @@ TEST(PluginAdapter, GoodPluginMatchesTokenRecheckOnEveryFixture) {
     EXPECT_EQ(got.cell, want.cell) << file;
     ASSERT_EQ(got.flows.size(), want.flows.size()) << file;
     for (std::size_t i = 0; i < got.flows.size(); ++i) {
-      EXPECT_EQ(got.flows[i].check.attribution.status, want.flows[i].check.attribution.status) << file << " flow " << i;
-      EXPECT_EQ(got.flows[i].check.attribution.identity, want.flows[i].check.attribution.identity) << file << " flow " << i;
-      EXPECT_EQ(got.flows[i].check.attribution.claimed_execution, want.flows[i].check.attribution.claimed_execution)
+      EXPECT_EQ(got.flows[i].check.attribution.status, want.flows[i].check.attribution.status)
+          << file << " flow " << i;
+      EXPECT_EQ(got.flows[i].check.attribution.identity, want.flows[i].check.attribution.identity)
+          << file << " flow " << i;
+      EXPECT_EQ(got.flows[i].check.attribution.claimed_execution,
+                want.flows[i].check.attribution.claimed_execution)
           << file << " flow " << i;
       EXPECT_EQ(got.flows[i].check.verdict, want.flows[i].check.verdict) << file << " flow " << i;
       // The same questions through the C seam as through the C++ one.
@@ -683,7 +727,8 @@ TEST(PluginGtestHelpers, BuggyPluginFailsBoth) {
   auto make = [module] { return std::make_unique<plugin::PluginResolver>(module); };
   auto fixtures = gtest::check_fixtures(fixtures_dir(), make);
   EXPECT_FALSE(fixtures.empty());
-  EXPECT_NE(gtest::join_lines(fixtures).find("I1"), std::string::npos) << gtest::join_lines(fixtures);
+  EXPECT_NE(gtest::join_lines(fixtures).find("I1"), std::string::npos)
+      << gtest::join_lines(fixtures);
   auto property = gtest::check_property(make, 1, 300);
   EXPECT_FALSE(property.empty());
   EXPECT_NE(gtest::join_lines(property).find("reproduce: flowid fuzz"), std::string::npos);
@@ -786,7 +831,8 @@ TEST(PluginAdapter, LaunchingPluginMatchesSpawnSuspendedCheckResume) {
 TEST(PluginAdapter, LauncherStrategyForNeedsALaunchEntry) {
   std::string error;
   EXPECT_FALSE(launcher_strategy_for(kMine, nullptr, &error));
-  EXPECT_EQ(error, kMine + ": not a launcher plugin (its flowid_plugin table has no launch function)");
+  EXPECT_EQ(error,
+            kMine + ": not a launcher plugin (its flowid_plugin table has no launch function)");
   error.clear();
   auto strategy = launcher_strategy_for(kLaunchToctou, nullptr, &error);
   ASSERT_TRUE(strategy) << error;
@@ -798,7 +844,8 @@ TEST(PluginAdapter, LauncherStrategyForNeedsALaunchEntry) {
   bool found = false;
   for (uint64_t k = 0; k < 300 && !found; ++k) {
     auto record = fuzz::run_case(campaign, k);
-    found = record.verdict.failed() && (record.verdict.violated & fuzz::invariant_bit(Invariant::kI5LauncherSafety)) != 0;
+    found = record.verdict.failed() &&
+            (record.verdict.violated & fuzz::invariant_bit(Invariant::kI5LauncherSafety)) != 0;
   }
   EXPECT_TRUE(found) << "reproduce with: flowid fuzz --launcher " << kLaunchToctou << " --seed 5";
 }

@@ -37,7 +37,8 @@ TEST(RcModel, EveryFaultAloneGivesValidSchedules) {
   for (int i = 0; i < 10; ++i) {
     const fuzz::Fault fault = fuzz::fault_at(i);
     SCOPED_TRACE(std::string(fuzz::fault_id(fault)));
-    RcResult result = check_with_rapidcheck(options_for("token+recheck", fuzz::bit(fault), 11 + i, 150));
+    RcResult result =
+        check_with_rapidcheck(options_for("token+recheck", fuzz::bit(fault), 11 + i, 150));
     EXPECT_TRUE(result.error.empty()) << describe(result);
     EXPECT_FALSE(result.failed) << describe(result);
     EXPECT_EQ(result.cases_passed, 150);
@@ -45,7 +46,8 @@ TEST(RcModel, EveryFaultAloneGivesValidSchedules) {
 }
 
 TEST(RcModel, TokenRecheckHoldsOverEveryResolverFault) {
-  RcResult result = check_with_rapidcheck(options_for("token+recheck", fuzz::kResolverFaults, 2026, 1500));
+  RcResult result =
+      check_with_rapidcheck(options_for("token+recheck", fuzz::kResolverFaults, 2026, 1500));
   EXPECT_TRUE(result.error.empty()) << describe(result);
   EXPECT_FALSE(result.failed) << describe(result);
   EXPECT_EQ(result.cases_passed, 1500);
@@ -54,7 +56,8 @@ TEST(RcModel, TokenRecheckHoldsOverEveryResolverFault) {
 // pid-path keys its claims on a bare pid and a path: with only pid reuse enabled, the model
 // still finds it wrong, and the shrunk schedule is small and reproduces from its saved text.
 TEST(RcModel, PidPathFailsWithASmallCounterexampleThatReproduces) {
-  RcResult result = check_with_rapidcheck(options_for("pid-path", fuzz::bit(fuzz::Fault::kPidReuse), 1, 2000));
+  RcResult result =
+      check_with_rapidcheck(options_for("pid-path", fuzz::bit(fuzz::Fault::kPidReuse), 1, 2000));
   ASSERT_TRUE(result.error.empty()) << describe(result);
   ASSERT_TRUE(result.failed) << describe(result);
   const auto& shrunk = result.counterexample.shrink;
@@ -63,13 +66,16 @@ TEST(RcModel, PidPathFailsWithASmallCounterexampleThatReproduces) {
   EXPECT_LE(shrunk.shrunk_size, shrunk.original_size);
   EXPECT_LE(shrunk.original_size, result.generated_size);
   EXPECT_GT(result.shrinks_accepted, 0u);
-  EXPECT_NE(shrunk.shrunk.scenario.description.find(result.counterexample.reproduce), std::string::npos);
+  EXPECT_NE(shrunk.shrunk.scenario.description.find(result.counterexample.reproduce),
+            std::string::npos);
   EXPECT_NE(result.counterexample.reproduce.find("--engine rapidcheck"), std::string::npos);
-  EXPECT_NE(result.rapidcheck_message.find("Falsifiable"), std::string::npos) << result.rapidcheck_message;
+  EXPECT_NE(result.rapidcheck_message.find("Falsifiable"), std::string::npos)
+      << result.rapidcheck_message;
 
   std::string error;
-  auto reparsed = scenario::parse_scenario(scenario::format_scenario(result.counterexample.shrink.shrunk.scenario),
-                                           "counterexample.scenario", &error);
+  auto reparsed = scenario::parse_scenario(
+      scenario::format_scenario(result.counterexample.shrink.shrunk.scenario),
+      "counterexample.scenario", &error);
   ASSERT_TRUE(reparsed) << error;
   auto strategy = fuzz::reference_strategy("pid-path");
   fuzz::CaseVerdict again = fuzz::check_scenario(*reparsed, *strategy);
@@ -80,11 +86,13 @@ TEST(RcModel, PidPathFailsWithASmallCounterexampleThatReproduces) {
 // LuLu's model fails open under pid reuse (kill(pid, 0) finds the newcomer): the counterexample
 // needs the reuse, and rapidcheck plus flowid's shrinker bring it down to a handful of steps.
 TEST(RcModel, LuluModelIsCaughtByPidReuse) {
-  RcResult result = check_with_rapidcheck(options_for("lulu-model", fuzz::bit(fuzz::Fault::kPidReuse), 3, 3000));
+  RcResult result =
+      check_with_rapidcheck(options_for("lulu-model", fuzz::bit(fuzz::Fault::kPidReuse), 3, 3000));
   ASSERT_TRUE(result.error.empty()) << describe(result);
   ASSERT_TRUE(result.failed) << describe(result);
   // Credited: taking the reuse out of the shrunk schedule makes the failure go away.
-  EXPECT_TRUE(fuzz::contains(result.counterexample.credited, fuzz::Fault::kPidReuse)) << describe(result);
+  EXPECT_TRUE(fuzz::contains(result.counterexample.credited, fuzz::Fault::kPidReuse))
+      << describe(result);
   EXPECT_LE(result.counterexample.shrink.shrunk_size, 10u) << describe(result);
 }
 
@@ -106,13 +114,16 @@ TEST(RcModel, TheSeedDecidesEverything) {
   EXPECT_EQ(first.cases_passed, second.cases_passed);
   EXPECT_EQ(scenario::format_scenario(first.counterexample.shrink.shrunk.scenario),
             scenario::format_scenario(second.counterexample.shrink.shrunk.scenario));
-  EXPECT_EQ(first.counterexample.shrink.verdict.digest, second.counterexample.shrink.verdict.digest);
+  EXPECT_EQ(first.counterexample.shrink.verdict.digest,
+            second.counterexample.shrink.verdict.digest);
 }
 
 TEST(RcModel, LaunchersAndEmptyFaultListsAreClearErrors) {
-  RcResult launcher = check_with_rapidcheck(options_for("kernel-launch-requirement", fuzz::kAllFaults, 1, 10));
+  RcResult launcher =
+      check_with_rapidcheck(options_for("kernel-launch-requirement", fuzz::kAllFaults, 1, 10));
   EXPECT_NE(launcher.error.find("launcher"), std::string::npos) << launcher.error;
-  RcResult none = check_with_rapidcheck(options_for("pid-path", fuzz::bit(fuzz::Fault::kLaunchToctou), 1, 10));
+  RcResult none =
+      check_with_rapidcheck(options_for("pid-path", fuzz::bit(fuzz::Fault::kLaunchToctou), 1, 10));
   EXPECT_NE(none.error.find("no resolver fault"), std::string::npos) << none.error;
 }
 
@@ -130,8 +141,9 @@ std::string without_timing(std::string json) {
 // violation in model replay.
 TEST(RcModelCli, FindsSavesAndTheTraceReplaysTheViolation) {
   testing::TempDir dir;
-  auto result = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--strategy", "lulu-model", "--faults", "F1",
-                                     "--seed", "3", "--budget", "3000cases", "--out", dir.path().string(), "--json"});
+  auto result = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--strategy", "lulu-model",
+                                     "--faults", "F1", "--seed", "3", "--budget", "3000cases",
+                                     "--out", dir.path().string(), "--json"});
   ASSERT_EQ(result.exit_code, 1) << result.out << result.err;
   simdjson::dom::parser parser;
   auto doc = parser.parse(result.out);
@@ -139,17 +151,20 @@ TEST(RcModelCli, FindsSavesAndTheTraceReplaysTheViolation) {
   EXPECT_EQ(std::string_view(doc["engine"].get_string().value()), "rapidcheck");
   EXPECT_TRUE(doc["failed"].get_bool().value());
   EXPECT_LE(doc["shrunk_steps"].get_uint64().value(), 10u);
-  EXPECT_NE(std::string_view(doc["invariants"].get_string().value()).find("I1"), std::string_view::npos);
+  EXPECT_NE(std::string_view(doc["invariants"].get_string().value()).find("I1"),
+            std::string_view::npos);
   const std::string trace(doc["trace"].get_string().value());
   const std::string saved(doc["scenario"].get_string().value());
   ASSERT_TRUE(std::filesystem::exists(trace)) << trace;
   ASSERT_TRUE(std::filesystem::exists(saved)) << saved;
-  auto replayed = testing::run_flowid({"replay", "--mode", "model", "--resolver", "lulu-model", trace});
+  auto replayed =
+      testing::run_flowid({"replay", "--mode", "model", "--resolver", "lulu-model", trace});
   EXPECT_EQ(replayed.exit_code, 1) << replayed.out << replayed.err;
   EXPECT_NE(replayed.out.find("I1 violation"), std::string::npos) << replayed.out;
   // The reproduce command it printed gives the same counterexample.
-  auto again = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--strategy", "lulu-model", "--faults", "F1",
-                                    "--seed", "3", "--budget", "3000cases", "--out", dir.path().string(), "--json"});
+  auto again = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--strategy", "lulu-model",
+                                    "--faults", "F1", "--seed", "3", "--budget", "3000cases",
+                                    "--out", dir.path().string(), "--json"});
   EXPECT_EQ(without_timing(again.out), without_timing(result.out));
 }
 
@@ -157,7 +172,8 @@ TEST(RcModelCli, TimeBudgetsAndParallelRunsAreUsageErrors) {
   auto timed = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--budget", "10s"});
   EXPECT_EQ(timed.exit_code, 2);
   EXPECT_NE(timed.err.find("case budget"), std::string::npos) << timed.err;
-  auto parallel = testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--jobs", "2", "--budget", "10cases"});
+  auto parallel =
+      testing::run_flowid({"fuzz", "--engine", "rapidcheck", "--jobs", "2", "--budget", "10cases"});
   EXPECT_EQ(parallel.exit_code, 2);
   auto unknown = testing::run_flowid({"fuzz", "--engine", "quickcheck"});
   EXPECT_EQ(unknown.exit_code, 2);

@@ -27,8 +27,8 @@
 #include "harness/filter.h"
 #include "harness/strategies/catalog.h"
 #include "replay/linux_seam.h"
-#include "replay/world_config.h"
 #include "replay/replay.h"
+#include "replay/world_config.h"
 #include "tests/cli_runner.h"
 #include "tests/loopback_server.h"
 #include "trace/trace.h"
@@ -38,9 +38,9 @@ namespace {
 
 using replay::LinuxRecordedSeam;
 using testing::CommandResult;
+using testing::LoopbackServer;
 using testing::run_flowid;
 using testing::TempDir;
-using testing::LoopbackServer;
 
 const std::string kProbe = FLOWID_RECORD_PROBE_PATH;
 
@@ -119,7 +119,8 @@ TEST(LinuxSeamMapping, AValidNotificationBindsEveryTokenAnswer) {
   auto static_code = seam.static_code(guest.value);
   ASSERT_TRUE(static_code.ok());
   EXPECT_EQ(seam.code_path(static_code.value).value, "/usr/bin/curl");
-  EXPECT_EQ(seam.signing_information(static_code.value).value, linux_identity("/usr/bin/curl", 0xab));
+  EXPECT_EQ(seam.signing_information(static_code.value).value,
+            linux_identity("/usr/bin/curl", 0xab));
   EXPECT_EQ(seam.proc_pidpath_audittoken(token).value, "/usr/bin/curl");
   EXPECT_EQ(seam.proc_pidpath(kPid).value, "/usr/bin/curl");
   EXPECT_EQ(seam.token_for_pid(kPid).value, token);
@@ -207,7 +208,8 @@ TEST(LinuxSeamMapping, QuestionsTheEvidenceCannotAnswerAreOffScript) {
   // The system recorder makes no pidfd or notification lookups: nothing is token-bound.
   std::vector<Lookup> system;
   for (const Lookup& l : lookups) {
-    if (l.call != LookupCall::kPidfdOpen && l.call != LookupCall::kNotifIdValid) system.push_back(l);
+    if (l.call != LookupCall::kPidfdOpen && l.call != LookupCall::kNotifIdValid)
+      system.push_back(l);
   }
   seam.reset(2, system);
   EXPECT_EQ(seam.guest_by_audit_token(linux_token(kPid, 500)).outcome, replay::kNotRecorded);
@@ -235,7 +237,6 @@ TEST(LinuxSeamMapping, RecordOnlyRecordingsAllowEverything) {
 
 // ------------------------------------------------------------------------------------------
 // Live recordings.
-
 
 std::vector<std::string> record_args(const std::string& output, std::vector<std::string> extra,
                                      std::vector<std::string> command) {
@@ -293,7 +294,8 @@ std::string describe(const replay::TraceReplayResult& result) {
 }
 
 // Replays a recording faithfully through the library, as `flowid replay` does.
-replay::TraceReplayResult replay_recording(const std::string& path, std::string_view resolver_name) {
+replay::TraceReplayResult replay_recording(const std::string& path,
+                                           std::string_view resolver_name) {
   auto reader = trace::open_reader(path);
   EXPECT_TRUE(reader && reader->ok()) << path;
   std::string error;
@@ -361,9 +363,9 @@ TEST_P(RecordReplayExitRace, TokenStrategiesSayGone) {
   LoopbackServer server;
   TempDir dir;
   std::string path = dir.file("exit-race.trace");
-  CommandResult recorded = run_flowid(record_args(
-      path, {"--lookup-delay-ms", "400"},
-      {kProbe, "hold", "127.0.0.1", server.port(), GetParam(), "100"}));
+  CommandResult recorded =
+      run_flowid(record_args(path, {"--lookup-delay-ms", "400"},
+                             {kProbe, "hold", "127.0.0.1", server.port(), GetParam(), "100"}));
   ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
   auto verdicts = all_of<Verdict>(read_events(path));
   ASSERT_EQ(verdicts.size(), 1u) << dump(read_events(path));
@@ -398,10 +400,10 @@ CommandResult record_in_pid_namespace(const std::vector<std::string>& record) {
   return testing::run_program("/usr/bin/unshare", args);
 }
 
-#define SKIP_UNLESS_NAMESPACE_RUN(result)                                            \
+#define SKIP_UNLESS_NAMESPACE_RUN(result)                                                     \
   if ((result).exit_code == 77) GTEST_SKIP() << "cannot write ns_last_pid: " << (result).err; \
   if ((result).exit_code != 0 && (result).err.find("unshare") != std::string::npos) {         \
-    GTEST_SKIP() << "cannot create a pid namespace here: " << (result).err;                  \
+    GTEST_SKIP() << "cannot create a pid namespace here: " << (result).err;                   \
   }
 
 TEST(RecordReplayPidReuse, SequentialReuseReplaysWithTheRecordedVerdicts) {
@@ -466,10 +468,10 @@ TEST(RecordReplayPidReuse, RaceInsideTheRecordingMisleadsPidPathNotTheToken) {
 
   CommandResult result;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    result = record_in_pid_namespace(record_args(
-        path, {"--lookup-delay-ms", "1500"},
-        {"/bin/bash", "-c", kRaceScript, "race", first_program, kProbe, server.port(),
-         std::to_string(SYS_connect), fifo}));
+    result = record_in_pid_namespace(
+        record_args(path, {"--lookup-delay-ms", "1500"},
+                    {"/bin/bash", "-c", kRaceScript, "race", first_program, kProbe, server.port(),
+                     std::to_string(SYS_connect), fifo}));
     if (result.exit_code != 75 && result.exit_code != 76) break;
   }
   SKIP_UNLESS_NAMESPACE_RUN(result);
@@ -500,7 +502,8 @@ TEST(RecordReplayPidReuse, RaceInsideTheRecordingMisleadsPidPathNotTheToken) {
   const Lookup* stat = nullptr;
   std::vector<LookupOutcome> validity;
   for (const auto& event : events) {
-    if (auto* lookup = std::get_if<Lookup>(&event.body); lookup && lookup->flow_id == flows[0].flow_id) {
+    if (auto* lookup = std::get_if<Lookup>(&event.body);
+        lookup && lookup->flow_id == flows[0].flow_id) {
       if (lookup->call == LookupCall::kProcStat) stat = lookup;
       if (lookup->call == LookupCall::kNotifIdValid) validity.push_back(lookup->outcome);
     }

@@ -2,8 +2,8 @@
 // the seccomp supervisor against a loopback TCP server this test starts, and the test reads the
 // trace back. Real kernel answers throughout: nothing here is simulated. Tests that need root, a
 // pid namespace or a kernel feature skip with the reason.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,12 +29,11 @@ namespace flowid {
 namespace {
 
 using testing::CommandResult;
+using testing::LoopbackServer;
 using testing::run_flowid;
 using testing::TempDir;
-using testing::LoopbackServer;
 
 const std::string kProbe = FLOWID_RECORD_PROBE_PATH;
-
 
 struct ReadTrace {
   std::vector<Event> events;
@@ -95,9 +94,9 @@ bool seccomp_notify_available() {
   return available;
 }
 
-#define REQUIRE_SECCOMP_NOTIFY()                                                          \
-  if (!seccomp_notify_available()) {                                                      \
-    GTEST_SKIP() << "seccomp user notification is unavailable on this kernel / sandbox";  \
+#define REQUIRE_SECCOMP_NOTIFY()                                                         \
+  if (!seccomp_notify_available()) {                                                     \
+    GTEST_SKIP() << "seccomp user notification is unavailable on this kernel / sandbox"; \
   }
 
 // ------------------------------------------------------------------------------------------
@@ -257,7 +256,8 @@ TEST_P(RecordLifecycle, RecordsEveryConnectWithLookupsAndVerdict) {
     std::vector<LookupCall> calls;
     for (const auto& lookup : lookups) {
       calls.push_back(lookup.call);
-      EXPECT_TRUE(lookup.outcome.ok()) << name_of(lookup.call) << " " << describe_outcome(lookup.outcome);
+      EXPECT_TRUE(lookup.outcome.ok())
+          << name_of(lookup.call) << " " << describe_outcome(lookup.outcome);
       EXPECT_EQ(lookup.outcome.domain, OutcomeDomain::kErrno);
     }
     EXPECT_EQ(calls, (std::vector<LookupCall>{LookupCall::kPidfdOpen, LookupCall::kNotifIdValid,
@@ -323,8 +323,9 @@ TEST(RecordLocalSockets, AreCountedAndPassedNotRecordedAsFlows) {
   LoopbackServer server;
   TempDir dir;
   std::string path = dir.file("local.trace");
-  CommandResult result = run_flowid(record_args(
-      path, {"--lookup-delay-ms", "200"}, {kProbe, "local", "127.0.0.1", server.port(), dir.path().string()}));
+  CommandResult result =
+      run_flowid(record_args(path, {"--lookup-delay-ms", "200"},
+                             {kProbe, "local", "127.0.0.1", server.port(), dir.path().string()}));
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("local=2"), std::string::npos) << result.out;
   EXPECT_NE(result.err.find("1 flows (1 allowed"), std::string::npos) << result.err;
@@ -345,9 +346,8 @@ TEST(RecordEnforce, DeniedFlowsFailWithEaccesInTheTracedProgram) {
                           "action = \"drop\"\npath = \""
                        << kProbe << "\"\n";
   std::string path = dir.file("enforce.trace");
-  CommandResult result =
-      run_flowid(record_args(path, {"--rules", rules, "--enforce"},
-                             {kProbe, "connect", "127.0.0.1", server.port(), "3"}));
+  CommandResult result = run_flowid(record_args(
+      path, {"--rules", rules, "--enforce"}, {kProbe, "connect", "127.0.0.1", server.port(), "3"}));
   EXPECT_EQ(result.exit_code, 1) << result.err;  // the probe's own status: its connects failed.
   EXPECT_NE(result.out.find("connects=3 failed=3 errno=13"), std::string::npos) << result.out;
   EXPECT_NE(result.err.find("3 denied"), std::string::npos) << result.err;
@@ -382,9 +382,9 @@ TEST_P(RecordExitRace, LookupsShowTheKernelsAnswers) {
   std::string path = dir.file("exit-race.trace");
   // The supervisor holds each flow 400 ms before its lookups; the probe kills its child 100 ms
   // into the hold, and reaps it at once (reap) or only after 800 ms more (zombie).
-  CommandResult result = run_flowid(
-      record_args(path, {"-q", "--lookup-delay-ms", "400", "--lifecycle", "supervisor"},
-                  {kProbe, "hold", "127.0.0.1", server.port(), GetParam(), "100"}));
+  CommandResult result =
+      run_flowid(record_args(path, {"-q", "--lookup-delay-ms", "400", "--lifecycle", "supervisor"},
+                             {kProbe, "hold", "127.0.0.1", server.port(), GetParam(), "100"}));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   ReadTrace trace = read_trace(path);
   auto flows = all_of<Flow>(trace);
@@ -430,7 +430,8 @@ TEST(RecordPidReuse, ReusedPidIsANewExecution) {
   std::vector<std::string> args = {"--pid", "--fork", "--mount-proc"};
   if (::geteuid() != 0) args.insert(args.begin(), {"--user", "--map-root-user"});
   args.push_back(FLOWID_CLI_PATH);
-  for (const auto& a : record_args(path, {"-q"}, {kProbe, "pid-reuse", "127.0.0.1", server.port()})) {
+  for (const auto& a :
+       record_args(path, {"-q"}, {kProbe, "pid-reuse", "127.0.0.1", server.port()})) {
     args.push_back(a);
   }
   CommandResult result = testing::run_program("/usr/bin/unshare", args);
@@ -558,10 +559,10 @@ TEST(RecordStop, SigkillKeepsWholeChunksAndTheTreeFailsClosed) {
   std::string path = dir.file("kill.trace");
   // 200000 connects take far longer than the time to the kill while supervised; once the
   // supervisor is gone the rest fail at once with ENOSYS.
-  pid_t flowid = spawn_flowid(
-      record_args(path, {"--lifecycle", "supervisor"},
-                  {kProbe, "connect", "127.0.0.1", server.port(), "200000"}),
-      dir.file("out"), dir.file("err"));
+  pid_t flowid =
+      spawn_flowid(record_args(path, {"--lifecycle", "supervisor"},
+                               {kProbe, "connect", "127.0.0.1", server.port(), "200000"}),
+                   dir.file("out"), dir.file("err"));
   wait_for_flows(path);
   ::kill(flowid, SIGKILL);
   ::waitpid(flowid, nullptr, 0);
@@ -592,9 +593,8 @@ TEST(RecordSystem, SeesALoopbackConnectionAndItsOwner) {
   LoopbackServer server;
   TempDir dir;
   std::string path = dir.file("system.trace");
-  pid_t flowid =
-      spawn_flowid({"record", "--system", "--duration", "2", "-o", path}, dir.file("out"),
-                   dir.file("err"));
+  pid_t flowid = spawn_flowid({"record", "--system", "--duration", "2", "-o", path},
+                              dir.file("out"), dir.file("err"));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   // A connection that stays open across a few socket polls.
   int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -617,8 +617,7 @@ TEST(RecordSystem, SeesALoopbackConnectionAndItsOwner) {
   EXPECT_GT(all_of<ProcessSpawn>(trace).size(), 1u);  // the initial process table at least.
   bool found = false;
   for (const auto& flow : all_of<Flow>(trace)) {
-    if (std::to_string(flow.remote_endpoint.port) != server.port() ||
-        flow.proc_pid != ::getpid()) {
+    if (std::to_string(flow.remote_endpoint.port) != server.port() || flow.proc_pid != ::getpid()) {
       continue;
     }
     found = true;

@@ -110,12 +110,15 @@ TEST(Golden, RoundTripsEveryField) {
 
 TEST(Golden, ErrorsNameFileAndLine) {
   std::string error;
-  EXPECT_FALSE(parse_golden("# ok\nflow 1: allow verified [verified] identity=none\nflow x: allow\n",
-                            "a.golden", &error));
+  EXPECT_FALSE(
+      parse_golden("# ok\nflow 1: allow verified [verified] identity=none\nflow x: allow\n",
+                   "a.golden", &error));
   EXPECT_EQ(error, "a.golden:3: bad flow id 'x'");
-  EXPECT_FALSE(parse_golden("flow 1: permit verified [verified] identity=none\n", "b.golden", &error));
+  EXPECT_FALSE(
+      parse_golden("flow 1: permit verified [verified] identity=none\n", "b.golden", &error));
   EXPECT_EQ(error, "b.golden:1: unknown decision 'permit'");
-  EXPECT_FALSE(parse_golden("flow 1: allow verified [verified] cdhash=abc path=/x\n", "c.golden", &error));
+  EXPECT_FALSE(
+      parse_golden("flow 1: allow verified [verified] cdhash=abc path=/x\n", "c.golden", &error));
   EXPECT_NE(error.find("c.golden:1: cdhash must be 40 hex digits"), std::string::npos) << error;
 }
 

@@ -35,9 +35,8 @@ std::string hex_of(const Cdhash& h) {
 const CodeIdentity kTrustd = build::platform_binary("/usr/libexec/trustd", "com.apple.trustd");
 const CodeIdentity kLulu = build::developer_id_app("/Applications/LuLu.app/Contents/MacOS/LuLu",
                                                    "com.objective-see.lulu", "VBG97UB4TA");
-const CodeIdentity kStore =
-    build::app_store_app("/Applications/Things.app/Contents/MacOS/Things", "com.culturedcode.things",
-                         "JLMPQHK86H");
+const CodeIdentity kStore = build::app_store_app("/Applications/Things.app/Contents/MacOS/Things",
+                                                 "com.culturedcode.things", "JLMPQHK86H");
 const CodeIdentity kAdHoc = build::ad_hoc_binary("/tmp/tool");
 const CodeIdentity kUnsigned = build::unsigned_binary("/tmp/raw");
 
@@ -76,7 +75,8 @@ TEST(Requirement, IdentifierAndTeam) {
 TEST(Requirement, TeamIdNeedsALeafCertificate) {
   CodeIdentity ad_hoc_with_team = kAdHoc;
   ad_hoc_with_team.team_id = "VBG97UB4TA";  // claimed, but ad-hoc code has no certificate.
-  EXPECT_FALSE(parse_ok("certificate leaf[subject.OU] = VBG97UB4TA").satisfied_by(ad_hoc_with_team));
+  EXPECT_FALSE(
+      parse_ok("certificate leaf[subject.OU] = VBG97UB4TA").satisfied_by(ad_hoc_with_team));
 }
 
 TEST(Requirement, CdhashPinsExactContent) {
@@ -145,10 +145,13 @@ RC_GTEST_PROP(RequirementProperty, ParseIsTotal, (const std::string& text)) {
 
 // The canonical rendering parses back to a requirement with the same answers.
 RC_GTEST_PROP(RequirementProperty, DescribeRoundTrips, ()) {
-  const std::vector<std::string> clauses = {
-      "anchor apple", "anchor apple generic", "identifier \"com.objective-see.lulu\"",
-      "certificate leaf[subject.OU] = \"VBG97UB4TA\"", "always", "never",
-      fmt::format("cdhash H\"{}\"", hex_of(*kLulu.cdhash))};
+  const std::vector<std::string> clauses = {"anchor apple",
+                                            "anchor apple generic",
+                                            "identifier \"com.objective-see.lulu\"",
+                                            "certificate leaf[subject.OU] = \"VBG97UB4TA\"",
+                                            "always",
+                                            "never",
+                                            fmt::format("cdhash H\"{}\"", hex_of(*kLulu.cdhash))};
   auto count = *rc::gen::inRange(1, 6);
   std::string text;
   for (int i = 0; i < count; ++i) {

@@ -29,7 +29,8 @@ std::vector<Scenario> load_all() {
 TEST(Scenarios, EveryFaultF1ToF11HasAScenario) {
   std::set<std::string> faults;
   for (const auto& s : load_all()) faults.insert(s.faults.begin(), s.faults.end());
-  for (int f = 1; f <= 11; ++f) EXPECT_TRUE(faults.count("F" + std::to_string(f))) << "no scenario for F" << f;
+  for (int f = 1; f <= 11; ++f)
+    EXPECT_TRUE(faults.count("F" + std::to_string(f))) << "no scenario for F" << f;
 }
 
 TEST(Scenarios, EveryScenarioStatesAnExpectationForEveryStrategy) {
@@ -37,7 +38,8 @@ TEST(Scenarios, EveryScenarioStatesAnExpectationForEveryStrategy) {
     std::set<std::string> expected;
     for (const auto& e : s.expectations) expected.insert(e.strategy);
     auto names = s.tests_launchers() ? launcher_names() : resolver_names();
-    for (auto name : names) EXPECT_TRUE(expected.count(std::string(name))) << s.file << ": no expect line for " << name;
+    for (auto name : names)
+      EXPECT_TRUE(expected.count(std::string(name))) << s.file << ": no expect line for " << name;
   }
 }
 
@@ -115,12 +117,18 @@ TEST(ScenarioParse, ErrorsNameFileAndLine) {
       {"scenario x\nspawn a\n", "t.scenario:2: 'spawn' takes 2 arguments"},
       {"scenario x\nflow f1 a colour=red\n", "t.scenario:2: 'flow' does not take 'colour'"},
       {"scenario x\nfault F12\n", "t.scenario:2: unknown fault 'F12' (F1 ... F11)"},
-      {"scenario x\nexpect token great\n", "t.scenario:2: unknown cell 'great' (correct, downgraded, MISATTRIBUTED, BYPASSED, CRASHED)"},
-      {"scenario x\nworld pid-policy=random\n", "t.scenario:2: unknown pid-policy 'random' (sequential, lowest-free, reuse-last)"},
+      {"scenario x\nexpect token great\n",
+       "t.scenario:2: unknown cell 'great' (correct, downgraded, MISATTRIBUTED, BYPASSED, "
+       "CRASHED)"},
+      {"scenario x\nworld pid-policy=random\n",
+       "t.scenario:2: unknown pid-policy 'random' (sequential, lowest-free, reuse-last)"},
       {"scenario x\nfile \"/a b\n", "t.scenario:2: unterminated \"quoted string\""},
-      {"scenario x\n  before-call 1: exit a\n", "t.scenario:2: a race line must follow a 'resolve' or 'launch' line"},
-      {"scenario x\nresolve f1\n  before-call 0: exit a\n", "t.scenario:3: bad call number '0:' (1, 2, ...)"},
-      {"scenario x\nresolve f1\n  before-call 1: resolve f1\n", "t.scenario:3: 'resolve' cannot run inside a resolution"},
+      {"scenario x\n  before-call 1: exit a\n",
+       "t.scenario:2: a race line must follow a 'resolve' or 'launch' line"},
+      {"scenario x\nresolve f1\n  before-call 0: exit a\n",
+       "t.scenario:3: bad call number '0:' (1, 2, ...)"},
+      {"scenario x\nresolve f1\n  before-call 1: resolve f1\n",
+       "t.scenario:3: 'resolve' cannot run inside a resolution"},
       {"spawn a /bin/a\n", "t.scenario:1: missing 'scenario NAME'"},
   };
   for (const auto& c : cases) {

@@ -622,13 +622,19 @@ RC_GTEST_PROP(StrategyProperties, TokenBoundStrategiesNeverNameAnotherExecutionI
   world.set_scheduler_hook([&](LookupCall, World& w) {
     if (calls++ != race_before_call) return;
     switch (race) {
-      case 0: w.exit_process(target); break;
+      case 0:
+        w.exit_process(target);
+        break;
       case 1:
         w.exit_process(target);
         w.start_process(evil.path);
         break;
-      case 2: w.exec_process(target, evil.path); break;
-      default: w.exit_process(target, 0, ExitStage::kExited); break;
+      case 2:
+        w.exec_process(target, evil.path);
+        break;
+      default:
+        w.exit_process(target, 0, ExitStage::kExited);
+        break;
     }
   });
   auto resolver = make_resolver(name);

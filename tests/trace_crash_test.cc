@@ -40,8 +40,8 @@ SmallTrace make_small_trace(Compression compression, bool packed) {
       build::spawn(100, app, build::token(1, 1), image),
       build::flow(110, build::tcp_flow(1, app, "imap.example.com")),
       build::lookup_event(111, build::lookup(1, LookupCall::kGuestByAuditToken)),
-      build::verdict_event(112, build::verdict(1, Decision::kAllow, AttributionStatus::kVerified,
-                                               image)),
+      build::verdict_event(
+          112, build::verdict(1, Decision::kAllow, AttributionStatus::kVerified, image)),
       build::exec(120, app, helper, build::ad_hoc_binary("/tmp/\xff helper")),
       build::file_replace(130, "/Applications/Mail.app/Contents/MacOS/Mail", image),
       build::flow(140, build::tcp_flow(2, helper, "evil.example")),
@@ -174,8 +174,8 @@ std::vector<Event> without_chunk_at(const SmallTrace& t, uint64_t offset) {
 }
 
 TEST(DamagedTrace, EverySingleByteFlipIsReportedAtItsChunk) {
-  for (auto [compression, packed] : {std::pair{Compression::kNone, false},
-                                     std::pair{Compression::kZstd, true}}) {
+  for (auto [compression, packed] :
+       {std::pair{Compression::kNone, false}, std::pair{Compression::kZstd, true}}) {
     const SmallTrace t = make_small_trace(compression, packed);
     std::mt19937_64 rng(0xF10D);
     for (std::size_t offset = frame::kPreambleBytes; offset < t.bytes.size(); ++offset) {
@@ -366,7 +366,7 @@ TEST(UnfinishedTrace, WriterWithoutFinishReadsWithMissingFooter) {
     auto writer = memory_writer(&bytes, TraceHeader{}, options);
     for (const Event& e : events) writer->append(e);
     at_sigkill = bytes;  // SIGKILL now: only the first whole chunk is on disk.
-  }  // destroyed without finish(): whole chunks, no footer.
+  }                      // destroyed without finish(): whole chunks, no footer.
   for (const auto& [image, expected_count] :
        {std::pair{at_sigkill, std::size_t{2}}, std::pair{bytes, std::size_t{3}}}) {
     auto r = read_all(image);

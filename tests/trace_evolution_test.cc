@@ -46,7 +46,8 @@ struct NewerTrace {
   TraceHeader header;
 };
 
-NewerTrace make_newer_trace(uint32_t format_version, bool with_future_events, bool with_index_chunk) {
+NewerTrace make_newer_trace(uint32_t format_version, bool with_future_events,
+                            bool with_index_chunk) {
   NewerTrace t;
   t.header.format_version = format_version;
   t.header.recorder = "flowid-record 9.0";

@@ -149,10 +149,11 @@ RC_GTEST_PROP(ChunkChecksum, BlocksFedInPiecesGiveTheSameHash, (const std::strin
 TEST(EventDigest, IsStableForAKnownSequence) {
   auto token = build::token(744, 3);
   std::vector<Event> events = {
-      build::spawn(10, token, build::token(1, 1), build::platform_binary("/bin/ls", "com.apple.ls")),
+      build::spawn(10, token, build::token(1, 1),
+                   build::platform_binary("/bin/ls", "com.apple.ls")),
       build::flow(20, build::tcp_flow(1, token)),
       build::lookup_event(30, build::lookup(1, LookupCall::kGuestByAuditToken,
-                                             build::osstatus(codes::kOsStatusEperm))),
+                                            build::osstatus(codes::kOsStatusEperm))),
       build::verdict_event(40, build::verdict(1, Decision::kAllow, AttributionStatus::kVerified)),
       build::marker(50, "hello"),
       build::dropped(60, 3, "overrun"),
@@ -193,7 +194,8 @@ TEST(TraceFile, WritesAndMapsAFile) {
   auto token = build::token(100, 1);
   std::vector<Event> events;
   for (uint64_t i = 0; i < 1000; ++i) {
-    events.push_back(build::flow(i * 10, build::tcp_flow(i, token, "host" + std::to_string(i % 7))));
+    events.push_back(
+        build::flow(i * 10, build::tcp_flow(i, token, "host" + std::to_string(i % 7))));
     events.push_back(build::lookup_event(i * 10 + 1, build::lookup(i, LookupCall::kCodePath)));
   }
   for (Compression compression : {Compression::kNone, Compression::kZstd}) {
@@ -346,7 +348,8 @@ TEST(TraceWriter, ChunksStayWithinChunkBytesMax) {
     l.data.identity->path += std::to_string(i);  // distinct strings: nothing shared.
     l.args.token = build::token(static_cast<int32_t>(i), 1);
     events.push_back(build::lookup_event(i, l));
-    events.push_back(build::flow(i, build::tcp_flow(i, build::token(1, 1), "h" + std::to_string(i))));
+    events.push_back(
+        build::flow(i, build::tcp_flow(i, build::token(1, 1), "h" + std::to_string(i))));
   }
   auto bytes = write_to_bytes(TraceHeader{}, events, options);
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());

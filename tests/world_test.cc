@@ -53,7 +53,8 @@ WorldConfig small_world(PidPolicy policy = PidPolicy::kSequential, int32_t pid_m
 // A world with the usual programs installed.
 World make_world(WorldConfig config = small_world()) {
   World w(std::move(config));
-  for (const CodeIdentity& id : {safari(), curl(), trustd(), sim_trustd(), nsurlsessiond(), tool()}) {
+  for (const CodeIdentity& id :
+       {safari(), curl(), trustd(), sim_trustd(), nsurlsessiond(), tool()}) {
     EXPECT_EQ(w.install_file(id), WorldError::kNone) << id.path;
   }
   return w;
@@ -470,8 +471,7 @@ TEST(World, PrivateCopyCannotBeSwapped) {
   auto run = w.spawn(copy.value);
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(w.image_of(run.value.execution())->cdhash, tool().cdhash);
-  EXPECT_EQ(w.check_file("/nope", kToolRequirement),
-            osstatus(codes::kSecCsStaticCodeNotFound));
+  EXPECT_EQ(w.check_file("/nope", kToolRequirement), osstatus(codes::kSecCsStaticCodeNotFound));
 }
 
 TEST(World, SuspendedThenKilledNeverRan) {
@@ -611,8 +611,8 @@ TEST(World, ApplyRefusesImpossibleEvents) {
 // Property: random operation sequences keep the process table consistent.
 
 RC_GTEST_PROP(WorldProperty, RandomOperationsKeepTheTableConsistent, ()) {
-  const auto policy = *rc::gen::element(PidPolicy::kSequential, PidPolicy::kLowestFree,
-                                        PidPolicy::kReuseLastFreed);
+  const auto policy =
+      *rc::gen::element(PidPolicy::kSequential, PidPolicy::kLowestFree, PidPolicy::kReuseLastFreed);
   const auto pid_max = *rc::gen::inRange(100, 108);
   const auto seed = *rc::gen::arbitrary<uint64_t>();
   const auto steps = *rc::gen::inRange(1, 150);

@@ -40,11 +40,11 @@ using CallerContext = ::flowid::CallerContext;
 
 struct TraceHeader {
   uint32_t format_version = kFormatVersion;
-  std::string recorder;          // "flowid-record 0.1.0", "flowid-sim", "import:eslogger".
-  std::string host;              // host name, as recorded.
-  std::string os;                // "Linux 6.1.0 x86_64", "macOS 14.2".
-  std::string clock;             // "virtual", "CLOCK_MONOTONIC", "mach_absolute_time".
-  uint64_t time_unit_ns = 1;     // timestamps in the trace are in this many ns (1 = ns).
+  std::string recorder;             // "flowid-record 0.1.0", "flowid-sim", "import:eslogger".
+  std::string host;                 // host name, as recorded.
+  std::string os;                   // "Linux 6.1.0 x86_64", "macOS 14.2".
+  std::string clock;                // "virtual", "CLOCK_MONOTONIC", "mach_absolute_time".
+  uint64_t time_unit_ns = 1;        // timestamps in the trace are in this many ns (1 = ns).
   uint64_t start_wall_time_ns = 0;  // wall clock at the trace's time 0, if known (0 = unknown).
   CallerContext caller;
   // Free-form resolver configuration: strategy name, rule file, seed, fault plan, ...
@@ -55,8 +55,8 @@ struct TraceHeader {
 struct TraceFooter {
   std::array<uint64_t, kEventKindCount> event_counts{};
   uint64_t event_count = 0;
-  uint64_t digest = 0;     // see event_digest(): over every event in order.
-  bool complete = false;   // the writer finished normally.
+  uint64_t digest = 0;           // see event_digest(): over every event in order.
+  bool complete = false;         // the writer finished normally.
   uint64_t skipped_records = 0;  // bad input records skipped by an importer in --lenient mode.
   friend bool operator==(const TraceFooter&, const TraceFooter&) = default;
 };
@@ -84,7 +84,7 @@ struct WriterOptions {
 struct ReaderOptions {
   uint64_t traversal_limit_words = 64u << 20;  // per chunk.
   uint32_t nesting_limit = 16;
-  uint32_t chunk_bytes_max = 64u << 20;        // a frame claiming more is damaged.
+  uint32_t chunk_bytes_max = 64u << 20;  // a frame claiming more is damaged.
   // Recompute event_digest over the events read and compare it with the footer's (a mismatch is
   // reported as a kDamagedChunk issue on the footer chunk). Only checked when every chunk was
   // read and no unknown event kind was skipped. Off by default: chunk checksums already catch
@@ -118,9 +118,9 @@ std::string describe(const TraceIssue& issue, std::string_view file);
 struct ReadStats {
   uint64_t file_bytes = 0;
   uint64_t chunk_count = 0;
-  uint64_t stored_payload_bytes = 0;  // as on disk (packed, maybe compressed).
-  uint64_t raw_payload_bytes = 0;     // unpacked Cap'n Proto message bytes.
-  uint64_t skipped_unknown_events = 0;  // event kinds from a newer writer.
+  uint64_t stored_payload_bytes = 0;                // as on disk (packed, maybe compressed).
+  uint64_t raw_payload_bytes = 0;                   // unpacked Cap'n Proto message bytes.
+  uint64_t skipped_unknown_events = 0;              // event kinds from a newer writer.
   std::array<uint64_t, 2> chunks_by_compression{};  // indexed by Compression.
 };
 
@@ -169,12 +169,14 @@ class TraceReader {
 // Reads a file chunk by chunk (pread for a regular file, read for a pipe or a device), holding
 // about one chunk in memory. A file that shrinks while it is read ends in a kTruncated issue; a
 // file without the trace magic is not read past its first bytes.
-std::unique_ptr<TraceReader> open_reader(const std::string& path, const ReaderOptions& options = {});
+std::unique_ptr<TraceReader> open_reader(const std::string& path,
+                                         const ReaderOptions& options = {});
 // The same from an open descriptor, which the reader takes (and closes); `name` is for messages.
 std::unique_ptr<TraceReader> open_reader_fd(int fd, const std::string& name,
                                             const ReaderOptions& options = {});
 // Reads from memory; `bytes` must outlive the reader.
-std::unique_ptr<TraceReader> memory_reader(std::string_view bytes, const ReaderOptions& options = {});
+std::unique_ptr<TraceReader> memory_reader(std::string_view bytes,
+                                           const ReaderOptions& options = {});
 
 // The footer's digest is the core's canonical event digest (harness/event_digest.h): fold each
 // event into `state`, starting from kDigestSeed.

@@ -6,11 +6,16 @@ namespace flowid::trace {
 
 std::string_view name_of(TraceIssue::Kind kind) {
   switch (kind) {
-    case TraceIssue::Kind::kNotATrace: return "not-a-trace";
-    case TraceIssue::Kind::kNewerFormat: return "newer-format";
-    case TraceIssue::Kind::kTruncated: return "truncated";
-    case TraceIssue::Kind::kDamagedChunk: return "damaged-chunk";
-    case TraceIssue::Kind::kMissingFooter: return "missing-footer";
+    case TraceIssue::Kind::kNotATrace:
+      return "not-a-trace";
+    case TraceIssue::Kind::kNewerFormat:
+      return "newer-format";
+    case TraceIssue::Kind::kTruncated:
+      return "truncated";
+    case TraceIssue::Kind::kDamagedChunk:
+      return "damaged-chunk";
+    case TraceIssue::Kind::kMissingFooter:
+      return "missing-footer";
   }
   return "invalid";
 }

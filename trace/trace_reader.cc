@@ -672,8 +672,8 @@ class ChunkedReader final : public TraceReader {
       uint64_t* into = (packed ? unzstd_words_ : raw_words_).words((expected + 7) / 8);
       std::size_t n = ZSTD_decompressDCtx(dctx_, into, expected, src, src_bytes);
       if (ZSTD_isError(n) || n != expected) {
-        throw DecodeError{fmt::format("zstd: {}", ZSTD_isError(n) ? ZSTD_getErrorName(n)
-                                                                  : "short output")};
+        throw DecodeError{
+            fmt::format("zstd: {}", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output")};
       }
       src = reinterpret_cast<const unsigned char*>(into);
       src_bytes = expected;
@@ -687,8 +687,8 @@ class ChunkedReader final : public TraceReader {
       unpacker.read(into, h.raw_bytes);
       src = reinterpret_cast<const unsigned char*>(into);
     } else if (src_bytes != h.raw_bytes) {
-      throw DecodeError{fmt::format("stored {} bytes but the message has {}", src_bytes,
-                                    h.raw_bytes)};
+      throw DecodeError{
+          fmt::format("stored {} bytes but the message has {}", src_bytes, h.raw_bytes)};
     }
     return kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word*>(src),
                                            h.raw_bytes / 8);
@@ -767,8 +767,8 @@ class ChunkedReader final : public TraceReader {
     } else if (options_.verify_digest && stats_.skipped_unknown_events == 0 &&
                out.digest != digest_) {
       issue(TraceIssue::Kind::kDamagedChunk, chunk_offset_, chunk_index_current_,
-            fmt::format("footer digest {:016x} differs from the events' digest {:016x}",
-                        out.digest, digest_));
+            fmt::format("footer digest {:016x} differs from the events' digest {:016x}", out.digest,
+                        digest_));
     }
     return true;
   }
@@ -787,8 +787,8 @@ class ChunkedReader final : public TraceReader {
       return false;
     }
     if (events_.size() != h.event_count) {
-      throw DecodeError{fmt::format("frame says {} events, message holds {}", h.event_count,
-                                    events_.size())};
+      throw DecodeError{
+          fmt::format("frame says {} events, message holds {}", h.event_count, events_.size())};
     }
     auto strings = chunk.getStrings();
     strings_.clear();

@@ -123,8 +123,7 @@ std::size_t approx_bytes(const Event& e) {
 
 class ChunkedWriter final : public TraceWriter {
  public:
-  ChunkedWriter(std::unique_ptr<Sink> sink, const TraceHeader& header,
-                const WriterOptions& options)
+  ChunkedWriter(std::unique_ptr<Sink> sink, const TraceHeader& header, const WriterOptions& options)
       : sink_(std::move(sink)), options_(options) {
     if (options_.chunk_events_max == 0) options_.chunk_events_max = 1;
     if (options_.compression == Compression::kZstd) cctx_ = ZSTD_createCCtx();
@@ -401,8 +400,8 @@ class ChunkedWriter final : public TraceWriter {
     frame_.assign(frame::kFrameHeaderBytes, 0);
     frame_.insert(frame_.end(), payload.begin(), payload.end());
     frame_.resize(frame::kFrameHeaderBytes + padded, 0);
-    h.checksum = hash::bytes(frame::kPayloadCheckSeed, frame_.data() + frame::kFrameHeaderBytes,
-                             padded);
+    h.checksum =
+        hash::bytes(frame::kPayloadCheckSeed, frame_.data() + frame::kFrameHeaderBytes, padded);
     frame::encode(h, frame_.data());
     emit(frame_.data(), frame_.size());
   }

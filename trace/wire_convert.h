@@ -27,9 +27,9 @@ WireEnum to_wire(ModelEnum v) {
 
 // The trace's LookupCall carries every call of harness/seam_calls.h with the call's own number,
 // so from_wire / to_wire above convert calls by number.
-#define FLOWID_LOOKUP_CALL_ON_THE_WIRE(enumerator, number, name, method, capnp)                  \
+#define FLOWID_LOOKUP_CALL_ON_THE_WIRE(enumerator, number, name, method, capnp)              \
   static_assert(static_cast<uint16_t>(::flowid::trace::wire::LookupCall::capnp) == number && \
-                    static_cast<uint8_t>(LookupCall::enumerator) == number,                       \
+                    static_cast<uint8_t>(LookupCall::enumerator) == number,                  \
                 "trace/flowid_trace.capnp: LookupCall." #capnp " must be @" #number);
 FLOWID_LOOKUP_CALLS(FLOWID_LOOKUP_CALL_ON_THE_WIRE)
 #undef FLOWID_LOOKUP_CALL_ON_THE_WIRE

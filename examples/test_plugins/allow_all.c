@@ -3,8 +3,8 @@
  * deny rule names the flow's program. Used by tests/plugin_test.cc only. */
 #include "token_resolve.h"
 
-static int32_t decide(void* instance, const flowid_flow* flow, const flowid_attribution* attribution,
-                      uint32_t* decision_out) {
+static int32_t decide(void* instance, const flowid_flow* flow,
+                      const flowid_attribution* attribution, uint32_t* decision_out) {
   (void)instance;
   (void)flow;
   (void)attribution;

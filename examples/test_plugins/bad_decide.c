@@ -5,8 +5,8 @@
 
 #include "token_resolve.h"
 
-static int32_t decide(void* instance, const flowid_flow* flow, const flowid_attribution* attribution,
-                      uint32_t* decision_out) {
+static int32_t decide(void* instance, const flowid_flow* flow,
+                      const flowid_attribution* attribution, uint32_t* decision_out) {
   (void)instance;
   (void)attribution;
   if (flow->flow_id % 2 == 0) raise(SIGSEGV);

@@ -30,8 +30,8 @@ static void resolve(void* instance, const flowid_flow* flow, uint64_t now_ns,
   out->method = self->method;
 }
 
-static const flowid_plugin kPlugin = {
-    FLOWID_PLUGIN_ABI_VERSION, "counting", NULL, create_instance, destroy_instance, resolve, NULL, NULL};
+static const flowid_plugin kPlugin = {FLOWID_PLUGIN_ABI_VERSION, "counting", NULL, create_instance,
+                                      destroy_instance,          resolve,    NULL, NULL};
 
 FLOWID_PLUGIN_EXPORT const flowid_plugin* flowid_plugin_entry(uint32_t host_abi_version) {
   return host_abi_version == FLOWID_PLUGIN_ABI_VERSION ? &kPlugin : NULL;

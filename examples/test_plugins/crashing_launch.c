@@ -4,8 +4,9 @@
 
 #include "token_resolve.h"
 
-static void launch(void* instance, const char* path, const char* requirement, const flowid_seam* seam,
-                   const flowid_launch_seam* launch_seam, flowid_launch_result* out) {
+static void launch(void* instance, const char* path, const char* requirement,
+                   const flowid_seam* seam, const flowid_launch_seam* launch_seam,
+                   flowid_launch_result* out) {
   (void)instance;
   (void)path;
   (void)requirement;

@@ -4,8 +4,8 @@
  * tests/plugin_test.cc only. */
 #include "token_resolve.h"
 
-static int32_t decide(void* instance, const flowid_flow* flow, const flowid_attribution* attribution,
-                      uint32_t* decision_out) {
+static int32_t decide(void* instance, const flowid_flow* flow,
+                      const flowid_attribution* attribution, uint32_t* decision_out) {
   (void)instance;
   (void)flow;
   if (attribution->status == FLOWID_STATUS_VERIFIED) return 0; /* the rule file decides. */

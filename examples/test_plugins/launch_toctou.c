@@ -3,8 +3,9 @@
  * I5 (F11) and the fuzzer must find it. Used by tests/plugin_test.cc only. */
 #include "token_resolve.h"
 
-static void launch(void* instance, const char* path, const char* requirement, const flowid_seam* seam,
-                   const flowid_launch_seam* launch_seam, flowid_launch_result* out) {
+static void launch(void* instance, const char* path, const char* requirement,
+                   const flowid_seam* seam, const flowid_launch_seam* launch_seam,
+                   flowid_launch_result* out) {
   flowid_outcome outcome;
   (void)instance;
   (void)seam;

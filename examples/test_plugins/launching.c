@@ -5,8 +5,9 @@
  * tests/plugin_test.cc only. */
 #include "token_resolve.h"
 
-static void launch(void* instance, const char* path, const char* requirement, const flowid_seam* seam,
-                   const flowid_launch_seam* launch_seam, flowid_launch_result* out) {
+static void launch(void* instance, const char* path, const char* requirement,
+                   const flowid_seam* seam, const flowid_launch_seam* launch_seam,
+                   flowid_launch_result* out) {
   flowid_audit_token token;
   flowid_code_ref code = 0;
   flowid_outcome outcome;

@@ -11,7 +11,8 @@ static void resolve(void* instance, const flowid_flow* flow, uint64_t now_ns,
   (void)now_ns;
   do {
     outcome = seam->kill_zero(seam->context, flow->proc_pid);
-  } while (outcome.code == 0 || outcome.code == FLOWID_OSSTATUS_ESRCH || outcome.code == FLOWID_ERRNO_ESRCH);
+  } while (outcome.code == 0 || outcome.code == FLOWID_OSSTATUS_ESRCH ||
+           outcome.code == FLOWID_ERRNO_ESRCH);
   out->status = outcome.code == FLOWID_KERN_ABORTED ? FLOWID_STATUS_UNKNOWN : FLOWID_STATUS_GONE;
   out->method = "looping";
 }

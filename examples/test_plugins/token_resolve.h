@@ -29,7 +29,8 @@ static void token_resolve(void* instance, const flowid_flow* flow, uint64_t now_
   }
   outcome = seam->guest_by_audit_token(seam->context, &source->token, &code);
   if (outcome.code == 0) outcome = seam->static_code(seam->context, code, &on_disk);
-  if (outcome.code == 0) outcome = seam->signing_information(seam->context, on_disk, &out->identity);
+  if (outcome.code == 0)
+    outcome = seam->signing_information(seam->context, on_disk, &out->identity);
   if (outcome.code == 0) {
     out->status = FLOWID_STATUS_VERIFIED;
     out->has_identity = 1;

@@ -36,7 +36,8 @@ std::vector<std::pair<std::string, std::string>> identity_options(const fuzz::Pr
 }
 
 Step file_step(const fuzz::Program& p) {
-  return fuzz::make_step(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, identity_options(p));
+  return fuzz::make_step(StepKind::kFile, {std::string(p.path), std::string(p.kind)},
+                         identity_options(p));
 }
 
 bool is_daemon_path(std::string_view path) { return path.starts_with("/usr/libexec/"); }
@@ -46,7 +47,8 @@ bool is_daemon_path(std::string_view path) { return path.starts_with("/usr/libex
 constexpr std::array<std::string_view, 8> kSecurityOutcomes = {
     "osstatus:-67065", "osstatus:100001", "osstatus:100003", "osstatus:-67034",
     "osstatus:-67050", "osstatus:-67062", "osstatus:-67063", "osstatus:-67071"};
-constexpr std::array<std::string_view, 4> kErrnoOutcomes = {"errno:35", "errno:3", "errno:1", "errno:13"};
+constexpr std::array<std::string_view, 4> kErrnoOutcomes = {"errno:35", "errno:3", "errno:1",
+                                                            "errno:13"};
 constexpr std::array<std::string_view, 2> kMachOutcomes = {"kern:4", "kern:5"};
 // Slow calls: a little, and long enough for any cache lifetime to pass.
 constexpr std::array<std::string_view, 2> kDelays = {"50ms", "30s"};
@@ -75,29 +77,38 @@ std::span<const std::string_view> failures_of(LookupCall call) {
 // ---- Newcomers: a program of each class takes a pid, or is exec'd.
 
 enum class ProgramClass : uint8_t { kTrustedApp, kUntrusted, kPlatformDaemon, kSameProgram };
-constexpr std::array<ProgramClass, 4> kReuseClasses = {ProgramClass::kTrustedApp, ProgramClass::kUntrusted,
-                                                       ProgramClass::kPlatformDaemon, ProgramClass::kSameProgram};
-constexpr std::array<ProgramClass, 3> kExecClasses = {ProgramClass::kTrustedApp, ProgramClass::kUntrusted,
-                                                      ProgramClass::kSameProgram};
+constexpr std::array<ProgramClass, 4> kReuseClasses = {
+    ProgramClass::kTrustedApp, ProgramClass::kUntrusted, ProgramClass::kPlatformDaemon,
+    ProgramClass::kSameProgram};
+constexpr std::array<ProgramClass, 3> kExecClasses = {
+    ProgramClass::kTrustedApp, ProgramClass::kUntrusted, ProgramClass::kSameProgram};
 // The class representatives (programs of a class differ only by name: one stands for all).
 constexpr std::array<int, 3> kNewcomerPrograms = {fuzz::kGood, fuzz::kEvil, fuzz::kTrustd};
 
 std::string_view class_words(ProgramClass cls) {
   switch (cls) {
-    case ProgramClass::kTrustedApp: return "a trusted app";
-    case ProgramClass::kUntrusted: return "an untrusted download";
-    case ProgramClass::kPlatformDaemon: return "a platform daemon";
-    case ProgramClass::kSameProgram: return "the same program";
+    case ProgramClass::kTrustedApp:
+      return "a trusted app";
+    case ProgramClass::kUntrusted:
+      return "an untrusted download";
+    case ProgramClass::kPlatformDaemon:
+      return "a platform daemon";
+    case ProgramClass::kSameProgram:
+      return "the same program";
   }
   return "";
 }
 
 std::string class_path(ProgramClass cls, const std::string& same) {
   switch (cls) {
-    case ProgramClass::kTrustedApp: return std::string(program(fuzz::kGood).path);
-    case ProgramClass::kUntrusted: return std::string(program(fuzz::kEvil).path);
-    case ProgramClass::kPlatformDaemon: return std::string(program(fuzz::kTrustd).path);
-    case ProgramClass::kSameProgram: return same;
+    case ProgramClass::kTrustedApp:
+      return std::string(program(fuzz::kGood).path);
+    case ProgramClass::kUntrusted:
+      return std::string(program(fuzz::kEvil).path);
+    case ProgramClass::kPlatformDaemon:
+      return std::string(program(fuzz::kTrustd).path);
+    case ProgramClass::kSameProgram:
+      return same;
   }
   return same;
 }
@@ -105,7 +116,8 @@ std::string class_path(ProgramClass cls, const std::string& same) {
 bool same_steps(const std::vector<Step>& a, const std::vector<Step>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].kind != b[i].kind || a[i].args != b[i].args || a[i].options != b[i].options) return false;
+    if (a[i].kind != b[i].kind || a[i].args != b[i].args || a[i].options != b[i].options)
+      return false;
   }
   return true;
 }
@@ -123,7 +135,8 @@ class HashingObserver final : public LookupObserver {
 
 class ObservedResolver final : public Resolver {
  public:
-  ObservedResolver(std::unique_ptr<Resolver> inner, StateHash& hash) : inner_(std::move(inner)), hash_(hash) {}
+  ObservedResolver(std::unique_ptr<Resolver> inner, StateHash& hash)
+      : inner_(std::move(inner)), hash_(hash) {}
   std::string_view name() const override { return inner_->name(); }
   Attribution resolve(const Flow& flow, uint64_t now_ns, Seam& seam) override {
     hash_.add(flow.flow_id).add(now_ns);
@@ -147,7 +160,8 @@ class ObservedResolver final : public Resolver {
 
 class ObservedLauncher final : public Launcher {
  public:
-  ObservedLauncher(std::unique_ptr<Launcher> inner, StateHash& hash) : inner_(std::move(inner)), hash_(hash) {}
+  ObservedLauncher(std::unique_ptr<Launcher> inner, StateHash& hash)
+      : inner_(std::move(inner)), hash_(hash) {}
   std::string_view name() const override { return inner_->name(); }
   LaunchResult launch(std::string_view path, std::string_view requirement, Seam& seam,
                       LaunchSeam& launch_seam) override {
@@ -172,8 +186,9 @@ struct PointInfo {
 
 class BaseExplorer {
  public:
-  BaseExplorer(const scenario::Scenario& base, const fuzz::StrategyUnderTest& strategy, const ExploreOptions& options,
-               const std::atomic<bool>* stop, std::atomic<uint64_t>* ticks)
+  BaseExplorer(const scenario::Scenario& base, const fuzz::StrategyUnderTest& strategy,
+               const ExploreOptions& options, const std::atomic<bool>* stop,
+               std::atomic<uint64_t>* ticks)
       : prepared_(prepare_base(base)), options_(options), stop_(stop), ticks_(ticks) {
     report_.name = base.name;
     observing_ = strategy;
@@ -214,7 +229,8 @@ class BaseExplorer {
         if (parents_of_leaves) {
           next.push_back(node);
         } else {
-          expand(node, points, depth - level, [&](Schedule child) { next.push_back(std::move(child)); });
+          expand(node, points, depth - level,
+                 [&](Schedule child) { next.push_back(std::move(child)); });
         }
       }
       if (parents_of_leaves) {
@@ -247,13 +263,15 @@ class BaseExplorer {
         add_target(step.args[1]);
         if (const auto* app = step.option("app")) add_target(*app);
       }
-      if (step.kind == StepKind::kFile && !originals_.count(step.args[0])) originals_.emplace(step.args[0], step);
+      if (step.kind == StepKind::kFile && !originals_.count(step.args[0]))
+        originals_.emplace(step.args[0], step);
       if (step.kind == StepKind::kLaunch) launch_paths_.push_back(step.args[0]);
     }
   }
 
   void add_target(const std::string& name) {
-    if (std::find(targets_.begin(), targets_.end(), name) == targets_.end()) targets_.push_back(name);
+    if (std::find(targets_.begin(), targets_.end(), name) == targets_.end())
+      targets_.push_back(name);
   }
 
   // Points before steps where the world is looked at or a process starts, execs or ends (not
@@ -277,7 +295,8 @@ class BaseExplorer {
 
   class Recorder final : public scenario::RunObserver {
    public:
-    Recorder(BaseExplorer& explorer, const std::vector<long>& base_of_step, Point from, std::vector<PointInfo>& out)
+    Recorder(BaseExplorer& explorer, const std::vector<long>& base_of_step, Point from,
+             std::vector<PointInfo>& out)
         : explorer_(explorer), base_of_step_(base_of_step), from_(from), out_(out) {}
     void at(const scenario::RunPoint& p, const scenario::RunState& state) override {
       if (p.step >= base_of_step_.size() || base_of_step_[p.step] < 0) return;
@@ -338,7 +357,8 @@ class BaseExplorer {
   // Children of `node` at its recorded points, skipping states already expanded with at least
   // `remaining` interferences left.
   template <typename Emit>
-  void expand(const Schedule& node, const std::vector<PointInfo>& points, uint32_t remaining, Emit&& emit) {
+  void expand(const Schedule& node, const std::vector<PointInfo>& points, uint32_t remaining,
+              Emit&& emit) {
     for (const PointInfo& info : points) {
       auto [it, inserted] = expanded_.try_emplace(info.key, remaining);
       if (!inserted) {
@@ -378,11 +398,13 @@ class BaseExplorer {
     for (std::size_t first = 0; first < children.size() && !done(); first += kBatch) {
       const std::size_t end = std::min(children.size(), first + kBatch);
       if (!leaves_.check_elsewhere) {
-        for (std::size_t i = first; i < end && !done(); ++i) run_counted(children[i], level, nullptr);
+        for (std::size_t i = first; i < end && !done(); ++i)
+          run_counted(children[i], level, nullptr);
         continue;
       }
       std::vector<scenario::Scenario> scenarios;
-      for (std::size_t i = first; i < end; ++i) scenarios.push_back(place(children[i], nullptr).scenario);
+      for (std::size_t i = first; i < end; ++i)
+        scenarios.push_back(place(children[i], nullptr).scenario);
       const auto verdicts = leaves_.check_elsewhere(scenarios, options_.oracle);
       for (std::size_t i = first; i < end && !done(); ++i) {
         if (out_of_budget()) return;
@@ -401,8 +423,8 @@ class BaseExplorer {
   }
 
  public:
-  static fuzz::GeneratedCase place_into(const scenario::Scenario& prepared, const Schedule& schedule,
-                                        std::vector<long>* base_of_step) {
+  static fuzz::GeneratedCase place_into(const scenario::Scenario& prepared,
+                                        const Schedule& schedule, std::vector<long>* base_of_step) {
     fuzz::GeneratedCase out;
     scenario::Scenario& s = out.scenario;
     s.file = prepared.file;
@@ -415,7 +437,8 @@ class BaseExplorer {
     s.steps.reserve(prepared.steps.size() + 2 * schedule.size());
     std::size_t next = 0;
     for (std::size_t b = 0; b < prepared.steps.size(); ++b) {
-      for (; next < schedule.size() && schedule[next].at.step == b && schedule[next].at.call == 0; ++next) {
+      for (; next < schedule.size() && schedule[next].at.step == b && schedule[next].at.call == 0;
+           ++next) {
         for (const Step& step : schedule[next].what.steps) {
           s.steps.push_back(step);
           s.steps.back().line = prepared.steps[b].line;
@@ -458,7 +481,8 @@ class BaseExplorer {
 
   // ---- The vocabulary at a point.
 
-  std::vector<Interference> candidates(const Point& point, LookupCall next_call, const scenario::RunState& state) {
+  std::vector<Interference> candidates(const Point& point, LookupCall next_call,
+                                       const scenario::RunState& state) {
     std::vector<Interference> out;
     auto add = [&](Fault fault, std::string label, std::vector<Step> steps) {
       for (const Interference& existing : out) {
@@ -492,7 +516,8 @@ class BaseExplorer {
       const CodeIdentity* image = state.world.image_of(it->second.execution());
       const std::string same = image != nullptr ? image->path : std::string();
       if (e->live()) {
-        add(Fault::kExitRace, fmt::format("{} exits", name), {fuzz::make_step(StepKind::kExit, {name})});
+        add(Fault::kExitRace, fmt::format("{} exits", name),
+            {fuzz::make_step(StepKind::kExit, {name})});
         add(Fault::kZombie, fmt::format("{} exits, a zombie", name),
             {fuzz::make_step(StepKind::kExit, {name}, {{"zombie", ""}})});
         for (ProgramClass cls : kReuseClasses) {
@@ -505,9 +530,11 @@ class BaseExplorer {
         }
         if (!same.empty()) file_changes(same, state, Fault::kReplacedOnDisk, add);
       } else if (e->state == ExecutionState::kZombie) {
-        add(Fault::kZombie, fmt::format("zombie {} is reaped", name), {fuzz::make_step(StepKind::kReap, {name})});
+        add(Fault::kZombie, fmt::format("zombie {} is reaped", name),
+            {fuzz::make_step(StepKind::kReap, {name})});
         for (ProgramClass cls : kReuseClasses) {
-          add(Fault::kPidReuse, fmt::format("zombie {} is reaped, {} takes its pid", name, class_words(cls)),
+          add(Fault::kPidReuse,
+              fmt::format("zombie {} is reaped, {} takes its pid", name, class_words(cls)),
               {fuzz::make_step(StepKind::kReap, {name}), newcomer(name, class_path(cls, same))});
         }
       }
@@ -545,13 +572,15 @@ class BaseExplorer {
   }
 
   template <typename Add>
-  void file_changes(const std::string& path, const scenario::RunState& state, Fault fault, Add& add) {
+  void file_changes(const std::string& path, const scenario::RunState& state, Fault fault,
+                    Add& add) {
     if (fuzz::is_protected_path(path)) return;  // R1: SIP-protected files never change.
     const std::string moved = path + ".old";
     const std::optional<ImageId> at = state.world.file_at(path);
     if (!at) {
       if (state.world.file_at(moved)) {
-        add(fault, fmt::format("{} is moved back", path), {fuzz::make_step(StepKind::kRename, {moved, path})});
+        add(fault, fmt::format("{} is moved back", path),
+            {fuzz::make_step(StepKind::kRename, {moved, path})});
       } else if (original(path) != nullptr) {
         add(fault, fmt::format("{} is put back", path), {restore_step(path, StepKind::kFile)});
       }
@@ -559,7 +588,8 @@ class BaseExplorer {
     }
     if (!is_original(path, state.world.image(*at))) {
       if (original(path) != nullptr) {
-        add(fault, fmt::format("{} is put back as it was", path), {restore_step(path, StepKind::kReplace)});
+        add(fault, fmt::format("{} is put back as it was", path),
+            {restore_step(path, StepKind::kReplace)});
       }
       return;
     }
@@ -575,7 +605,8 @@ class BaseExplorer {
                          {{"signing_id", signing_id}, {"team_id", "OTHERTEAM1"}})});
     add(fault, fmt::format("{} is removed", path), {fuzz::make_step(StepKind::kRemove, {path})});
     if (!state.world.file_at(moved)) {
-      add(fault, fmt::format("{} is renamed away", path), {fuzz::make_step(StepKind::kRename, {path, moved})});
+      add(fault, fmt::format("{} is renamed away", path),
+          {fuzz::make_step(StepKind::kRename, {path, moved})});
     }
   }
 
@@ -615,7 +646,8 @@ fuzz::GeneratedCase place_schedule(const scenario::Scenario& prepared, const Sch
   return BaseExplorer::place_into(prepared, schedule, nullptr);
 }
 
-std::vector<std::string> describe_schedule(const scenario::Scenario& prepared, const Schedule& schedule) {
+std::vector<std::string> describe_schedule(const scenario::Scenario& prepared,
+                                           const Schedule& schedule) {
   std::vector<std::string> lines;
   for (const Placement& p : schedule) {
     const Step& step = prepared.steps[p.at.step];
@@ -623,12 +655,18 @@ std::vector<std::string> describe_schedule(const scenario::Scenario& prepared, c
     if (step.kind == StepKind::kFlow) {
       where = fmt::format("before {} is opened", step.args[0]);
     } else if (step.kind != StepKind::kResolve && step.kind != StepKind::kLaunch) {
-      where = fmt::format("before '{} {}'", step.kind == StepKind::kSpawn ? "spawn" : step.kind == StepKind::kExec ? "exec" : step.kind == StepKind::kExit ? "exit" : "reap", step.args[0]);
-    } else if (p.at.call == 0) {
-      where = fmt::format("before {} {}", step.kind == StepKind::kLaunch ? "launch of" : "resolve", step.args[0]);
-    } else {
-      where = fmt::format("before call {} of {} {}", p.at.call, step.kind == StepKind::kLaunch ? "launch of" : "resolve",
+      where = fmt::format("before '{} {}'",
+                          step.kind == StepKind::kSpawn  ? "spawn"
+                          : step.kind == StepKind::kExec ? "exec"
+                          : step.kind == StepKind::kExit ? "exit"
+                                                         : "reap",
                           step.args[0]);
+    } else if (p.at.call == 0) {
+      where = fmt::format("before {} {}", step.kind == StepKind::kLaunch ? "launch of" : "resolve",
+                          step.args[0]);
+    } else {
+      where = fmt::format("before call {} of {} {}", p.at.call,
+                          step.kind == StepKind::kLaunch ? "launch of" : "resolve", step.args[0]);
     }
     lines.push_back(fmt::format("{} ({}): {}", where, fuzz::fault_id(p.what.fault), p.what.label));
   }
@@ -636,12 +674,14 @@ std::vector<std::string> describe_schedule(const scenario::Scenario& prepared, c
 }
 
 BaseReport explore_base(const scenario::Scenario& base, const fuzz::StrategyUnderTest& strategy,
-                        const ExploreOptions& options, const std::atomic<bool>* stop, std::atomic<uint64_t>* ticks) {
+                        const ExploreOptions& options, const std::atomic<bool>* stop,
+                        std::atomic<uint64_t>* ticks) {
   if (base.tests_launchers() != strategy.launcher) {
     BaseReport report;
     report.name = base.name;
-    report.error = fmt::format("{}: a {} base cannot test a {}", base.file.empty() ? base.name : base.file,
-                               base.tests_launchers() ? "launch" : "resolve", strategy.launcher ? "launcher" : "resolver");
+    report.error = fmt::format(
+        "{}: a {} base cannot test a {}", base.file.empty() ? base.name : base.file,
+        base.tests_launchers() ? "launch" : "resolve", strategy.launcher ? "launcher" : "resolver");
     return report;
   }
   return BaseExplorer(base, strategy, options, stop, ticks).run();

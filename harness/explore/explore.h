@@ -89,14 +89,16 @@ struct Violation {
 
 struct BaseReport {
   std::string name;
-  uint64_t schedules = 0;   // schedules run (each a full execution of the base)
-  uint64_t states = 0;      // distinct (point, state) pairs expanded
-  uint64_t pruned = 0;      // expansions skipped: the state was already expanded
-  uint64_t infeasible = 0;  // schedules the script cannot run (a later step names an exited process)
-  uint64_t duplicates = 0;  // choices skipped because another choice at the point gives the same steps
+  uint64_t schedules = 0;  // schedules run (each a full execution of the base)
+  uint64_t states = 0;     // distinct (point, state) pairs expanded
+  uint64_t pruned = 0;     // expansions skipped: the state was already expanded
+  uint64_t infeasible =
+      0;  // schedules the script cannot run (a later step names an exited process)
+  uint64_t duplicates =
+      0;  // choices skipped because another choice at the point gives the same steps
   std::array<uint64_t, kDepthMax + 1> by_depth{};  // schedules run per number of interferences
-  bool complete = true;     // false: stopped by schedules_max or by the stop flag
-  std::string error;        // the base itself does not run ("FILE:LINE: ...")
+  bool complete = true;  // false: stopped by schedules_max or by the stop flag
+  std::string error;     // the base itself does not run ("FILE:LINE: ...")
   std::optional<Violation> violation;
 };
 
@@ -115,13 +117,15 @@ scenario::Scenario prepare_base(const scenario::Scenario& base);
 fuzz::GeneratedCase place_schedule(const scenario::Scenario& prepared, const Schedule& schedule);
 
 // One line per placement: "before f1 is opened: p1 exits", "before call 3 of resolve f1: ...".
-std::vector<std::string> describe_schedule(const scenario::Scenario& prepared, const Schedule& schedule);
+std::vector<std::string> describe_schedule(const scenario::Scenario& prepared,
+                                           const Schedule& schedule);
 
 // The bundled family of small base worlds: each flow situation (an ordinary program of each class,
 // a sandboxed filter asking about a daemon, a helper working for an app, absent and malformed
 // tokens, copies and impostors of trusted programs) under an allowlist and a denylist, with one
 // lookup or two lookups of the same process; launchers get launches of a signed tool. Impostors
 // also borrow each of `borrowed_signing_ids` (identifiers the code under test names).
-std::vector<scenario::Scenario> small_worlds(bool launchers, const std::vector<std::string>& borrowed_signing_ids = {});
+std::vector<scenario::Scenario> small_worlds(
+    bool launchers, const std::vector<std::string>& borrowed_signing_ids = {});
 
 }  // namespace flowid::explore

@@ -33,7 +33,8 @@ std::string q(std::string_view path) {
 
 std::string file_line(const fuzz::Program& p, std::string_view signing_id_override = {}) {
   std::string line = fmt::format("file {} {}", q(p.path), p.kind);
-  const std::string_view signing_id = signing_id_override.empty() ? p.signing_id : signing_id_override;
+  const std::string_view signing_id =
+      signing_id_override.empty() ? p.signing_id : signing_id_override;
   if (!signing_id.empty()) line += fmt::format(" signing_id={}", signing_id);
   if (!p.team_id.empty()) line += fmt::format(" team_id={}", p.team_id);
   return line + "\n";
@@ -43,9 +44,11 @@ std::string file_line(const fuzz::Program& p, std::string_view signing_id_overri
 // program has no identity to name (unsigned, ad-hoc).
 std::string identity_rule(std::string_view name, std::string_view action, const fuzz::Program& p,
                           std::string_view signing_id_override = {}) {
-  const std::string_view signing_id = signing_id_override.empty() ? p.signing_id : signing_id_override;
+  const std::string_view signing_id =
+      signing_id_override.empty() ? p.signing_id : signing_id_override;
   if (signing_id.empty() || p.kind == "ad-hoc" || p.kind == "unsigned") return {};
-  if (p.kind == "platform") return fmt::format("rule {} {} signing_id={} platform=true\n", name, action, signing_id);
+  if (p.kind == "platform")
+    return fmt::format("rule {} {} signing_id={} platform=true\n", name, action, signing_id);
   return fmt::format("rule {} {} signing_id={} team_id={}\n", name, action, signing_id, p.team_id);
 }
 
@@ -60,13 +63,13 @@ enum class Rules : uint8_t { kAllowlist, kDenylist };
 struct Situation {
   std::string name;
   std::string description;
-  int program = fuzz::kEvil;          // the flow's program
-  bool sandboxed = false;             // F3: the filter is sandboxed (token lookups of daemons: EPERM)
-  int app = -1;                       // F6: the app a helper (the program) works for
-  std::string flow_options;           // F7: token shapes
-  int flows = 1;                      // lookups of the same process (the second meets caches)
-  bool second_process = false;        // a second process of the same program opens the second flow
-  std::string signing_id_override;    // F10: an identifier the code under test names, borrowed
+  int program = fuzz::kEvil;        // the flow's program
+  bool sandboxed = false;           // F3: the filter is sandboxed (token lookups of daemons: EPERM)
+  int app = -1;                     // F6: the app a helper (the program) works for
+  std::string flow_options;         // F7: token shapes
+  int flows = 1;                    // lookups of the same process (the second meets caches)
+  bool second_process = false;      // a second process of the same program opens the second flow
+  std::string signing_id_override;  // F10: an identifier the code under test names, borrowed
 };
 
 struct World {
@@ -78,10 +81,12 @@ std::string text_of(const World& world) {
   const Situation& w = world.situation;
   const fuzz::Program& p = program(w.program);
   const bool allowlist = world.rules == Rules::kAllowlist;
-  std::string text = fmt::format("# {} {}\nscenario w-{}-{}\n", w.description,
-                                 allowlist ? "Only trusted programs may connect." : "The user blocked it.", w.name,
-                                 allowlist ? "allowlist" : "denylist");
-  text += fmt::format("world pid-policy=reuse-last caller={},root\n", w.sandboxed ? "sandboxed" : "unsandboxed");
+  std::string text =
+      fmt::format("# {} {}\nscenario w-{}-{}\n", w.description,
+                  allowlist ? "Only trusted programs may connect." : "The user blocked it.", w.name,
+                  allowlist ? "allowlist" : "denylist");
+  text += fmt::format("world pid-policy=reuse-last caller={},root\n",
+                      w.sandboxed ? "sandboxed" : "unsandboxed");
   if (allowlist) {
     text += "policy no_rule=drop unknown=drop gone=drop unverified=drop\n";
     for (int trusted : {fuzz::kGood, fuzz::kCurl, fuzz::kTrustd}) {
@@ -93,7 +98,8 @@ std::string text_of(const World& world) {
   } else {
     text += "policy no_rule=allow unknown=drop gone=drop unverified=drop\n";
     const fuzz::Program& denied = w.app >= 0 ? program(w.app) : p;
-    text += identity_rule("deny", "drop", denied, w.app >= 0 ? std::string_view{} : w.signing_id_override);
+    text += identity_rule("deny", "drop", denied,
+                          w.app >= 0 ? std::string_view{} : w.signing_id_override);
     text += path_rule("deny-path", "drop", denied);
   }
   // The programs of the situation (the explorer adds the newcomer programs it lacks).
@@ -108,7 +114,8 @@ std::string text_of(const World& world) {
   install(w.program, w.signing_id_override);
   if (w.app >= 0) install(w.app);
   if (w.program == fuzz::kSimTrustd) install(fuzz::kTrustd);
-  const std::string uid = p.path.starts_with("/usr/libexec/") || w.program == fuzz::kSimTrustd ? " uid=0" : "";
+  const std::string uid =
+      p.path.starts_with("/usr/libexec/") || w.program == fuzz::kSimTrustd ? " uid=0" : "";
   const std::string responsible = w.app >= 0 ? " responsible=app" : "";
   if (w.app >= 0) text += fmt::format("spawn app {}\n", q(program(w.app).path));
   text += fmt::format("spawn p1 {}{}{}\n", q(p.path), responsible, uid);
@@ -118,7 +125,8 @@ std::string text_of(const World& world) {
       owner = fmt::format("p{}", f);
       text += fmt::format("spawn {} {}{}{}\n", owner, q(p.path), responsible, uid);
     }
-    text += fmt::format("flow f{} {}{}{} host=example.com\n", f, owner, w.app >= 0 ? " app=app" : "", w.flow_options);
+    text += fmt::format("flow f{} {}{}{} host=example.com\n", f, owner,
+                        w.app >= 0 ? " app=app" : "", w.flow_options);
     text += fmt::format("resolve f{}\n", f);
   }
   return text;
@@ -145,27 +153,33 @@ std::vector<Situation> situations(const std::vector<std::string>& borrowed) {
   // process of the same program.
   add("trusted-twice", "A trusted app opens two flows.", kGood).flows = 2;
   add("untrusted-twice", "An untrusted download opens two flows.", kEvil).flows = 2;
-  Situation& two = add("trusted-two-processes", "Two processes of a trusted app open a flow each.", kGood);
+  Situation& two =
+      add("trusted-two-processes", "Two processes of a trusted app open a flow each.", kGood);
   two.flows = 2;
   two.second_process = true;
   // F3: a sandboxed filter asks about a platform daemon (token lookups answer EPERM).
-  add("daemon-sandboxed", "A sandboxed filter sees a flow of a platform daemon.", fuzz::kTrustd).sandboxed = true;
+  add("daemon-sandboxed", "A sandboxed filter sees a flow of a platform daemon.", fuzz::kTrustd)
+      .sandboxed = true;
   // F6: a helper opens the socket for an app.
-  add("delegated-untrusted", "A helper opens a flow for an untrusted app.", fuzz::kNsurlsessiond).app = kEvil;
-  add("delegated-trusted", "A helper opens a flow for a trusted app.", fuzz::kNsurlsessiond).app = kGood;
+  add("delegated-untrusted", "A helper opens a flow for an untrusted app.", fuzz::kNsurlsessiond)
+      .app = kEvil;
+  add("delegated-trusted", "A helper opens a flow for a trusted app.", fuzz::kNsurlsessiond).app =
+      kGood;
   // F7: absent and malformed tokens.
-  add("token-absent", "A flow of an untrusted download arrives without its process token.", kEvil).flow_options =
-      " process-token=absent";
-  add("tokens-malformed", "A flow of an untrusted download arrives with malformed tokens.", kEvil).flow_options =
-      " app-token=malformed process-token=malformed";
+  add("token-absent", "A flow of an untrusted download arrives without its process token.", kEvil)
+      .flow_options = " process-token=absent";
+  add("tokens-malformed", "A flow of an untrusted download arrives with malformed tokens.", kEvil)
+      .flow_options = " app-token=malformed process-token=malformed";
   // F10: same name, other code.
   add("sim-daemon", "The simulator's copy of a platform daemon opens a flow.", fuzz::kSimTrustd);
-  add("impostor-apple", "Ad-hoc code that borrows an Apple identifier opens a flow.", fuzz::kImpostorApple);
+  add("impostor-apple", "Ad-hoc code that borrows an Apple identifier opens a flow.",
+      fuzz::kImpostorApple);
   add("impostor-team", "Another team's build signed with a trusted app's identifier opens a flow.",
       fuzz::kImpostorTeam);
   for (std::size_t i = 0; i < borrowed.size(); ++i) {
     add(fmt::format("impostor-borrowed-{}", i + 1),
-        fmt::format("Another team's build signed as {} (an identifier the code under test names) opens a flow.",
+        fmt::format("Another team's build signed as {} (an identifier the code under test names) "
+                    "opens a flow.",
                     borrowed[i]),
         fuzz::kImpostorBorrowed)
         .signing_id_override = borrowed[i];
@@ -180,17 +194,22 @@ std::string launcher_world(std::string_view name, std::string_view description, 
   const fuzz::Program& tool = program(fuzz::kTool);
   std::string text = fmt::format("# {}\nscenario {}\n", description, name);
   text += file_line(tool);
-  for (int i = 0; i < launches; ++i) text += fmt::format("launch {} requirement=\"{}\"\n", tool.path, kToolRequirement);
+  for (int i = 0; i < launches; ++i)
+    text += fmt::format("launch {} requirement=\"{}\"\n", tool.path, kToolRequirement);
   return text;
 }
 
 }  // namespace
 
-std::vector<scenario::Scenario> small_worlds(bool launchers, const std::vector<std::string>& borrowed_signing_ids) {
+std::vector<scenario::Scenario> small_worlds(bool launchers,
+                                             const std::vector<std::string>& borrowed_signing_ids) {
   std::vector<std::string> texts;
   if (launchers) {
-    texts.push_back(launcher_world("w-launch", "A launcher starts a signed tool that must satisfy its team's requirement.", 1));
-    texts.push_back(launcher_world("w-launch-twice", "A launcher starts the same signed tool twice.", 2));
+    texts.push_back(launcher_world(
+        "w-launch", "A launcher starts a signed tool that must satisfy its team's requirement.",
+        1));
+    texts.push_back(
+        launcher_world("w-launch-twice", "A launcher starts the same signed tool twice.", 2));
   } else {
     for (const Situation& situation : situations(borrowed_signing_ids)) {
       texts.push_back(text_of(World{situation, Rules::kAllowlist}));

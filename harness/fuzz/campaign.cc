@@ -9,7 +9,8 @@ namespace flowid::fuzz {
 
 std::string case_name(const std::string& strategy, uint64_t seed, uint64_t case_index) {
   std::string clean;
-  for (char c : strategy) clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
+  for (char c : strategy)
+    clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
   return fmt::format("fuzz-{}-s{}-c{}", clean, seed, case_index);
 }
 
@@ -22,9 +23,11 @@ CaseRecord generate_record(const CampaignOptions& options, uint64_t case_index) 
   Choices choices(record.seed);
   GeneratorOptions generator = options.generator;
   generator.launchers = options.strategy.launcher;
-  record.generated = generate_case(generator, choices, case_name(options.strategy.name, options.seed, case_index));
+  record.generated =
+      generate_case(generator, choices, case_name(options.strategy.name, options.seed, case_index));
   record.generated.seed = record.seed;
-  record.generated.scenario.record_with = options.strategy.launcher ? "kernel-launch-requirement" : "token+recheck";
+  record.generated.scenario.record_with =
+      options.strategy.launcher ? "kernel-launch-requirement" : "token+recheck";
   // A schedule no real machine can produce is the generator's bug: counted as invalid, never run.
   if (auto broken = check_realism(record.generated.scenario)) {
     record.verdict.error = "unrealistic schedule: " + *broken;
@@ -59,7 +62,8 @@ std::vector<CaseRecord> run_cases(const CampaignOptions& options, uint64_t first
   here.check_elsewhere = nullptr;
   for (std::size_t i = 0; i < sent.size(); ++i) {
     const bool answered = i < verdicts.size() && verdicts[i];
-    records[sent[i]].verdict = answered ? *verdicts[i] : check_scenario(scenarios[i], here, options.oracle);
+    records[sent[i]].verdict =
+        answered ? *verdicts[i] : check_scenario(scenarios[i], here, options.oracle);
   }
   return records;
 }
@@ -80,7 +84,8 @@ std::string reproduce_command(const CampaignOptions& options, uint64_t case_inde
                      options.generator.swarm ? "" : " --no-swarm");
 }
 
-Counterexample minimize(const CampaignOptions& options, const CaseRecord& failing, const ShrinkOptions& shrink) {
+Counterexample minimize(const CampaignOptions& options, const CaseRecord& failing,
+                        const ShrinkOptions& shrink) {
   ShrinkOptions shrink_options = shrink;
   shrink_options.oracle = options.oracle;
   Counterexample out = shrink_and_credit(failing.generated, options.strategy, shrink_options);
@@ -91,9 +96,9 @@ Counterexample minimize(const CampaignOptions& options, const CaseRecord& failin
   s.description = fmt::format(
       "Found by flowid fuzz: strategy {} violates {} ({}). Faults: {}. Seed {}, case {}; shrunk "
       "from {} to {} steps. Reproduce: {}",
-      options.strategy.name, format_invariants(out.shrink.verdict.violated), name_of(out.shrink.verdict.cell),
-      format_fault_set(out.credited), options.seed, failing.index, out.shrink.original_size,
-      out.shrink.shrunk_size, out.reproduce);
+      options.strategy.name, format_invariants(out.shrink.verdict.violated),
+      name_of(out.shrink.verdict.cell), format_fault_set(out.credited), options.seed, failing.index,
+      out.shrink.original_size, out.shrink.shrunk_size, out.reproduce);
   return out;
 }
 
@@ -118,10 +123,13 @@ Counterexample shrink_and_credit(const GeneratedCase& failing, const StrategyUnd
       for (std::size_t s = 0; s < g.scenario.steps.size(); ++s) {
         scenario::Step step = g.scenario.steps[s];
         const bool content = contains(g.step_faults[s], fault);
-        if (content && step.kind != scenario::StepKind::kSpawn && step.kind != scenario::StepKind::kFlow) continue;
+        if (content && step.kind != scenario::StepKind::kSpawn &&
+            step.kind != scenario::StepKind::kFlow)
+          continue;
         if (content) {
           std::erase_if(step.options, [](const auto& o) {
-            return o.first == "app" || o.first == "app-token" || o.first == "process-token" || o.first == "responsible";
+            return o.first == "app" || o.first == "app-token" || o.first == "process-token" ||
+                   o.first == "responsible";
           });
         }
         std::vector<scenario::Race> races;
@@ -142,7 +150,8 @@ Counterexample shrink_and_credit(const GeneratedCase& failing, const StrategyUnd
       CaseVerdict v = check_scenario(ablated, strategy, oracle);
       // Credited only when taking the fault out gives a schedule that runs and no longer fails:
       // a schedule that no longer runs without it proves nothing about the failure.
-      if (!v.ran() || (v.violated & target) != 0) out.credited &= static_cast<FaultSet>(~bit(fault));
+      if (!v.ran() || (v.violated & target) != 0)
+        out.credited &= static_cast<FaultSet>(~bit(fault));
     }
   }
   return out;
@@ -198,14 +207,16 @@ std::string CorpusVerdict::problem() const {
   if (passed()) return {};
   if (!verdict.ran()) return fmt::format("{}: does not run: {}", file, verdict.error);
   if (expected) {
-    return fmt::format("{}: expected {}, got {}{}{}", file, name_of(*expected), name_of(verdict.cell),
-                       verdict.first_violation.empty() ? "" : ": ", verdict.first_violation);
+    return fmt::format("{}: expected {}, got {}{}{}", file, name_of(*expected),
+                       name_of(verdict.cell), verdict.first_violation.empty() ? "" : ": ",
+                       verdict.first_violation);
   }
-  return fmt::format("{}: still fails ({}): {}", file, format_invariants(verdict.violated), verdict.first_violation);
+  return fmt::format("{}: still fails ({}): {}", file, format_invariants(verdict.violated),
+                     verdict.first_violation);
 }
 
-CorpusVerdict replay_corpus_entry(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
-                                  const OracleOptions& oracle) {
+CorpusVerdict replay_corpus_entry(const scenario::Scenario& scenario,
+                                  const StrategyUnderTest& strategy, const OracleOptions& oracle) {
   CorpusVerdict out;
   out.file = scenario.file;
   out.name = scenario.name;

@@ -95,15 +95,16 @@ struct CampaignTally {
 struct CorpusVerdict {
   std::string file;
   std::string name;
-  bool applicable = true;          // a resolver scenario for a resolver strategy, and so on.
-  std::optional<Cell> expected;    // the entry's expect line for this strategy, if any.
+  bool applicable = true;        // a resolver scenario for a resolver strategy, and so on.
+  std::optional<Cell> expected;  // the entry's expect line for this strategy, if any.
   CaseVerdict verdict;
   // Passed: it ran, and either matched its expectation or (without one) violated nothing.
   bool passed() const;
-  std::string problem() const;     // why it did not pass, one line.
+  std::string problem() const;  // why it did not pass, one line.
 };
 
-CorpusVerdict replay_corpus_entry(const scenario::Scenario& scenario, const StrategyUnderTest& strategy,
+CorpusVerdict replay_corpus_entry(const scenario::Scenario& scenario,
+                                  const StrategyUnderTest& strategy,
                                   const OracleOptions& oracle = {});
 
 }  // namespace flowid::fuzz

@@ -27,7 +27,8 @@ constexpr std::array<FaultNames, kFaultCount> kNames = {{
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -42,7 +43,8 @@ std::string_view fault_name(Fault fault) { return kNames[static_cast<std::size_t
 std::optional<Fault> parse_fault(std::string_view text) {
   for (int i = 0; i < kFaultCount; ++i) {
     const auto& names = kNames[static_cast<std::size_t>(i)];
-    if (equal_ignoring_case(text, names.id) || equal_ignoring_case(text, names.name)) return fault_at(i);
+    if (equal_ignoring_case(text, names.id) || equal_ignoring_case(text, names.name))
+      return fault_at(i);
   }
   return std::nullopt;
 }

@@ -29,7 +29,9 @@ inline constexpr int kFaultCount = 11;
 
 using FaultSet = uint16_t;
 inline constexpr FaultSet kNoFaults = 0;
-inline constexpr FaultSet bit(Fault fault) { return static_cast<FaultSet>(1u << static_cast<unsigned>(fault)); }
+inline constexpr FaultSet bit(Fault fault) {
+  return static_cast<FaultSet>(1u << static_cast<unsigned>(fault));
+}
 inline constexpr bool contains(FaultSet set, Fault fault) { return (set & bit(fault)) != 0; }
 inline constexpr Fault fault_at(int index) { return static_cast<Fault>(index); }
 
@@ -40,8 +42,8 @@ inline constexpr FaultSet kLauncherFaults =
     bit(Fault::kReplacedOnDisk) | bit(Fault::kTransientFailure) | bit(Fault::kLaunchToctou);
 inline constexpr FaultSet kAllFaults = 0x07ff;
 
-std::string_view fault_id(Fault fault);    // "F1"
-std::string_view fault_name(Fault fault);  // "pid-reuse"
+std::string_view fault_id(Fault fault);                   // "F1"
+std::string_view fault_name(Fault fault);                 // "pid-reuse"
 std::optional<Fault> parse_fault(std::string_view text);  // "F1", "f1" or "pid-reuse"
 
 // "F1,F3,pid-reuse", "all", "resolver", "launcher". Empty text -> nullopt with an error.

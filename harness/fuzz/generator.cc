@@ -69,13 +69,15 @@ class Builder {
   // ---- Fault plan (swarm).
 
   void choose_plan() {
-    const FaultSet allowed = options_.faults & (options_.launchers ? kLauncherFaults : kResolverFaults);
+    const FaultSet allowed =
+        options_.faults & (options_.launchers ? kLauncherFaults : kResolverFaults);
     FaultSet enabled = kNoFaults;
     if (options_.swarm && allowed != kNoFaults && c_.chance(1, 4)) {
       // A focused case: one fault alone, so single-fault schedules stay common among composites.
       enabled = bit(one_of(allowed));
     } else if (options_.swarm && allowed != kNoFaults) {
-      // A random non-empty subset: each allowed fault with probability 1/2, then make sure one is in.
+      // A random non-empty subset: each allowed fault with probability 1/2, then make sure one is
+      // in.
       for (int i = 0; i < kFaultCount; ++i) {
         if (contains(allowed, fault_at(i)) && c_.chance(1, 2)) enabled |= bit(fault_at(i));
       }
@@ -119,9 +121,9 @@ class Builder {
   // Where the steps of one lookup's interferences go.
   struct Lookup {
     std::string flow;
-    std::size_t owner = 0;                 // the process that opened the flow.
-    std::optional<std::size_t> app;        // F6: the app the helper works for.
-    std::vector<scenario::Race> races;     // kDuring steps, in call order.
+    std::size_t owner = 0;              // the process that opened the flow.
+    std::optional<std::size_t> app;     // F6: the app the helper works for.
+    std::vector<scenario::Race> races;  // kDuring steps, in call order.
     std::vector<FaultSet> race_tags;
     std::vector<std::pair<Step, FaultSet>> after;  // kAfter steps.
   };
@@ -162,7 +164,8 @@ class Builder {
     FileState& file = files_[static_cast<std::size_t>(program)];
     const bool reinstall = file.state == FileState::kRemoved || file.state == FileState::kRenamed;
     file.state = FileState::kOriginal;
-    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, identity_options(program));
+    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)},
+                     identity_options(program));
     const FaultSet tag = reinstall ? bit(Fault::kReplacedOnDisk) : kNoFaults;
     // A first install can always come earlier, at top level; a reinstall after an F5 removal
     // must come after it, at the interference's slot.
@@ -181,8 +184,8 @@ class Builder {
     int program = 0;
     bool alive = true;
     uint32_t pending_flows = 0;
-    bool zombie = false;   // exited, not yet reaped (holds its pid).
-    int helper_for = -1;   // F6: the index of the app this helper acts for (R2).
+    bool zombie = false;  // exited, not yet reaped (holds its pid).
+    int helper_for = -1;  // F6: the index of the app this helper acts for (R2).
   };
 
   // What happened to a program's executable on disk (F5).
@@ -199,7 +202,8 @@ class Builder {
     used_[static_cast<std::size_t>(program)] = true;
     std::string name = fmt::format("p{}", procs_.size() + 1);
     procs_.push_back({name, program});
-    return make(StepKind::kSpawn, {std::move(name), std::string(kPrograms[static_cast<std::size_t>(program)].path)},
+    return make(StepKind::kSpawn,
+                {std::move(name), std::string(kPrograms[static_cast<std::size_t>(program)].path)},
                 std::move(options));
   }
 
@@ -243,12 +247,16 @@ class Builder {
 
   void place(Lookup& lookup, const Slot& slot, Step step, FaultSet tag) {
     switch (slot.place) {
-      case Place::kBefore: push(std::move(step), tag); break;
+      case Place::kBefore:
+        push(std::move(step), tag);
+        break;
       case Place::kDuring:
         lookup.races.emplace_back(slot.call, std::move(step));
         lookup.race_tags.push_back(tag);
         break;
-      case Place::kAfter: lookup.after.emplace_back(std::move(step), tag); break;
+      case Place::kAfter:
+        lookup.after.emplace_back(std::move(step), tag);
+        break;
     }
   }
 
@@ -268,7 +276,8 @@ class Builder {
 
   void build_resolutions() {
     choose_world();
-    const uint32_t episodes = 1 + static_cast<uint32_t>(c_.below(std::min(options_.episodes_max, kEpisodesLimit)));
+    const uint32_t episodes =
+        1 + static_cast<uint32_t>(c_.below(std::min(options_.episodes_max, kEpisodesLimit)));
     for (uint32_t e = 0; e < episodes; ++e) {
       flush_deferred(false);
       lookup_episode();
@@ -278,11 +287,11 @@ class Builder {
     make_rules();
   }
 
-  static constexpr FaultSet kSituationFaults =
-      bit(Fault::kSandboxEperm) | bit(Fault::kDelegation) | bit(Fault::kMalformedToken) | bit(Fault::kSameName);
-  static constexpr FaultSet kInterferenceFaults = bit(Fault::kPidReuse) | bit(Fault::kExitRace) |
-                                                  bit(Fault::kExecAfterFlow) | bit(Fault::kReplacedOnDisk) |
-                                                  bit(Fault::kTransientFailure) | bit(Fault::kZombie);
+  static constexpr FaultSet kSituationFaults = bit(Fault::kSandboxEperm) | bit(Fault::kDelegation) |
+                                               bit(Fault::kMalformedToken) | bit(Fault::kSameName);
+  static constexpr FaultSet kInterferenceFaults =
+      bit(Fault::kPidReuse) | bit(Fault::kExitRace) | bit(Fault::kExecAfterFlow) |
+      bit(Fault::kReplacedOnDisk) | bit(Fault::kTransientFailure) | bit(Fault::kZombie);
 
   // A fault of `among` drawn by the plan's weights, or nullopt when the plan enables none.
   std::optional<Fault> draw_from(FaultSet among) {
@@ -315,7 +324,8 @@ class Builder {
       // More interferences: single-fault lookups stay the most common.
       // Bounded by attempts, not by what was added: byte-driven choices read zeros once the
       // input is spent, and chance() is then always true.
-      for (uint32_t attempt = 1; attempt < kInterferencesPerLookupMax && c_.chance(1, 3); ++attempt) {
+      for (uint32_t attempt = 1; attempt < kInterferencesPerLookupMax && c_.chance(1, 3);
+           ++attempt) {
         if (auto more = draw_from(kInterferenceFaults)) interferences.push_back(*more);
       }
     }
@@ -402,10 +412,14 @@ class Builder {
   Lookup open_situation(std::optional<Fault> situation) {
     const FaultSet tag = situation ? bit(*situation) : kNoFaults;
     switch (situation.value_or(Fault::kLaunchToctou)) {
-      case Fault::kSandboxEperm: return sandboxed_daemon();
-      case Fault::kDelegation: return delegated(tag);
-      case Fault::kMalformedToken: return malformed_token(tag);
-      case Fault::kSameName: return same_name(tag);
+      case Fault::kSandboxEperm:
+        return sandboxed_daemon();
+      case Fault::kDelegation:
+        return delegated(tag);
+      case Fault::kMalformedToken:
+        return malformed_token(tag);
+      case Fault::kSameName:
+        return same_name(tag);
       default: {
         Lookup lookup;
         lookup.owner = some_process();
@@ -465,8 +479,9 @@ class Builder {
         {{kSimTrustd, kTrustd}, {kImpostorApple, kCurl}, {kImpostorTeam, kGood}}};
     const auto [copy, genuine] = kCopies[c_.below(kCopies.size())];
     rule_plan(genuine, c_.chance(1, 2) ? RulePlan::kAllowIdentity : RulePlan::kDenyIdentity);
-    rule_plan(copy, c_.chance(1, 2) ? (c_.chance(1, 2) ? RulePlan::kDenyPath : RulePlan::kDenyIdentity)
-                                    : RulePlan::kAllowPath);
+    rule_plan(copy, c_.chance(1, 2)
+                        ? (c_.chance(1, 2) ? RulePlan::kDenyPath : RulePlan::kDenyIdentity)
+                        : RulePlan::kAllowPath);
     ensure_file(genuine);
     used_[static_cast<std::size_t>(genuine)] = true;
     if (c_.chance(1, 2)) {
@@ -520,11 +535,20 @@ class Builder {
           place(lookup, slot, reap_step(target), tag);
         }
         break;
-      case Fault::kPidReuse: pid_reuse(lookup, slot, target, tag); break;
-      case Fault::kExecAfterFlow: exec_into(lookup, slot, target, tag); break;
-      case Fault::kReplacedOnDisk: change_file(lookup, slot, target, tag); break;
-      case Fault::kTransientFailure: transient(lookup, slot, target, tag); break;
-      default: break;  // situations are not interferences.
+      case Fault::kPidReuse:
+        pid_reuse(lookup, slot, target, tag);
+        break;
+      case Fault::kExecAfterFlow:
+        exec_into(lookup, slot, target, tag);
+        break;
+      case Fault::kReplacedOnDisk:
+        change_file(lookup, slot, target, tag);
+        break;
+      case Fault::kTransientFailure:
+        transient(lookup, slot, target, tag);
+        break;
+      default:
+        break;  // situations are not interferences.
     }
   }
 
@@ -546,10 +570,14 @@ class Builder {
 
   int program_of_class(ProgramClass cls, int same) {
     switch (cls) {
-      case ProgramClass::kTrustedApp: return pick(kTrustedPrograms);
-      case ProgramClass::kUntrusted: return pick(kUntrustedPrograms);
-      case ProgramClass::kPlatformDaemon: return c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
-      case ProgramClass::kSameProgram: return same;
+      case ProgramClass::kTrustedApp:
+        return pick(kTrustedPrograms);
+      case ProgramClass::kUntrusted:
+        return pick(kUntrustedPrograms);
+      case ProgramClass::kPlatformDaemon:
+        return c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
+      case ProgramClass::kSameProgram:
+        return same;
     }
     return same;
   }
@@ -587,7 +615,8 @@ class Builder {
     procs_[target].program = next;
     prefer_next_ = target;
     place(lookup, slot,
-          make(StepKind::kExec, {procs_[target].name, std::string(kPrograms[static_cast<std::size_t>(next)].path)}),
+          make(StepKind::kExec,
+               {procs_[target].name, std::string(kPrograms[static_cast<std::size_t>(next)].path)}),
           tag);
   }
 
@@ -609,10 +638,14 @@ class Builder {
       case FileState::kOriginal:
       case FileState::kReplaced:
         switch (c_.below(file.state == FileState::kReplaced ? 5 : 4)) {
-          case 0: change = make(StepKind::kReplace, {path, "unsigned"}); file.state = FileState::kReplaced; break;
+          case 0:
+            change = make(StepKind::kReplace, {path, "unsigned"});
+            file.state = FileState::kReplaced;
+            break;
           case 1:
             change = make(StepKind::kReplace, {path, "developer-id"},
-                          {{"signing_id", std::string(p.signing_id.empty() ? "com.example.other" : p.signing_id)},
+                          {{"signing_id",
+                            std::string(p.signing_id.empty() ? "com.example.other" : p.signing_id)},
                            {"team_id", "OTHERTEAM1"}});
             file.state = FileState::kReplaced;
             break;
@@ -640,7 +673,8 @@ class Builder {
         file.state = FileState::kOriginal;
         break;
     }
-    installed_[static_cast<std::size_t>(program)] = file.state != FileState::kRemoved && file.state != FileState::kRenamed;
+    installed_[static_cast<std::size_t>(program)] =
+        file.state != FileState::kRemoved && file.state != FileState::kRenamed;
     place(lookup, slot, std::move(change), tag);
   }
 
@@ -659,9 +693,10 @@ class Builder {
       return;
     }
     place(lookup, slot,
-          make(StepKind::kFailNext, {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
-                                     std::to_string(1 + c_.below(2)),
-                                     std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])}),
+          make(StepKind::kFailNext,
+               {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
+                std::to_string(1 + c_.below(2)),
+                std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])}),
           tag);
   }
 
@@ -672,7 +707,8 @@ class Builder {
     if (c_.chance(1, 4)) {
       std::vector<std::size_t> idle;
       for (std::size_t i = 0; i < procs_.size(); ++i) {
-        if (procs_[i].alive && procs_[i].pending_flows == 0 && procs_[i].helper_for < 0) idle.push_back(i);
+        if (procs_[i].alive && procs_[i].pending_flows == 0 && procs_[i].helper_for < 0)
+          idle.push_back(i);
       }
       if (!idle.empty()) {
         const std::size_t proc = idle[c_.below(idle.size())];
@@ -706,7 +742,8 @@ class Builder {
     s_.world.caller.sandboxed = false;
     s_.world.caller.root = true;
     s_.record_with = "kernel-launch-requirement";
-    const uint32_t launches = 1 + static_cast<uint32_t>(c_.below(std::min<uint32_t>(3, options_.episodes_max)));
+    const uint32_t launches =
+        1 + static_cast<uint32_t>(c_.below(std::min<uint32_t>(3, options_.episodes_max)));
     for (uint32_t l = 0; l < launches; ++l) {
       const std::string path = fmt::format("/usr/local/bin/tool{}", l + 1);
       // The genuine tool, or (rarely) an unsigned build that a correct launcher refuses.
@@ -721,11 +758,13 @@ class Builder {
       plan.genuine = genuine;
       if (auto fault = draw_fault()) {
         launch_interference(plan, *fault);
-        for (uint32_t attempt = 1; attempt < kInterferencesPerLookupMax && c_.chance(1, 3); ++attempt) {
+        for (uint32_t attempt = 1; attempt < kInterferencesPerLookupMax && c_.chance(1, 3);
+             ++attempt) {
           if (auto more = draw_from(kLauncherFaults)) launch_interference(plan, *more);
         }
       }
-      Step launch = make(StepKind::kLaunch, {path}, {{"requirement", std::string(kToolRequirement)}});
+      Step launch =
+          make(StepKind::kLaunch, {path}, {{"requirement", std::string(kToolRequirement)}});
       launch.races = std::move(plan.races);
       push(std::move(launch), kNoFaults, std::move(plan.race_tags));
     }
@@ -751,8 +790,9 @@ class Builder {
       push(make(StepKind::kReplace, {plan.path, "unsigned"}), tag);
       plan.swapped = true;
     } else if (fault == Fault::kTransientFailure) {
-      Step fail = make(StepKind::kFailNext, {std::string(kLauncherCalls[c_.below(kLauncherCalls.size())]), "1",
-                                             std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])});
+      Step fail = make(StepKind::kFailNext,
+                       {std::string(kLauncherCalls[c_.below(kLauncherCalls.size())]), "1",
+                        std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])});
       if (c_.chance(1, 2) && plan.races.empty()) {
         push(std::move(fail), tag);
       } else {
@@ -764,7 +804,8 @@ class Builder {
   }
 
   void add_launch_race(LaunchPlan& plan, Step step, FaultSet tag) {
-    plan.last_call = std::max(plan.last_call, static_cast<uint32_t>(1 + c_.below(3))) + static_cast<uint32_t>(c_.below(2));
+    plan.last_call = std::max(plan.last_call, static_cast<uint32_t>(1 + c_.below(3))) +
+                     static_cast<uint32_t>(c_.below(2));
     plan.last_call = std::max<uint32_t>(plan.last_call, 1);
     plan.races.emplace_back(plan.last_call, std::move(step));
     plan.race_tags.push_back(tag);
@@ -784,9 +825,15 @@ class Builder {
       return make(StepKind::kReplace, {plan.path, "developer-id"}, std::move(identity));
     }
     switch (c_.below(4)) {
-      case 0: plan.swapped = true; return make(StepKind::kReplace, {plan.path, "unsigned"});
-      case 1: plan.swapped = true; return make(StepKind::kReplace, {plan.path, "developer-id"}, tool_identity("EVILTEAM01"));
-      case 2: plan.moved_away = true; return make(StepKind::kRemove, {plan.path});
+      case 0:
+        plan.swapped = true;
+        return make(StepKind::kReplace, {plan.path, "unsigned"});
+      case 1:
+        plan.swapped = true;
+        return make(StepKind::kReplace, {plan.path, "developer-id"}, tool_identity("EVILTEAM01"));
+      case 2:
+        plan.moved_away = true;
+        return make(StepKind::kRemove, {plan.path});
       default: {
         // A prepared file renamed over the tool in one step.
         const std::string evil = fmt::format("/tmp/evil-tool{}", ++renames_);
@@ -831,7 +878,8 @@ FaultSet refresh_faults(GeneratedCase& generated) {
     for (FaultSet tag : races) set |= tag;
   }
   const auto& world = generated.scenario.world;
-  if (contains(generated.world_faults, Fault::kPidReuse) && world.pid_policy != PidPolicy::kSequential) {
+  if (contains(generated.world_faults, Fault::kPidReuse) &&
+      world.pid_policy != PidPolicy::kSequential) {
     set |= bit(Fault::kPidReuse);
   }
   if (contains(generated.world_faults, Fault::kSandboxEperm) && world.caller.sandboxed) {
@@ -849,7 +897,8 @@ std::vector<std::string> identifiers_in(std::string_view bytes, std::size_t max)
   // A reverse-DNS identifier: 2-63 lowercase letters, then two or more dot-separated labels of
   // letters, digits, '-' and '_'. Library names (libc.so.6) and versions do not qualify.
   auto label_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   };
   auto identifier = [&](std::string_view run) {
     const auto dot = run.find('.');

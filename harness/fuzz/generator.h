@@ -45,7 +45,8 @@ class Choices final {
  public:
   explicit Choices(uint64_t seed) : random_(seed) {}
   // Choices read from bytes (libFuzzer input). `data` must outlive the Choices.
-  Choices(const uint8_t* data, std::size_t size) : random_(0), data_(data), size_(size), from_bytes_(true) {}
+  Choices(const uint8_t* data, std::size_t size)
+      : random_(0), data_(data), size_(size), from_bytes_(true) {}
 
   // A value in [0, bound); 0 when bound <= 1 (nothing is consumed then).
   uint64_t below(uint64_t bound);

@@ -41,7 +41,8 @@ RuleSet draw_rules(const RuleDraft& draft, Choices& c) {
   if (draft.no_rule_allow || (any_deny && c.chance(1, 2))) {
     policy.no_rule = Decision::kAllow;
   } else {
-    static constexpr std::array<Decision, 3> kNoRule = {Decision::kAsk, Decision::kDrop, Decision::kAllow};
+    static constexpr std::array<Decision, 3> kNoRule = {Decision::kAsk, Decision::kDrop,
+                                                        Decision::kAllow};
     policy.no_rule = kNoRule[c.below(3)];
   }
   // Applying rules to an unverified (pid-derived, path-only) identity while letting unmatched
@@ -52,11 +53,15 @@ RuleSet draw_rules(const RuleDraft& draft, Choices& c) {
   // program wins over the identity deny rule it can no longer see (found by this fuzzer:
   // token+recheck, seed 2024, case 447528; a property of that policy, not of any resolver).
   switch (c.below(4)) {
-    case 0: policy.unverified = {FilterPolicy::Mode::kDecide, Decision::kDrop}; break;
-    case 1:
-      if (policy.no_rule != Decision::kAllow && !any_identity_deny) policy.unverified = {FilterPolicy::Mode::kApplyRules, Decision::kDrop};
+    case 0:
+      policy.unverified = {FilterPolicy::Mode::kDecide, Decision::kDrop};
       break;
-    default: break;  // ask
+    case 1:
+      if (policy.no_rule != Decision::kAllow && !any_identity_deny)
+        policy.unverified = {FilterPolicy::Mode::kApplyRules, Decision::kDrop};
+      break;
+    default:
+      break;  // ask
   }
   if (c.chance(1, 4)) policy.gone = {FilterPolicy::Mode::kDecide, Decision::kAsk};
   if (c.chance(1, 4)) policy.unknown = {FilterPolicy::Mode::kDecide, Decision::kAsk};

@@ -22,21 +22,34 @@ struct Program {
   std::string_view kind;  // signature kind name, as the scenario format spells it.
   std::string_view signing_id;
   std::string_view team_id;
-  bool trusted;           // a program users typically allow (the target of a pid reuse).
+  bool trusted;  // a program users typically allow (the target of a pid reuse).
 };
 enum ProgramIndex : int {
-  kGood = 0, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner, kTrustd, kNsurlsessiond, kSimTrustd,
-  kImpostorApple, kImpostorTeam, kImpostorBorrowed,
+  kGood = 0,
+  kEvil,
+  kTool,
+  kCurl,
+  kSafari,
+  kAdHoc,
+  kMiner,
+  kTrustd,
+  kNsurlsessiond,
+  kSimTrustd,
+  kImpostorApple,
+  kImpostorTeam,
+  kImpostorBorrowed,
   kProgramCount
 };
 inline constexpr std::array<Program, kProgramCount> kPrograms = {{
-    {"/Applications/Good.app/Contents/MacOS/Good", "developer-id", "com.example.good", "GOODTEAM01", true},
+    {"/Applications/Good.app/Contents/MacOS/Good", "developer-id", "com.example.good", "GOODTEAM01",
+     true},
     {"/tmp/evil", "unsigned", "", "", false},
     {"/usr/local/bin/tool", "developer-id", "com.example.tool", "TOOLTEAM01", true},
     {"/usr/bin/curl", "platform", "com.apple.curl", "", true},
     {"/Applications/Safari.app/Contents/MacOS/Safari", "platform", "com.apple.Safari", "", true},
     {"/tmp/adhoc-build", "ad-hoc", "", "", false},
-    {"/Applications/Miner.app/Contents/MacOS/Miner", "developer-id", "com.example.miner", "MINERTEAM1", false},
+    {"/Applications/Miner.app/Contents/MacOS/Miner", "developer-id", "com.example.miner",
+     "MINERTEAM1", false},
     {"/usr/libexec/trustd", "platform", "com.apple.trustd", "", true},
     {"/usr/libexec/nsurlsessiond", "platform", "com.apple.nsurlsessiond", "", true},
     {"/Library/Developer/CoreSimulator/Volumes/iOS_21A328/Library/Developer/CoreSimulator/Profiles/"
@@ -53,28 +66,29 @@ inline constexpr std::array<Program, kProgramCount> kPrograms = {{
 }};
 // Programs clean episodes and fault patterns pick from (not the /usr/libexec daemons, which
 // belong to F3, F6 and F10).
-inline constexpr std::array<int, 7> kOrdinaryPrograms = {kGood, kEvil, kTool, kCurl, kSafari, kAdHoc, kMiner};
+inline constexpr std::array<int, 7> kOrdinaryPrograms = {kGood,   kEvil,  kTool, kCurl,
+                                                         kSafari, kAdHoc, kMiner};
 inline constexpr std::array<int, 3> kUntrustedPrograms = {kEvil, kAdHoc, kMiner};
 inline constexpr std::array<int, 4> kTrustedPrograms = {kGood, kTool, kCurl, kSafari};
 
-inline constexpr std::array<std::string_view, 5> kHosts = {"example.com", "api.example.com",
-                                                    "exfil.example.net", "ocsp.apple.com",
-                                                    "tracker.example.net"};
+inline constexpr std::array<std::string_view, 5> kHosts = {
+    "example.com", "api.example.com", "exfil.example.net", "ocsp.apple.com", "tracker.example.net"};
 
 inline constexpr std::array<std::string_view, 11> kResolverCalls = {
-    "guest-by-audit-token", "static-code", "code-path", "signing-information", "proc-pidpath",
-    "proc-pidpath-audittoken", "token-for-pid", "kill-zero", "guest-by-pid", "check-validity",
-    "responsible-pid"};
+    "guest-by-audit-token", "static-code",    "code-path",
+    "signing-information",  "proc-pidpath",   "proc-pidpath-audittoken",
+    "token-for-pid",        "kill-zero",      "guest-by-pid",
+    "check-validity",       "responsible-pid"};
 inline constexpr std::array<std::string_view, 7> kLauncherCalls = {
-    "check-file", "spawn", "spawn-with-requirement", "copy-to-private", "spawn-suspended", "resume",
-    "check-validity"};
+    "check-file",      "spawn",  "spawn-with-requirement", "copy-to-private",
+    "spawn-suspended", "resume", "check-validity"};
 // Every outcome a lookup can answer in the model, as a transient failure may produce it: no such
 // code, EPERM, ESRCH, static code changed, requirement failed, unsigned, guest invalid, invalid
 // handle; EAGAIN, ESRCH, EPERM, EACCES as errnos; KERN_INVALID_ARGUMENT and KERN_FAILURE.
 inline constexpr std::array<std::string_view, 14> kTransientOutcomes = {
     "osstatus:-67065", "osstatus:100001", "osstatus:100003", "osstatus:-67034", "osstatus:-67050",
-    "osstatus:-67062", "osstatus:-67063", "osstatus:-67071", "errno:35", "errno:3", "errno:1",
-    "errno:13", "kern:4", "kern:5"};
+    "osstatus:-67062", "osstatus:-67063", "osstatus:-67071", "errno:35",        "errno:3",
+    "errno:1",         "errno:13",        "kern:4",          "kern:5"};
 
 // A schedule step with its arguments and key=value options.
 inline scenario::Step make_step(scenario::StepKind kind, std::vector<std::string> args,
@@ -87,12 +101,19 @@ inline scenario::Step make_step(scenario::StepKind kind, std::vector<std::string
 }
 
 // What the rule generator does for one program.
-enum class RulePlan : uint8_t { kRandom, kNone, kAllowIdentity, kAllowPath, kDenyIdentity, kDenyPath };
+enum class RulePlan : uint8_t {
+  kRandom,
+  kNone,
+  kAllowIdentity,
+  kAllowPath,
+  kDenyIdentity,
+  kDenyPath
+};
 
 struct RuleDraft {
-  std::array<bool, kProgramCount> used{};   // programs the case runs: each may get a rule.
+  std::array<bool, kProgramCount> used{};  // programs the case runs: each may get a rule.
   std::array<RulePlan, kProgramCount> plans{};
-  bool no_rule_allow = false;               // unmatched programs pass (deny rules matter).
+  bool no_rule_allow = false;  // unmatched programs pass (deny rules matter).
 };
 
 // One rule per used program (random plan unless fixed), and a policy. Never writes a fail-open

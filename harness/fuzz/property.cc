@@ -63,9 +63,9 @@ std::string format_invariants(InvariantSet set) {
 }
 
 Invariant primary_invariant(InvariantSet violated) {
-  for (Invariant invariant : {Invariant::kI4VerdictSafety, Invariant::kI5LauncherSafety,
-                              Invariant::kI1VerifiedIsCorrect, Invariant::kI3GoneIsGone,
-                              Invariant::kI2NoSilentMisattribution, Invariant::kI7Totality}) {
+  for (Invariant invariant :
+       {Invariant::kI4VerdictSafety, Invariant::kI5LauncherSafety, Invariant::kI1VerifiedIsCorrect,
+        Invariant::kI3GoneIsGone, Invariant::kI2NoSilentMisattribution, Invariant::kI7Totality}) {
     if ((violated & invariant_bit(invariant)) != 0) return invariant;
   }
   return Invariant::kI7Totality;
@@ -75,7 +75,8 @@ CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnd
                            const OracleOptions& oracle, scenario::RunResult* run,
                            scenario::RunObserver* observer) {
   if (run == nullptr && observer == nullptr && strategy.check_elsewhere) {
-    std::vector<std::optional<CaseVerdict>> verdicts = strategy.check_elsewhere(std::span(&scenario, 1), oracle);
+    std::vector<std::optional<CaseVerdict>> verdicts =
+        strategy.check_elsewhere(std::span(&scenario, 1), oracle);
     if (verdicts.size() == 1 && verdicts.front()) return *verdicts.front();
   }
   scenario::RunResult result;
@@ -99,7 +100,8 @@ CaseVerdict check_scenario(const scenario::Scenario& scenario, const StrategyUnd
     collect(verdict, flow.check.findings);
   }
   for (const auto& launch : result.launches) {
-    verdict.digest = fold(verdict.digest, static_cast<uint64_t>(launch.check.cell) | (launch.check.result.launched ? 0x10u : 0u));
+    verdict.digest = fold(verdict.digest, static_cast<uint64_t>(launch.check.cell) |
+                                              (launch.check.result.launched ? 0x10u : 0u));
     collect(verdict, launch.check.findings);
   }
   if (run != nullptr) *run = std::move(result);

@@ -32,7 +32,8 @@ struct StrategyUnderTest {
   // Optional: checks whole cases elsewhere (an isolated plugin's worker process runs them there,
   // several per round trip) and answers, in order, the verdicts check_scenario would give; a
   // nullopt is checked here.
-  std::function<std::vector<std::optional<CaseVerdict>>(std::span<const scenario::Scenario>, const OracleOptions&)>
+  std::function<std::vector<std::optional<CaseVerdict>>(std::span<const scenario::Scenario>,
+                                                        const OracleOptions&)>
       check_elsewhere;
 };
 
@@ -46,9 +47,9 @@ inline constexpr InvariantSet invariant_bit(Invariant invariant) {
 std::string format_invariants(InvariantSet set);  // "I1,I4" or "none"
 
 struct CaseVerdict {
-  std::string error;            // the scenario did not run ("FILE:LINE: ..."): not a finding.
-  Cell cell = Cell::kCorrect;   // the worst cell over flows and launches.
-  InvariantSet violated = 0;    // invariants with a violation-severity finding.
+  std::string error;           // the scenario did not run ("FILE:LINE: ..."): not a finding.
+  Cell cell = Cell::kCorrect;  // the worst cell over flows and launches.
+  InvariantSet violated = 0;   // invariants with a violation-severity finding.
   uint32_t violations = 0;
   uint32_t warnings = 0;
   std::string first_violation;  // describe() of the first violation, for reports.

@@ -118,7 +118,8 @@ class Shrinker {
         if (attempt(best, [s, r](GeneratedCase& c) { return move_race_out(c, s, r, false); })) {
           progress = true;
           ++s;  // the resolution moved one place down.
-        } else if (attempt(best, [s, r](GeneratedCase& c) { return move_race_out(c, s, r, true); })) {
+        } else if (attempt(best,
+                           [s, r](GeneratedCase& c) { return move_race_out(c, s, r, true); })) {
           progress = true;
         } else {
           ++r;
@@ -202,7 +203,8 @@ class Shrinker {
     bool progress = false;
     for (std::size_t i = 0; i < best.scenario.rules.rules.size() && !exhausted();) {
       GeneratedCase candidate = best;
-      candidate.scenario.rules.rules.erase(candidate.scenario.rules.rules.begin() + static_cast<std::ptrdiff_t>(i));
+      candidate.scenario.rules.rules.erase(candidate.scenario.rules.rules.begin() +
+                                           static_cast<std::ptrdiff_t>(i));
       if (still_fails(candidate)) {
         best = std::move(candidate);
         progress = true;
@@ -249,7 +251,9 @@ class Shrinker {
       return true;
     });
     progress |= attempt(best, [&](GeneratedCase& c) {
-      if (c.scenario.rules.policy.gone == default_policy.gone && c.scenario.rules.policy.unknown == default_policy.unknown) return false;
+      if (c.scenario.rules.policy.gone == default_policy.gone &&
+          c.scenario.rules.policy.unknown == default_policy.unknown)
+        return false;
       c.scenario.rules.policy.gone = default_policy.gone;
       c.scenario.rules.policy.unknown = default_policy.unknown;
       return true;
@@ -260,8 +264,9 @@ class Shrinker {
         // Options that carry meaning a step needs (identities, the requirement) or that ARE a
         // fault's content (delegation, malformed tokens, zombies) stay: removing them would keep
         // the step's fault tag on a step that no longer carries the fault.
-        if (key == "signing_id" || key == "team_id" || key == "requirement" || key == "responsible" ||
-            key == "app" || key == "zombie" || key == "app-token" || key == "process-token") {
+        if (key == "signing_id" || key == "team_id" || key == "requirement" ||
+            key == "responsible" || key == "app" || key == "zombie" || key == "app-token" ||
+            key == "process-token") {
           ++o;
           continue;
         }
@@ -308,7 +313,8 @@ ShrinkResult shrink_case(const GeneratedCase& failing, const StrategyUnderTest& 
     if (!progress) break;
   }
   // Renumber lines so that messages about the shrunk case point at its own steps.
-  for (std::size_t i = 0; i < best.scenario.steps.size(); ++i) best.scenario.steps[i].line = static_cast<int>(i) + 1;
+  for (std::size_t i = 0; i < best.scenario.steps.size(); ++i)
+    best.scenario.steps[i].line = static_cast<int>(i) + 1;
   refresh_faults(best);
   result.verdict = check_scenario(best.scenario, strategy, options.oracle);
   result.runs = shrinker.runs();

@@ -32,9 +32,9 @@ struct ShrinkOptions {
 
 struct ShrinkResult {
   GeneratedCase shrunk;
-  CaseVerdict verdict;        // of the shrunk case.
+  CaseVerdict verdict;  // of the shrunk case.
   Invariant target = Invariant::kI1VerifiedIsCorrect;
-  uint32_t runs = 0;          // candidates tried.
+  uint32_t runs = 0;  // candidates tried.
   std::size_t original_size = 0;
   std::size_t shrunk_size = 0;  // schedule_size() of the shrunk scenario.
 };

@@ -30,7 +30,8 @@ bool is_gone(const LookupOutcome& outcome) {
   switch (outcome.domain) {
     case OutcomeDomain::kOsStatus:
       return outcome.code == codes::kOsStatusEsrch || outcome.code == codes::kSecCsGuestInvalid;
-    case OutcomeDomain::kErrno: return outcome.code == ESRCH;
+    case OutcomeDomain::kErrno:
+      return outcome.code == ESRCH;
     case OutcomeDomain::kKernReturn:
       // task_name_for_pid answers KERN_FAILURE both for a vanished pid and for a refusal, so a
       // kern_return never proves that the execution is gone.

@@ -49,12 +49,14 @@ inline fuzz::StrategyUnderTest strategy_of(const std::string& name, ResolverFact
 
 // Every resolver fixture (*.scenario) in dir, checked with a fresh resolver each; returns one
 // line per problem (empty when all pass).
-inline std::vector<std::string> check_fixtures(const std::string& dir, const ResolverFactory& make) {
+inline std::vector<std::string> check_fixtures(const std::string& dir,
+                                               const ResolverFactory& make) {
   std::vector<std::string> problems;
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".scenario") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".scenario")
+      files.push_back(entry.path());
   }
   if (ec || files.empty()) return {dir + ": no .scenario fixtures found"};
   std::sort(files.begin(), files.end());
@@ -83,8 +85,8 @@ inline std::vector<std::string> check_fixtures(const std::string& dir, const Res
     if (!verdict.ran()) {
       problems.push_back(verdict.error);
     } else if (verdict.failed()) {
-      problems.push_back(file.string() + ": violates " + fuzz::format_invariants(verdict.violated) + ": " +
-                         verdict.first_violation);
+      problems.push_back(file.string() + ": violates " + fuzz::format_invariants(verdict.violated) +
+                         ": " + verdict.first_violation);
     }
   }
   return problems;
@@ -92,7 +94,8 @@ inline std::vector<std::string> check_fixtures(const std::string& dir, const Res
 
 // Cases [0, cases) of the fuzzer's run `seed` over every resolver fault; returns one line per
 // failing case with its seed and index (empty when the property holds for all of them).
-inline std::vector<std::string> check_property(const ResolverFactory& make, uint64_t seed, uint64_t cases) {
+inline std::vector<std::string> check_property(const ResolverFactory& make, uint64_t seed,
+                                               uint64_t cases) {
   fuzz::CampaignOptions campaign;
   campaign.strategy = strategy_of("resolver-under-test", make);
   campaign.generator.faults = fuzz::kResolverFaults;
@@ -104,9 +107,10 @@ inline std::vector<std::string> check_property(const ResolverFactory& make, uint
       problems.push_back("seed " + std::to_string(seed) + " case " + std::to_string(k) +
                          ": did not run: " + record.verdict.error);
     } else if (record.verdict.failed()) {
-      problems.push_back("seed " + std::to_string(seed) + " case " + std::to_string(k) + ": violates " +
-                         fuzz::format_invariants(record.verdict.violated) + ": " +
-                         record.verdict.first_violation + " (reproduce: flowid fuzz --strategy PLUGIN --faults resolver --seed " +
+      problems.push_back("seed " + std::to_string(seed) + " case " + std::to_string(k) +
+                         ": violates " + fuzz::format_invariants(record.verdict.violated) + ": " +
+                         record.verdict.first_violation +
+                         " (reproduce: flowid fuzz --strategy PLUGIN --faults resolver --seed " +
                          std::to_string(seed) + " --case " + std::to_string(k) + ")");
     }
   }
@@ -121,14 +125,14 @@ inline std::string join_lines(const std::vector<std::string>& lines) {
 
 }  // namespace flowid::gtest
 
-#define FLOWID_EXPECT_FIXTURES_PASS(dir, factory)                                         \
-  do {                                                                                    \
-    const auto flowid_problems_ = ::flowid::gtest::check_fixtures((dir), (factory));      \
+#define FLOWID_EXPECT_FIXTURES_PASS(dir, factory)                                           \
+  do {                                                                                      \
+    const auto flowid_problems_ = ::flowid::gtest::check_fixtures((dir), (factory));        \
     EXPECT_TRUE(flowid_problems_.empty()) << ::flowid::gtest::join_lines(flowid_problems_); \
   } while (0)
 
-#define FLOWID_EXPECT_PROPERTY_HOLDS(factory, seed, cases)                                         \
-  do {                                                                                             \
-    const auto flowid_problems_ = ::flowid::gtest::check_property((factory), (seed), (cases));     \
-    EXPECT_TRUE(flowid_problems_.empty()) << ::flowid::gtest::join_lines(flowid_problems_);        \
+#define FLOWID_EXPECT_PROPERTY_HOLDS(factory, seed, cases)                                     \
+  do {                                                                                         \
+    const auto flowid_problems_ = ::flowid::gtest::check_property((factory), (seed), (cases)); \
+    EXPECT_TRUE(flowid_problems_.empty()) << ::flowid::gtest::join_lines(flowid_problems_);    \
   } while (0)

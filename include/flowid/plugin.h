@@ -58,15 +58,15 @@ extern "C" {
 
 /* Which error space a code belongs to. */
 enum {
-  FLOWID_DOMAIN_OSSTATUS = 0,    /* Security framework OSStatus. */
-  FLOWID_DOMAIN_ERRNO = 1,       /* POSIX errno. */
-  FLOWID_DOMAIN_KERN_RETURN = 2  /* Mach kern_return_t. */
+  FLOWID_DOMAIN_OSSTATUS = 0,   /* Security framework OSStatus. */
+  FLOWID_DOMAIN_ERRNO = 1,      /* POSIX errno. */
+  FLOWID_DOMAIN_KERN_RETURN = 2 /* Mach kern_return_t. */
 };
 
 /* Codes a resolver reacts to differently (the same values as flowid::codes). */
-#define FLOWID_OSSTATUS_EPERM 100001           /* kPOSIXErrorEPERM: sandboxed caller. */
-#define FLOWID_OSSTATUS_ESRCH 100003           /* kPOSIXErrorESRCH: that execution is gone. */
-#define FLOWID_SECCS_NO_SUCH_CODE (-67065)     /* errSecCSNoSuchCode */
+#define FLOWID_OSSTATUS_EPERM 100001       /* kPOSIXErrorEPERM: sandboxed caller. */
+#define FLOWID_OSSTATUS_ESRCH 100003       /* kPOSIXErrorESRCH: that execution is gone. */
+#define FLOWID_SECCS_NO_SUCH_CODE (-67065) /* errSecCSNoSuchCode */
 #define FLOWID_SECCS_STATIC_CODE_CHANGED (-67034)
 #define FLOWID_SECCS_REQ_FAILED (-67050)
 #define FLOWID_SECCS_UNSIGNED (-67062)
@@ -238,8 +238,8 @@ typedef struct flowid_launch_seam {
   /* posix_spawn(path): the token of the new execution. */
   flowid_outcome (*spawn)(void* context, const char* path, flowid_audit_token* token_out);
   /* posix_spawn with a kernel-checked launch requirement. */
-  flowid_outcome (*spawn_with_requirement)(void* context, const char* path,
-                                           const char* requirement, flowid_audit_token* token_out);
+  flowid_outcome (*spawn_with_requirement)(void* context, const char* path, const char* requirement,
+                                           flowid_audit_token* token_out);
   /* Copies path to a location only the caller can write; the new path lives like seam strings. */
   flowid_outcome (*copy_to_private)(void* context, const char* path, const char** path_out,
                                     size_t* path_len_out);
@@ -249,7 +249,7 @@ typedef struct flowid_launch_seam {
 } flowid_launch_seam;
 
 typedef struct flowid_launch_result {
-  uint32_t launched;     /* some code was started (and not killed before running). */
+  uint32_t launched; /* some code was started (and not killed before running). */
   uint32_t has_execution;
   flowid_audit_token execution;
   flowid_outcome refusal; /* why the launch was refused, when it was. */
@@ -277,8 +277,8 @@ typedef struct flowid_plugin {
 
   /* Required: resolves one flow seen at now_ns (virtual time) using only the seam. Fills
    * *attribution (which the host has zero-filled to UNKNOWN). */
-  void (*resolve)(void* instance, const flowid_flow* flow, uint64_t now_ns,
-                  const flowid_seam* seam, flowid_attribution* attribution);
+  void (*resolve)(void* instance, const flowid_flow* flow, uint64_t now_ns, const flowid_seam* seam,
+                  flowid_attribution* attribution);
 
   /* Optional (may be NULL): the plugin's own verdict for a flow, called right after resolve on
    * the same instance with the attribution resolve produced (strings in it are the host's, valid
@@ -301,9 +301,8 @@ typedef struct flowid_plugin {
    * execution's token when code was started, the refusal outcome otherwise. The oracle judges
    * what really ran in the simulated world (I5), not what the plugin says. One instance (from
    * create_instance) per launcher; path and requirement are valid for the call. */
-  void (*launch)(void* instance, const char* path, const char* requirement,
-                 const flowid_seam* seam, const flowid_launch_seam* launch_seam,
-                 flowid_launch_result* result);
+  void (*launch)(void* instance, const char* path, const char* requirement, const flowid_seam* seam,
+                 const flowid_launch_seam* launch_seam, flowid_launch_result* result);
 } flowid_plugin;
 
 /* The one symbol a plugin exports. host_abi_version is the version flowid speaks; return a table
