@@ -247,59 +247,64 @@ void print_human(const std::vector<BaseOutcome>& outcomes, const ExploreCliOptio
   fmt::print("{}\n", guarantee_line(t, o.depth, outcomes.size(), strategy));
 }
 
-std::string report_json(const std::vector<BaseOutcome>& outcomes, const ExploreCliOptions& o,
-                        const std::string& strategy, const std::string& source, double seconds) {
+// The report as JSON (docs/schemas/explore.schema.json). Like the suite report it holds no times,
+// so the same inputs give the same bytes whatever --jobs is (times are in the human report and in
+// JUnit).
+nlohmann::ordered_json report_json(const std::vector<BaseOutcome>& outcomes,
+                                   const ExploreCliOptions& o, const std::string& strategy,
+                                   const std::string& source) {
   const Totals t = total(outcomes);
-  auto str = [](std::string_view text) {
-    std::string out;
-    append_json_bytes(out, text);
-    return out;
-  };
-  std::string json = fmt::format(
-      "{{\"kind\":\"explore\",\"strategy\":{},\"depth\":{},\"bases_source\":{},\"shard\":{},",
-      str(strategy), o.depth, str(source), str(o.shard.empty() ? "1/1" : o.shard));
-  json += fmt::format(
-      "\"schedules\":{},\"states\":{},\"pruned\":{},\"merged\":{},\"infeasible\":{},\"seconds\":{:."
-      "3f},",
-      t.schedules, t.states, t.pruned, t.duplicates, t.infeasible, seconds);
-  json += "\"schedules_by_depth\":[";
+  nlohmann::ordered_json json;
+  json["report"] = "explore";
+  json["strategy"] = strategy;
+  json["depth"] = o.depth;
+  json["bases_source"] = source;
+  json["shard"] = o.shard.empty() ? "1/1" : o.shard;
+  json["schedules"] = t.schedules;
+  json["states"] = t.states;
+  json["pruned"] = t.pruned;
+  json["merged"] = t.duplicates;
+  json["infeasible"] = t.infeasible;
+  auto& by_depth = json["schedules_by_depth"] = nlohmann::ordered_json::array();
   for (uint32_t k = 0; k <= std::min(o.depth, explore::kDepthMax); ++k)
-    json += fmt::format("{}{}", k ? "," : "", t.by_depth[k]);
-  json +=
-      fmt::format("],\"complete\":{},\"violations\":{},\"guarantee\":{},\"bases\":[", t.complete,
-                  t.violations, str(guarantee_line(t, o.depth, outcomes.size(), strategy)));
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    const auto& out = outcomes[i];
+    by_depth.push_back(t.by_depth[k]);
+  json["complete"] = t.complete;
+  json["violations"] = t.violations;
+  json["guarantee"] = guarantee_line(t, o.depth, outcomes.size(), strategy);
+  auto& bases = json["bases"] = nlohmann::ordered_json::array();
+  for (const auto& out : outcomes) {
     const auto& r = out.report;
-    json += fmt::format(
-        "{}{{\"name\":{},\"schedules\":{},\"states\":{},\"pruned\":{},\"infeasible\":{},"
-        "\"seconds\":{:.3f},"
-        "\"complete\":{},\"error\":{},\"violation\":",
-        i ? "," : "", str(r.name), r.schedules, r.states, r.pruned, r.infeasible, out.seconds,
-        r.complete, r.error.empty() ? "null" : str(r.error));
-    if (!r.violation) {
-      json += "null}";
-      continue;
+    nlohmann::ordered_json base;
+    base["name"] = r.name;
+    base["schedules"] = r.schedules;
+    base["states"] = r.states;
+    base["pruned"] = r.pruned;
+    base["infeasible"] = r.infeasible;
+    base["complete"] = r.complete;
+    base["error"] = r.error.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.error);
+    base["violation"] = nullptr;
+    if (r.violation) {
+      const auto& v = *r.violation;
+      nlohmann::ordered_json violation;
+      auto& invariants = violation["invariants"] = nlohmann::ordered_json::array();
+      for (unsigned k = 1; k <= 7; ++k) {
+        if ((v.verdict.violated & (1u << k)) != 0) invariants.push_back(fmt::format("I{}", k));
+      }
+      violation["cell"] = name_of(v.verdict.cell);
+      violation["message"] = v.verdict.first_violation;
+      violation["schedule"] = out.schedule_lines;
+      violation["scenario"] = nullptr;
+      violation["trace"] = nullptr;
+      violation["reproduce"] = nullptr;
+      if (out.files) {
+        violation["scenario"] = out.files->scenario_path;
+        violation["trace"] = out.files->trace_path;
+        violation["reproduce"] = out.counterexample->reproduce;
+      }
+      base["violation"] = std::move(violation);
     }
-    const auto& v = *r.violation;
-    json += fmt::format("{{\"invariants\":[");
-    for (unsigned k = 1, n = 0; k <= 7; ++k) {
-      if ((v.verdict.violated & (1u << k)) == 0) continue;
-      json += fmt::format("{}\"I{}\"", n++ ? "," : "", k);
-    }
-    json += fmt::format("],\"cell\":{},\"message\":{},\"schedule\":[", str(name_of(v.verdict.cell)),
-                        str(v.verdict.first_violation));
-    for (std::size_t k = 0; k < out.schedule_lines.size(); ++k)
-      json += (k ? "," : "") + str(out.schedule_lines[k]);
-    json += "]";
-    if (out.files) {
-      json += fmt::format(",\"scenario\":{},\"trace\":{},\"reproduce\":{}",
-                          str(out.files->scenario_path), str(out.files->trace_path),
-                          str(out.counterexample->reproduce));
-    }
-    json += "}}";
+    bases.push_back(std::move(base));
   }
-  json += "]}\n";
   return json;
 }
 
@@ -430,9 +435,8 @@ int run_explore(const ExploreCliOptions& o) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   if (o.json) {
-    const std::string json = report_json(outcomes, o, name, source, seconds);
-    if (std::fwrite(json.data(), 1, json.size(), stdout) != json.size() ||
-        std::fflush(stdout) != 0) {
+    print_json(report_json(outcomes, o, name, source));
+    if (std::ferror(stdout) != 0 || std::fflush(stdout) != 0) {
       print_error("explore", "cannot write the report to standard output");
       return kExitInputError;
     }
@@ -440,8 +444,9 @@ int run_explore(const ExploreCliOptions& o) {
     print_human(outcomes, o, name, strategy->launcher, seconds);
     if (std::fflush(stdout) != 0) return kExitInputError;
   }
-  if (!o.junit_path.empty() &&
-      !write_junit(suite_of(outcomes, name, o.depth), o.junit_path, &error)) {
+  const std::string junit_path =
+      o.junit_path.empty() ? junit_path_from_environment("flowid-explore") : o.junit_path;
+  if (!junit_path.empty() && !write_junit(suite_of(outcomes, name, o.depth), junit_path, &error)) {
     print_error("explore", "{}", error);
     return kExitInputError;
   }
@@ -488,14 +493,13 @@ Subcommand add_explore(CLI::App& parent) {
   app->add_option("--junit", o->junit_path, "Also write JUnit XML (one test case per base)");
   app->add_flag("--progress", o->progress,
                 "Progress lines on stderr even when it is not a terminal");
-  app->footer(
-      "Example:\n"
-      "  flowid explore --resolver pid-path --depth 1\n"
-      "  flowid explore --resolver ./libmine.so --depth 2 --jobs 2 --junit explore.xml\n"
-      "\n"
-      "Exit codes: 0 no violation (the last line states the guarantee, or why there is none),\n"
-      "1 a violation (each with a shrunk scenario, its trace and a reproduce line), 2 bad flags,\n"
-      "3 a plugin, scenario or output could not be used. docs/exploring.md has the details.");
+  app->footer(help_footer(
+      "flowid explore --resolver pid-path --depth 1",
+      "0 no violation (the last line states the guarantee, or why there is none);\n"
+      "1 a violation (each with a shrunk scenario, its trace and a reproduce line); 2 bad flags;\n"
+      "3 a plugin, scenario or output could not be used. docs/exploring.md has the details.",
+      "A plugin the same way: flowid explore --resolver ./libmine.so --depth 2 --jobs 2\n"
+      "JUnit goes to --junit FILE, or where GTEST_OUTPUT=xml:PATH or XML_OUTPUT_FILE says."));
   return {app, [o] { return run_explore(*o); }};
 }
 

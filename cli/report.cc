@@ -1,6 +1,8 @@
 #include "cli/report.h"
 
 #include <fmt/format.h>
+
+#include <filesystem>
 #include <pugixml.hpp>
 
 #include <charconv>
@@ -206,7 +208,12 @@ std::string junit_path_from_environment(std::string_view default_name) {
       value.remove_prefix(3);
       if (value.starts_with(':')) value.remove_prefix(1);
       if (value.empty()) return "test_detail.xml";
-      if (value.ends_with('/')) return fmt::format("{}{}.xml", value, default_name);
+      if (value.ends_with('/')) {
+        // Like GoogleTest, the folder is made when missing (a failure shows when writing).
+        std::error_code ignored;
+        std::filesystem::create_directories(std::string(value), ignored);
+        return fmt::format("{}{}.xml", value, default_name);
+      }
       return std::string(value);
     }
   }

@@ -62,7 +62,8 @@ bool write_junit(const SuiteReport& report, const std::string& path, std::string
 void print_json(const nlohmann::ordered_json& value);
 
 // Where JUnit goes when --junit is not given: GoogleTest's GTEST_OUTPUT=xml:PATH (a PATH ending in
-// '/' gets DEFAULT_NAME.xml) or Bazel's XML_OUTPUT_FILE; empty when neither is set.
+// '/' gets DEFAULT_NAME.xml in that folder, made when missing, as GoogleTest does) or Bazel's
+// XML_OUTPUT_FILE; empty when neither is set.
 std::string junit_path_from_environment(std::string_view default_name);
 
 // The end of every subcommand's --help: notes, then "Example:" and "Exit codes:".

@@ -361,8 +361,9 @@ TEST_F(CliContract, DashIsStandardInputEverywhere) {
 // ---- help
 
 TEST(CliContractPlain, EveryHelpEndsWithAnExampleAndItsExitCodes) {
-  for (const std::string command : {"inspect", "stats", "sample", "record", "replay", "matrix",
-                                    "fixture", "suite", "diff", "import", "fuzz", "strategies"}) {
+  for (const std::string command :
+       {"inspect", "stats", "sample", "record", "replay", "matrix", "fixture", "suite", "diff",
+        "import", "fuzz", "strategies", "explore"}) {
     auto r = run_flowid({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command;
     const auto example = r.out.find("Example:\n  flowid ");
@@ -521,6 +522,29 @@ TEST_F(CliContract, JsonReportsMatchTheirSchemasEvenOnDamagedInput) {
   EXPECT_EQ(schema_problems("header", r.out), "") << r.out;
   EXPECT_NE(r.out.find("\"key\":\"strategy\",\"value\":\"token+pid-fallback\""), std::string::npos)
       << r.out;
+}
+
+TEST_F(CliContract, ExploreJsonMatchesItsSchemaAndIsTheSameForAnyJobs) {
+  // A violation: pid-path is fooled by one interference; its base names the counterexample files.
+  auto r = run_flowid({"explore", "--json", "--resolver", "pid-path", "--depth", "1", "--worlds",
+                       "3", "--out", dir_.file("cx")});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(schema_problems("explore", r.out), "") << r.out;
+  EXPECT_NE(r.out.find("\"invariants\":[\"I"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"reproduce\":\"flowid "), std::string::npos) << r.out;
+  // No violation: every base has violation null; the bytes do not depend on --jobs.
+  auto one = run_flowid({"explore", "--json", "--depth", "1", "--worlds", "4", "--jobs", "1"});
+  auto two = run_flowid({"explore", "--json", "--depth", "1", "--worlds", "4", "--jobs", "2"});
+  EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
+  EXPECT_EQ(schema_problems("explore", one.out), "") << one.out;
+  EXPECT_NE(one.out.find("\"violation\":null"), std::string::npos) << one.out;
+  EXPECT_EQ(one.out, two.out);
+  // JUnit where GoogleTest's variable says, when --junit is not given.
+  const std::string junit = dir_.file("junit/");
+  auto env = shell("GTEST_OUTPUT=xml:" + sh_quoted(junit) + " " + kFlowid +
+                   " explore --depth 0 --worlds 2");
+  EXPECT_EQ(env.exit_code, 0) << env.out << env.err;
+  EXPECT_TRUE(std::filesystem::exists(junit + "flowid-explore.xml")) << env.out << env.err;
 }
 
 }  // namespace
