@@ -76,6 +76,7 @@ struct SuiteOptions {
   bool json = false;
   std::string junit_path;
   std::vector<std::string> strategies;
+  std::string filter;
 };
 
 std::optional<std::string> read_text(const std::string& path) {
@@ -132,9 +133,15 @@ int run_suite(const SuiteOptions& options) {
                              columns.size(), dir);
   std::vector<std::pair<std::string, std::vector<SuiteCell>>> table;
   int exit_code = kExitOk;
+  std::size_t filtered_out = 0;
   for (const auto& file : files) {
     std::string error;
     auto s = replay::load_scenario(file, &error);
+    if (s &&
+        !filter_matches(options.filter, std::filesystem::path(file).stem().string(), s->faults)) {
+      ++filtered_out;
+      continue;
+    }
     std::optional<replay::CompiledScenario> compiled;
     if (s) compiled = replay::compile_scenario(*s, &error);
     if (!compiled) {
@@ -232,6 +239,15 @@ int run_suite(const SuiteOptions& options) {
     table.emplace_back(s->name, std::move(row));
   }
 
+  if (table.empty()) {
+    print_error("suite", "--filter {} matches no fixture in {}/scenarios (by name or fault)",
+                options.filter, dir);
+    return kExitUsage;
+  }
+  if (filtered_out > 0) {
+    report.title = fmt::format("flowid suite: {} of {} fixtures (--filter {}) x {} strategies ({})",
+                               table.size(), files.size(), options.filter, columns.size(), dir);
+  }
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_started).count();
   if (options.json) {
@@ -305,6 +321,9 @@ Subcommand add_suite(CLI::App& parent) {
   app->add_option("--fixtures", options->fixtures_dir,
                   "Fixture folder with scenarios/ and golden/ (default: the bundled fixtures)");
   app->add_option("--strategy", options->strategies, "Only these strategies")->delimiter(',');
+  app->add_option("--filter", options->filter,
+                  "Only fixtures whose name contains one of these comma-separated texts, or that "
+                  "test one of these faults (F1..F11); -TEXT excludes");
   app->add_flag("--update-golden", options->update_golden,
                 "Write the produced verdicts as the new golden files (shows which changed)");
   app->add_flag("--json", options->json, "One JSON object with every run");
@@ -312,7 +331,7 @@ Subcommand add_suite(CLI::App& parent) {
                   "Also write a JUnit XML report; default from GTEST_OUTPUT=xml:PATH or "
                   "XML_OUTPUT_FILE when set");
   app->footer(help_footer(
-      "flowid suite --strategy token+recheck --junit suite.xml",
+      "flowid suite --strategy token+recheck --filter F1,F2 --junit suite.xml",
       "0 every run passed; 1 a golden verdict differs, a call is off-script or an expectation\n"
       "fails; 2 usage; 3 fixtures unreadable (FLOWID_FIXTURES not a folder included) or the\n"
       "report could not be written. The largest applicable code wins."));

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
@@ -261,8 +262,13 @@ std::optional<Shard> parse_shard(const std::string& text, std::string* error) {
   return Shard{*i, *n};
 }
 
-bool filter_matches(std::string_view filter, std::string_view name) {
+bool filter_matches(std::string_view filter, std::string_view name,
+                    const std::vector<std::string>& tags) {
   if (filter.empty()) return true;
+  auto matches = [&](std::string_view pattern) {
+    if (name.find(pattern) != std::string_view::npos) return true;
+    return std::find(tags.begin(), tags.end(), pattern) != tags.end();
+  };
   bool any_positive = false;
   bool included = false;
   while (!filter.empty()) {
@@ -271,11 +277,11 @@ bool filter_matches(std::string_view filter, std::string_view name) {
     filter = comma == std::string_view::npos ? std::string_view() : filter.substr(comma + 1);
     if (pattern.empty()) continue;
     if (pattern.front() == '-') {
-      if (name.find(pattern.substr(1)) != std::string_view::npos) return false;
+      if (matches(pattern.substr(1))) return false;
       continue;
     }
     any_positive = true;
-    included = included || name.find(pattern) != std::string_view::npos;
+    included = included || matches(pattern);
   }
   return !any_positive || included;
 }

@@ -80,7 +80,9 @@ struct Shard {
 std::optional<Shard> parse_shard(const std::string& text, std::string* error);
 
 // Keeps names that contain any of the comma-separated patterns (every name when filter is empty);
-// a pattern starting with '-' excludes instead.
-bool filter_matches(std::string_view filter, std::string_view name);
+// a pattern starting with '-' excludes instead. A pattern also matches when it equals one of the
+// tags (a scenario's faults, "F1" ... "F11": whole, so F1 does not match F11).
+bool filter_matches(std::string_view filter, std::string_view name,
+                    const std::vector<std::string>& tags = {});
 
 }  // namespace flowid::cli

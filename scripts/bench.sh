@@ -5,7 +5,7 @@
 # regenerated from this output.
 #   scripts/bench.sh                 every benchmark (build/ must hold a Release build)
 #   scripts/bench.sh trace replay    only these (trace, replay, resolve, import, perturb, fuzz,
-#                                    fuzz_scaling, plugin, record, zoo)
+#                                    fuzz_scaling, plugin, record, zoo, explore, explore_scaling)
 #   BENCH_BUILD=build-x scripts/bench.sh
 # Output: the benchmarks' own tables go to BUILD/bench-out/ (BENCH_OUT), then a Markdown table on stdout:
 #   | benchmark | figure | value | unit | load before -> after |
@@ -68,7 +68,52 @@ fuzz_scaling() {
   rm -rf "$dir"
 }
 
-all=(trace replay resolve import perturb fuzz fuzz_scaling plugin record zoo)
+flowid_binary() {
+  local flowid=$build/cli/flowid
+  [[ -x $flowid ]] || flowid=$build/flowid
+  echo "$flowid"
+}
+
+# explore: schedules and wall seconds of `flowid explore --resolver token+recheck --depth K` over
+# the bundled base worlds, K = 1, 2, 3, on one thread (the schedule counts are exact and the same on
+# every machine; the times are the figure).
+explore_depths() {
+  local flowid dir k start end
+  flowid=$(flowid_binary)
+  dir=$(mktemp -d)
+  for k in 1 2 3; do
+    start=$(date +%s.%N)
+    "$flowid" explore --resolver token+recheck --depth "$k" --jobs 1 --out "$dir" --json \
+      >"$dir/k$k.json"
+    end=$(date +%s.%N)
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); k=sys.argv[2]; s=float(sys.argv[4])-float(sys.argv[3])
+print("{\"bench\": \"explore_k%s_schedules\", \"value\": %d, \"unit\": \"schedules\"}" % (k, r["schedules"]))
+print("{\"bench\": \"explore_k%s_seconds\", \"value\": %.3f, \"unit\": \"s\"}" % (k, s))
+print("{\"bench\": \"explore_k%s_schedules_per_s\", \"value\": %.1f, \"unit\": \"schedules/s\"}" % (k, r["schedules"] / s))' \
+      "$dir/k$k.json" "$k" "$start" "$end"
+  done
+  rm -rf "$dir"
+}
+
+# explore_scaling: wall time of `flowid explore --depth 2` with --jobs 1 and --jobs 2 (same result,
+# bases spread over threads whole); needs idle cores, like fuzz_scaling.
+explore_scaling() {
+  local flowid dir jobs start end t1=0 t
+  flowid=$(flowid_binary)
+  dir=$(mktemp -d)
+  for jobs in 1 2; do
+    start=$(date +%s.%N)
+    "$flowid" explore --resolver token+recheck --depth 2 --jobs "$jobs" --out "$dir" --json >/dev/null
+    end=$(date +%s.%N)
+    t=$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$start" "$end")
+    echo "{\"bench\": \"explore_k2_jobs_${jobs}_seconds\", \"value\": $t, \"unit\": \"s\"}"
+    [[ $jobs == 1 ]] && t1=$t
+  done
+  python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("{\"bench\": \"explore_jobs_2_over_1\", \"value\": %s, \"unit\": \"speed-up\"}" % (a/b if b else 0))' "$t1" "$t"
+  rm -rf "$dir"
+}
+
+all=(trace replay resolve import perturb fuzz fuzz_scaling plugin record zoo explore explore_scaling)
 selected=("$@")
 [[ ${#selected[@]} -gt 0 ]] || selected=("${all[@]}")
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
@@ -86,7 +131,8 @@ for b in "${selected[@]}"; do
     plugin) run plugin "$build/bench/plugin_bench" "$build/examples/plugins/libmine.so" 2 1 ;;
     record) run record "$build/bench/record_bench" --connects 500 --procs 4 --runs 1 ;;
     zoo) run zoo "$build/bench/zoo_bench" --engines default --seeds 1 --budget 2s ;;
-    # TODO: explore (cli/explore.cc) once it exists: its --jobs 1 / --jobs 2 scaling like fuzz.
+    explore) run explore explore_depths ;;
+    explore_scaling) run explore_scaling explore_scaling ;;
     *) echo "bench.sh: unknown benchmark $b (known: ${all[*]})" >&2; exit 2 ;;
   esac
 done

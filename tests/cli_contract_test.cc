@@ -547,5 +547,25 @@ TEST_F(CliContract, ExploreJsonMatchesItsSchemaAndIsTheSameForAnyJobs) {
   EXPECT_TRUE(std::filesystem::exists(junit + "flowid-explore.xml")) << env.out << env.err;
 }
 
+TEST_F(CliContract, SuiteFilterKeepsFixturesByNameOrFault) {
+  // By fault: F1 is whole (F11's fixtures are not kept); by name; -TEXT excludes.
+  auto r = run_flowid({"suite", "--json", "--strategy", "token+recheck", "--filter", "F1"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(schema_problems("suite", r.out), "") << r.out;
+  EXPECT_NE(r.out.find("f01_pid_reuse x token+recheck"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("f11_"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("f03_"), std::string::npos) << r.out;
+  auto all = run_flowid({"suite", "--json", "--strategy", "token+recheck"});
+  auto without = run_flowid({"suite", "--json", "--strategy", "token+recheck", "--filter", "-F1"});
+  EXPECT_EQ(without.exit_code, 0) << without.err;
+  EXPECT_EQ(without.out.find("f01_pid_reuse"), std::string::npos) << without.out;
+  EXPECT_NE(without.out.find("f03_"), std::string::npos) << without.out;
+  EXPECT_LT(without.out.size(), all.out.size());
+  // A filter that keeps nothing is a mistake, not an empty pass.
+  auto none = run_flowid({"suite", "--filter", "no-such-fixture"});
+  EXPECT_EQ(none.exit_code, 2) << none.out;
+  EXPECT_NE(none.err.find("matches no fixture"), std::string::npos) << none.err;
+}
+
 }  // namespace
 }  // namespace flowid
