@@ -286,10 +286,7 @@ nlohmann::ordered_json report_json(const std::vector<BaseOutcome>& outcomes,
     if (r.violation) {
       const auto& v = *r.violation;
       nlohmann::ordered_json violation;
-      auto& invariants = violation["invariants"] = nlohmann::ordered_json::array();
-      for (unsigned k = 1; k <= 7; ++k) {
-        if ((v.verdict.violated & (1u << k)) != 0) invariants.push_back(fmt::format("I{}", k));
-      }
+      violation["invariants"] = fuzz::invariant_names(v.verdict.violated);
       violation["cell"] = name_of(v.verdict.cell);
       violation["message"] = v.verdict.first_violation;
       violation["schedule"] = out.schedule_lines;

@@ -1,13 +1,12 @@
 #include "cli/report.h"
 
 #include <fmt/format.h>
-
-#include <filesystem>
 #include <pugixml.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "cli/output.h"

@@ -52,13 +52,17 @@ std::optional<StrategyUnderTest> reference_strategy(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<std::string> invariant_names(InvariantSet set) {
+  std::vector<std::string> names;
+  for (unsigned i = 1; i <= 7; ++i) {
+    if ((set & (1u << i)) != 0) names.push_back("I" + std::to_string(i));
+  }
+  return names;
+}
+
 std::string format_invariants(InvariantSet set) {
   std::string out;
-  for (unsigned i = 1; i <= 7; ++i) {
-    if ((set & (1u << i)) == 0) continue;
-    if (!out.empty()) out += ',';
-    out += "I" + std::to_string(i);
-  }
+  for (const auto& name : invariant_names(set)) out += (out.empty() ? "" : ",") + name;
   return out.empty() ? "none" : out;
 }
 

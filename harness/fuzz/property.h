@@ -44,7 +44,8 @@ using InvariantSet = uint8_t;  // bit n = invariant In (bits 1-5 and 7).
 inline constexpr InvariantSet invariant_bit(Invariant invariant) {
   return static_cast<InvariantSet>(1u << static_cast<unsigned>(invariant));
 }
-std::string format_invariants(InvariantSet set);  // "I1,I4" or "none"
+std::vector<std::string> invariant_names(InvariantSet set);  // {"I1", "I4"}, in order
+std::string format_invariants(InvariantSet set);             // "I1,I4" or "none"
 
 struct CaseVerdict {
   std::string error;           // the scenario did not run ("FILE:LINE: ..."): not a finding.
