@@ -50,11 +50,17 @@ run() {
   done < <(grep '^{"bench"' "$log" || true)
 }
 
+flowid_binary() {
+  local flowid=$build/cli/flowid
+  [[ -x $flowid ]] || flowid=$build/flowid
+  echo "$flowid"
+}
+
 # fuzz_scaling: cases/s of `flowid fuzz` with --jobs 1 and --jobs 2 over the same wall-time budget
 # (token+recheck finds nothing, so every case runs; the report's cases and seconds give the rate).
 fuzz_scaling() {
-  local flowid=$build/cli/flowid jobs rate1=0 rate2 dir
-  [[ -x $flowid ]] || flowid=$build/flowid
+  local flowid jobs rate1=0 rate2 dir
+  flowid=$(flowid_binary)
   dir=$(mktemp -d)
   for jobs in 1 2; do
     "$flowid" fuzz --strategy token+recheck --faults all --budget 10s --seed 1 --jobs "$jobs" \
@@ -66,12 +72,6 @@ fuzz_scaling() {
   done
   python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("{\"bench\": \"fuzz_jobs_2_over_1\", \"value\": %s, \"unit\": \"ratio\"}" % (b/a if a else 0))' "$rate1" "$rate2"
   rm -rf "$dir"
-}
-
-flowid_binary() {
-  local flowid=$build/cli/flowid
-  [[ -x $flowid ]] || flowid=$build/flowid
-  echo "$flowid"
 }
 
 # explore: schedules and wall seconds of `flowid explore --resolver token+recheck --depth K` over
