@@ -2,8 +2,10 @@
 // processes, in one run, so the figures share the machine's load. Modes, interleaved round by
 // round (each round gives every mode the same time):
 // - in_process: the plugin loaded into this process (FLOWID_PLUGIN_ISOLATION=0 in the CLI);
-// - whole_case: each case runs whole in a worker, one round trip per case (the CLI's default);
-// - batch16: 16 cases per round trip (WorkerPool::check_cases);
+// - whole_case: each case's scenario sent to a worker and run whole there, one round trip per case;
+// - batch16: 16 scenarios per round trip (WorkerPool::check_cases);
+// - generated64: 64 cases per round trip, generated in the worker from the campaign's parameters
+//   (WorkerPool::generate_cases, through fuzz::run_cases: the CLI's default);
 // - call_by_call: a round trip per call into the plugin and per seam call it makes
 //   (FLOWID_PLUGIN_WHOLE_CASES=0).
 // Every mode's digests are checked against in_process case by case: a figure for wrong answers
@@ -98,6 +100,22 @@ uint64_t run_batches_for(const fuzz::CampaignOptions& options, plugin::WorkerPoo
   return ran;
 }
 
+// The CLI's path: fuzz::run_cases in batches of 64, which the strategy's generate_elsewhere
+// sends to a worker as parameters.
+uint64_t run_generated_for(const fuzz::CampaignOptions& options, double seconds, uint64_t& next,
+                           std::vector<uint64_t>& digests) {
+  constexpr uint64_t kBatch = 64;
+  const auto start = Clock::now();
+  uint64_t ran = 0;
+  while (since(start) < seconds) {
+    for (const auto& record : fuzz::run_cases(options, next, kBatch))
+      digests.push_back(record.verdict.digest);
+    next += kBatch;
+    ran += kBatch;
+  }
+  return ran;
+}
+
 int run(int argc, char** argv) {
   const std::string file = argc > 1 ? argv[1] : FLOWID_BENCH_DEFAULT_PLUGIN;
   const double seconds = argc > 2 ? std::atof(argv[2]) : 1.0;
@@ -118,12 +136,13 @@ int run(int argc, char** argv) {
     const char* name = "";
     plugin::WorkerPool* pool = nullptr;
     bool batched = false;
+    bool generated = false;
     uint64_t cases = 0;
     double seconds = 0;
     uint64_t next = 0;
     std::vector<uint64_t> digests;
   };
-  std::vector<Mode> modes(4);
+  std::vector<Mode> modes(5);
   modes[0].name = "in_process";
   modes[1].name = "whole_case";
   modes[1].pool = &whole;
@@ -132,19 +151,30 @@ int run(int argc, char** argv) {
   modes[2].batched = true;
   modes[3].name = "call_by_call";
   modes[3].pool = &by_call;
+  modes[4].name = "generated64";
+  modes[4].pool = &whole;
+  modes[4].generated = true;
   std::map<std::string, fuzz::CampaignOptions> options;
   for (auto& mode : modes) {
     fuzz::CampaignOptions o;
     o.strategy = *strategy_for(file, mode.pool, &error);
+    // Only the generated mode goes through the parameters-only path; whole_case and batch16
+    // send scenarios.
+    if (!mode.generated) o.strategy.generate_elsewhere = nullptr;
     o.seed = 1;
     options[mode.name] = o;
   }
   for (int round = 0; round < rounds; ++round) {
     for (auto& mode : modes) {
       const auto start = Clock::now();
-      mode.cases += mode.batched ? run_batches_for(options[mode.name], *mode.pool, module, seconds,
-                                                   mode.next, mode.digests)
-                                 : run_for(options[mode.name], seconds, mode.next, mode.digests);
+      if (mode.generated) {
+        mode.cases += run_generated_for(options[mode.name], seconds, mode.next, mode.digests);
+      } else if (mode.batched) {
+        mode.cases += run_batches_for(options[mode.name], *mode.pool, module, seconds, mode.next,
+                                      mode.digests);
+      } else {
+        mode.cases += run_for(options[mode.name], seconds, mode.next, mode.digests);
+      }
       mode.seconds += since(start);
     }
   }

@@ -60,6 +60,8 @@ constexpr uint64_t kMatrixDefaultCases = 3000;
 constexpr uint64_t kTallyFlushCases = 64;
 // Cases per round trip for a strategy checked elsewhere (an isolated plugin's worker).
 constexpr uint64_t kBatchElsewhere = 16;
+// Cases per round trip when the worker generates them (a few milliseconds of work).
+constexpr uint64_t kBatchGenerated = 64;
 
 struct FuzzOptions {
   std::string strategy;
@@ -208,8 +210,11 @@ class Campaign {
     fuzz::CampaignTally local;
     const uint64_t cases_max = budget_.cases.value_or(kCasesLimit);
     // A strategy checked elsewhere (an isolated plugin) gets its cases in batches: one round trip
-    // to its worker per batch. Case k's record is the same either way.
-    const uint64_t batch = options_.strategy.check_elsewhere ? kBatchElsewhere : 1;
+    // to its worker per batch (only the batch's parameters when the worker generates the cases
+    // itself). Case k's record is the same either way.
+    const uint64_t batch = options_.strategy.generate_elsewhere ? kBatchGenerated
+                           : options_.strategy.check_elsewhere  ? kBatchElsewhere
+                                                                : 1;
     std::vector<fuzz::CaseRecord> records;
     std::size_t at = 0;
     while (true) {

@@ -63,7 +63,8 @@ ordered_json finding_json(const FindingFacts& facts, const fuzz::Counterexample&
   f["cases_to_find"] = facts.case_index + 1;
   f["seconds_to_find"] = facts.seconds_to_find ? ordered_json(*facts.seconds_to_find) : nullptr;
   ordered_json invariants = ordered_json::array();
-  for (const auto& name : fuzz::invariant_names(shrink.verdict.violated)) invariants.push_back(name);
+  for (const auto& name : fuzz::invariant_names(shrink.verdict.violated))
+    invariants.push_back(name);
   f["invariants"] = std::move(invariants);
   f["cell"] = std::string(name_of(shrink.verdict.cell));
   f["violation"] = shrink.verdict.first_violation;

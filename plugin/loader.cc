@@ -101,6 +101,9 @@ fuzz::StrategyUnderTest plugin_strategy(const std::string& name,
                                                         const OracleOptions& oracle) {
       return pool->check_cases(module, s, launcher, oracle);
     };
+    strategy.generate_elsewhere = [module, pool](const fuzz::CaseBatch& batch) {
+      return pool->generate_cases(module, batch);
+    };
   }
   return strategy;
 }

@@ -20,6 +20,7 @@
 
 #include "plugin/fork_server.h"
 #include "plugin/wire.h"
+#include "plugin/worker.h"
 
 namespace flowid::plugin {
 namespace {
@@ -544,20 +545,15 @@ std::optional<fuzz::CaseVerdict> WorkerPool::check_case(std::shared_ptr<const Pl
       check_cases(std::move(module), std::span(&scenario, 1), launcher, oracle).front());
 }
 
-// Sends a batch of cases to a worker of the plugin's pool and decodes the verdicts into *verdicts.
-// False when the worker could not be started, died, hung or answered nonsense (it is then gone).
 bool WorkerPool::round_trip(const std::shared_ptr<const PluginModule>& module, Writer& request,
-                            std::vector<std::optional<fuzz::CaseVerdict>>& verdicts) {
+                            Msg reply, const std::function<bool(Reader&)>& decode) {
   try {
     Lease lease(State::pool_for(state_, module));
     std::lock_guard lock(lease.worker().calls());
-    const std::string reply = lease.worker().call(request.frame(), Msg::kCaseChecked, nullptr,
-                                                  "checking cases", "a batch of cases");
-    Reader r(reply);
-    for (auto& verdict : verdicts) {
-      if (r.u8() != 0) verdict = get_verdict(r);
-    }
-    if (!r.done()) lease.worker().fail("checking cases", "a malformed reply");
+    const std::string text =
+        lease.worker().call(request.frame(), reply, nullptr, "checking cases", "a batch of cases");
+    Reader r(text);
+    if (!decode(r) || !r.done()) lease.worker().fail("checking cases", "a malformed reply");
     return true;
   } catch (const std::runtime_error&) {
     return false;  // it crashed or hung in one of the cases, or could not start.
@@ -577,7 +573,12 @@ std::vector<std::optional<fuzz::CaseVerdict>> WorkerPool::check_cases(
     const std::string text = scenario::format_scenario(scenario);
     request.str(text.data(), text.size());
   }
-  const bool answered = round_trip(module, request, verdicts);
+  const bool answered = round_trip(module, request, Msg::kCaseChecked, [&](Reader& r) {
+    for (auto& verdict : verdicts) {
+      if (r.u8() != 0) verdict = get_verdict(r);
+    }
+    return r.ok();
+  });
   if (!answered) {
     std::fill(verdicts.begin(), verdicts.end(), std::nullopt);
     // One case of the batch crashed or hung: each goes again on its own, so that only that one
@@ -594,6 +595,51 @@ std::vector<std::optional<fuzz::CaseVerdict>> WorkerPool::check_cases(
     if (verdict) state_->whole_cases.fetch_add(1, std::memory_order_relaxed);
   }
   return verdicts;
+}
+
+std::vector<std::optional<fuzz::CaseAnswer>> WorkerPool::generate_cases(
+    std::shared_ptr<const PluginModule> module, const fuzz::CaseBatch& batch) {
+  std::vector<std::optional<fuzz::CaseAnswer>> answers(batch.count);
+  if (batch.count == 0) return answers;
+  if (batch.count > kGenerateBatchMax) {
+    // Never sent: the worker would refuse it. Halves, in order.
+    fuzz::CaseBatch half = batch;
+    half.count = batch.count / 2;
+    auto a = generate_cases(module, half);
+    half.first += half.count;
+    half.count = batch.count - half.count;
+    auto b = generate_cases(module, half);
+    std::move(b.begin(), b.end(), std::move(a.begin(), a.end(), answers.begin()));
+    return answers;
+  }
+  Writer request(Msg::kGenerate);
+  put_case_batch(request, batch);
+  const bool answered = round_trip(module, request, Msg::kGenerated, [&](Reader& r) {
+    for (auto& answer : answers) {
+      fuzz::CaseAnswer a;
+      a.enabled = static_cast<fuzz::FaultSet>(r.u32());
+      a.injected = static_cast<fuzz::FaultSet>(r.u32());
+      a.verdict = get_verdict(r);
+      answer = std::move(a);
+    }
+    return r.ok();
+  });
+  if (!answered) {
+    std::fill(answers.begin(), answers.end(), std::nullopt);
+    // One case of the batch crashed or hung: each goes again on its own, so that only that one
+    // is run call by call.
+    if (batch.count > 1) {
+      fuzz::CaseBatch one = batch;
+      one.count = 1;
+      for (uint64_t i = 0; i < batch.count; ++i) {
+        one.first = batch.first + i;
+        answers[i] = std::move(generate_cases(module, one).front());
+      }
+    }
+    return answers;
+  }
+  state_->whole_cases.fetch_add(batch.count, std::memory_order_relaxed);
+  return answers;
 }
 
 std::unique_ptr<Resolver> make_plugin_resolver(std::shared_ptr<const PluginModule> module,

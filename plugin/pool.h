@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -47,6 +48,8 @@ namespace flowid::plugin {
 
 namespace wire {
 class Writer;
+class Reader;
+enum class Msg : uint8_t;
 }  // namespace wire
 
 struct IsolationOptions {
@@ -85,6 +88,13 @@ class WorkerPool {
       std::shared_ptr<const PluginModule> module, std::span<const scenario::Scenario> scenarios,
       bool launcher, const OracleOptions& oracle);
 
+  // Fuzz cases generated AND checked whole in a worker from the campaign's parameters (one round
+  // trip for the batch, nothing but the parameters sent): each case's verdict and faults, in
+  // order. When the batch's worker crashes or hangs, each case is asked again on its own; a case
+  // that still gets no answer is nullopt (the caller runs it call by call, which names the flow).
+  std::vector<std::optional<fuzz::CaseAnswer>> generate_cases(
+      std::shared_ptr<const PluginModule> module, const fuzz::CaseBatch& batch);
+
   // Worker processes started so far (tests check that a run starts one, not one per flow).
   uint64_t workers_started() const;
   // Cases check_case answered (the rest went call by call).
@@ -93,8 +103,11 @@ class WorkerPool {
   struct State;  // pool.cc
 
  private:
+  // Sends request to a worker of the plugin's pool and hands the reply (of type `reply`) to decode,
+  // which returns false for a malformed one. False when the worker could not be started, died,
+  // hung or answered nonsense (it is then gone).
   bool round_trip(const std::shared_ptr<const PluginModule>& module, wire::Writer& request,
-                  std::vector<std::optional<fuzz::CaseVerdict>>& verdicts);
+                  wire::Msg reply, const std::function<bool(wire::Reader&)>& decode);
   std::shared_ptr<State> state_;
 };
 

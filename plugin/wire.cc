@@ -185,6 +185,41 @@ fuzz::CaseVerdict get_verdict(Reader& r) {
   return v;
 }
 
+void put_case_batch(Writer& w, const fuzz::CaseBatch& batch) {
+  const auto& g = batch.generator;
+  w.u32(g.faults);
+  w.u8(g.swarm ? 1 : 0);
+  w.u8(g.launchers ? 1 : 0);
+  w.u32(g.episodes_max);
+  w.u32(g.fault_episode_percent);
+  w.u32(static_cast<uint32_t>(g.borrowed_signing_ids.size()));
+  for (const auto& id : g.borrowed_signing_ids) w.str(id.data(), id.size());
+  w.u64(batch.seed);
+  w.str(batch.name.data(), batch.name.size());
+  put_oracle_options(w, batch.oracle);
+  w.u64(batch.first);
+  w.u64(batch.count);
+}
+
+fuzz::CaseBatch get_case_batch(Reader& r) {
+  fuzz::CaseBatch batch;
+  auto& g = batch.generator;
+  g.faults = static_cast<fuzz::FaultSet>(r.u32());
+  g.swarm = r.u8() != 0;
+  g.launchers = r.u8() != 0;
+  g.episodes_max = r.u32();
+  g.fault_episode_percent = r.u32();
+  const uint32_t ids = r.u32();
+  // Bounded by the frame: each identifier takes at least its 4-byte length.
+  for (uint32_t i = 0; i < ids && r.ok(); ++i) g.borrowed_signing_ids.emplace_back(r.str());
+  batch.seed = r.u64();
+  batch.name = std::string(r.str());
+  batch.oracle = get_oracle_options(r);
+  batch.first = r.u64();
+  batch.count = r.u64();
+  return batch;
+}
+
 bool Channel::send(const std::string& frame) {
   std::size_t sent = 0;
   while (sent < frame.size()) {

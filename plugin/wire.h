@@ -42,6 +42,9 @@ enum class Msg : uint8_t {
   // A whole fuzz case run inside the worker (one round trip per case).
   kCase = 7,          // u8 launcher, oracle options, u32 count, count x str scenario text
   kCaseChecked = 22,  // count x (u8 completed, then when completed the case verdict)
+  // Whole fuzz cases generated AND run inside the worker, from the campaign's parameters.
+  kGenerate = 8,    // case batch (put_case_batch)
+  kGenerated = 23,  // count x (u32 enabled, u32 injected, case verdict)
 };
 
 // A seam call of the worker: the plugin ABI's calls (harness/seam_calls.h's macOS and launch
@@ -179,6 +182,8 @@ void put_oracle_options(Writer& w, const OracleOptions& options);
 OracleOptions get_oracle_options(Reader& r);
 void put_verdict(Writer& w, const fuzz::CaseVerdict& verdict);
 fuzz::CaseVerdict get_verdict(Reader& r);
+void put_case_batch(Writer& w, const fuzz::CaseBatch& batch);
+fuzz::CaseBatch get_case_batch(Reader& r);
 
 // A stream socket carrying frames. Owns nothing: the caller closes the descriptor.
 class Channel {

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "harness/fuzz/campaign.h"
 #include "harness/fuzz/property.h"
 #include "harness/scenario.h"
 #include "plugin/bridge.h"
@@ -265,6 +266,10 @@ class WorkerLoop {
         reply(check_case(r));
         continue;
       }
+      if (type == Msg::kGenerate) {
+        reply(generate_cases(r));
+        continue;
+      }
       const uint64_t id = r.u64();
       if (type == Msg::kCreate) {
         reply(create(id));
@@ -382,6 +387,27 @@ class WorkerLoop {
       put_verdict(w, fuzz::check_scenario(*parsed, strategy, oracle));
     }
     if (!r.done()) ::_exit(kWorkerProtocolError);
+    return w;
+  }
+
+  // Cases of a campaign generated and run here, from its parameters: the same generator and the
+  // same checking code as flowid's, so each verdict is the one flowid would compute in process.
+  Writer generate_cases(Reader& r) {
+    const fuzz::CaseBatch batch = get_case_batch(r);
+    if (!r.done() || batch.count > kGenerateBatchMax) ::_exit(kWorkerProtocolError);
+    fuzz::CampaignOptions options;
+    options.strategy = in_process_strategy(module_, batch.generator.launchers);
+    options.strategy.name = batch.name;
+    options.generator = batch.generator;
+    options.seed = batch.seed;
+    options.oracle = batch.oracle;
+    Writer w(Msg::kGenerated);
+    for (uint64_t k = batch.first; k < batch.first + batch.count; ++k) {
+      const fuzz::CaseRecord record = fuzz::run_case(options, k);
+      w.u32(record.generated.enabled);
+      w.u32(record.generated.injected);
+      put_verdict(w, record.verdict);
+    }
     return w;
   }
 

@@ -18,6 +18,8 @@ namespace flowid::plugin {
 // Exit statuses of a worker that stops on its own (not the plugin's doing).
 inline constexpr int kWorkerPeerGone = 0;
 inline constexpr int kWorkerProtocolError = 113;
+// Cases one kGenerate request may ask for at most.
+inline constexpr uint64_t kGenerateBatchMax = 1u << 16;
 
 // Serves requests on fd until flowid hangs up; never returns.
 [[noreturn]] void worker_main(int fd, std::shared_ptr<const PluginModule> module);

@@ -143,12 +143,22 @@ TEST(PluginWorker, BatchesAnswerLikeSingleCases) {
 }
 
 // The fuzz campaign's batches (fuzz::run_cases): the records of run_case, case by case, for a
-// plugin checked in its worker and for one checked here.
+// plugin whose worker generates and checks the cases itself (only the batch's parameters are
+// sent), for one whose worker is sent the scenarios, and for one checked here. A passing case
+// generated in the worker comes back without its scenario (its verdict and faults are all the
+// campaign uses); a failing one carries it, for the shrinker.
 TEST(PluginWorker, RunCasesGivesTheRecordsOfRunCase) {
   plugin::WorkerPool pool;
-  const auto whole_run = campaign(kBuggy, &pool, false, 9);
+  const auto generated_run = campaign(kBuggy, &pool, false, 9);
+  ASSERT_TRUE(generated_run.strategy.generate_elsewhere);
+  const auto sent_run = [&] {
+    auto o = generated_run;
+    o.strategy.generate_elsewhere = nullptr;
+    return o;
+  }();
   const auto direct = campaign(kBuggy, nullptr, false, 9);
-  for (const auto* options : {&whole_run, &direct}) {
+  int failing = 0;
+  for (const auto* options : {&generated_run, &sent_run, &direct}) {
     const auto records = fuzz::run_cases(*options, 30, 40);
     ASSERT_EQ(records.size(), 40u);
     for (uint64_t i = 0; i < 40; ++i) {
@@ -156,11 +166,44 @@ TEST(PluginWorker, RunCasesGivesTheRecordsOfRunCase) {
       EXPECT_EQ(records[i].index, 30 + i);
       EXPECT_EQ(records[i].seed, want.seed);
       EXPECT_EQ(records[i].verdict.digest, want.verdict.digest) << "case " << 30 + i;
-      EXPECT_EQ(scenario::format_scenario(records[i].generated.scenario),
-                scenario::format_scenario(want.generated.scenario));
+      EXPECT_EQ(records[i].verdict.first_violation, want.verdict.first_violation);
+      EXPECT_EQ(records[i].generated.enabled, want.generated.enabled) << "case " << 30 + i;
+      EXPECT_EQ(records[i].generated.injected, want.generated.injected) << "case " << 30 + i;
+      const bool scenario_kept = options != &generated_run || want.verdict.failed();
+      failing += options == &generated_run && want.verdict.failed();
+      if (scenario_kept) {
+        EXPECT_EQ(scenario::format_scenario(records[i].generated.scenario),
+                  scenario::format_scenario(want.generated.scenario))
+            << "case " << 30 + i;
+      } else {
+        EXPECT_TRUE(records[i].generated.scenario.steps.empty()) << "case " << 30 + i;
+      }
     }
   }
-  EXPECT_EQ(pool.whole_cases_checked(), 40u);
+  EXPECT_GT(failing, 0) << "the buggy plugin fails some of these cases";
+  EXPECT_EQ(pool.whole_cases_checked(), 80u);  // 40 generated there, 40 sent
+}
+
+// A generated batch whose worker crashes (bad_decide crashes deciding an even flow): each case is
+// asked again on its own, the crashing ones run call by call here, and every record is the one a
+// call-by-call run gives.
+TEST(PluginWorker, ACrashInAGeneratedBatchLeavesOnlyThatCaseCallByCall) {
+  plugin::WorkerPool pool;
+  plugin::IsolationOptions by_call_options;
+  by_call_options.whole_cases = false;
+  plugin::WorkerPool by_call_pool(by_call_options);
+  const auto generated_run = campaign(kBadDecide, &pool, false, 21);
+  const auto by_call = campaign(kBadDecide, &by_call_pool, false, 21);
+  const auto records = fuzz::run_cases(generated_run, 0, 64);
+  ASSERT_EQ(records.size(), 64u);
+  for (uint64_t k = 0; k < 64; ++k) {
+    const auto want = fuzz::run_case(by_call, k);
+    EXPECT_EQ(records[k].verdict.digest, want.verdict.digest) << "case " << k;
+    EXPECT_EQ(records[k].verdict.first_violation, want.verdict.first_violation) << "case " << k;
+  }
+  // Some cases answered whole (asked one by one after the batch crashed), the others not.
+  EXPECT_GT(pool.whole_cases_checked(), 0u);
+  EXPECT_LT(pool.whole_cases_checked(), 64u);
 }
 
 // A plugin that crashes on every flow: the whole case dies in its worker, the case is checked

@@ -43,7 +43,54 @@ CaseRecord run_case(const CampaignOptions& options, uint64_t case_index) {
   return record;
 }
 
+namespace {
+// run_cases through StrategyUnderTest::generate_elsewhere: only the batch's parameters leave this
+// process. A passing case comes back as its verdict and faults (its scenario is not needed here);
+// a failing one is generated again here, for the shrinker; one not answered (its worker crashed or
+// hung) is run here, through the strategy's other paths.
+std::vector<CaseRecord> run_cases_elsewhere(const CampaignOptions& options, uint64_t first,
+                                            uint64_t count) {
+  CaseBatch batch;
+  batch.generator = options.generator;
+  batch.generator.launchers = options.strategy.launcher;
+  batch.seed = options.seed;
+  batch.name = options.strategy.name;
+  batch.oracle = options.oracle;
+  batch.first = first;
+  batch.count = count;
+  std::vector<std::optional<CaseAnswer>> answers = options.strategy.generate_elsewhere(batch);
+  CampaignOptions here = options;
+  here.strategy.generate_elsewhere = nullptr;
+  std::vector<CaseRecord> records;
+  records.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t k = first + i;
+    std::optional<CaseAnswer>* answer = i < answers.size() ? &answers[i] : nullptr;
+    if (answer == nullptr || !answer->has_value()) {
+      records.push_back(run_cases(here, k, 1).front());
+      continue;
+    }
+    if ((*answer)->verdict.failed()) {
+      CaseRecord record = generate_record(options, k);
+      record.verdict = std::move((*answer)->verdict);
+      records.push_back(std::move(record));
+      continue;
+    }
+    CaseRecord record;
+    record.index = k;
+    record.seed = case_seed(options.seed, k);
+    record.generated.seed = record.seed;
+    record.generated.enabled = (*answer)->enabled;
+    record.generated.injected = (*answer)->injected;
+    record.verdict = std::move((*answer)->verdict);
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+}  // namespace
+
 std::vector<CaseRecord> run_cases(const CampaignOptions& options, uint64_t first, uint64_t count) {
+  if (options.strategy.generate_elsewhere) return run_cases_elsewhere(options, first, count);
   std::vector<CaseRecord> records;
   if (!options.strategy.check_elsewhere) {
     for (uint64_t k = first; k < first + count; ++k) records.push_back(run_case(options, k));

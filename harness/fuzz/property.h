@@ -23,6 +23,8 @@
 namespace flowid::fuzz {
 
 struct CaseVerdict;
+struct CaseBatch;
+struct CaseAnswer;
 
 struct StrategyUnderTest {
   std::string name;
@@ -35,6 +37,11 @@ struct StrategyUnderTest {
   std::function<std::vector<std::optional<CaseVerdict>>(std::span<const scenario::Scenario>,
                                                         const OracleOptions&)>
       check_elsewhere;
+  // Optional, preferred over check_elsewhere by fuzz campaigns: generates AND checks a batch of
+  // cases elsewhere from the generator's parameters alone (the generator is deterministic, so the
+  // other process builds the very same cases), so no scenario crosses the boundary — only the
+  // parameters go, and each case's verdict and faults come back. A nullopt is done here.
+  std::function<std::vector<std::optional<CaseAnswer>>(const CaseBatch&)> generate_elsewhere;
 };
 
 // A reference strategy from the catalog (resolver or launcher), or nullopt for an unknown name.
@@ -61,6 +68,25 @@ struct CaseVerdict {
 
   bool ran() const { return error.empty(); }
   bool failed() const { return ran() && violated != 0; }
+};
+
+// Cases first .. first+count-1 of a campaign, as its parameters name them (case k is
+// generate_case(generator, case_seed(seed, k)) named case_name(name, seed, k)).
+struct CaseBatch {
+  GeneratorOptions generator;  // launchers set for a launcher strategy
+  uint64_t seed = 0;
+  std::string name;  // the strategy's name, as the case names carry it
+  OracleOptions oracle;
+  uint64_t first = 0;
+  uint64_t count = 0;
+};
+
+// One case generated and checked elsewhere: its verdict (an unrealistic schedule is a verdict
+// that did not run, as here) and the faults it enabled and carried, for the campaign's tally.
+struct CaseAnswer {
+  FaultSet enabled = kNoFaults;
+  FaultSet injected = kNoFaults;
+  CaseVerdict verdict;
 };
 
 // Runs the scenario with a fresh strategy and checks it.
