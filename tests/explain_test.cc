@@ -1,6 +1,7 @@
 // Seeing why a resolver failed: counterexample traces that carry virtual time, the scenario's
 // names and the failing resolver's own seam calls; `flowid explain` (golden outputs in
-// tests/data/explain/, regenerated with FLOWID_UPDATE_EXPLAIN_GOLDEN=1).
+// tests/data/explain/, regenerated with FLOWID_UPDATE_EXPLAIN_GOLDEN=1); `flowid export --format
+// perfetto` (validated against docs/schemas/trace-event.schema.json with python3-jsonschema).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -272,6 +273,72 @@ TEST(Explain, ErrorsNameTheFile) {
   auto unknown = run_flowid({"explain", kData + "/race.scenario", "--resolver", "nobody"});
   EXPECT_EQ(unknown.exit_code, 3);
   EXPECT_NE(unknown.err.find("nobody"), std::string::npos) << unknown.err;
+}
+
+// ---- flowid export --format perfetto.
+
+std::string schema_problems(const std::string& json_path) {
+  const std::string script =
+      "import json, sys, jsonschema\n"
+      "schema = json.load(open(sys.argv[1]))\n"
+      "jsonschema.Draft202012Validator.check_schema(schema)\n"
+      "jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))\n";
+  auto r =
+      run_program("/usr/bin/python3",
+                  {"-c", script, kSource + "/docs/schemas/trace-event.schema.json", json_path});
+  return r.exit_code == 0 ? std::string() : r.err + r.out;
+}
+
+TEST(ExportPerfetto, ACounterexampleTraceIsValidTraceEventJsonWithATrackPerExecution) {
+  TempDir dir;
+  auto built =
+      run_flowid({"fixture", "build", kData + "/race.scenario", "-o", dir.path().string()});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  std::string trace_path;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().extension() == ".trace") trace_path = entry.path().string();
+  }
+  const std::string out = dir.file("out.json");
+  auto r = run_flowid({"export", "--format", "perfetto", trace_path, "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(schema_problems(out), "");
+  const std::string json = read_text(out);
+  EXPECT_NE(json.find("\"thread_name\""), std::string::npos);
+  EXPECT_NE(json.find("\"ph\":\"X\""), std::string::npos);
+  EXPECT_NE(json.find("p2 /Applications/Good.app/Contents/MacOS/Good"), std::string::npos);
+  EXPECT_NE(json.find("flow #1 (f1)"), std::string::npos);
+  // Nothing left beside it: written to a temporary file and renamed.
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 2u);  // the compiled trace and out.json.
+}
+
+TEST(ExportPerfetto, TheSampleTraceValidatesToo) {
+  TempDir dir;
+  ASSERT_EQ(run_flowid({"sample", "-o", dir.file("s.trace")}).exit_code, 0);
+  auto r = run_flowid({"export", dir.file("s.trace"), "-o", dir.file("s.json")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(schema_problems(dir.file("s.json")), "");
+}
+
+TEST(ExportPerfetto, RefusesAnOutputThatIsTheInputAndAnUnknownFormat) {
+  TempDir dir;
+  ASSERT_EQ(run_flowid({"sample", "-o", dir.file("s.trace")}).exit_code, 0);
+  const std::string before = read_text(dir.file("s.trace"));
+  auto same = run_flowid({"export", dir.file("s.trace"), "-o", dir.file("s.trace")});
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_NE(same.err.find("is also an input"), std::string::npos) << same.err;
+  EXPECT_EQ(read_text(dir.file("s.trace")), before);
+  auto format =
+      run_flowid({"export", "--format", "html", dir.file("s.trace"), "-o", dir.file("s.json")});
+  EXPECT_EQ(format.exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("s.json")));
+  auto missing = run_flowid({"export", dir.file("nope.trace"), "-o", dir.file("n.json")});
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_NE(missing.err.find(dir.file("nope.trace")), std::string::npos) << missing.err;
 }
 
 }  // namespace
