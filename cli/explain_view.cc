@@ -390,7 +390,7 @@ std::string truth_text(const Finding& f, const Names& names) {
 
 // The claim, the truth and the broken invariant of one flow, each line indented by `indent`.
 std::vector<std::string> judgement(const ExplainInput& input, const Names& names, uint64_t flow_id,
-                                   std::string_view indent) {
+                                   std::string_view indent, std::size_t width = kExplainWidth) {
   std::vector<std::string> out;
   const auto findings = findings_of(input, flow_id);
   auto produced = input.produced.find(flow_id);
@@ -428,7 +428,7 @@ std::vector<std::string> judgement(const ExplainInput& input, const Names& names
   }
   std::vector<std::string> wrapped;
   for (const auto& line : out) {
-    for (auto& part : wrap(line, indent.size() + 8)) wrapped.push_back(std::move(part));
+    for (auto& part : wrap(line, indent.size() + 8, width)) wrapped.push_back(std::move(part));
   }
   return wrapped;
 }
@@ -520,18 +520,19 @@ std::vector<std::string> explain_short_lines(const ExplainInput& input) {
       if (lane != nullptr) opened += " " + short_path(lane->image);
     }
   }
-  out.push_back(cut(fmt::format("why: flow {} opened by {}", names.flow(chosen), opened)));
+  constexpr std::size_t kWidth = kExplainShortWidth;
+  out.push_back(cut(fmt::format("why: flow {} opened by {}", names.flow(chosen), opened), kWidth));
   auto landed = timeline.interferences().find(chosen);
   if (landed != timeline.interferences().end()) {
-    for (const auto& text : landed->second) out.push_back(cut("  !! " + text));
+    for (const auto& text : landed->second) out.push_back(cut("  !! " + text, kWidth));
   }
   auto calls = input.calls.find(chosen);
   if (calls != input.calls.end()) {
     std::size_t k = 0;
     for (const auto& call : calls->second)
-      out.push_back(cut(fmt::format("  call {}  {}", ++k, call_text(call, names))));
+      out.push_back(cut(fmt::format("  call {}  {}", ++k, call_text(call, names)), kWidth));
   }
-  for (auto& line : judgement(input, names, chosen, "  ")) out.push_back(std::move(line));
+  for (auto& line : judgement(input, names, chosen, "  ", kWidth)) out.push_back(std::move(line));
   return out;
 }
 

@@ -31,6 +31,8 @@
 namespace flowid::cli {
 
 inline constexpr std::size_t kExplainWidth = 100;  // no line is longer.
+// The short form's lines are two columns narrower: fuzz and explore indent them by two.
+inline constexpr std::size_t kExplainShortWidth = kExplainWidth - 2;
 
 struct ExplainInput {
   std::string source;  // the trace or scenario file, for the title.

@@ -186,6 +186,14 @@ TEST(CounterexampleTrace, FuzzWritesOneWithTimeLabelsAndPrintsTheShortExplanatio
   EXPECT_NE(r.out.find("why: flow #1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("broken  I"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("flowid explain "), std::string::npos) << r.out;
+  bool in_why = false;  // the short explanation, indented by two, fits 100 columns.
+  for (const auto& line : lines_of(r.out)) {
+    if (line.starts_with("  why: ")) in_why = true;
+    if (line.starts_with("  the whole picture: ")) in_why = false;
+    if (in_why) {
+      EXPECT_LE(line.size(), 100u) << line;
+    }
+  }
   std::string trace_path;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     if (entry.path().extension() == ".trace") trace_path = entry.path().string();
