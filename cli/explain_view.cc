@@ -52,10 +52,68 @@ struct Lane {
   char letter = ' ';  // ' ': no lane (too many executions).
 };
 
+// With --flow N, what the picture keeps of a large trace: the pids the flow and its resolver's
+// calls name (their executions, before and after pid reuse, get lanes and their lifecycle is
+// shown), and the paths those calls and executions name (their file changes are shown). Without
+// --flow (a counterexample's few steps) everything is kept.
+struct Focus {
+  bool all = true;
+  std::set<int32_t> pids;
+  std::set<std::string> paths;
+
+  static Focus of(const ExplainInput& input) {
+    Focus f;
+    if (!input.flow) return f;
+    f.all = false;
+    for (const auto& event : input.events) {
+      const auto* flow = std::get_if<Flow>(&event.body);
+      if (flow == nullptr || flow->flow_id != *input.flow) continue;
+      for (const FlowToken* t :
+           {&flow->source_app_audit_token, &flow->source_process_audit_token}) {
+        if (t->present) f.pids.insert(t->token.pid());
+      }
+    }
+    if (auto calls = input.calls.find(*input.flow); calls != input.calls.end()) {
+      for (const auto& call : calls->second) {
+        if (call.args.token) f.pids.insert(call.args.token->pid());
+        if (call.args.pid != 0) f.pids.insert(call.args.pid);
+        if (call.data.token) f.pids.insert(call.data.token->pid());
+        if (call.data.pid != 0) f.pids.insert(call.data.pid);
+        if (!call.args.path.empty()) f.paths.insert(call.args.path);
+        if (!call.data.path.empty()) f.paths.insert(call.data.path);
+        if (call.data.identity) f.paths.insert(call.data.identity->path);
+      }
+    }
+    for (const auto& event : input.events) {
+      if (const auto* sp = std::get_if<ProcessSpawn>(&event.body); sp && f.keeps(sp->token))
+        f.paths.insert(sp->image.path);
+      if (const auto* ex = std::get_if<ProcessExec>(&event.body); ex && f.keeps(ex->token))
+        f.paths.insert(ex->image.path);
+    }
+    return f;
+  }
+  bool keeps(const AuditToken& token) const { return all || pids.count(token.pid()) > 0; }
+  bool keeps(const Event& event) const {
+    if (all) return true;
+    return std::visit(
+        [&](const auto& body) -> bool {
+          using T = std::decay_t<decltype(body)>;
+          if constexpr (std::is_same_v<T, ProcessSpawn>) return keeps(body.token);
+          if constexpr (std::is_same_v<T, ProcessExec>) return keeps(body.previous);
+          if constexpr (std::is_same_v<T, ProcessExit>) return keeps(body.token);
+          if constexpr (std::is_same_v<T, FileChange>)
+            return paths.count(body.path) > 0 || paths.count(body.new_path) > 0;
+          if constexpr (std::is_same_v<T, Marker>) return true;
+          return true;
+        },
+        event.body);
+  }
+};
+
 // Everything the view needs to name things.
 class Names {
  public:
-  explicit Names(const ExplainInput& input) {
+  Names(const ExplainInput& input, const Focus& focus) {
     for (const auto& [key, value] : input.header.resolver_config) {
       std::string_view k = key;
       if (k.starts_with(replay::kExecutionLabelPrefix)) {
@@ -65,8 +123,10 @@ class Names {
       }
     }
     for (const auto& event : input.events) {
-      if (const auto* s = std::get_if<ProcessSpawn>(&event.body)) add(s->token, s->image.path);
-      if (const auto* e = std::get_if<ProcessExec>(&event.body)) add(e->token, e->image.path);
+      const auto* sp = std::get_if<ProcessSpawn>(&event.body);
+      if (sp != nullptr && focus.keeps(sp->token)) add(sp->token, sp->image.path);
+      const auto* ex = std::get_if<ProcessExec>(&event.body);
+      if (ex != nullptr && focus.keeps(ex->token)) add(ex->token, ex->image.path);
     }
   }
 
@@ -204,7 +264,8 @@ struct FlowState {
 
 class Timeline {
  public:
-  Timeline(const ExplainInput& input, const Names& names) : input_(input), names_(names) {
+  Timeline(const ExplainInput& input, const Names& names, const Focus& focus)
+      : input_(input), names_(names), focus_(focus) {
     alive_.assign(names.lane_count(), ' ');
   }
 
@@ -275,6 +336,9 @@ class Timeline {
 
   void step(const Event& event) {
     const uint64_t t = event.time_ns;
+    // One flow: nothing after its verdict, and only the world changes that concern it.
+    if (input_.flow && flows_[*input_.flow].done) return;
+    if (!focus_.keeps(event)) return;
     if (const auto* flow = std::get_if<Flow>(&event.body)) {
       if (!in_scope(flow->flow_id)) return;
       flows_[flow->flow_id].opened = true;
@@ -355,6 +419,7 @@ class Timeline {
 
   const ExplainInput& input_;
   const Names& names_;
+  const Focus& focus_;
   std::string alive_;
   std::map<uint64_t, FlowState> flows_;
   std::map<uint64_t, std::vector<std::string>> interferences_;
@@ -449,7 +514,8 @@ std::string title(const ExplainInput& input) {
 }  // namespace
 
 std::vector<std::string> explain_lines(const ExplainInput& input) {
-  const Names names(input);
+  const Focus focus = Focus::of(input);
+  const Names names(input, focus);
   std::vector<std::string> out;
   out.push_back(title(input));
   out.push_back("");
@@ -478,7 +544,7 @@ std::vector<std::string> explain_lines(const ExplainInput& input) {
     letters += ' ';
   }
   out.push_back(cut(fmt::format("{:>9} {} {}", "time", letters, "what")));
-  Timeline timeline(input, names);
+  Timeline timeline(input, names, focus);
   for (auto& line : timeline.lines()) out.push_back(std::move(line));
   for (uint64_t id : flows) {
     out.push_back("");
@@ -494,7 +560,6 @@ std::vector<std::string> explain_lines(const ExplainInput& input) {
 }
 
 std::vector<std::string> explain_short_lines(const ExplainInput& input) {
-  const Names names(input);
   const auto flows = flows_in(input);
   if (flows.empty()) return {};
   uint64_t chosen = flows.front();
@@ -508,7 +573,9 @@ std::vector<std::string> explain_short_lines(const ExplainInput& input) {
   }
   ExplainInput one = input;
   one.flow = chosen;
-  Timeline timeline(one, names);
+  const Focus focus = Focus::of(one);
+  const Names names(one, focus);
+  Timeline timeline(one, names, focus);
   (void)timeline.lines();
   std::vector<std::string> out;
   std::string opened;

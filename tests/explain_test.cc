@@ -248,6 +248,12 @@ TEST(Explain, TheShortFormShowsWhatLandedBeforeTheResolution) {
       "reuse.pid-path.short.txt");
 }
 
+TEST(Explain, OneFlowShowsOnlyWhatConcernsItAndStopsAtItsVerdict) {
+  expect_golden(
+      {"explain", "tests/data/explain/two_flows.scenario", "--resolver", "pid-path", "--flow", "2"},
+      "two_flows.pid-path.flow2.txt");
+}
+
 TEST(Explain, ATraceIsExplainedWithTheScenariosNames) {
   TempDir dir;
   auto built =
