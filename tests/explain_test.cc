@@ -212,6 +212,20 @@ TEST(CounterexampleTrace, FuzzWritesOneWithTimeLabelsAndPrintsTheShortExplanatio
   EXPECT_EQ(header_value(header, "record-with"), "pid-path");
 }
 
+TEST(CounterexampleTrace, ExploreAndTheRapidcheckEngineAlsoPrintTheShortExplanation) {
+  TempDir dir;
+  auto explore = run_flowid(
+      {"explore", "--resolver", "pid-path", "--depth", "1", "--out", dir.file("explore")});
+  ASSERT_EQ(explore.exit_code, 1) << explore.err << explore.out;
+  EXPECT_NE(explore.out.find("  why: flow #1"), std::string::npos) << explore.out;
+  EXPECT_NE(explore.out.find("  the whole picture: flowid explain "), std::string::npos);
+
+  auto rc = run_flowid({"fuzz", "--engine", "rapidcheck", "--strategy", "pid-path", "--faults",
+                        "F1", "--budget", "500cases", "--seed", "1", "--out", dir.file("rc")});
+  ASSERT_EQ(rc.exit_code, 1) << rc.err << rc.out;
+  EXPECT_NE(rc.out.find("  why: flow #"), std::string::npos) << rc.out;
+}
+
 // ---- flowid explain: golden outputs.
 
 // Compares the command's output with tests/data/explain/GOLDEN (written instead when
