@@ -6,10 +6,9 @@
 // variant in build/examples/zoo (libzoo_NAME.so: NAME starting with "sound_" is a sound variant,
 // NAME containing "launch" is a launcher), over seeds 1..N:
 //   - a buggy variant is caught for a seed when the run reports a violation (exit 1);
-//   - time to find: the default engine's seconds_to_find of its earliest finding (a baseline
-//     finding, which carries no time, is estimated from its case number and the run's cases/s,
-//     and marked "~"); rapidcheck's whole run time up to the failure, shrinking included (its
-//     report has no earlier figure);
+//   - time to find: seconds_to_find of the earliest finding (the default engine: when the failing
+//     case ran; rapidcheck: its whole run up to the failure, shrinking included); a finding
+//     without a time is estimated from its case number and the run's cases/s, and marked "~";
 //   - shrunk size: steps of the saved counterexample;
 //   - a sound variant with any violation is a false alarm.
 // Printed: one human table per engine, then one JSON line per run and per summary figure
@@ -84,7 +83,9 @@ struct Result {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-void parse_default(const std::string& json_text, Result& r) {
+// Both engines write the same report (docs/schemas/fuzz.schema.json): the earliest of the findings
+// and the baseline is the catch.
+void parse_report(const std::string& json_text, Result& r) {
   simdjson::dom::parser parser;
   simdjson::padded_string json(json_text);
   auto doc = parser.parse(json);
@@ -93,53 +94,43 @@ void parse_default(const std::string& json_text, Result& r) {
     r.error_text = "unparsable report: " + first_line(json_text);
     return;
   }
+  const double rate = doc["cases_per_second"].get_double().value();
   std::optional<double> best;
-  for (simdjson::dom::element f : doc["results"].get_array()) {
-    if (!f["found"].get_bool().value()) continue;
-    const double s = f["seconds_to_find"].get_double().value();
-    if (best && *best <= s) continue;
-    best = s;
-    r.cases = f["cases_to_find"].get_uint64().value();
-    r.shrunk = f["shrunk_steps"].get_uint64().value();
-    r.via = std::string(f["fault"].get_string().value());
-  }
-  auto baseline = doc["baseline"];
-  if (baseline.error() == simdjson::SUCCESS) {
-    const uint64_t cases = baseline["case"].get_uint64().value() + 1;
-    const double rate = doc["cases_per_second"].get_double().value();
-    const double s = rate > 0 ? static_cast<double>(cases) / rate : 0;
-    if (!best || s < *best) {
-      best = s;
-      r.estimated = true;
-      r.cases = cases;
-      r.shrunk = baseline["shrunk_steps"].get_uint64().value();
-      r.via = "baseline";
+  auto consider = [&](simdjson::dom::element f, bool baseline) {
+    const uint64_t cases = f["cases_to_find"].get_uint64().value();
+    double s = 0;
+    bool estimated = false;
+    if (f["seconds_to_find"].get_double().get(s) != simdjson::SUCCESS) {
+      s = rate > 0 ? static_cast<double>(cases) / rate : 0;
+      estimated = true;
     }
+    if (best && *best <= s) return;
+    best = s;
+    r.estimated = estimated;
+    r.cases = cases;
+    r.shrunk = f["shrunk_steps"].get_uint64().value();
+    std::string_view fault;
+    if (baseline) {
+      r.via = "baseline";
+    } else if (f["fault"].get_string().get(fault) == simdjson::SUCCESS) {
+      r.via = std::string(fault);
+    } else {
+      r.via.clear();  // credited faults, comma-separated
+      for (simdjson::dom::element c : f["credited_faults"].get_array()) {
+        r.via += (r.via.empty() ? "" : ",") + std::string(c.get_string().value());
+      }
+    }
+  };
+  for (simdjson::dom::element f : doc["findings"].get_array()) consider(f, false);
+  simdjson::dom::element baseline;
+  if (doc["baseline"].get(baseline) == simdjson::SUCCESS && !baseline.is_null()) {
+    consider(baseline, true);
   }
   if (best) {
     r.caught = true;
     r.seconds = *best;
   } else {
     r.cases = doc["cases"].get_uint64().value();
-  }
-}
-
-void parse_rapidcheck(const std::string& json_text, Result& r) {
-  simdjson::dom::parser parser;
-  simdjson::padded_string json(json_text);
-  auto doc = parser.parse(json);
-  if (doc.error() != simdjson::SUCCESS) {
-    r.error = true;
-    r.error_text = "unparsable report: " + first_line(json_text);
-    return;
-  }
-  r.caught = doc["failed"].get_bool().value();
-  r.cases = doc["cases_passed"].get_uint64().value() + (r.caught ? 1 : 0);
-  r.seconds = doc["seconds"].get_double().value();
-  if (r.caught) {
-    r.shrunk = doc["shrunk_steps"].get_uint64().value();
-    r.via = std::string(doc["credited_faults"].get_string().value());
-    if (r.via.empty()) r.via = "baseline";
   }
 }
 
@@ -179,11 +170,7 @@ Result run_one(const Options& o, const std::string& engine, const Variant& v, ui
     r.error_text = fmt::format("exit {}: {}", output.exit_code, first_line(output.err));
     return r;
   }
-  if (engine == "rapidcheck") {
-    parse_rapidcheck(output.out, r);
-  } else {
-    parse_default(output.out, r);
-  }
+  parse_report(output.out, r);
   if (!r.error && r.caught != (output.exit_code == 1)) {
     // Exit 1 without a finding in the report: a corpus or determinism failure; keep it visible.
     r.error = true;

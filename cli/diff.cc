@@ -47,6 +47,24 @@ std::optional<std::vector<Verdict>> load_golden(const std::string& path, std::st
   return replay::parse_golden(text.str(), path, error);
 }
 
+// The diff report (docs/schemas/diff.schema.json): every key present. `index` is where the
+// inputs first differ (null when identical), `compared` how many events or verdicts were equal
+// before it (all of them when identical); `a` and `b` the two sides there (an event object for
+// traces, a golden line for verdict files; null past an input's end).
+void print_diff_json(std::string_view kind, std::optional<uint64_t> index, uint64_t compared,
+                     std::string_view what, nlohmann::ordered_json a, nlohmann::ordered_json b) {
+  nlohmann::ordered_json json;
+  json["report"] = "diff";
+  json["kind"] = kind;
+  json["identical"] = !index.has_value();
+  json["compared"] = compared;
+  json["index"] = index ? nlohmann::ordered_json(*index) : nlohmann::ordered_json(nullptr);
+  json["what"] = what.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(what);
+  json["a"] = std::move(a);
+  json["b"] = std::move(b);
+  print_json(json);
+}
+
 int diff_goldens(const DiffOptions& o) {
   std::string error;
   auto a = load_golden(o.a, &error);
@@ -62,10 +80,8 @@ int diff_goldens(const DiffOptions& o) {
                            : replay::compare_verdicts((*a)[i], (*b)[i]);
     if (what.empty()) continue;
     if (o.json) {
-      std::string out = fmt::format("{{\"identical\":false,\"index\":{},\"what\":", i);
-      append_json_bytes(out, what);
-      out += "}\n";
-      std::fwrite(out.data(), 1, out.size(), stdout);
+      print_diff_json("golden", i, i, what, replay::format_golden_line((*a)[i]),
+                      replay::format_golden_line((*b)[i]));
     } else {
       fmt::print("verdict {} differs (flow {}): {}\n  < {}\n  > {}\n", i, (*a)[i].flow_id, what,
                  replay::format_golden_line((*a)[i]), replay::format_golden_line((*b)[i]));
@@ -74,8 +90,12 @@ int diff_goldens(const DiffOptions& o) {
   }
   if (a->size() != b->size()) {
     if (o.json) {
-      fmt::print("{{\"identical\":false,\"index\":{},\"what\":\"length {} vs {}\"}}\n", n,
-                 a->size(), b->size());
+      const auto side = [n](const std::vector<Verdict>& v) {
+        return v.size() > n ? nlohmann::ordered_json(replay::format_golden_line(v[n]))
+                            : nlohmann::ordered_json(nullptr);
+      };
+      print_diff_json("golden", n, n, fmt::format("length {} vs {}", a->size(), b->size()),
+                      side(*a), side(*b));
     } else {
       fmt::print("the first {} verdicts agree; {} has {} verdicts, {} has {}\n", n, o.a, a->size(),
                  o.b, b->size());
@@ -83,7 +103,7 @@ int diff_goldens(const DiffOptions& o) {
     return kExitFindings;
   }
   if (o.json) {
-    fmt::print("{{\"identical\":true,\"verdicts\":{}}}\n", n);
+    print_diff_json("golden", std::nullopt, n, {}, nullptr, nullptr);
   } else {
     fmt::print("identical: {} verdicts\n", n);
   }
@@ -136,10 +156,17 @@ int diff_traces(const DiffOptions& o) {
       continue;
     }
     if (o.json) {
-      std::string out = fmt::format("{{\"identical\":false,\"index\":{},\"a\":{},\"b\":{}}}\n",
-                                    index, more_a ? format_event_json(ea, index) : "null",
-                                    more_b ? format_event_json(eb, index) : "null");
-      std::fwrite(out.data(), 1, out.size(), stdout);
+      // The event objects are inspect --json's (format_event_json), embedded as values.
+      // (A path with bytes that are not UTF-8 cannot be parsed back: that side is the text.)
+      const auto side = [index](bool more, const Event& e) {
+        if (!more) return nlohmann::ordered_json(nullptr);
+        const std::string text = format_event_json(e, index);
+        auto value = nlohmann::ordered_json::parse(text, nullptr, false);
+        return value.is_discarded() ? nlohmann::ordered_json(text) : value;
+      };
+      print_diff_json("trace", index, index,
+                      !more_a || !more_b ? fmt::format("{} ends first", more_a ? o.b : o.a) : "",
+                      side(more_a, ea), side(more_b, eb));
     } else {
       fmt::print("first difference at event {}:\n", index);
       for (const auto& e : recent) fmt::print("    {}\n", format_event_line(e));
@@ -159,7 +186,7 @@ int diff_traces(const DiffOptions& o) {
   int read_a = report_read_issues(*a, o.a);
   int read_b = report_read_issues(*b, o.b);
   if (o.json) {
-    fmt::print("{{\"identical\":true,\"events\":{}}}\n", index);
+    print_diff_json("trace", std::nullopt, index, {}, nullptr, nullptr);
   } else {
     fmt::print("identical: {} events\n", index);
   }

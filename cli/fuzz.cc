@@ -33,6 +33,7 @@
 
 #include "cli/commands.h"
 #include "cli/explain.h"
+#include "cli/fuzz_json.h"
 #include "cli/fuzz_rapidcheck.h"
 #include "cli/output.h"
 #include "cli/plugin_pool.h"
@@ -401,12 +402,6 @@ void check_determinism(const fuzz::CampaignOptions& options, uint64_t cases_run,
   }
 }
 
-std::string json_string(std::string_view text) {
-  std::string out;
-  append_json_bytes(out, text);
-  return out;
-}
-
 // The command that shows a saved counterexample failing again: model replay of its trace for a
 // resolver (the trace holds the failing resolver's own calls and lookup faults), the matrix row
 // of its scenario for a launcher (model replay rebuilds resolutions, not launches).
@@ -501,69 +496,43 @@ void print_human(const CampaignReport& report, const fuzz::CampaignOptions& opti
     fmt::print("  ! invalid generated case (a flowid bug): {}\n", e);
 }
 
-std::string report_json(const CampaignReport& report) {
+// The report as docs/schemas/fuzz.schema.json describes it (the same keys as --engine rapidcheck).
+nlohmann::ordered_json report_json(const CampaignReport& report) {
   const auto& t = report.tally;
-  std::string out = fmt::format(
-      "{{\"strategy\":{},\"faults\":{},\"seed\":{},\"cases\":{},\"seconds\":{:.6f},\"cases_per_"
-      "second\":{:.1f},"
-      "\"failing_cases\":{},\"invalid_cases\":{},\"determinism\":{{\"checked\":{},\"mismatches\":{}"
-      "}},\"corpus\":[",
-      json_string(report.strategy), json_string(fuzz::format_fault_set(report.plan)), report.seed,
-      t.cases, report.seconds,
-      report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed, t.invalid,
-      report.determinism_checked, report.determinism_failures.size());
-  bool first = true;
-  for (const auto& c : report.corpus) {
-    if (!c.applicable) continue;
-    out += fmt::format("{}{{\"file\":{},\"passed\":{},\"cell\":\"{}\",\"problem\":{}}}",
-                       first ? "" : ",", json_string(c.file), c.passed() ? "true" : "false",
-                       name_of(c.verdict.cell), json_string(c.problem()));
-    first = false;
-  }
-  out += "],\"results\":[";
-  first = true;
+  auto json =
+      fuzz_report_skeleton("default", report.strategy, report.launcher, report.plan, report.seed);
+  json["cases"] = t.cases;
+  json["seconds"] = report.seconds;
+  json["cases_per_second"] =
+      report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0;
+  json["failing_cases"] = t.failed;
+  json["invalid_cases"] = t.invalid;
+  json["determinism"]["checked"] = report.determinism_checked;
+  for (const auto& m : report.determinism_failures) json["determinism"]["mismatches"].push_back(m);
+  json["corpus"] = corpus_json(report.corpus);
+  auto finding_of = [](const FaultFinding& f, std::optional<Fault> fault,
+                       std::optional<double> seconds) {
+    const auto& s = f.counterexample.shrink;
+    return finding_json(FindingFacts{fault, f.case_index, seconds, s.original_size, s.runs},
+                        f.counterexample, f.files);
+  };
   for (int i = 0; i < fuzz::kFaultCount; ++i) {
     const Fault fault = fuzz::fault_at(i);
     if (!fuzz::contains(report.plan, fault)) continue;
     const auto index = static_cast<std::size_t>(i);
     const auto& f = report.found[index];
-    out += fmt::format("{}{{\"fault\":\"{}\",\"name\":\"{}\",\"cases_injected\":{},\"found\":{}",
-                       first ? "" : ",", fuzz::fault_id(fault), fuzz::fault_name(fault),
-                       t.faults[index].cases_injected, f ? "true" : "false");
-    first = false;
-    if (f) {
-      const auto& s = f->counterexample.shrink;
-      out += fmt::format(
-          ",\"case\":{},\"cases_to_find\":{},\"seconds_to_find\":{:.6f},\"invariants\":{},\"cell\":"
-          "\"{}\","
-          "\"shrunk_steps\":{},\"original_steps\":{},\"shrink_runs\":{},\"violation\":{},"
-          "\"reproduce\":{}",
-          f->case_index, f->case_index + 1, f->seconds,
-          json_string(fuzz::format_invariants(s.verdict.violated)), name_of(s.verdict.cell),
-          s.shrunk_size, s.original_size, s.runs, json_string(s.verdict.first_violation),
-          json_string(f->counterexample.reproduce));
-      if (f->files) {
-        out += fmt::format(",\"scenario\":{},\"trace\":{}", json_string(f->files->scenario_path),
-                           json_string(f->files->trace_path));
-      }
-    }
-    out += "}";
+    nlohmann::ordered_json result;
+    result["fault"] = std::string(fuzz::fault_id(fault));
+    result["name"] = std::string(fuzz::fault_name(fault));
+    result["cases_injected"] = t.faults[index].cases_injected;
+    result["found"] = f.has_value();
+    json["results"].push_back(std::move(result));
+    if (f) json["findings"].push_back(finding_of(*f, fault, f->seconds));
   }
-  out += "]";
   if (report.baseline) {
-    const auto& b = *report.baseline;
-    out += fmt::format(
-        ",\"baseline\":{{\"case\":{},\"invariants\":{},\"cell\":\"{}\",\"shrunk_steps\":{},"
-        "\"violation\":{},"
-        "\"reproduce\":{}}}",
-        b.case_index,
-        json_string(fuzz::format_invariants(b.counterexample.shrink.verdict.violated)),
-        name_of(b.counterexample.shrink.verdict.cell), b.counterexample.shrink.shrunk_size,
-        json_string(b.counterexample.shrink.verdict.first_violation),
-        json_string(b.counterexample.reproduce));
+    json["baseline"] = finding_of(*report.baseline, std::nullopt, report.baseline->seconds);
   }
-  out += "}\n";
-  return out;
+  return json;
 }
 
 SuiteReport suite_of(const CampaignReport& report) {
@@ -814,8 +783,7 @@ int run_fuzz(const FuzzOptions& options) {
   save_counterexamples(report, options.out_dir, false, options.expect_all, campaign.strategy);
 
   if (options.json) {
-    const std::string json = report_json(report);
-    std::fwrite(json.data(), 1, json.size(), stdout);
+    print_json(report_json(report));
   } else {
     print_human(report, campaign);
   }
@@ -930,33 +898,32 @@ int run_matrix_mode(const FuzzOptions& options) {
   }
 
   if (options.json) {
-    std::string out = fmt::format("{{\"seed\":{},\"cells\":[", seed);
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      const auto& cell = cells[c];
+    // docs/schemas/fuzz-matrix.schema.json: each cell's finding has the fuzz report's keys.
+    nlohmann::ordered_json json;
+    json["report"] = "fuzz-matrix";
+    json["seed"] = seed;
+    json["cells"] = nlohmann::ordered_json::array();
+    for (const auto& cell : cells) {
       const auto& f = cell.report.found[static_cast<std::size_t>(cell.fault)];
-      out += fmt::format(
-          "{}{{\"strategy\":{},\"kind\":\"{}\",\"fault\":\"{}\",\"cases\":{},\"seconds\":{:.6f},"
-          "\"found\":{},"
-          "\"expected_found\":{}",
-          c ? "," : "", json_string(cell.strategy), cell.launcher ? "launcher" : "resolver",
-          fuzz::fault_id(cell.fault), cell.report.tally.cases, cell.report.seconds,
-          f ? "true" : "false", cell.expected_found ? "true" : "false");
+      nlohmann::ordered_json c;
+      c["strategy"] = cell.strategy;
+      c["kind"] = cell.launcher ? "launcher" : "resolver";
+      c["fault"] = std::string(fuzz::fault_id(cell.fault));
+      c["cases"] = cell.report.tally.cases;
+      c["seconds"] = cell.report.seconds;
+      c["found"] = f.has_value();
+      c["expected_found"] = cell.expected_found;
+      c["finding"] = nullptr;
       if (f) {
         const auto& s = f->counterexample.shrink;
-        out += fmt::format(
-            ",\"invariants\":{},\"cell\":\"{}\",\"cases_to_find\":{},\"seconds_to_find\":{:.6f},"
-            "\"shrunk_steps\":{},\"violation\":{},\"reproduce\":{}",
-            json_string(fuzz::format_invariants(s.verdict.violated)), name_of(s.verdict.cell),
-            f->case_index + 1, f->seconds, s.shrunk_size, json_string(s.verdict.first_violation),
-            json_string(f->counterexample.reproduce));
+        c["finding"] = finding_json(
+            FindingFacts{cell.fault, f->case_index, f->seconds, s.original_size, s.runs},
+            f->counterexample, f->files);
       }
-      out += "}";
+      json["cells"].push_back(std::move(c));
     }
-    out += "],\"mismatches\":[";
-    for (std::size_t i = 0; i < mismatches.size(); ++i)
-      out += (i ? "," : "") + json_string(mismatches[i]);
-    out += "]}\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    json["mismatches"] = mismatches;
+    print_json(json);
   } else {
     std::vector<Fault> columns;
     for (int i = 0; i < fuzz::kFaultCount; ++i) {

@@ -8,23 +8,15 @@
 
 #include "cli/commands.h"
 #include "cli/explain.h"
+#include "cli/fuzz_json.h"
 #include "cli/output.h"
+#include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
 #include "proptest/rc_model.h"
 #include "replay/perturb.h"
 
 namespace flowid::cli {
-namespace {
-
-std::string json_text(std::string_view text) {
-  std::string out;
-  append_json_bytes(out, text);
-  return out;
-}
-
-}  // namespace
-
 int run_fuzz_rapidcheck(const RapidcheckRun& run) {
   if (run.cases > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
     print_error("fuzz", "--budget: at most {} cases with --engine rapidcheck",
@@ -73,34 +65,38 @@ int run_fuzz_rapidcheck(const RapidcheckRun& run) {
   }
   const auto& shrink = result.counterexample.shrink;
   if (run.json) {
-    std::string json = fmt::format(
-        "{{\"engine\":\"rapidcheck\",\"strategy\":{},\"faults\":{},\"seed\":{},\"cases_planned\":{}"
-        ","
-        "\"cases_passed\":{},\"seconds\":{:.3f},\"failed\":{},\"corpus_entries\":{},\"corpus_"
-        "regressions\":[",
-        json_text(run.strategy.name), json_text(fuzz::format_fault_set(run.plan)), run.seed,
-        run.cases, result.cases_passed, seconds, result.failed ? "true" : "false", applicable);
-    for (std::size_t i = 0; i < regressions.size(); ++i)
-      json += std::string(i ? "," : "") + json_text(regressions[i]);
-    json += "]";
-    if (result.failed) {
-      json += fmt::format(
-          ",\"violation\":{},\"invariants\":{},\"cell\":{},\"credited_faults\":{},\"generated_"
-          "steps\":{},"
-          "\"rapidcheck_steps\":{},\"shrunk_steps\":{},\"shrinks_tried\":{},\"shrinks_kept\":{},"
-          "\"reproduce\":{},"
-          "\"scenario\":{},\"trace\":{}",
-          json_text(shrink.verdict.first_violation),
-          json_text(fuzz::format_invariants(shrink.verdict.violated)),
-          json_text(name_of(shrink.verdict.cell)),
-          json_text(fuzz::format_fault_set(result.counterexample.credited)), result.generated_size,
-          shrink.original_size, shrink.shrunk_size, result.shrinks_tried, result.shrinks_accepted,
-          json_text(result.counterexample.reproduce),
-          files ? json_text(files->scenario_path) : std::string("null"),
-          files ? json_text(files->trace_path) : std::string("null"));
+    // The same keys as the default engine's report (docs/schemas/fuzz.schema.json): one property
+    // over every fault, so its finding is credited, not found under one fault's campaign.
+    const uint64_t cases = static_cast<uint64_t>(result.cases_passed) + (result.failed ? 1 : 0);
+    auto json = fuzz_report_skeleton("rapidcheck", run.strategy.name, run.strategy.launcher,
+                                     run.plan, run.seed);
+    json["cases"] = cases;
+    json["seconds"] = seconds;
+    json["cases_per_second"] = seconds > 0 ? static_cast<double>(cases) / seconds : 0.0;
+    json["failing_cases"] = result.failed ? 1 : 0;
+    json["corpus"] = corpus_json(corpus);
+    for (int i = 0; i < fuzz::kFaultCount; ++i) {
+      const fuzz::Fault fault = fuzz::fault_at(i);
+      if (!fuzz::contains(run.plan, fault)) continue;
+      nlohmann::ordered_json r;
+      r["fault"] = std::string(fuzz::fault_id(fault));
+      r["name"] = std::string(fuzz::fault_name(fault));
+      r["cases_injected"] = nullptr;  // rapidcheck's generator does not say
+      r["found"] = result.failed && fuzz::contains(result.counterexample.credited, fault);
+      json["results"].push_back(std::move(r));
     }
-    json += "}\n";
-    std::fwrite(json.data(), 1, json.size(), stdout);
+    if (result.failed) {
+      auto finding = finding_json(FindingFacts{std::nullopt, result.counterexample.case_index,
+                                               seconds, result.generated_size, shrink.runs},
+                                  result.counterexample, files);
+      // A failure that needs no fault is the baseline, as in the default engine.
+      if (result.counterexample.credited == fuzz::kNoFaults) {
+        json["baseline"] = std::move(finding);
+      } else {
+        json["findings"].push_back(std::move(finding));
+      }
+    }
+    print_json(json);
   } else if (result.failed) {
     fmt::print("\nviolation after {} passing cases ({:.1f} s): {}\n", result.cases_passed, seconds,
                shrink.verdict.first_violation);

@@ -85,60 +85,53 @@ void print_markdown(const std::vector<StrategyRow>& rows) {
   }
 }
 
-void print_json(const std::vector<StrategyRow>& rows, const std::vector<RunRecord>& runs,
-                const std::vector<Mismatch>& mismatches) {
-  std::string out = "{\"faults\":[";
-  for (int f = 0; f < kFaultCount; ++f) out += fmt::format("{}\"F{}\"", f ? "," : "", f + 1);
-  out += "],\"strategies\":[";
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    const auto& row = rows[r];
-    out += fmt::format("{}{{\"name\":\"{}\",\"kind\":\"{}\",\"cells\":{{", r ? "," : "", row.name,
-                       row.launcher ? "launcher" : "resolver");
-    bool first = true;
+// The matrix as docs/schemas/matrix.schema.json describes it.
+void print_matrix_json(const std::vector<StrategyRow>& rows, const std::vector<RunRecord>& runs,
+                       const std::vector<Mismatch>& mismatches) {
+  using nlohmann::ordered_json;
+  ordered_json json;
+  json["report"] = "matrix";
+  json["faults"] = ordered_json::array();
+  for (int f = 0; f < kFaultCount; ++f) json["faults"].push_back(fmt::format("F{}", f + 1));
+  json["strategies"] = ordered_json::array();
+  for (const auto& row : rows) {
+    ordered_json r;
+    r["name"] = row.name;
+    r["kind"] = row.launcher ? "launcher" : "resolver";
+    r["cells"] = ordered_json::object();
     for (int f = 0; f < kFaultCount; ++f) {
       const auto& c = row.cells[static_cast<std::size_t>(f)];
       if (!c.present) continue;
-      out += fmt::format("{}\"F{}\":{{\"cell\":\"{}\",\"scenario\":\"{}\"}}", first ? "" : ",",
-                         f + 1, name_of(c.cell), c.scenario);
-      first = false;
+      r["cells"][fmt::format("F{}", f + 1)] = {{"cell", std::string(name_of(c.cell))},
+                                               {"scenario", c.scenario}};
     }
-    out += "}}";
+    json["strategies"].push_back(std::move(r));
   }
-  out += "],\"runs\":[";
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    const auto& run = runs[i];
-    out +=
-        fmt::format("{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"cell\":\"{}\",\"expected\":{}",
-                    i ? "," : "", run.scenario, run.strategy, name_of(run.result.cell),
-                    run.expected ? fmt::format("\"{}\"", name_of(*run.expected)) : "null");
-    out += ",\"findings\":[";
-    bool first = true;
+  json["runs"] = ordered_json::array();
+  for (const auto& run : runs) {
+    ordered_json r;
+    r["scenario"] = run.scenario;
+    r["strategy"] = run.strategy;
+    r["cell"] = std::string(name_of(run.result.cell));
+    r["expected"] = run.expected ? ordered_json(std::string(name_of(*run.expected))) : nullptr;
+    r["findings"] = ordered_json::array();
     for (const auto& flow : run.result.flows) {
-      for (const auto& finding : flow.check.findings) {
-        out += first ? "" : ",";
-        append_json_bytes(out, describe(finding));
-        first = false;
-      }
+      for (const auto& finding : flow.check.findings) r["findings"].push_back(describe(finding));
     }
     for (const auto& launch : run.result.launches) {
-      for (const auto& finding : launch.check.findings) {
-        out += first ? "" : ",";
-        append_json_bytes(out, describe(finding));
-        first = false;
-      }
+      for (const auto& finding : launch.check.findings) r["findings"].push_back(describe(finding));
     }
-    out += "]}";
+    json["runs"].push_back(std::move(r));
   }
-  out += "],\"mismatches\":[";
-  for (std::size_t i = 0; i < mismatches.size(); ++i) {
-    const auto& m = mismatches[i];
-    out += fmt::format(
-        "{}{{\"scenario\":\"{}\",\"strategy\":\"{}\",\"expected\":\"{}\",\"actual\":\"{}\","
-        "\"line\":{}}}",
-        i ? "," : "", m.scenario, m.strategy, name_of(m.expected), name_of(m.actual), m.line);
+  json["mismatches"] = ordered_json::array();
+  for (const auto& m : mismatches) {
+    json["mismatches"].push_back({{"scenario", m.scenario},
+                                  {"strategy", m.strategy},
+                                  {"expected", std::string(name_of(m.expected))},
+                                  {"actual", std::string(name_of(m.actual))},
+                                  {"line", m.line}});
   }
-  out += "]}\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  print_json(json);
 }
 
 // A lookup as a line of its own: the event line without its time stamp ("lookup flow 3 ...").
@@ -322,7 +315,7 @@ int run_matrix(const MatrixOptions& options) {
   }
 
   if (options.json) {
-    print_json(rows, runs, mismatches);
+    print_matrix_json(rows, runs, mismatches);
   } else {
     print_markdown(rows);
     if (options.verbose) {

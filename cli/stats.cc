@@ -43,30 +43,36 @@ int run_stats(const StatsOptions& options) {
   const uint64_t span_ns = last_ns - first_ns;
 
   if (options.json) {
-    std::string out = "{\"file\":";
-    append_json_bytes(out, options.path);
-    out += fmt::format(",\"events\":{},\"counts\":{{", events);
+    // docs/schemas/stats.schema.json; every key present (digest null without a footer).
+    nlohmann::ordered_json json;
+    json["report"] = "stats";
+    json["file"] = options.path;
+    json["events"] = events;
+    json["counts"] = nlohmann::ordered_json::object();
     for (int k = 0; k < kEventKindCount; ++k) {
-      out += fmt::format("{}\"{}\":{}", k ? "," : "", name_of(static_cast<EventKind>(k)),
-                         counts[static_cast<std::size_t>(k)]);
+      json["counts"][std::string(name_of(static_cast<EventKind>(k)))] =
+          counts[static_cast<std::size_t>(k)];
     }
-    out += fmt::format(
-        "}},\"first_ns\":{},\"last_ns\":{},\"span_ns\":{},\"file_bytes\":{},\"chunks\":{},"
-        "\"stored_payload_bytes\":{},\"raw_payload_bytes\":{},\"bytes_per_event\":{:.3f},"
-        "\"raw_bytes_per_event\":{:.3f},\"compression_ratio\":{:.3f},\"zstd_chunks\":{},"
-        "\"skipped_unknown_events\":{},\"footer\":{},\"complete\":{},\"clean\":{},"
-        "\"issues\":{}",
-        first_ns, last_ns, span_ns, stats.file_bytes, stats.chunk_count, stats.stored_payload_bytes,
-        stats.raw_payload_bytes, ratio(stats.file_bytes, events),
-        ratio(stats.raw_payload_bytes, events),
-        ratio(stats.raw_payload_bytes, stats.stored_payload_bytes),
-        stats.chunks_by_compression[static_cast<std::size_t>(trace::Compression::kZstd)],
-        stats.skipped_unknown_events, footer ? "true" : "false",
-        footer && footer->complete ? "true" : "false", reader->clean() ? "true" : "false",
-        reader->issues().size());
-    if (footer) out += fmt::format(",\"digest\":\"{:016x}\"", footer->digest);
-    out += "}\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    json["first_ns"] = first_ns;
+    json["last_ns"] = last_ns;
+    json["span_ns"] = span_ns;
+    json["file_bytes"] = stats.file_bytes;
+    json["chunks"] = stats.chunk_count;
+    json["stored_payload_bytes"] = stats.stored_payload_bytes;
+    json["raw_payload_bytes"] = stats.raw_payload_bytes;
+    json["bytes_per_event"] = ratio(stats.file_bytes, events);
+    json["raw_bytes_per_event"] = ratio(stats.raw_payload_bytes, events);
+    json["compression_ratio"] = ratio(stats.raw_payload_bytes, stats.stored_payload_bytes);
+    json["zstd_chunks"] =
+        stats.chunks_by_compression[static_cast<std::size_t>(trace::Compression::kZstd)];
+    json["skipped_unknown_events"] = stats.skipped_unknown_events;
+    json["footer"] = footer.has_value();
+    json["complete"] = footer && footer->complete;
+    json["clean"] = reader->clean();
+    json["issues"] = reader->issues().size();
+    json["digest"] = footer ? nlohmann::ordered_json(fmt::format("{:016x}", footer->digest))
+                            : nlohmann::ordered_json(nullptr);
+    print_json(json);
   } else {
     fmt::print("trace      {}\n", options.path);
     fmt::print("recorder   {}\n",

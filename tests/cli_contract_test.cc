@@ -122,12 +122,21 @@ std::string schema_problems(const std::string& schema, const std::string& json) 
   const std::string instance = dir.file("instance.json");
   write_text(instance, json);
   const std::string script =
-      "import json, sys, jsonschema\n"
+      "import glob, json, os, sys, jsonschema\n"
       "schema = json.load(open(sys.argv[1]))\n"
       "jsonschema.Draft202012Validator.check_schema(schema)\n"
+      // A schema may refer to another one of docs/schemas by its $id: all are in the store, so
+      // nothing is fetched.
+      "store = {}\n"
+      "for f in glob.glob(os.path.join(os.path.dirname(sys.argv[1]), '*.schema.json')):\n"
+      "    s = json.load(open(f))\n"
+      "    store[s['$id']] = s\n"
+      "resolver = jsonschema.RefResolver.from_schema(schema, store=store)\n"
       "for line in open(sys.argv[2]):\n"
       "    if line.strip():\n"
-      "        jsonschema.Draft202012Validator(schema).validate(json.loads(line))\n";
+      "        jsonschema.Draft202012Validator(schema, "
+      "resolver=resolver).validate(json.loads(line))"
+      "\n";
   auto r =
       run_program("/usr/bin/python3",
                   {"-c", script, kSource + "/docs/schemas/" + schema + ".schema.json", instance});
@@ -522,6 +531,65 @@ TEST_F(CliContract, JsonReportsMatchTheirSchemasEvenOnDamagedInput) {
   EXPECT_EQ(schema_problems("header", r.out), "") << r.out;
   EXPECT_NE(r.out.find("\"key\":\"strategy\",\"value\":\"token+pid-fallback\""), std::string::npos)
       << r.out;
+}
+
+// One report shape for both fuzz engines: a CI job reads findings[] whichever engine ran.
+TEST_F(CliContract, FuzzJsonIsOneSchemaForBothEngines) {
+  const std::vector<std::string> common = {
+      "fuzz",   "--json", "--strategy", "lulu-model", "--faults", "F1", "--no-default-corpus",
+      "--seed", "3",      "--budget",   "3000cases"};
+  for (const std::string engine : {"default", "rapidcheck"}) {
+    auto args = common;
+    args.insert(args.end(), {"--engine", engine, "--out", dir_.file("cx-" + engine)});
+    auto r = run_flowid(args);
+    EXPECT_EQ(r.exit_code, 1) << engine << r.out << r.err;
+    EXPECT_EQ(schema_problems("fuzz", r.out), "") << engine << r.out;
+    EXPECT_NE(r.out.find("\"engine\":\"" + engine + "\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"credited_faults\":[\"F1\"]"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"invariants\":[\"I1\""), std::string::npos) << r.out;
+  }
+  // Nothing found: findings empty, baseline null, still the schema.
+  auto clean = run_flowid({"fuzz", "--json", "--strategy", "token+recheck", "--faults", "F1",
+                           "--seed", "1", "--budget", "200cases", "--out", dir_.file("none")});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_EQ(schema_problems("fuzz", clean.out), "") << clean.out;
+  EXPECT_NE(clean.out.find("\"findings\":[],\"baseline\":null"), std::string::npos) << clean.out;
+}
+
+TEST_F(CliContract, MatrixStatsAndDiffJsonMatchTheirSchemas) {
+  auto r = run_flowid({"matrix", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(schema_problems("matrix", r.out), "") << r.out;
+  r = run_flowid(
+      {"fuzz", "--matrix", "--json", "--faults", "F1,F2", "--budget", "300cases", "--seed", "1"});
+  EXPECT_EQ(schema_problems("fuzz-matrix", r.out), "") << r.out << r.err;
+  EXPECT_NE(r.out.find("\"finding\":{\"fault\":\"F1\""), std::string::npos) << r.out;
+  r = run_flowid({"stats", "--json", sample_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(schema_problems("stats", r.out), "") << r.out;
+  // Damaged: the same keys (digest null without a footer), exit 4.
+  const std::string cut = dir_.file("cut-stats.trace");
+  std::filesystem::copy_file(sample_, cut);
+  std::filesystem::resize_file(cut, std::filesystem::file_size(sample_) * 2 / 3);
+  r = run_flowid({"stats", "--json", cut});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_EQ(schema_problems("stats", r.out), "") << r.out;
+  EXPECT_NE(r.out.find("\"digest\":null"), std::string::npos) << r.out;
+  // diff: identical traces, a trace against its cut copy, two golden files.
+  r = run_flowid({"diff", "--json", sample_, sample_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(schema_problems("diff", r.out), "") << r.out;
+  EXPECT_NE(r.out.find("\"identical\":true"), std::string::npos) << r.out;
+  r = run_flowid({"diff", "--json", sample_, cut});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_EQ(schema_problems("diff", r.out), "") << r.out;
+  EXPECT_NE(r.out.find("\"b\":null"), std::string::npos) << r.out;
+  const std::string golden = kSource + "/fixtures/golden/";
+  r = run_flowid({"diff", "--json", golden + "f01_pid_reuse.pid-path.golden",
+                  golden + "f01_pid_reuse.token.golden"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(schema_problems("diff", r.out), "") << r.out;
+  EXPECT_NE(r.out.find("\"what\":\"decision allow -> drop"), std::string::npos) << r.out;
 }
 
 TEST_F(CliContract, ExploreJsonMatchesItsSchemaAndIsTheSameForAnyJobs) {
