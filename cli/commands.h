@@ -39,6 +39,8 @@ Subcommand add_diff(CLI::App& parent);
 Subcommand add_import(CLI::App& parent);
 Subcommand add_fuzz(CLI::App& parent);
 Subcommand add_explore(CLI::App& parent);
+Subcommand add_explain(CLI::App& parent);
+Subcommand add_export(CLI::App& parent);
 Subcommand add_strategies(CLI::App& parent);
 
 // Text shown at the end of `flowid --help`.

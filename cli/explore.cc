@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/explain.h"
 #include "cli/output.h"
 #include "cli/plugin_pool.h"
 #include "cli/report.h"
@@ -65,6 +66,7 @@ struct BaseOutcome {
   std::optional<replay::CounterexampleFiles> files;
   std::string write_error;
   std::vector<std::string> schedule_lines;
+  std::vector<std::string> why;  // the short explanation of the written trace (cli/explain.h).
 };
 
 std::string strategy_name(const ExploreCliOptions& o) {
@@ -143,6 +145,7 @@ void save(BaseOutcome& outcome, const fuzz::StrategyUnderTest& strategy,
   outcome.files =
       replay::write_counterexample(cx, strategy.name, o.out_dir, name, false, &error, &strategy);
   if (!outcome.files) outcome.write_error = error;
+  if (outcome.files) outcome.why = short_explanation(outcome.files->trace_path, strategy);
   outcome.counterexample = std::move(cx);
 }
 
@@ -234,6 +237,7 @@ void print_human(const std::vector<BaseOutcome>& outcomes, const ExploreCliOptio
         fmt::print("  replay:    flowid replay --mode model --resolver {} {}\n", strategy,
                    out.files->trace_path);
       }
+      for (const auto& line : out.why) fmt::print("{}\n", line);
     } else if (!out.write_error.empty()) {
       fmt::print("  (counterexample not written: {})\n", out.write_error);
     }

@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/explain.h"
 #include "cli/fuzz_json.h"
 #include "cli/fuzz_rapidcheck.h"
 #include "cli/output.h"
@@ -138,6 +139,7 @@ struct FaultFinding {
   fuzz::Counterexample counterexample;
   std::optional<replay::CounterexampleFiles> files;
   std::string write_error;
+  std::vector<std::string> why;  // the short explanation of the written trace (cli/explain.h).
 };
 
 struct CampaignReport {
@@ -275,7 +277,7 @@ class Campaign {
     std::lock_guard lock(mutex_);
     if ((cx.credited & plan_) == 0) {
       if (!report_.baseline || report_.baseline->case_index > record.index) {
-        report_.baseline = FaultFinding{record.index, found_at, cx, std::nullopt, {}};
+        report_.baseline = FaultFinding{record.index, found_at, cx, std::nullopt, {}, {}};
       }
     }
     bool credited_any = false;
@@ -287,7 +289,7 @@ class Campaign {
         continue;
       }
       if (report_.found[index] && report_.found[index]->case_index < record.index) continue;
-      report_.found[index] = FaultFinding{record.index, found_at, cx, std::nullopt, {}};
+      report_.found[index] = FaultFinding{record.index, found_at, cx, std::nullopt, {}, {}};
       credited_any = true;
     }
     (void)credited_any;
@@ -485,6 +487,7 @@ void print_human(const CampaignReport& report, const fuzz::CampaignOptions& opti
                  f->files->trace_path);
       fmt::print("  replay:    {}\n",
                  replay_command(report, f->files->scenario_path, f->files->trace_path));
+      for (const auto& line : f->why) fmt::print("{}\n", line);
     } else if (!f->write_error.empty()) {
       fmt::print("  (not saved: {})\n", f->write_error);
     }
@@ -608,6 +611,7 @@ void save_counterexamples(CampaignReport& report, const std::string& dir, bool m
     f->files = replay::write_counterexample(f->counterexample, report.strategy, dir, name,
                                             expect_all, &error, &recorder);
     if (!f->files) f->write_error = error;
+    if (f->files) f->why = short_explanation(f->files->trace_path, recorder);
   }
   if (report.baseline && !matrix_names) {
     auto& b = *report.baseline;
@@ -616,6 +620,7 @@ void save_counterexamples(CampaignReport& report, const std::string& dir, bool m
         b.counterexample, report.strategy, dir,
         fuzz::case_name(report.strategy, report.seed, b.case_index), expect_all, &error, &recorder);
     if (!b.files) b.write_error = error;
+    if (b.files) b.why = short_explanation(b.files->trace_path, recorder);
   }
 }
 
@@ -668,7 +673,7 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
       break;
     }
   }
-  report.found[slot] = FaultFinding{k, 0, cx, std::nullopt, {}};
+  report.found[slot] = FaultFinding{k, 0, cx, std::nullopt, {}, {}};
   save_counterexamples(report, options.out_dir, false, options.expect_all, campaign.strategy);
   const auto& f = *report.found[slot];
   fmt::print("violation: {}\n", cx.shrink.verdict.first_violation);
@@ -677,6 +682,7 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
              scenario::format_scenario(cx.shrink.shrunk.scenario));
   fmt::print("reproduce: {}\n", cx.reproduce);
   if (f.files) fmt::print("scenario: {}\ntrace: {}\n", f.files->scenario_path, f.files->trace_path);
+  for (const auto& line : f.why) fmt::print("{}\n", line);
   if (!f.write_error.empty()) print_error("fuzz", "{}", f.write_error);
   return kExitFindings;
 }

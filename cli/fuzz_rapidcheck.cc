@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "cli/commands.h"
+#include "cli/explain.h"
 #include "cli/fuzz_json.h"
 #include "cli/output.h"
 #include "cli/report.h"
@@ -109,7 +110,11 @@ int run_fuzz_rapidcheck(const RapidcheckRun& run) {
         shrink.shrunk_size);
     fmt::print("{}\n", scenario::format_scenario(shrink.shrunk.scenario));
     fmt::print("seed {}\nreproduce: {}\n", run.seed, result.counterexample.reproduce);
-    if (files) fmt::print("scenario: {}\ntrace: {}\n", files->scenario_path, files->trace_path);
+    if (files) {
+      fmt::print("scenario: {}\ntrace: {}\n", files->scenario_path, files->trace_path);
+      for (const auto& line : short_explanation(files->trace_path, run.strategy))
+        fmt::print("{}\n", line);
+    }
   } else {
     fmt::print("no violation in {} cases ({:.1f} s, {:.0f} cases/s)\n", result.cases_passed,
                seconds, seconds > 0 ? result.cases_passed / seconds : 0.0);

@@ -99,6 +99,15 @@ std::optional<uint64_t> parse_duration_ns(std::string_view text) {
   return parse_u64(text);
 }
 
+// The largest unit that writes ns exactly: "1ms", "250us", "3ns", "0".
+std::string format_duration_ns(uint64_t ns) {
+  if (ns == 0) return "0";
+  if (ns % 1'000'000'000 == 0) return fmt::format("{}s", ns / 1'000'000'000);
+  if (ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
+  if (ns % 1'000 == 0) return fmt::format("{}us", ns / 1'000);
+  return fmt::format("{}ns", ns);
+}
+
 // "osstatus:N", "errno:N", "kern:N".
 std::optional<LookupOutcome> parse_outcome_text(std::string_view text) {
   auto colon = text.find(':');
@@ -377,14 +386,21 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
             }
             p = comma + 1;
           }
+        } else if (key == "step-time") {
+          auto ns = parse_duration_ns(value);
+          if (!ns)
+            return fail(number,
+                        fmt::format("bad step-time '{}' (e.g. 1ms, 20us, 0 for none)", value));
+          scenario.step_time_ns = *ns;
         } else if (key == "eperm-prefix") {
           scenario.world.eperm_path_prefixes.push_back(value);
         } else if (key == "no-eperm") {
           scenario.world.eperm_path_prefixes.clear();
         } else {
-          return fail(number, fmt::format("unknown world setting '{}' (pid-policy, pid-min, "
-                                          "pid-max, seed, caller, eperm-prefix, no-eperm)",
-                                          key));
+          return fail(number,
+                      fmt::format("unknown world setting '{}' (pid-policy, pid-min, "
+                                  "pid-max, seed, caller, step-time, eperm-prefix, no-eperm)",
+                                  key));
         }
       }
     } else if (verb == "rules") {
@@ -534,6 +550,7 @@ class Runner {
     for (std::size_t i = 0; i < scenario_.steps.size(); ++i) {
       const auto& step = scenario_.steps[i];
       step_index_ = i;
+      if (i > 0) world_.advance(scenario_.step_time_ns);
       observe(RunPoint{i, 0});
       if (!apply(step)) break;
       if constexpr (kConsistencyChecks) {
@@ -653,6 +670,7 @@ class Runner {
         auto r = world_.start_process(step.args[1], options);
         if (!r.ok()) return world_error(step, r.error);
         processes_[step.args[0]] = r.value;
+        result_.executions.emplace_back(step.args[0], r.value);
         return true;
       }
       case StepKind::kExec: {
@@ -661,6 +679,7 @@ class Runner {
         auto r = world_.exec_process(*token, step.args[1]);
         if (!r.ok()) return world_error(step, r.error);
         processes_[step.args[0]] = r.value;
+        result_.executions.emplace_back(step.args[0], r.value);
         return true;
       }
       case StepKind::kExit: {
@@ -1026,6 +1045,8 @@ std::string format_scenario(const Scenario& s) {
     for (const auto& prefix : w.eperm_path_prefixes)
       world += " eperm-prefix=" + quote_if_needed(prefix);
   }
+  if (s.step_time_ns != kDefaultStepTimeNs)
+    world += " step-time=" + format_duration_ns(s.step_time_ns);
   if (!world.empty()) out += "world" + world + "\n";
 
   if (!s.rules_file.empty()) {

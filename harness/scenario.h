@@ -83,6 +83,11 @@ struct Expectation {
   int line = 0;
 };
 
+// Every top-level step advances the virtual clock by the scenario's step time (the `world` line's
+// step-time=DURATION; 0 keeps every event at time 0), so a trace compiled from a scenario shows
+// the order of its steps in time as well as in position.
+inline constexpr uint64_t kDefaultStepTimeNs = 1'000'000;  // 1 ms.
+
 struct Scenario {
   std::string file;  // for messages.
   std::string name;
@@ -90,6 +95,7 @@ struct Scenario {
   std::vector<std::string> faults;  // "F1" ... "F11".
   WorldConfig world;
   RuleSet rules;
+  uint64_t step_time_ns = kDefaultStepTimeNs;  // world step-time=DURATION.
   std::string rules_file;  // `rules FILE` (relative to the scenario file; the loader reads it).
   std::string record_with = "token+recheck";  // whose verdicts a compiled trace records.
   std::vector<Step> steps;
@@ -124,6 +130,9 @@ struct RunResult {
   // before seam call k follows the first k-1 lookups), then the verdict. Model replay rebuilds
   // the races from exactly this interleaving.
   std::vector<Event> events;
+  // Every execution a script name held, in the order they began (a spawn, then each exec of the
+  // same name): how a trace labels its tokens with the scenario's names.
+  std::vector<std::pair<std::string, AuditToken>> executions;
   std::string error;  // a step the world refused: "FILE:LINE: ..." (a scenario bug).
   bool ok() const { return error.empty(); }
 };

@@ -29,6 +29,19 @@ void merge_lookups(std::vector<Lookup>& base, const std::vector<Lookup>& other) 
   }
 }
 
+// The scenario's names as header labels, so a trace reads like its scenario:
+// label.execution.PID.PIDVERSION = NAME and label.flow.ID = NAME.
+void add_labels(const scenario::RunResult& run, trace::TraceHeader& header) {
+  for (const auto& [name, token] : run.executions) {
+    header.resolver_config.emplace_back(
+        fmt::format("{}{}.{}", kExecutionLabelPrefix, token.pid(), token.pidversion()), name);
+  }
+  for (const auto& flow : run.flows) {
+    header.resolver_config.emplace_back(fmt::format("{}{}", kFlowLabelPrefix, flow.flow.flow_id),
+                                        flow.name);
+  }
+}
+
 }  // namespace
 
 std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, std::string* error,
@@ -64,6 +77,7 @@ std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, st
       *error = run.error;
       return std::nullopt;
     }
+    add_labels(run, h);
     compiled.events = std::move(run.events);
     return compiled;
   }
@@ -81,6 +95,7 @@ std::optional<CompiledScenario> compile_scenario(const scenario::Scenario& s, st
     *error = main.error;
     return std::nullopt;
   }
+  add_labels(main, h);
 
   // Every reference resolver's lookups per flow, so any of them replays faithfully.
   std::map<uint64_t, std::vector<Lookup>> recorded;

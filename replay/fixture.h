@@ -1,11 +1,13 @@
 // Fixtures: scenarios compiled to traces (DESIGN §4). A compiled trace holds the world events of
 // the scenario, for each flow the lookups that EVERY reference resolver makes (so that any of them
 // can be replayed faithfully from it), interleaved with the races as they happened, and the
-// verdicts of the scenario's record-with strategy.
+// verdicts of the scenario's record-with strategy. Its header names the scenario's processes and
+// flows (labels), and its events carry the scenario's virtual time (one step time per step).
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness/fuzz/property.h"
@@ -13,6 +15,11 @@
 #include "trace/trace.h"
 
 namespace flowid::replay {
+
+// Header keys that carry the scenario's names: label.execution.PID.PIDVERSION = p2 names an
+// execution, label.flow.ID = f1 a flow.
+inline constexpr std::string_view kExecutionLabelPrefix = "label.execution.";
+inline constexpr std::string_view kFlowLabelPrefix = "label.flow.";
 
 struct CompiledScenario {
   trace::TraceHeader header;
