@@ -573,11 +573,7 @@ ImportStatus import_streams(const std::vector<InputSpec>& inputs,
                             const ProgressFn& progress) {
   ImportContext context(header_for(inputs, options), options, open_writer, stats);
   ImportStatus status = ImportStatus::kOk;
-  // A single input is written straight to the output only when it is a stream (stdin: its
-  // events must reach the trace while it runs). A file goes through a spill like several
-  // inputs, so that time 0 is its earliest timestamp: sessions appended out of order keep their
-  // times instead of being clamped to 0.
-  if (inputs.size() == 1 && inputs[0].name == "-") {
+  if (inputs.size() == 1) {
     auto parser = make_parser(inputs[0].format, context);
     PendingInput pending;
     std::vector<char> block(read_block_bytes(options));

@@ -551,10 +551,10 @@ TEST(AuditdImport, FixtureInfersVersionsFromRecordOrder) {
   EXPECT_NE(r.config("import.identity.auditd").find("pid-only"), std::string::npos);
   auto spawns = r.all<ProcessSpawn>();
   ASSERT_EQ(spawns.size(), 2u);
-  // bash 2000 is pre-existing (version 1); its parent pid 1 is known only by reference and
-  // gets version 2, which its own first appearance would use.
-  EXPECT_EQ(spawns[0].token.execution(), (ExecutionId{2000, 1}));
-  EXPECT_EQ(spawns[0].parent.execution(), (ExecutionId{1, 2}));
+  // bash 2000 is pre-existing; its parent pid 1 is known only by reference and is numbered
+  // first (version 1, which its own first appearance would use), bash gets version 2.
+  EXPECT_EQ(spawns[0].token.execution(), (ExecutionId{2000, 2}));
+  EXPECT_EQ(spawns[0].parent.execution(), (ExecutionId{1, 1}));
   EXPECT_EQ(spawns[0].image.path, "/usr/bin/bash");
   const AuditToken& bash = spawns[0].token;
   EXPECT_EQ(bash.auid(), 1000u);
@@ -564,7 +564,7 @@ TEST(AuditdImport, FixtureInfersVersionsFromRecordOrder) {
   EXPECT_EQ(bash.egid(), 1004u);
   EXPECT_EQ(bash.asid(), 5u);
   EXPECT_EQ(spawns[1].token.execution(), (ExecutionId{2001, 3}));
-  EXPECT_EQ(spawns[1].parent.execution(), (ExecutionId{2000, 1}));
+  EXPECT_EQ(spawns[1].parent.execution(), (ExecutionId{2000, 2}));
 
   auto execs = r.all<ProcessExec>();
   ASSERT_EQ(execs.size(), 1u);
