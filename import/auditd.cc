@@ -115,6 +115,17 @@ void for_each_field(std::string_view body, Fn&& fn) {
   }
 }
 
+// `ausearch -i` replaces the id's SECONDS.MILLIS with a local date and time formatted by the
+// locale of the host that ran it ("11/14/2023 10:15:02.123:456", "14.11.2023 10:15:02.123:456",
+// "2023-11-14 ..." ...). A raw id is digits, one '.', one ':'; an interpreted one has a space
+// between its date and time, or more than one ':' (the clock's), whatever the locale.
+bool interpreted_id(std::string_view id) {
+  if (id.find(' ') != std::string_view::npos) return true;
+  std::size_t colons = 0;
+  for (char c : id) colons += c == ':' ? 1 : 0;
+  return colons > 1 || id.find('/') != std::string_view::npos;
+}
+
 // An EXECVE argument or PROCTITLE: "quoted text", or hex (used when the text has special
 // bytes), or (null).
 bool decode_audit_string(std::string_view value, std::string& out) {
@@ -127,6 +138,13 @@ bool decode_audit_string(std::string_view value, std::string& out) {
   return decode_hex(value, out);
 }
 
+// The length the kernel counts in aN_len for a piece: the text between the quotes, or every
+// hex digit.
+uint64_t printed_length_of(std::string_view value) {
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') return value.size() - 2;
+  return value == "(null)" ? 0 : value.size();
+}
+
 // Bounds on one execve's arguments: the kernel's own limit (ARG_MAX) is far below these.
 constexpr uint64_t kExecveArgsMax = 1u << 20;
 constexpr uint64_t kArgvBytesMax = 8u << 20;
@@ -135,7 +153,10 @@ constexpr std::size_t kUnreadTypesKept = 64;
 struct ExecveArg {
   std::string text;
   uint64_t pieces = 0;  // aN[i] pieces joined so far.
+  // aN_len is the kernel's length of the argument as printed (audit_log_execve_info): bytes
+  // when the pieces are quoted, hex digits (twice the bytes) when they are hex-encoded.
   std::optional<uint64_t> declared_length;
+  uint64_t printed_length = 0;
 };
 
 struct AuditEvent {
@@ -191,7 +212,7 @@ class AuditdParser final : public LineParser {
     std::size_t close = t.find(')', id_start);
     std::string_view id = t.substr(
         id_start, close == std::string_view::npos ? std::string_view::npos : close - id_start);
-    if (id.find('/') != std::string_view::npos) {
+    if (interpreted_id(id)) {
       // `ausearch -i`: the id's time is a local date without a zone, and uids, syscalls and
       // addresses are rewritten as names on the host that ran ausearch; none of it maps back.
       context_.bad_record(line_number, "ausearch -i interpreted record",
@@ -321,6 +342,7 @@ class AuditdParser final : public LineParser {
         return;
       }
       ++arg.pieces;
+      arg.printed_length += printed_length_of(value);
       arg.text += decoded;
       event.argv_bytes += decoded.size();
       if (event.argv_bytes > kArgvBytesMax) {
@@ -330,12 +352,12 @@ class AuditdParser final : public LineParser {
     });
   }
 
-  // argv for the execve Marker; an argument whose pieces do not add up to its aN_len (pieces
-  // missing from the log) is counted as unmapped.
+  // argv for the execve Marker; an argument whose printed pieces do not add up to its aN_len
+  // (pieces missing from the log) is counted as unmapped.
   std::string joined_argv(const AuditEvent& e) {
     std::string out;
     for (const auto& [index, arg] : e.args) {
-      if (arg.declared_length && *arg.declared_length != arg.text.size()) {
+      if (arg.declared_length && *arg.declared_length != arg.printed_length) {
         context_.unmapped("auditd EXECVE long argument shorter than its aN_len (pieces missing)");
       }
       if (!out.empty()) out.push_back(' ');
@@ -476,6 +498,9 @@ class AuditdParser final : public LineParser {
       lifecycle_.ensure_live(t, AuditToken{}, std::nullopt, CodeIdentity{}, e.time_ns, e.line);
       return t;
     }
+    // The parent is numbered before the child: an older execution never gets a higher
+    // version than its descendants.
+    const AuditToken parent = parent_token(e);
     uint32_t version = 0;
     auto ref = referenced_only_.find(e.pid);
     if (ref != referenced_only_.end()) {
@@ -491,7 +516,7 @@ class AuditdParser final : public LineParser {
     } else {
       image.path = e.exe;
     }
-    if (!lifecycle_.ensure_live(t, parent_token(e), std::nullopt, image, e.time_ns, e.line)) {
+    if (!lifecycle_.ensure_live(t, parent, std::nullopt, image, e.time_ns, e.line)) {
       return std::nullopt;
     }
     return t;

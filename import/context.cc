@@ -79,8 +79,33 @@ void ImportContext::flush_dropped() {
   if (open_if_needed()) write(e);
 }
 
+// Seconds with milliseconds, for Markers.
+static std::string seconds_between(uint64_t a, uint64_t b) {
+  const uint64_t d = a > b ? a - b : b - a;
+  return fmt::format("{}.{:03} s", d / 1'000'000'000ULL, (d / 1'000'000ULL) % 1000);
+}
+
+void ImportContext::note_time_jump(uint64_t wall_time_ns) {
+  const std::optional<uint64_t> before = input_wall_ns_;
+  input_wall_ns_ = wall_time_ns;  // set first: the Marker below goes through emit too.
+  if (!before) return;
+  if (wall_time_ns + kStepBackReportedNs < *before) {
+    unmapped("time steps back within an input (a new session or a clock change)");
+    marker(fmt::format("time steps back {} in {}: a new session or a clock change in the input, "
+                       "not lost events; its events keep their order in the input",
+                       seconds_between(*before, wall_time_ns), input_name_),
+           wall_time_ns);
+  } else if (wall_time_ns > *before + kSessionGapNs) {
+    marker(fmt::format("gap of {} in {}: nothing recorded in between (a pause or a new "
+                       "session), not lost events",
+                       seconds_between(*before, wall_time_ns), input_name_),
+           wall_time_ns);
+  }
+}
+
 void ImportContext::emit(Event& event, std::optional<uint64_t> wall_time_ns) {
   if (stopped_) return;
+  if (wall_time_ns) note_time_jump(*wall_time_ns);
   if (wall_time_ns) {
     last_wall_ns_ = *wall_time_ns;
     if (!spill_last_wall_ns_ || *wall_time_ns > *spill_last_wall_ns_) {

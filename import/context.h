@@ -6,6 +6,9 @@
 // them. The trace's time 0 is the first timestamp of the import (header start_wall_time_ns);
 // event times are relative to it. Events before any timestamp get time 0; an event whose
 // timestamp precedes the epoch (inputs out of order) gets time 0 too and is counted as unmapped.
+// Within one input, a step back in time of more than a second, or a gap of more than
+// kSessionGapNs, is written as a Marker before the event saying what it is (a new session, a
+// clock change or a pause), never as lost events.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +35,14 @@ class ImportContext {
   ImportStats& stats() { return stats_; }
 
   // The input being read; messages say "NAME:LINE: ...".
-  void set_input(std::string_view name) { input_name_ = name; }
+  void set_input(std::string_view name) {
+    input_name_ = name;
+    input_wall_ns_.reset();
+  }
+  // Gaps longer than this between two events of one input are a pause or a new session.
+  static constexpr uint64_t kSessionGapNs = 60'000'000'000ULL;
+  // Steps back in time shorter than this are ordinary reordering, not a new session.
+  static constexpr uint64_t kStepBackReportedNs = 1'000'000'000ULL;
   const std::string& input_name() const { return input_name_; }
 
   // Sets the header's host before the trace is opened (later calls are ignored).
@@ -99,6 +109,7 @@ class ImportContext {
   bool open_if_needed();
   void write(const Event& event);
   void flush_dropped();
+  void note_time_jump(uint64_t wall_time_ns);
 
   trace::TraceHeader header_;
   ImportOptions options_;
@@ -122,6 +133,7 @@ class ImportContext {
   std::optional<uint64_t> spill_last_wall_ns_;
   std::optional<uint64_t> spill_first_wall_ns_;
   std::optional<uint64_t> last_wall_ns_;
+  std::optional<uint64_t> input_wall_ns_;  // the last time of the current input.
 
   struct Span {
     AuditToken token;

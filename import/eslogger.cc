@@ -9,7 +9,8 @@
 //   exit (15)            -> ProcessExit(process token, stat, reaped)
 // ES reports no separate reap, and a pid can only be reused after its reap, so exits are
 // recorded as reaped. Other event types are ignored and counted. A jump in global_seq_num is
-// written as DroppedEvents (the ES client lost messages).
+// written as DroppedEvents (the ES client lost messages), except across a gap of more than a
+// minute or a step back in time (a new session or a pause: a Marker says so).
 //
 // Parsing uses simdjson's On-Demand API with one reused parser: each object is walked once, in
 // whatever key order eslogger wrote (it varies per line), and values that are not needed
@@ -120,7 +121,10 @@ class EsloggerParser final : public LineParser {
         assembler_(context.options().limits.json_record_bytes_max),
         lifecycle_(context) {}
 
-  void begin_input() override { last_global_seq_.reset(); }
+  void begin_input() override {
+    last_global_seq_.reset();
+    last_seq_time_.reset();
+  }
 
   void line(std::string_view text, uint64_t line_number) override {
     assembler_.feed(text, line_number);
@@ -539,9 +543,24 @@ class EsloggerParser final : public LineParser {
 
   // A jump in global_seq_num means the ES client dropped messages; a decrease means a new
   // eslogger session (the counter restarts), not a loss.
+  // A jump across a gap in time of more than ImportContext::kSessionGapNs, or across a step
+  // back in time, is a new session or a pause (the context writes a Marker for the time; this
+  // one says what the counter did), not lost messages.
   void note_sequence() {
     if (!global_seq_) return;
-    if (last_global_seq_ && *global_seq_ > *last_global_seq_ + 1) {
+    const std::optional<uint64_t> last_time = last_seq_time_;
+    last_seq_time_ = time_ns_;
+    const bool session_break =
+        last_time && time_ns_ &&
+        (*time_ns_ < *last_time || *time_ns_ > *last_time + ImportContext::kSessionGapNs);
+    if (last_global_seq_ && *global_seq_ > *last_global_seq_ + 1 && session_break) {
+      context_.marker(
+          fmt::format("eslogger global_seq_num jumps from {} to {} across a {} in time ({}:{}): "
+                      "a new session or a pause, not lost events",
+                      *last_global_seq_, *global_seq_, *time_ns_ < *last_time ? "step back" : "gap",
+                      context_.input_name(), record_line_),
+          time_ns_);
+    } else if (last_global_seq_ && *global_seq_ > *last_global_seq_ + 1) {
       uint64_t lost = *global_seq_ - *last_global_seq_ - 1;
       dropped_scratch_.body = DroppedEvents{
           lost, fmt::format("eslogger global_seq_num jumped from {} to {} ({}:{})",
@@ -571,6 +590,7 @@ class EsloggerParser final : public LineParser {
   EsProcess target_;
 
   std::optional<uint64_t> last_global_seq_;
+  std::optional<uint64_t> last_seq_time_;  // the time of the record of last_global_seq_.
   Event dropped_scratch_;
 };
 

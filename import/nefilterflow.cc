@@ -157,6 +157,7 @@ class NeFilterFlowParser final : public LineParser {
     block_.clear();
     block_bytes_ = 0;
     skipping_block_ = false;
+    log_time_.reset();
   }
 
   void line(std::string_view text, uint64_t line_number) override {
@@ -168,6 +169,7 @@ class NeFilterFlowParser final : public LineParser {
       context_.record_read();
       if (!had_offset) context_.unmapped("log timestamp without a UTC offset (read as UTC)");
       marker_ = PendingMarker{std::string(text), *time};
+      log_time_ = *time;
       return;
     }
     std::string_view key;
@@ -187,11 +189,21 @@ class NeFilterFlowParser final : public LineParser {
       return;
     }
     finish_block();
+    // Not a log line and not part of a description: kept as Marker text, not parsed (counted,
+    // so that nothing is left unread without the summary saying so).
+    if (trim(text).empty()) {
+      if (marker_) marker_->text.push_back('\n');
+      return;
+    }
+    context_.ignored(log_time_ ? "nefilterflow lines continuing a log message (kept in its "
+                                 "Marker, not parsed)"
+                               : "nefilterflow lines before the first log timestamp (kept as a "
+                                 "Marker, not parsed)");
     if (marker_) {
       marker_->text.push_back('\n');
       marker_->text.append(text);
-    } else if (!trim(text).empty()) {
-      marker_ = PendingMarker{std::string(text), std::nullopt};
+    } else {
+      marker_ = PendingMarker{std::string(text), log_time_};
     }
   }
 
@@ -204,6 +216,7 @@ class NeFilterFlowParser final : public LineParser {
   // A flow description is held until it ends (bounded: a real one is about 1 KiB).
   static constexpr std::size_t kBlockBytesMax = 1u << 20;
 
+  std::optional<uint64_t> log_time_;  // the time of the input's last log line.
   struct PendingMarker {
     std::string text;
     std::optional<uint64_t> time;

@@ -308,8 +308,28 @@ class TetragonParser final : public LineParser {
   }
 
   // The token of a Tetragon execution; the first sight of an exec_id assigns its pidversion.
+  // An exec_id seen again with another pid (an exec_id is unique per execution, so the source
+  // reuses it: a corrupt record, or captures of two nodes with the same name) is a different
+  // execution: it gets its own pidversion, under the key "EXEC_ID pid PID", and a Marker.
   AuditToken token_for(const TetraProcess& p, std::optional<uint64_t> time) {
     auto it = exec_ids_.find(p.exec_id);
+    if (it != exec_ids_.end() && it->second.pid != p.pid && p.pid >= 0) {
+      const std::string key = fmt::format("{} pid {}", p.exec_id, p.pid);
+      auto again = exec_ids_.find(key);
+      if (again == exec_ids_.end()) {
+        const uint32_t version = ++last_pidversion_;
+        again = exec_ids_.emplace(key, ExecInfo{version, static_cast<int32_t>(p.pid)}).first;
+        context_.unmapped("tetragon exec_id reused by another pid (a separate execution)");
+        context_.marker(
+            fmt::format("tetragon exec_id {} = {}.{} {}: already {}.{}, reused by "
+                        "another pid at {}:{} (taken as a separate execution)",
+                        p.exec_id, p.pid, version,
+                        p.binary.empty() ? "(named only as a parent)" : p.binary, it->second.pid,
+                        it->second.pidversion, context_.input_name(), record_line_),
+            time);
+      }
+      it = again;
+    }
     uint32_t pidversion = 0;
     if (it != exec_ids_.end()) {
       pidversion = it->second.pidversion;
@@ -331,16 +351,36 @@ class TetragonParser final : public LineParser {
 
   // The token of p's parent: the record's parent object when it is that execution, else the
   // execution parent_exec_id names. Ancestors get their pidversions before p (older first).
+  // A parent_exec_id that is missing or does not decode to a pid falls back on the record's
+  // parent object (when p is the record's process and the object is not p itself), counted.
   AuditToken parent_token(const TetraProcess& p) {
     if (parent_.present && parent_.exec_id == p.parent_exec_id) return token_for(parent_, time_ns_);
     if (!p.parent_exec_id.empty()) {
       TetraProcess ref = reference(p.parent_exec_id);
       if (ref.present) return token_for(ref, time_ns_);
-      context_.unmapped("tetragon parent_exec_id that does not decode to a pid (parent left 0)");
-      return AuditToken{};
     }
-    context_.unmapped("parent execution not in the source");
+    if (&p == &process_ && parent_.present && parent_.pid >= 0 &&
+        parent_.exec_id != process_.exec_id) {
+      context_.unmapped(p.parent_exec_id.empty()
+                            ? "tetragon parent_exec_id missing (the record's parent object used)"
+                            : "tetragon parent_exec_id that does not decode to a pid (the "
+                              "record's parent object used)");
+      return token_for(parent_, time_ns_);
+    }
+    context_.unmapped(
+        p.parent_exec_id.empty()
+            ? "parent execution not in the source"
+            : "tetragon parent_exec_id that does not decode to a pid (parent left 0)");
     return AuditToken{};
+  }
+
+  // The record's parent object when it is the execution `parent` names, for its image.
+  CodeIdentity parent_image(const AuditToken& parent) {
+    if (parent_.present && exec_ids_.count(parent_.exec_id) != 0 && parent_.pid == parent.pid() &&
+        exec_ids_.at(parent_.exec_id).pidversion == parent.pidversion()) {
+      return image_of(parent_);
+    }
+    return CodeIdentity{};
   }
 
   // Numbers the record's grandparent (named by the parent's parent_exec_id) before the parent
@@ -375,10 +415,13 @@ class TetragonParser final : public LineParser {
     const ExecutionState* state = lifecycle_.find(token.pid());
     const bool live =
         state != nullptr && state->alive && state->token.execution() == token.execution();
-    if (!live && parent_.present && parent_.exec_id == p.parent_exec_id && parent_.pid == p.pid &&
-        !known_live(token)) {
-      const AuditToken grandparent = parent_token(parent_);
-      if (lifecycle_.ensure_live(parent, grandparent, std::nullopt, image_of(parent_), time_ns_,
+    // The parent may be known only from parent_exec_id (no parent object in the record): the
+    // same pid still means an exec without fork, never a spawn by the child's own pid.
+    if (!live && parent.pid() == token.pid() && parent.pidversion() != 0 &&
+        parent.execution() != token.execution() && !known_live(token)) {
+      const bool object = parent_.present && parent_.exec_id == p.parent_exec_id;
+      const AuditToken grandparent = object ? parent_token(parent_) : AuditToken{};
+      if (lifecycle_.ensure_live(parent, grandparent, std::nullopt, parent_image(parent), time_ns_,
                                  record_line_)) {
         context_.unmapped("tetragon exec inferred from a parent with the same pid");
         context_.marker(fmt::format("exec of {}.{} into {}.{} inferred: {}:{} names it as the "
@@ -490,8 +533,18 @@ class TetragonParser final : public LineParser {
       }
     }
     AuditToken token = token_for(process_, time_ns_);
+    if (!has_parent && parent_token.pid() == token.pid() && parent_token.pidversion() != 0) {
+      // The parent is known only from parent_exec_id and has the same pid: this pid's previous
+      // execution, which must be live for the exec.
+      const ExecutionState* before = lifecycle_.find(parent_token.pid());
+      if (before == nullptr || !before->alive ||
+          before->token.execution() != parent_token.execution()) {
+        lifecycle_.ensure_live(parent_token, AuditToken{}, std::nullopt, CodeIdentity{}, time_ns_,
+                               record_line_);
+      }
+    }
     const ExecutionState* state = lifecycle_.find(token.pid());
-    const bool exec_in_place = has_parent && parent_.pid == process_.pid && state != nullptr &&
+    const bool exec_in_place = parent_token.pid() == process_.pid && state != nullptr &&
                                state->alive && state->token.execution() == parent_token.execution();
     if (exec_in_place) {
       lifecycle_.execed(ProcessExec{parent_token, token, image_of(process_)}, time_ns_);

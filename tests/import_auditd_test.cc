@@ -60,6 +60,9 @@ TEST(AuditdForms, LongArgumentPiecesAreJoinedAndTheExecveIsAnExec) {
   EXPECT_EQ(execs[0].token.pid(), 3000);
   EXPECT_NE(execs[0].token.pidversion(), spawns[0].token.pidversion());
   EXPECT_EQ(execs[0].image.path, "/usr/bin/dash");
+  // Its parent (ppid 2999, never a subject) is numbered before it.
+  EXPECT_EQ(spawns[0].parent.pid(), 2999);
+  EXPECT_LT(spawns[0].parent.pidversion(), spawns[0].token.pidversion());
   auto exits = r.all<ProcessExit>();
   ASSERT_EQ(exits.size(), 1u);
   EXPECT_EQ(exits[0].token.execution(), execs[0].token.execution());
@@ -73,6 +76,32 @@ TEST(AuditdForms, LongArgumentPiecesAreJoinedAndTheExecveIsAnExec) {
   }
   EXPECT_TRUE(argv);
   EXPECT_EQ(mentions(r.stats.unmapped_by_reason, "aN_len"), 0u);
+}
+
+// The kernel's aN_len (audit_log_execve_info) is the argument's printed length: its bytes when
+// the pieces are quoted, its hex digits when they are hex-encoded (the encoding is forced for an
+// argument that spans several reads of user memory). Both forms join without a count.
+TEST(AuditdForms, LongArgumentLengthIsThePrintedLength) {
+  const std::string syscall(kExecveSyscall);
+  for (const std::string execve : {
+           "argc=2 a0=\"sh\" a1_len=10 a1[0]=\"hello\" a1[1]=\"world\"",
+           "argc=2 a0=\"sh\" a1_len=20 a1[0]=68656C6C6F a1[1]=776F726C64",
+       }) {
+    SCOPED_TRACE(execve);
+    std::string text = syscall + "type=EXECVE msg=audit(1700000001.100:7002): " + execve + "\n";
+    for (bool lenient : {false, true}) {
+      Imported r = run_import(text, Format::kAuditd, lenient, "a.log");
+      ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+      EXPECT_EQ(r.stats.skipped_records, 0u);
+      ASSERT_EQ(r.all<ProcessExec>().size(), 1u);
+      EXPECT_EQ(mentions(r.stats.unmapped_by_reason, "aN_len"), 0u);
+      bool argv = false;
+      for (const auto& m : r.all<Marker>()) {
+        argv = argv || m.text.find("argv: sh helloworld") != std::string::npos;
+      }
+      EXPECT_TRUE(argv);
+    }
+  }
 }
 
 TEST(AuditdForms, DaemonRecordsWithOrWithoutColonAreIgnoredOnce) {
@@ -132,6 +161,27 @@ TEST(AuditdForms, AusearchInterpretedRecordsAreRefusedWithTheReason) {
   Imported lenient = run_import(text, Format::kAuditd, true, "i.log");
   EXPECT_EQ(lenient.status, ImportStatus::kOk);
   EXPECT_EQ(count_of(lenient.stats.skipped_by_reason, "ausearch -i interpreted record"), 2u);
+}
+
+// ausearch formats the interpreted time with the locale of the host that ran it: the record is
+// recognised whatever the date looks like.
+TEST(AuditdForms, AusearchInterpretedRecordsAreRecognisedInAnyLocale) {
+  for (const std::string date :
+       {"14.11.2023 10:15:02.123", "2023-11-14 10:15:02.123", "14/11/23 10:15:02.123",
+        "2023\xe5\xb9\xb4"
+        "11\xe6\x9c\x88"
+        "14\xe6\x97\xa5 10:15:02.123"}) {
+    SCOPED_TRACE(date);
+    const std::string text = "type=SYSCALL msg=audit(" + date +
+                             ":456) : arch=x86_64 syscall=connect success=yes exit=0 a0=0x5 "
+                             "ppid=100 pid=101 auid=alice uid=alice comm=curl\n";
+    EXPECT_EQ(detect_format(text), Format::kAuditd);
+    Imported strict = run_import(text, Format::kAuditd, false, "i.log");
+    EXPECT_EQ(strict.status, ImportStatus::kBadRecord);
+    ASSERT_TRUE(strict.stats.error);
+    EXPECT_EQ(strict.stats.error->rfind("i.log:1: ", 0), 0u) << *strict.stats.error;
+    EXPECT_NE(strict.stats.error->find("ausearch --raw"), std::string::npos) << *strict.stats.error;
+  }
 }
 
 }  // namespace

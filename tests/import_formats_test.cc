@@ -184,6 +184,33 @@ TEST(NeFilterFlowImport, BlocksAreFlowsByTheirKeysNotTheirHeading) {
                               m.text.find("action = allow") != std::string::npos);
   }
   EXPECT_TRUE(rule_kept);
+  // log(1)'s two heading lines are not parsed: kept as a Marker and counted.
+  EXPECT_EQ(ignored.at("nefilterflow lines before the first log timestamp (kept as a Marker, not "
+                       "parsed)"),
+            2u);
+}
+
+TEST(NeFilterFlowImport, EveryLineLeftUnparsedIsCountedAndNamed) {
+  const std::string text =
+      "2024-06-03 09:41:12.100000+0100 0x5a1f  Default  0x0  412  0  ext: flow:\n"
+      "        identifier = 0A0B0C0D-1111-2222-3333-444455556666\n"
+      "        procPID = 5150\n"
+      "        remoteEndpoint = 198.51.100.7:443\n"
+      "    {a nested value the description printer wrote on its own line}\n"
+      "a second line of the same message\n"
+      "\n"
+      "2024-06-03 09:41:12.200000+0100 0x5a1f  Default  0x0  412  0  ext: done\n";
+  Imported r = run_import(text, Format::kNeFilterFlow, false, "lulu.txt");
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  ASSERT_EQ(r.all<Flow>().size(), 1u);
+  EXPECT_EQ(r.stats.ignored_by_reason.at(
+                "nefilterflow lines continuing a log message (kept in its Marker, not parsed)"),
+            2u);
+  bool kept = false;
+  for (const auto& m : r.all<Marker>()) {
+    kept = kept || m.text.find("a second line of the same message") != std::string::npos;
+  }
+  EXPECT_TRUE(kept);
 }
 
 TEST(NeFilterFlowFielddata, HeyAppleLogStream) {
@@ -310,6 +337,125 @@ TEST(TetragonImport, LineageComesFromExecIdsAndParents) {
             1u);
 }
 
+// One Tetragon record: a process_connect or process_exec of `process`, with `parent` (a JSON
+// object) when it is not empty.
+std::string tetra_record(std::string_view kind, std::string_view process, std::string_view parent,
+                         int second) {
+  std::string body = fmt::format("\"process\": {}", process);
+  if (!parent.empty()) body += fmt::format(", \"parent\": {}", parent);
+  if (kind == "process_connect") {
+    body +=
+        ", \"source_ip\": \"10.0.0.9\", \"source_port\": 40000, \"destination_ip\": "
+        "\"203.0.113.5\", \"destination_port\": 443, \"protocol\": \"TCP\"";
+  }
+  return fmt::format("{{\"{}\": {{{}}}, \"time\": \"2024-05-01T10:00:{:02}.000000000Z\"}}\n", kind,
+                     body, second);
+}
+
+std::string tetra_process(int pid, std::string_view exec_id, std::string_view parent_exec_id,
+                          std::string_view binary) {
+  std::string p =
+      fmt::format("{{\"exec_id\": \"{}\", \"pid\": {}, \"uid\": 1000, \"binary\": \"{}\"", exec_id,
+                  pid, binary);
+  if (!parent_exec_id.empty()) p += fmt::format(", \"parent_exec_id\": \"{}\"", parent_exec_id);
+  return p + "}";
+}
+
+// Whatever the record gives, no execution is spawned by its own pid.
+void expect_no_spawn_by_own_pid(const Imported& r) {
+  for (const auto& s : r.all<ProcessSpawn>()) {
+    EXPECT_NE(s.parent.pid(), s.token.pid())
+        << "spawn of " << s.token.pid() << "." << s.token.pidversion();
+  }
+}
+
+// base64 of "lab:KTIME:PID", as Tetragon builds exec_ids.
+constexpr std::string_view kCurl4200 = "bGFiOjcwMDAwMDAwMDA6NDIwMA==";  // lab:7000000000:4200
+constexpr std::string_view kEnv4200 = "bGFiOjYwMDAwMDAwMDA6NDIwMA==";   // lab:6000000000:4200
+constexpr std::string_view kBash4000 = "bGFiOjUwMDAwMDAwMDA6NDAwMA==";  // lab:5000000000:4000
+constexpr std::string_view kCurl4400 = "bGFiOjcyMDAwMDAwMDA6NDQwMA==";  // lab:7200000000:4400
+constexpr std::string_view kCurl4300 = "bGFiOjcxMDAwMDAwMDA6NDMwMA==";  // lab:7100000000:4300
+
+TEST(TetragonLineage, SamePidParentKnownOnlyByParentExecIdIsAnExecNotASpawn) {
+  for (std::string_view kind : {"process_connect", "process_exec"}) {
+    SCOPED_TRACE(kind);
+    const std::string text =
+        tetra_record(kind, tetra_process(4200, kCurl4200, kEnv4200, "/usr/bin/curl"), "", 1);
+    Imported r = run_import(text, Format::kTetragon, false, "t.jsonl");
+    ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+    expect_no_spawn_by_own_pid(r);
+    auto execs = r.all<ProcessExec>();
+    ASSERT_EQ(execs.size(), 1u);
+    EXPECT_EQ(execs[0].previous.pid(), 4200);
+    EXPECT_EQ(execs[0].token.pid(), 4200);
+    // The older execution (its predecessor) is numbered first.
+    EXPECT_LT(execs[0].previous.pidversion(), execs[0].token.pidversion());
+    EXPECT_EQ(execs[0].image.path, "/usr/bin/curl");
+  }
+}
+
+TEST(TetragonLineage, ParentPidComesFromParentExecIdWithoutAParentObject) {
+  const std::string text = tetra_record(
+      "process_connect", tetra_process(4400, kCurl4400, kBash4000, "/usr/bin/curl"), "", 1);
+  Imported r = run_import(text, Format::kTetragon, false, "t.jsonl");
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  auto spawns = r.all<ProcessSpawn>();
+  ASSERT_EQ(spawns.size(), 1u);
+  EXPECT_EQ(spawns[0].parent.pid(), 4000);  // not 0.0
+  EXPECT_NE(spawns[0].parent.pidversion(), 0u);
+  EXPECT_LT(spawns[0].parent.pidversion(), spawns[0].token.pidversion());
+}
+
+TEST(TetragonLineage, CorruptOrMissingParentExecIdFallsBackOnTheParentObject) {
+  const std::string bash = tetra_process(4000, kBash4000, "", "/bin/bash");
+  for (std::string_view parent_exec_id : {"%%%not-base64%%%", ""}) {
+    SCOPED_TRACE(parent_exec_id);
+    const std::string text =
+        tetra_record("process_connect",
+                     tetra_process(4400, kCurl4400, parent_exec_id, "/usr/bin/curl"), bash, 1);
+    Imported r = run_import(text, Format::kTetragon, false, "t.jsonl");
+    ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+    auto spawns = r.all<ProcessSpawn>();
+    ASSERT_EQ(spawns.size(), 1u);
+    EXPECT_EQ(spawns[0].token.pid(), 4400);
+    EXPECT_EQ(spawns[0].parent.pid(), 4000);
+    EXPECT_NE(spawns[0].parent.pidversion(), 0u);
+    uint64_t fallback = 0;
+    for (const auto& [reason, n] : r.stats.unmapped_by_reason) {
+      if (reason.find("the record's parent object used") != std::string::npos) fallback += n;
+    }
+    EXPECT_EQ(fallback, 1u);
+  }
+}
+
+TEST(TetragonLineage, AnExecIdReusedByAnotherPidIsASeparateExecution) {
+  const std::string text =
+      tetra_record("process_connect", tetra_process(4300, kCurl4300, kBash4000, "/usr/bin/curl"),
+                   "", 1) +
+      tetra_record("process_connect", tetra_process(4301, kCurl4300, kBash4000, "/usr/bin/curl"),
+                   "", 2) +
+      tetra_record("process_connect", tetra_process(4300, kCurl4300, kBash4000, "/usr/bin/curl"),
+                   "", 3);
+  Imported r = run_import(text, Format::kTetragon, false, "t.jsonl");
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  auto flows = r.all<Flow>();
+  ASSERT_EQ(flows.size(), 3u);
+  const auto& a = flows[0].source_process_audit_token.token;
+  const auto& b = flows[1].source_process_audit_token.token;
+  EXPECT_EQ(a.pid(), 4300);
+  EXPECT_EQ(b.pid(), 4301);
+  EXPECT_NE(a.pidversion(), b.pidversion());
+  EXPECT_EQ(flows[2].source_process_audit_token.token.execution(), a.execution());
+  EXPECT_EQ(r.stats.unmapped_by_reason.at(
+                "tetragon exec_id reused by another pid (a separate execution)"),
+            1u);
+  bool marker = false;
+  for (const auto& m : r.all<Marker>()) {
+    marker = marker || m.text.find("reused by another pid at t.jsonl:2") != std::string::npos;
+  }
+  EXPECT_TRUE(marker);
+}
+
 TEST(TetragonImport, BadRecords) {
   const std::string good =
       R"({"process_exit":{"process":{"exec_id":"eA==","pid":5,"binary":"/x"}},"time":"2024-01-01T00:00:00Z"})";
@@ -405,10 +551,10 @@ TEST(AuditdImport, FixtureInfersVersionsFromRecordOrder) {
   EXPECT_NE(r.config("import.identity.auditd").find("pid-only"), std::string::npos);
   auto spawns = r.all<ProcessSpawn>();
   ASSERT_EQ(spawns.size(), 2u);
-  // bash 2000 is pre-existing (version 1); its parent pid 1 is known only by reference and
-  // gets version 2, which its own first appearance would use.
-  EXPECT_EQ(spawns[0].token.execution(), (ExecutionId{2000, 1}));
-  EXPECT_EQ(spawns[0].parent.execution(), (ExecutionId{1, 2}));
+  // bash 2000 is pre-existing; its parent pid 1 is known only by reference and is numbered
+  // first (version 1, which its own first appearance would use), bash gets version 2.
+  EXPECT_EQ(spawns[0].token.execution(), (ExecutionId{2000, 2}));
+  EXPECT_EQ(spawns[0].parent.execution(), (ExecutionId{1, 1}));
   EXPECT_EQ(spawns[0].image.path, "/usr/bin/bash");
   const AuditToken& bash = spawns[0].token;
   EXPECT_EQ(bash.auid(), 1000u);
@@ -418,7 +564,7 @@ TEST(AuditdImport, FixtureInfersVersionsFromRecordOrder) {
   EXPECT_EQ(bash.egid(), 1004u);
   EXPECT_EQ(bash.asid(), 5u);
   EXPECT_EQ(spawns[1].token.execution(), (ExecutionId{2001, 3}));
-  EXPECT_EQ(spawns[1].parent.execution(), (ExecutionId{2000, 1}));
+  EXPECT_EQ(spawns[1].parent.execution(), (ExecutionId{2000, 2}));
 
   auto execs = r.all<ProcessExec>();
   ASSERT_EQ(execs.size(), 1u);

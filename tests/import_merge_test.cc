@@ -29,6 +29,7 @@ namespace {
 using testing::Imported;
 using testing::read_back;
 using testing::read_file;
+using testing::run_import;
 
 const std::string kFixtureDir = std::string(FLOWID_SOURCE_DIR) + "/tests/data/import";
 // Real third-party captures: $FLOWID_FIELDDATA, else ../shared/fielddata beside the source tree
@@ -275,6 +276,67 @@ TEST(ImportOrder, SessionsAreOrderedAndTheGapIsSaidAsSuch) {
   }
   EXPECT_TRUE(gap);
   EXPECT_EQ(r.all<DroppedEvents>().size(), 0u);
+}
+
+// An eslogger exit record of pid `pid` with global_seq_num `seq`.
+std::string eslogger_exit(std::string_view time, uint64_t seq, int pid) {
+  return fmt::format(R"({{"event_type":15,"time":"{}","global_seq_num":{},"process":)"
+                     R"({{"audit_token":[0,0,0,0,0,{},0,1]}},"event":{{"exit":{{"stat":0}}}}}})"
+                     "\n",
+                     time, seq, pid);
+}
+
+bool has_marker(const Imported& r, std::string_view text) {
+  for (const auto& m : r.all<Marker>()) {
+    if (m.text == text) return true;
+  }
+  return false;
+}
+
+TEST(ImportOrder, ASequenceJumpAcrossASessionGapIsAGapNotLostEvents) {
+  // Seq 11 -> 500 across five minutes of silence: a pause or a new session. Seq 501 -> 600
+  // one second later: the ES client lost 98 messages.
+  const std::string text = eslogger_exit("2024-01-01T00:00:00Z", 10, 100) +
+                           eslogger_exit("2024-01-01T00:00:01Z", 11, 101) +
+                           eslogger_exit("2024-01-01T00:05:00Z", 500, 102) +
+                           eslogger_exit("2024-01-01T00:05:00.5Z", 501, 103) +
+                           eslogger_exit("2024-01-01T00:05:01Z", 600, 104);
+  Imported r = run_import(text, Format::kEslogger, false, "s.jsonl");
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  EXPECT_TRUE(times_are_ordered(r));
+  auto dropped = r.all<DroppedEvents>();
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0].count, 98u);
+  EXPECT_TRUE(has_marker(r,
+                         "gap of 299.000 s in s.jsonl: nothing recorded in between (a pause "
+                         "or a new session), not lost events"));
+  EXPECT_TRUE(has_marker(r,
+                         "eslogger global_seq_num jumps from 11 to 500 across a gap in time "
+                         "(s.jsonl:3): a new session or a pause, not lost events"));
+}
+
+TEST(ImportOrder, ATimeStepBackWithinAnInputIsSaidAsSuch) {
+  // A second session appended to the file, started earlier than the first ended, its counter
+  // restarted.
+  const std::string text = eslogger_exit("2024-01-01T01:00:00Z", 10, 100) +
+                           eslogger_exit("2024-01-01T01:00:01Z", 11, 101) +
+                           eslogger_exit("2024-01-01T01:00:00.5Z", 12, 102) +
+                           eslogger_exit("2024-01-01T00:30:00Z", 900, 103);
+  Imported r = run_import(text, Format::kEslogger, false, "s.jsonl");
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  EXPECT_EQ(r.all<DroppedEvents>().size(), 0u);
+  EXPECT_EQ(r.all<ProcessExit>().size(), 4u);
+  // Half a second back is ordinary reordering; half an hour is a new session.
+  uint64_t steps = 0;
+  for (const auto& m : r.all<Marker>()) steps += m.text.rfind("time steps back", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(steps, 1u);
+  EXPECT_TRUE(has_marker(r,
+                         "time steps back 1800.500 s in s.jsonl: a new session or a clock "
+                         "change in the input, not lost events; its events keep their order "
+                         "in the input"));
+  EXPECT_TRUE(has_marker(r,
+                         "eslogger global_seq_num jumps from 12 to 900 across a step back in "
+                         "time (s.jsonl:4): a new session or a pause, not lost events"));
 }
 
 TEST(ImportOrder, OverlappingInputsAreMergedByTimestamp) {
