@@ -183,12 +183,12 @@ class TraceLayout {
   void on(uint64_t t, const Lookup& e) {
     auto it = flow_lane_.find(e.flow_id);
     const int at = it == flow_lane_.end() ? world_lane_ : it->second;
-    std::string text = fmt::format("flow {} call {}", flow_name(e.flow_id), name_of(e.call));
+    std::string text = fmt::format("{}", name_of(e.call));
     if (e.args.token)
       text += fmt::format("({})", short_execution(*e.args.token));
     else if (e.args.pid != 0)
       text += fmt::format("({})", e.args.pid);
-    text += " -> " + describe_outcome(e.outcome);
+    text += fmt::format(" -> {} (flow {})", describe_outcome(e.outcome), flow_name(e.flow_id));
     item(at, step_, step_ + 1, kCall, text, t);
   }
   void on(uint64_t t, const Verdict& e) {
@@ -476,7 +476,7 @@ constexpr std::string_view kPageTail = R"html(</script>
 
   fit();
   // Start with the whole trace in view, or around the violation when the trace is long.
-  scale = Math.max(0.01, width / (maxX + 2));
+  scale = Math.max(0.01, width / (maxX + 3));  // room for the violation's label.
   if (violations.length > 0 && scale < 4) {
     scale = 12;
     x0 = violations[0].x - width / scale * 0.7;
