@@ -41,6 +41,7 @@ Subcommand add_fuzz(CLI::App& parent);
 Subcommand add_explore(CLI::App& parent);
 Subcommand add_explain(CLI::App& parent);
 Subcommand add_export(CLI::App& parent);
+Subcommand add_timeline(CLI::App& parent);
 Subcommand add_strategies(CLI::App& parent);
 
 // Text shown at the end of `flowid --help`.

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   subcommands.push_back(add_explore(app));
   subcommands.push_back(add_explain(app));
   subcommands.push_back(add_export(app));
+  subcommands.push_back(add_timeline(app));
   subcommands.push_back(add_strategies(app));
   refuse_negative_numbers(app);
 

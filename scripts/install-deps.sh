@@ -19,6 +19,7 @@ packages=(
   libpugixml-dev                  # JUnit XML reports, and their validation in tests
   libssl-dev                      # SHA-256 of recorded executables (libcrypto)
   python3-jsonschema              # tests validate JSON reports against docs/schemas/
+  chromium                        # browser test of flowid timeline (tests/timeline_test.cc)
 )
 
 missing=()
