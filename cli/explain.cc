@@ -108,8 +108,18 @@ struct ExplainOptions {
   bool short_form = false;
 };
 
-int run_explain(const ExplainOptions& o) {
+int run_explain(ExplainOptions o) {
   std::string error;
+  // "-": standard input, copied to a temporary file (a trace is read twice).
+  InputPath stdin_copy;
+  if (o.input == "-") {
+    stdin_copy = InputPath::resolve(o.input, &error);
+    if (stdin_copy.path().empty()) {
+      print_error("explain", "{}", error);
+      return kExitInputError;
+    }
+    o.input = stdin_copy.path();
+  }
   const bool is_trace = looks_like_trace(o.input);
   std::optional<scenario::Scenario> loaded;
   std::string name = o.resolver;
@@ -224,7 +234,8 @@ Subcommand add_explain(CLI::App& parent) {
       "explain",
       "Why a resolver got a flow wrong: lanes per execution, its seam calls, the races, the claim "
       "against the truth");
-  app->add_option("input", o->input, "A trace, or a scenario file")->required();
+  app->add_option("input", o->input, "A trace, or a scenario file ('-': standard input)")
+      ->required();
   app->add_option("--resolver,--strategy", o->resolver,
                   "The resolver explained (default: the one the trace or scenario records "
                   "with), or a plugin file (./libmine.so)");

@@ -365,6 +365,14 @@ TEST_F(CliContract, DashIsStandardInputEverywhere) {
   r = shell(kFlowid + " matrix --scenarios - < " +
             sh_quoted(kSource + "/fixtures/scenarios/f01_pid_reuse.scenario"));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // explain reads a scenario or a trace from standard input too.
+  r = shell(kFlowid + " explain --resolver pid-path - < " +
+            sh_quoted(kSource + "/fixtures/scenarios/f01_pid_reuse.scenario"));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("scenario f01-pid-reuse"), std::string::npos) << r.out;
+  r = shell(kFlowid + " explain - < " + sh_quoted(sample_));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("executions"), std::string::npos) << r.out;
 }
 
 // ---- help
