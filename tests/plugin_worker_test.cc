@@ -246,6 +246,24 @@ TEST(PluginWorker, AHangInAWholeCaseIsFoundCallByCall) {
       << verdict.first_violation;
 }
 
+// The same through the campaign's generated batches: the hanging case is found call by call,
+// which names the flow.
+TEST(PluginWorker, AHangInAGeneratedBatchIsFoundCallByCall) {
+  plugin::IsolationOptions options;
+  options.call_timeout_ms = 200;
+  plugin::WorkerPool pool(options);
+  const auto run = campaign(kHanging, &pool, false, 3);
+  ASSERT_TRUE(run.strategy.generate_elsewhere);
+  const auto records = fuzz::run_cases(run, 0, 2);
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& record : records) {
+    ASSERT_TRUE(record.verdict.ran()) << record.verdict.error;
+    EXPECT_NE(record.verdict.first_violation.find("hung: no answer for flow "), std::string::npos)
+        << record.verdict.first_violation;
+  }
+  EXPECT_EQ(pool.whole_cases_checked(), 0u);
+}
+
 // Fuzz threads share one pool: each concurrent case binds its own worker (started by the fork
 // server, not forked from the thread), and the verdicts are those of a sequential run.
 TEST(PluginWorker, ThreadsShareAPool) {

@@ -47,7 +47,7 @@ namespace {
 // run_cases through StrategyUnderTest::generate_elsewhere: only the batch's parameters leave this
 // process. A passing case comes back as its verdict and faults (its scenario is not needed here);
 // a failing one is generated again here, for the shrinker; one not answered (its worker crashed or
-// hung) is run here, through the strategy's other paths.
+// hung) is run call by call.
 std::vector<CaseRecord> run_cases_elsewhere(const CampaignOptions& options, uint64_t first,
                                             uint64_t count) {
   CaseBatch batch;
@@ -59,8 +59,11 @@ std::vector<CaseRecord> run_cases_elsewhere(const CampaignOptions& options, uint
   batch.first = first;
   batch.count = count;
   std::vector<std::optional<CaseAnswer>> answers = options.strategy.generate_elsewhere(batch);
+  // Not answered means its worker crashed or hung on it, alone: straight to call by call (not
+  // through check_elsewhere, which would cost a third time limit for a hanging plugin).
   CampaignOptions here = options;
   here.strategy.generate_elsewhere = nullptr;
+  here.strategy.check_elsewhere = nullptr;
   std::vector<CaseRecord> records;
   records.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
