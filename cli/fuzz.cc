@@ -526,12 +526,8 @@ nlohmann::ordered_json report_json(const CampaignReport& report) {
     if (!fuzz::contains(report.plan, fault)) continue;
     const auto index = static_cast<std::size_t>(i);
     const auto& f = report.found[index];
-    nlohmann::ordered_json result;
-    result["fault"] = std::string(fuzz::fault_id(fault));
-    result["name"] = std::string(fuzz::fault_name(fault));
-    result["cases_injected"] = t.faults[index].cases_injected;
-    result["found"] = f.has_value();
-    json["results"].push_back(std::move(result));
+    json["results"].push_back(
+        fault_result_json(fault, t.faults[index].cases_injected, f.has_value()));
     if (f) json["findings"].push_back(finding_of(*f, fault, f->seconds));
   }
   if (report.baseline) {

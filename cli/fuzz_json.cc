@@ -53,6 +53,16 @@ ordered_json corpus_json(const std::vector<fuzz::CorpusVerdict>& corpus) {
   return list;
 }
 
+ordered_json fault_result_json(fuzz::Fault fault, std::optional<uint64_t> cases_injected,
+                               bool found) {
+  ordered_json result;
+  result["fault"] = std::string(fuzz::fault_id(fault));
+  result["name"] = std::string(fuzz::fault_name(fault));
+  result["cases_injected"] = cases_injected ? ordered_json(*cases_injected) : nullptr;
+  result["found"] = found;
+  return result;
+}
+
 ordered_json finding_json(const FindingFacts& facts, const fuzz::Counterexample& counterexample,
                           const std::optional<replay::CounterexampleFiles>& files) {
   const auto& shrink = counterexample.shrink;
@@ -62,10 +72,7 @@ ordered_json finding_json(const FindingFacts& facts, const fuzz::Counterexample&
   f["case"] = facts.case_index;
   f["cases_to_find"] = facts.case_index + 1;
   f["seconds_to_find"] = facts.seconds_to_find ? ordered_json(*facts.seconds_to_find) : nullptr;
-  ordered_json invariants = ordered_json::array();
-  for (const auto& name : fuzz::invariant_names(shrink.verdict.violated))
-    invariants.push_back(name);
-  f["invariants"] = std::move(invariants);
+  f["invariants"] = fuzz::invariant_names(shrink.verdict.violated);
   f["cell"] = std::string(name_of(shrink.verdict.cell));
   f["violation"] = shrink.verdict.first_violation;
   f["generated_steps"] = facts.generated_steps;

@@ -33,6 +33,11 @@ nlohmann::ordered_json fault_list(fuzz::FaultSet set);
 // The corpus entries that apply to the strategy: file, passed, cell, problem.
 nlohmann::ordered_json corpus_json(const std::vector<fuzz::CorpusVerdict>& corpus);
 
+// One entry of "results": a planned fault, the cases that carried it (nullopt when the engine does
+// not count them) and whether a finding was credited to it.
+nlohmann::ordered_json fault_result_json(fuzz::Fault fault, std::optional<uint64_t> cases_injected,
+                                         bool found);
+
 // One finding. `fault` is the fault whose campaign found it (nullopt: the baseline, or an engine
 // that tests all faults at once); `seconds_to_find` nullopt when the engine does not know it;
 // `generated_steps` the failing case's size before any shrinking.

@@ -78,12 +78,10 @@ int run_fuzz_rapidcheck(const RapidcheckRun& run) {
     for (int i = 0; i < fuzz::kFaultCount; ++i) {
       const fuzz::Fault fault = fuzz::fault_at(i);
       if (!fuzz::contains(run.plan, fault)) continue;
-      nlohmann::ordered_json r;
-      r["fault"] = std::string(fuzz::fault_id(fault));
-      r["name"] = std::string(fuzz::fault_name(fault));
-      r["cases_injected"] = nullptr;  // rapidcheck's generator does not say
-      r["found"] = result.failed && fuzz::contains(result.counterexample.credited, fault);
-      json["results"].push_back(std::move(r));
+      // rapidcheck's generator does not count the cases that carried a fault.
+      json["results"].push_back(fault_result_json(
+          fault, std::nullopt,
+          result.failed && fuzz::contains(result.counterexample.credited, fault)));
     }
     if (result.failed) {
       auto finding = finding_json(FindingFacts{std::nullopt, result.counterexample.case_index,
