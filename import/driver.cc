@@ -531,6 +531,8 @@ ImportStatus import_several(const std::vector<InputSpec>& inputs,
       context.begin_spill(std::move(writer));
     }
     Spill& spill = *spills.back();
+    // The Markers below are the input's own first events, not a time jump of the input before.
+    context.set_input(spec.name);
     if (first && latest && *first > *latest + kGapReportedNs) {
       context.marker(fmt::format("input {} starts {} after the last event of {}: a gap between "
                                  "inputs (no input recorded anything in between), not lost "
