@@ -87,6 +87,13 @@ static std::string seconds_between(uint64_t a, uint64_t b) {
   return fmt::format("{}.{:03} s", d / 1'000'000'000ULL, (d / 1'000'000ULL) % 1000);
 }
 
+// Hostile inputs may step back and forth between 0 and the largest timestamps: placed times
+// stop at the largest value rather than wrap around.
+static uint64_t saturating_add(uint64_t a, uint64_t b) {
+  uint64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
 // "2024-01-01T00:30:00.000000000Z".
 static std::string utc_text(uint64_t ns) {
   const auto seconds = static_cast<time_t>(ns / 1'000'000'000ULL);
@@ -102,7 +109,7 @@ uint64_t ImportContext::place(uint64_t wall_time_ns) {
     // A new segment, placed after everything written so far. Its state is set first: the
     // Marker below goes through emit too, and is the segment's first event.
     const uint64_t after = placed_max_ns_.value_or(*latest + segment_shift_ns_);
-    segment_shift_ns_ = after + kSegmentSeparationNs - wall_time_ns;
+    segment_shift_ns_ = saturating_add(after, kSegmentSeparationNs) - wall_time_ns;
     ++segment_number_;
     input_wall_ns_ = wall_time_ns;
     unmapped("time steps back within an input (a new segment: a new session or a clock change)");
@@ -123,7 +130,7 @@ uint64_t ImportContext::place(uint64_t wall_time_ns) {
            wall_time_ns);
   }
   if (!input_wall_ns_ || wall_time_ns > *input_wall_ns_) input_wall_ns_ = wall_time_ns;
-  uint64_t placed = wall_time_ns + segment_shift_ns_;
+  uint64_t placed = saturating_add(wall_time_ns, segment_shift_ns_);
   if (placed_max_ns_ && placed < *placed_max_ns_) {
     // Counted once per timestamp: the events of one record share it.
     if (last_wall_ns_ != wall_time_ns) {

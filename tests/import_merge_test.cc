@@ -640,6 +640,20 @@ TEST(ImportSegments, ASegmentIsMergedWithOtherInputsAtItsPlacedTime) {
             0u);
 }
 
+TEST(ImportSegments, TimesThatJumpBetweenExtremesStayOrderedWithoutWrappingAround) {
+  // Each step back from the largest auditd time to 0 is a new segment placed after the last:
+  // the shifts grow past 64 bits, and placed times stop at the largest value.
+  std::string text;
+  for (uint64_t serial = 1; serial <= 12; ++serial) {
+    text += auditd_connect_ms(serial % 2 == 1 ? 9'999'999'999ULL : 0, 999, serial, 50);
+  }
+  Imported r = run_import(text, Format::kAuditd, false, "jumps.log");
+  ASSERT_EQ(r.status, ImportStatus::kOk) << r.stats.error.value_or("");
+  EXPECT_TRUE(times_are_ordered(r));
+  EXPECT_EQ(r.all<Flow>().size(), 12u);
+  EXPECT_EQ(r.stats.unmapped_by_reason.at(kNewSegmentReason), 6u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A pid reused between a connect and its lookup separates pid-path from token+recheck
 
