@@ -779,6 +779,33 @@ TEST(ImportCli, MergedImportAndPerFlowVerdicts) {
   EXPECT_EQ(unknown.exit_code, 2) << unknown.out << unknown.err;
 }
 
+TEST(ImportCli, LookupDelayShowsAPidReusedAfterTheConnect) {
+  flowid::testing::TempDir dir;
+  const std::string trace = dir.file("reuse.trace");
+  auto imported = flowid::testing::run_flowid(
+      {"import", "-q", kFixtureDir + "/auditd_pid_reuse.log", "-o", trace});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  auto at_connect =
+      flowid::testing::run_flowid({"replay", "--mode", "model", "--verdicts", "--verdict-resolvers",
+                                   "pid-path,token+recheck", trace});
+  EXPECT_EQ(at_connect.exit_code, 0) << at_connect.err;
+  EXPECT_NE(at_connect.out.find("0 of 1 flows decided differently"), std::string::npos)
+      << at_connect.out;
+  auto late = flowid::testing::run_flowid({"replay", "--mode", "model", "--lookup-delay-ms", "30",
+                                           "--verdicts", "--verdict-resolvers",
+                                           "pid-path,token+recheck", trace});
+  EXPECT_EQ(late.exit_code, 0) << late.err;
+  EXPECT_NE(late.out.find("  flow 1  (strategies differ)\n"
+                          "    pid-path       ask verified [verified] rule=policy:no-rule "
+                          "cdhash=- signature=unsigned platform=0 runtime=0 signing_id=- "
+                          "team_id=- path=/tmp/evil\n"
+                          "    token+recheck  drop gone [unknown] rule=policy:gone "
+                          "identity=none\n"),
+            std::string::npos)
+      << late.out;
+  EXPECT_NE(late.out.find("1 of 1 flows decided differently"), std::string::npos) << late.out;
+}
+
 // Events readable so far from a trace that may still be written (no footer yet).
 uint64_t events_on_disk(const std::string& path) {
   if (!std::filesystem::exists(path)) return 0;
