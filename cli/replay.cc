@@ -51,6 +51,7 @@ struct ReplayOptions {
   uint64_t seed = 1;              // perturbed mode: where the plan puts each fault.
   bool verdicts = false;          // per flow, what each strategy decided.
   std::string verdict_resolvers;  // with --verdicts: comma-separated names (default all).
+  uint64_t lookup_delay_ms = 0;   // model mode: flows without lookups are looked up this late.
   uint64_t max_failures = 20;     // per trace: failure lines listed (the rest are counted).
   std::string filter;             // traces whose path contains one of these (comma-separated).
 };
@@ -165,6 +166,7 @@ replay::TraceReplayResult replay_once(const ReplayOptions& options, const std::s
       return failed;
     }
     model.golden = golden;
+    model.lookup_delay_ns = options.lookup_delay_ms * 1'000'000ULL;
     if (mode == "model") {
       auto result = replay::replay_model(path, *reader, *resolver, filter, model);
       if (options.mode.empty()) {
@@ -618,6 +620,11 @@ Subcommand add_replay(CLI::App& parent) {
   app->add_option("--verdict-resolvers", options->verdict_resolvers,
                   "With --verdicts: the strategies to compare (comma-separated, e.g. "
                   "pid-path,token+recheck); default all built-in ones");
+  app->add_option("--lookup-delay-ms", options->lookup_delay_ms,
+                  "Model mode: a flow the trace shows no lookup for (an imported trace) is "
+                  "looked up this long after it, after the world events in between (default 0: "
+                  "at the flow itself)")
+      ->default_str("0");
   app->footer(help_footer(
       "flowid sample -o s.trace && flowid replay s.trace",
       "0 every trace replayed as expected; 1 a verdict difference, an off-script call or an\n"

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
 #include <utility>
 
 namespace flowid::import {
@@ -85,41 +87,75 @@ static std::string seconds_between(uint64_t a, uint64_t b) {
   return fmt::format("{}.{:03} s", d / 1'000'000'000ULL, (d / 1'000'000ULL) % 1000);
 }
 
-void ImportContext::note_time_jump(uint64_t wall_time_ns) {
-  const std::optional<uint64_t> before = input_wall_ns_;
-  input_wall_ns_ = wall_time_ns;  // set first: the Marker below goes through emit too.
-  if (!before) return;
-  if (wall_time_ns + kStepBackReportedNs < *before) {
-    unmapped("time steps back within an input (a new session or a clock change)");
+// Hostile inputs may step back and forth between 0 and the largest timestamps: placed times
+// stop at the largest value rather than wrap around.
+static uint64_t saturating_add(uint64_t a, uint64_t b) {
+  uint64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
+// "2024-01-01T00:30:00.000000000Z".
+static std::string utc_text(uint64_t ns) {
+  const auto seconds = static_cast<time_t>(ns / 1'000'000'000ULL);
+  struct tm tm {};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns % 1'000'000'000ULL);
+}
+
+uint64_t ImportContext::place(uint64_t wall_time_ns) {
+  const std::optional<uint64_t> latest = input_wall_ns_;
+  if (latest && wall_time_ns + kStepBackReportedNs < *latest) {
+    // A new segment, placed after everything written so far. Its state is set first: the
+    // Marker below goes through emit too, and is the segment's first event.
+    const uint64_t after = placed_max_ns_.value_or(*latest + segment_shift_ns_);
+    segment_shift_ns_ = saturating_add(after, kSegmentSeparationNs) - wall_time_ns;
+    ++segment_number_;
+    input_wall_ns_ = wall_time_ns;
+    unmapped("time steps back within an input (a new segment: a new session or a clock change)");
     marker(fmt::format("time steps back {} in {}: a new session or a clock change in the input, "
-                       "not lost events; its events keep their order in the input",
-                       seconds_between(*before, wall_time_ns), input_name_),
+                       "not lost events; its events keep their order in the input. Segment {} of "
+                       "{} starts at wall clock {} and is placed {} later, {} after the latest "
+                       "event before it: wall clock = start_wall_time_ns + time_ns - {} ns for "
+                       "its events",
+                       seconds_between(*latest, wall_time_ns), input_name_, segment_number_,
+                       input_name_, utc_text(wall_time_ns), seconds_between(0, segment_shift_ns_),
+                       seconds_between(0, kSegmentSeparationNs), segment_shift_ns_),
            wall_time_ns);
-  } else if (wall_time_ns > *before + kSessionGapNs) {
+  } else if (latest && wall_time_ns > *latest + kSessionGapNs) {
+    input_wall_ns_ = wall_time_ns;
     marker(fmt::format("gap of {} in {}: nothing recorded in between (a pause or a new "
                        "session), not lost events",
-                       seconds_between(*before, wall_time_ns), input_name_),
+                       seconds_between(*latest, wall_time_ns), input_name_),
            wall_time_ns);
   }
+  if (!input_wall_ns_ || wall_time_ns > *input_wall_ns_) input_wall_ns_ = wall_time_ns;
+  uint64_t placed = saturating_add(wall_time_ns, segment_shift_ns_);
+  if (placed_max_ns_ && placed < *placed_max_ns_) {
+    // Counted once per timestamp: the events of one record share it.
+    if (last_wall_ns_ != wall_time_ns) {
+      unmapped(
+          "timestamp at most 1 s before an earlier event of the input (placed at the "
+          "earlier event's time)");
+    }
+    placed = *placed_max_ns_;
+  }
+  placed_max_ns_ = placed;
+  return placed;
 }
 
 void ImportContext::emit(Event& event, std::optional<uint64_t> wall_time_ns) {
   if (stopped_) return;
-  if (wall_time_ns) note_time_jump(*wall_time_ns);
   if (wall_time_ns) {
+    const uint64_t placed = place(*wall_time_ns);
     last_wall_ns_ = *wall_time_ns;
-    if (!spill_last_wall_ns_ || *wall_time_ns > *spill_last_wall_ns_) {
-      spill_last_wall_ns_ = *wall_time_ns;
-    }
-    if (!spill_first_wall_ns_ || *wall_time_ns < *spill_first_wall_ns_) {
-      spill_first_wall_ns_ = *wall_time_ns;
-    }
-  }
-  if (wall_time_ns) {
-    if (!epoch_wall_ns_ && !writer_) epoch_wall_ns_ = *wall_time_ns;
-    if (epoch_wall_ns_ && *wall_time_ns >= *epoch_wall_ns_) {
-      event.time_ns = *wall_time_ns - *epoch_wall_ns_;
+    if (!spill_last_wall_ns_ || placed > *spill_last_wall_ns_) spill_last_wall_ns_ = placed;
+    if (!spill_first_wall_ns_ || placed < *spill_first_wall_ns_) spill_first_wall_ns_ = placed;
+    if (!epoch_wall_ns_ && !writer_) epoch_wall_ns_ = placed;
+    if (epoch_wall_ns_ && placed >= *epoch_wall_ns_) {
+      event.time_ns = placed - *epoch_wall_ns_;
     } else {
+      // Not reached: placed times never go back, and the epoch is the first of them.
       event.time_ns = 0;
       unmapped("timestamp before the trace's first timestamp (time set to 0)");
     }
@@ -169,6 +205,7 @@ void ImportContext::begin_spill(std::unique_ptr<trace::TraceWriter> spill) {
   spilling_ = true;
   epoch_wall_ns_ = 0;  // spills hold absolute wall-clock times; the merge rebases them.
   last_time_ns_ = 0;
+  placed_max_ns_.reset();
   spill_last_wall_ns_.reset();
   spill_first_wall_ns_.reset();
 }

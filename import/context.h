@@ -35,14 +35,19 @@ class ImportContext {
   ImportStats& stats() { return stats_; }
 
   // The input being read; messages say "NAME:LINE: ...".
+  // Starts the input's first segment.
   void set_input(std::string_view name) {
     input_name_ = name;
     input_wall_ns_.reset();
+    segment_shift_ns_ = 0;
+    segment_number_ = 1;
   }
   // Gaps longer than this between two events of one input are a pause or a new session.
   static constexpr uint64_t kSessionGapNs = 60'000'000'000ULL;
   // Steps back in time shorter than this are ordinary reordering, not a new session.
   static constexpr uint64_t kStepBackReportedNs = 1'000'000'000ULL;
+  // A new segment's first event is placed this long after the latest event written before it.
+  static constexpr uint64_t kSegmentSeparationNs = 1'000'000'000ULL;
   const std::string& input_name() const { return input_name_; }
 
   // Sets the header's host before the trace is opened (later calls are ignored).
@@ -80,7 +85,8 @@ class ImportContext {
   bool end_spill();
   bool open_merged(uint64_t epoch_wall_ns);
   void write_merged(const Event& event);
-  // The latest wall time handed in since the last begin_spill (absolute ns), if any.
+  // The latest and earliest placed wall times (absolute ns; see Segments above) since the last
+  // begin_spill, if any.
   std::optional<uint64_t> spill_last_wall_ns() const { return spill_last_wall_ns_; }
   std::optional<uint64_t> spill_first_wall_ns() const { return spill_first_wall_ns_; }
 
@@ -109,7 +115,9 @@ class ImportContext {
   bool open_if_needed();
   void write(const Event& event);
   void flush_dropped();
-  void note_time_jump(uint64_t wall_time_ns);
+  // The wall time an event is placed at (see Segments above): the source's time plus the
+  // segment's shift, never before the latest placed so far. Writes the step-back and gap Markers.
+  uint64_t place(uint64_t wall_time_ns);
 
   trace::TraceHeader header_;
   ImportOptions options_;
@@ -133,7 +141,11 @@ class ImportContext {
   std::optional<uint64_t> spill_last_wall_ns_;
   std::optional<uint64_t> spill_first_wall_ns_;
   std::optional<uint64_t> last_wall_ns_;
-  std::optional<uint64_t> input_wall_ns_;  // the last time of the current input.
+  std::optional<uint64_t> input_wall_ns_;  // the latest source time of the current segment.
+  uint64_t segment_shift_ns_ = 0;          // added to the source times of the current segment.
+  uint64_t segment_number_ = 1;            // of the current input, for the Marker.
+  // The latest placed time written to the current output or spill.
+  std::optional<uint64_t> placed_max_ns_;
 
   struct Span {
     AuditToken token;

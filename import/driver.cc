@@ -228,7 +228,10 @@ trace::TraceHeader header_for(const std::vector<InputSpec>& inputs, const Import
       "absent");
   config.emplace_back("import.order",
                       "one input: as read; several: read in order of first timestamps (pid-only "
-                      "flow logs last), merged by timestamp, ties in the order given");
+                      "flow logs last), merged by timestamp, ties in the order given; within an "
+                      "input, a step back of more than 1 s starts a segment placed 1 s after the "
+                      "latest event, its times shifted by the constant its Marker 'time steps "
+                      "back ...' gives");
   config.emplace_back("import.address_family",
                       "AF_* numbers of the source's OS (Linux AF_INET6 = 10, macOS 30)");
   return header;
@@ -531,6 +534,8 @@ ImportStatus import_several(const std::vector<InputSpec>& inputs,
       context.begin_spill(std::move(writer));
     }
     Spill& spill = *spills.back();
+    // The Markers below are the input's own first events, not a time jump of the input before.
+    context.set_input(spec.name);
     if (first && latest && *first > *latest + kGapReportedNs) {
       context.marker(fmt::format("input {} starts {} after the last event of {}: a gap between "
                                  "inputs (no input recorded anything in between), not lost "

@@ -77,7 +77,9 @@ class ModelReplay {
         apply(i);
         flows_[flow.flow_id] = flow;
         if (!first_lookup_.count(flow.flow_id) && !verdict_at_.count(flow.flow_id)) {
-          resolve(flow.flow_id, i + 1, i + 1);  // no lookups, no verdict: resolve right away.
+          // No lookups, no verdict: resolve right away, or after the world events of the
+          // lookup delay (they are its races).
+          resolve(flow.flow_id, i + 1, delayed_lookup_end(i));
         }
       } else if (kind == EventKind::kLookup || kind == EventKind::kVerdict) {
         uint64_t flow_id = *flow_of(event);
@@ -103,6 +105,16 @@ class ModelReplay {
     config.log_events = false;
     config.start_launchd = false;  // the trace's own events say which processes exist.
     return config;
+  }
+
+  // The end of the events that run before the delayed lookup of the flow at i: those at most
+  // lookup_delay_ns after it.
+  std::size_t delayed_lookup_end(std::size_t i) const {
+    if (options_.lookup_delay_ns == 0) return i + 1;
+    const uint64_t until = events_[i].time_ns + options_.lookup_delay_ns;
+    std::size_t end = i + 1;
+    while (end < events_.size() && events_[end].time_ns <= until) ++end;
+    return end;
   }
 
   bool apply(std::size_t i) {

@@ -126,11 +126,18 @@ struct ModelOptions {
   // When set, produced verdicts are compared with these (by flow id); otherwise model mode
   // reports findings only (the trace's recorded verdicts may come from another strategy).
   const std::vector<Verdict>* golden = nullptr;
+  // How long after a flow without lookups or verdict (an imported trace) the resolver looks
+  // it up: the world events within this many ns after the flow's time run first, as races
+  // before its first seam call. 0 (the default) looks up at the flow itself, the ideal
+  // synchronous lookup, which never sees a pid reused after the connect; a real agent sees a
+  // flow some time after its connect (a queue, a log, a user-space hop).
+  uint64_t lookup_delay_ns = 0;
 };
 
 // Model replay: the world is rebuilt from the trace's lifecycle, file and flow events; the
 // resolver asks the simulated world. A flow is resolved where the trace shows its first lookup
-// (or, with no lookups, at its verdict, or right away when it has neither); world events between
+// (or, with no lookups, at its verdict, or when it has neither, ModelOptions::lookup_delay_ns
+// after the flow: right away by default); world events between
 // that flow's lookups run as races before the same seam call of the replayed resolver (an event
 // after k of the flow's lookups runs before call k+1). The oracle checks every resolution.
 // Faults that live in the lookups rather than the world (F8: transient failures, slow calls) are

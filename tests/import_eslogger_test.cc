@@ -306,6 +306,26 @@ TEST(EsloggerFielddata, MullvadV9V10V11) {
     }
   }
   EXPECT_TRUE(found_fork);
+  // Three records of three eslogger versions, the later ones earlier by the clock: three
+  // segments 1 s apart, nothing set to time 0, times never going back.
+  EXPECT_EQ(r.stats.unmapped_by_reason.at(
+                "time steps back within an input (a new segment: a new session or a clock change)"),
+            2u);
+  EXPECT_EQ(r.stats.unmapped_by_reason.count(
+                "timestamp before the trace's first timestamp (time set to 0)"),
+            0u);
+  std::vector<uint64_t> record_times;
+  for (std::size_t i = 1; i < r.events.size(); ++i) {
+    EXPECT_GE(r.events[i].time_ns, r.events[i - 1].time_ns);
+  }
+  for (const auto& e : r.events) {
+    if (e.kind() == EventKind::kProcessExit || e.kind() == EventKind::kProcessExec) {
+      record_times.push_back(e.time_ns);
+    }
+  }
+  // v9's exit; v9's exec (6693.930 s earlier by the clock) 1 s later; v10's fork (earlier
+  // still) 1 s after that, and v11's exec at its own distance from v10's fork by the clock.
+  EXPECT_EQ(record_times, (std::vector<uint64_t>{0, 1'000'000'000, 32'646'566'741'874'420}));
 }
 
 TEST(EsloggerFielddata, JamfExecWithUuidInTokens) {
