@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "cli/commands.h"
@@ -40,6 +41,7 @@
 #include "cli/report.h"
 #include "harness/event_format.h"
 #include "harness/fuzz/campaign.h"
+#include "harness/fuzz/fuzz_input.h"
 #include "harness/strategies/catalog.h"
 #include "plugin/loader.h"
 #include "replay/perturb.h"
@@ -84,6 +86,7 @@ struct FuzzOptions {
   bool expect_all = false;
   uint32_t shrink_runs = 3000;
   std::string engine = "default";
+  std::string decode_input;  // --decode-input FILE: a libFuzzer input as a case.
 };
 
 struct Budget {
@@ -683,6 +686,75 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
   return kExitFindings;
 }
 
+// --decode-input FILE: a libFuzzer crash input (schedule_fuzz's, or flowid_plugin_fuzzer's with
+// --resolver / --launcher naming the plugin) decoded as the target decodes it
+// (harness/fuzz/fuzz_input.h), checked, shrunk and saved as a scenario and a trace like any
+// counterexample.
+int run_decode_input(const FuzzOptions& options) {
+  std::ifstream in(options.decode_input, std::ios::binary);
+  if (!in) {
+    print_error("fuzz", "{}: cannot read the input", options.decode_input);
+    return kExitInputError;
+  }
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const bool named = !options.strategy.empty() || !options.launcher.empty();
+  std::optional<bool> kind;
+  std::string name = !options.launcher.empty() ? options.launcher : options.strategy;
+  if (named) kind = !options.launcher.empty();
+  const std::string stem = std::filesystem::path(options.decode_input).filename().string();
+  const auto decoded = fuzz::decode_fuzz_input(
+      std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), kind,
+      plugin_identifiers(name, 32), "decoded");
+  if (!named) {
+    // schedule_fuzz's input: the reference strategy its first byte picks.
+    const auto names = decoded.launchers ? launcher_names() : resolver_names();
+    name = std::string(names[decoded.strategy_pick % names.size()]);
+  }
+  std::string error;
+  const std::unique_ptr<plugin::WorkerPool> pool = plugin_pool_for({name});
+  auto strategy =
+      strategy_under_test(name, decoded.launchers, pool.get(), "fuzz", "strategy", &error);
+  if (!strategy) {
+    print_error("fuzz", "{}", error);
+    return plugin::looks_like_plugin_path(name) ? kExitInputError : kExitUsage;
+  }
+  const auto& generated = decoded.generated;
+  fmt::print("{}: {} {} case, {} steps, faults {}\n", options.decode_input, name,
+             decoded.launchers ? "launcher" : "resolver", fuzz::schedule_size(generated.scenario),
+             fuzz::format_fault_set(generated.injected));
+  const fuzz::CaseVerdict verdict = fuzz::check_scenario(generated.scenario, *strategy);
+  if (!verdict.ran()) {
+    print_error("fuzz", "the decoded case does not run (a flowid bug): {}", verdict.error);
+    return kExitInternal;
+  }
+  if (!verdict.failed()) {
+    fmt::print("no violation ({}); digest {:016x}\n", name_of(verdict.cell), verdict.digest);
+    return kExitOk;
+  }
+  fuzz::ShrinkOptions shrink;
+  shrink.runs_max = options.shrink_runs;
+  fuzz::Counterexample cx = fuzz::shrink_and_credit(generated, *strategy, shrink);
+  cx.reproduce =
+      fmt::format("flowid fuzz --decode-input {}{}", options.decode_input,
+                  named ? fmt::format(" --{} {}", decoded.launchers ? "launcher" : "resolver", name)
+                        : std::string());
+  const auto files = replay::write_counterexample(cx, strategy->name, options.out_dir,
+                                                  "decoded-" + plugin::file_safe_name(stem),
+                                                  options.expect_all, &error, &*strategy);
+  fmt::print("violation: {}\n", cx.shrink.verdict.first_violation);
+  fmt::print("shrunk from {} to {} steps ({} runs), faults {}\n\n{}\n", cx.shrink.original_size,
+             cx.shrink.shrunk_size, cx.shrink.runs, fuzz::format_fault_set(cx.credited),
+             scenario::format_scenario(cx.shrink.shrunk.scenario));
+  fmt::print("reproduce: {}\n", cx.reproduce);
+  if (!files) {
+    print_error("fuzz", "{}", error);
+    return std::max(static_cast<int>(kExitFindings), static_cast<int>(kExitInputError));
+  }
+  fmt::print("scenario: {}\ntrace: {}\n", files->scenario_path, files->trace_path);
+  for (const auto& line : short_explanation(files->trace_path, *strategy)) fmt::print("{}\n", line);
+  return kExitFindings;
+}
+
 // --engine rapidcheck: the stateful model (proptest/rc_model.h), a case-count budget only (its
 // cases are numbered by rapidcheck's run, not by time).
 int run_rapidcheck_engine(const FuzzOptions& options, const fuzz::CampaignOptions& campaign,
@@ -1048,6 +1120,12 @@ Subcommand add_fuzz(CLI::App& parent) {
          "rapidcheck (case budgets, one thread)")
       ->check(CLI::IsMember({"default", "rapidcheck"}))
       ->capture_default_str();
+  app->add_option("--decode-input", options->decode_input,
+                  "A libFuzzer input (a crash of fuzz/schedule_fuzz, or of flowid_plugin_fuzzer "
+                  "with --resolver/--launcher naming the plugin) as a case: checked, shrunk and "
+                  "saved as a scenario and a trace in --out")
+      ->excludes("--matrix")
+      ->excludes("--case");
   app->add_option("--shrink-runs", options->shrink_runs,
                   "Bound on candidate runs while shrinking one case (default 3000)");
   app->footer(help_footer(
@@ -1061,8 +1139,10 @@ Subcommand add_fuzz(CLI::App& parent) {
       "did\n"
       "not run (a flowid bug). The largest applicable code wins. docs/fuzzing.md has the "
       "details."));
-  return {app,
-          [options] { return options->matrix ? run_matrix_mode(*options) : run_fuzz(*options); }};
+  return {app, [options] {
+            if (!options->decode_input.empty()) return run_decode_input(*options);
+            return options->matrix ? run_matrix_mode(*options) : run_fuzz(*options);
+          }};
 }
 
 }  // namespace flowid::cli

@@ -19,9 +19,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string_view>
 #include <vector>
 
+#include "harness/fuzz/fuzz_input.h"
 #include "harness/fuzz/generator.h"
 #include "harness/fuzz/property.h"
 #include "harness/strategies/catalog.h"
@@ -53,22 +55,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace flowid;
   using namespace flowid::fuzz;
   if (size == 0) return 0;
-  // The first byte: bit 0 picks resolver or launcher cases, bit 1 swarm mode, the rest the
-  // strategy; the remaining bytes drive the generator.
-  const bool launchers = (data[0] & 1) != 0;
-  GeneratorOptions options;
-  options.launchers = launchers;
-  options.swarm = (data[0] & 2) == 0;
+  // The input's layout (byte 0: kind, swarm, strategy; the rest: the generator) is
+  // harness/fuzz/fuzz_input.h's, so `flowid fuzz --decode-input CRASH` makes the same case.
+  const DecodedInput input = decode_fuzz_input(std::span(data, size), std::nullopt);
   static const std::vector<std::string_view> kResolverNames = resolver_names();
   static const std::vector<std::string_view> kLauncherNames = launcher_names();
   static const std::vector<StrategyUnderTest> kResolvers = strategies(kResolverNames);
   static const std::vector<StrategyUnderTest> kLaunchers = strategies(kLauncherNames);
-  const auto& names = launchers ? kLauncherNames : kResolverNames;
-  const std::size_t pick = static_cast<std::size_t>(data[0] >> 2) % names.size();
+  const auto& names = input.launchers ? kLauncherNames : kResolverNames;
+  const std::size_t pick = input.strategy_pick % names.size();
   const std::string_view name = names[pick];
-  const StrategyUnderTest& strategy = (launchers ? kLaunchers : kResolvers)[pick];
-  Choices choices(data + 1, size - 1);
-  GeneratedCase c = generate_case(options, choices, "libfuzzer");
+  const StrategyUnderTest& strategy = (input.launchers ? kLaunchers : kResolvers)[pick];
+  const GeneratedCase& c = input.generated;
   CaseVerdict v = check_scenario(c.scenario, strategy);
   if (!v.ran()) fail(c, name, "generated schedule does not run: " + v.error);
   if (v.cell == Cell::kCrashed || (v.violated & invariant_bit(Invariant::kI7Totality)) != 0) {
