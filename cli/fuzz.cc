@@ -65,6 +65,10 @@ constexpr uint64_t kTallyFlushCases = 64;
 constexpr uint64_t kBatchElsewhere = 16;
 // Cases per round trip when the worker generates them (a few milliseconds of work).
 constexpr uint64_t kBatchGenerated = 64;
+// --shard i/n: case numbers are dealt in blocks of this many, block b to shard b % n, so each
+// shard's batches stay whole (kShardBlock is a multiple of every batch size).
+constexpr uint64_t kShardBlock = 64;
+static_assert(kShardBlock % kBatchGenerated == 0 && kShardBlock % kBatchElsewhere == 0);
 
 struct FuzzOptions {
   std::string strategy;
@@ -86,7 +90,9 @@ struct FuzzOptions {
   bool expect_all = false;
   uint32_t shrink_runs = 3000;
   std::string engine = "default";
-  std::string decode_input;  // --decode-input FILE: a libFuzzer input as a case.
+  std::string decode_input;        // --decode-input FILE: a libFuzzer input as a case.
+  std::string shard;               // --shard i/n.
+  std::vector<std::string> merge;  // --merge A.json B.json ...: shard reports as one.
 };
 
 struct Budget {
@@ -160,13 +166,15 @@ struct CampaignReport {
   uint64_t determinism_checked = 0;
   std::vector<std::string> determinism_failures;
   std::vector<std::string> invalid_cases;  // generator bugs.
+  std::optional<Shard> shard;              // --shard i/n (n > 1).
 };
 
 class Campaign {
  public:
   Campaign(fuzz::CampaignOptions options, FaultSet plan, Budget budget, uint32_t jobs,
-           bool keep_going, fuzz::ShrinkOptions shrink, bool progress)
-      : options_(std::move(options)),
+           bool keep_going, fuzz::ShrinkOptions shrink, bool progress, Shard shard = {})
+      : shard_(shard),
+        options_(std::move(options)),
         plan_(plan),
         budget_(budget),
         jobs_(jobs),
@@ -179,6 +187,7 @@ class Campaign {
     report_.launcher = options_.strategy.launcher;
     report_.plan = plan_;
     report_.seed = options_.seed;
+    if (shard_.count > 1) report_.shard = shard_;
     start_ = Clock::now();
     std::vector<std::thread> threads;
     for (uint32_t j = 0; j < jobs_; ++j) threads.emplace_back([this] { work(); });
@@ -225,7 +234,7 @@ class Campaign {
     while (true) {
       if (at == records.size()) {
         if (budget_.seconds && elapsed() >= *budget_.seconds) break;
-        const uint64_t first = next_.fetch_add(batch);
+        const uint64_t first = case_number(next_.fetch_add(batch));
         if (first >= cases_max || first > stop_after_.load()) break;
         records = fuzz::run_cases(options_, first, std::min(batch, cases_max - first));
         at = 0;
@@ -247,6 +256,14 @@ class Campaign {
     flush(local);
     --running_;
     progress_cv_.notify_all();
+  }
+
+  // The case number of this shard's p-th case (p itself without sharding): disjoint across the
+  // shards of one --seed, together the cases of the unsharded run.
+  uint64_t case_number(uint64_t p) const {
+    if (shard_.count <= 1) return p;
+    const uint64_t block = p / kShardBlock;
+    return (block * shard_.count + shard_.index) * kShardBlock + p % kShardBlock;
   }
 
   void flush(fuzz::CampaignTally& local) {
@@ -341,6 +358,7 @@ class Campaign {
   const bool terminal_ = ::isatty(2) == 1;
   double next_plain_progress_ = 0;
 
+  Shard shard_;
   fuzz::CampaignOptions options_;
   FaultSet plan_;
   Budget budget_;
@@ -424,8 +442,10 @@ std::string replay_command(const CampaignReport& report, const std::string& scen
 
 void print_human(const CampaignReport& report, const fuzz::CampaignOptions& options) {
   const auto& t = report.tally;
-  fmt::print("flowid fuzz: strategy {}, faults {}, seed {}\n", report.strategy,
-             fuzz::format_fault_set(report.plan), report.seed);
+  fmt::print("flowid fuzz: strategy {}, faults {}, seed {}{}\n", report.strategy,
+             fuzz::format_fault_set(report.plan), report.seed,
+             report.shard ? fmt::format(", shard {}/{}", report.shard->index, report.shard->count)
+                          : std::string());
   fmt::print("{} cases in {:.2f}s ({:.0f} cases/s), {} failing, {} invalid\n", t.cases,
              report.seconds,
              report.seconds > 0 ? static_cast<double>(t.cases) / report.seconds : 0.0, t.failed,
@@ -509,6 +529,7 @@ nlohmann::ordered_json report_json(const CampaignReport& report) {
   const auto& t = report.tally;
   auto json =
       fuzz_report_skeleton("default", report.strategy, report.launcher, report.plan, report.seed);
+  if (report.shard) json["shard"] = fmt::format("{}/{}", report.shard->index, report.shard->count);
   json["cases"] = t.cases;
   json["seconds"] = report.seconds;
   json["cases_per_second"] =
@@ -686,6 +707,36 @@ int run_single_case(const FuzzOptions& options, const fuzz::CampaignOptions& cam
   return kExitFindings;
 }
 
+// --merge: the shards' reports as one (cli/fuzz_json.h merge_fuzz_reports), printed as JSON.
+int run_merge(const FuzzOptions& options) {
+  std::vector<nlohmann::ordered_json> reports;
+  for (const auto& path : options.merge) {
+    std::ifstream in(path);
+    if (!in) {
+      print_error("fuzz", "{}: cannot read the report", path);
+      return kExitInputError;
+    }
+    auto json = nlohmann::ordered_json::parse(in, nullptr, false);
+    if (json.is_discarded()) {
+      print_error("fuzz", "{}: not JSON (want a `flowid fuzz --json` report)", path);
+      return kExitInputError;
+    }
+    reports.push_back(std::move(json));
+  }
+  std::string error;
+  auto merged = merge_fuzz_reports(reports, options.merge, &error);
+  if (!merged) {
+    print_error("fuzz", "{}", error);
+    return kExitInputError;
+  }
+  print_json(*merged);
+  if ((*merged)["invalid_cases"].get<uint64_t>() > 0) return kExitInternal;
+  bool problem = !(*merged)["findings"].empty() || !(*merged)["baseline"].is_null() ||
+                 !(*merged)["determinism"]["mismatches"].empty();
+  for (const auto& c : (*merged)["corpus"]) problem = problem || !c["passed"].get<bool>();
+  return problem ? kExitFindings : kExitOk;
+}
+
 // --decode-input FILE: a libFuzzer crash input (schedule_fuzz's, or flowid_plugin_fuzzer's with
 // --resolver / --launcher naming the plugin) decoded as the target decodes it
 // (harness/fuzz/fuzz_input.h), checked, shrunk and saved as a scenario and a trace like any
@@ -833,6 +884,17 @@ int run_fuzz(const FuzzOptions& options) {
   // No seed given: one from the clock, printed so the run can be repeated.
   campaign.seed = options.seed.value_or(
       static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffULL);
+  auto shard = parse_shard(options.shard, &error);
+  if (!shard) {
+    print_error("fuzz", "{}", error);
+    return kExitUsage;
+  }
+  if (!options.shard.empty() && (options.single_case || options.engine == "rapidcheck")) {
+    print_error("fuzz",
+                "--shard splits the default engine's campaign (not --case or --engine "
+                "rapidcheck)");
+    return kExitUsage;
+  }
   if (options.single_case) return run_single_case(options, campaign, plan);
   if (options.engine == "rapidcheck") return run_rapidcheck_engine(options, campaign, *budget);
 
@@ -849,7 +911,7 @@ int run_fuzz(const FuzzOptions& options) {
   shrink.runs_max = options.shrink_runs;
   const uint32_t jobs = std::clamp<uint32_t>(options.jobs, 1, kJobsMax);
   const bool progress = options.progress || (::isatty(2) == 1 && !options.json);
-  Campaign run(campaign, plan, *budget, jobs, options.keep_going, shrink, progress);
+  Campaign run(campaign, plan, *budget, jobs, options.keep_going, shrink, progress, *shard);
   CampaignReport report = run.run();
   report.corpus = std::move(corpus_verdicts);
   check_determinism(campaign, report.tally.cases, report);
@@ -1126,6 +1188,15 @@ Subcommand add_fuzz(CLI::App& parent) {
                   "saved as a scenario and a trace in --out")
       ->excludes("--matrix")
       ->excludes("--case");
+  app->add_option("--shard", options->shard,
+                  "Only this shard's cases of --seed (i/n, 0-based): shards of one seed are "
+                  "disjoint and together the unsharded run's cases (CI matrices; --merge joins "
+                  "their --json reports)")
+      ->excludes("--matrix");
+  app->add_option("--merge", options->merge,
+                  "Join the --json reports of the shards of one run (same strategy, faults and "
+                  "seed) into one report on stdout; exits as the joined run would")
+      ->expected(1, -1);
   app->add_option("--shrink-runs", options->shrink_runs,
                   "Bound on candidate runs while shrinking one case (default 3000)");
   app->footer(help_footer(
@@ -1141,6 +1212,7 @@ Subcommand add_fuzz(CLI::App& parent) {
       "details."));
   return {app, [options] {
             if (!options->decode_input.empty()) return run_decode_input(*options);
+            if (!options->merge.empty()) return run_merge(*options);
             return options->matrix ? run_matrix_mode(*options) : run_fuzz(*options);
           }};
 }

@@ -52,4 +52,14 @@ nlohmann::ordered_json finding_json(const FindingFacts& facts,
                                     const fuzz::Counterexample& counterexample,
                                     const std::optional<replay::CounterexampleFiles>& files);
 
+// The --json reports of the shards of one run (`flowid fuzz --shard i/n --json`, the same
+// strategy, kind, faults and seed) as one report: counts summed, the earliest finding per fault
+// and the earliest baseline kept (the unsharded run's, since shards deal the same case numbers),
+// a corpus entry passing only where it passed in every shard, "seconds" the longest shard,
+// "cases_per_second" the sum. "shards" lists the shards joined. `names` names the reports in
+// errors ("b.json: seed 2, a.json: seed 1: not shards of one run"); nullopt with *error set.
+std::optional<nlohmann::ordered_json> merge_fuzz_reports(
+    const std::vector<nlohmann::ordered_json>& reports, const std::vector<std::string>& names,
+    std::string* error);
+
 }  // namespace flowid::cli

@@ -62,8 +62,9 @@ Target load_target() {
   }
   const char* path = std::getenv("FLOWID_PLUGIN");
   if (path == nullptr || *path == '\0') {
-    give_up("set FLOWID_PLUGIN to your plugin library (FLOWID_PLUGIN=./libmine.so), or link the "
-            "plugin in (-DFLOWID_PLUGIN_FUZZER_LINK)");
+    give_up(
+        "set FLOWID_PLUGIN to your plugin library (FLOWID_PLUGIN=./libmine.so), or link the "
+        "plugin in (-DFLOWID_PLUGIN_FUZZER_LINK)");
   }
   std::string error;
   target.module = flowid::plugin::load_plugin(path, &error);
@@ -81,9 +82,13 @@ flowid::fuzz::StrategyUnderTest strategy_of(const Target& target, bool launcher)
   strategy.launcher = launcher;
   auto module = target.module;
   if (launcher) {
-    strategy.make_launcher = [module] { return flowid::plugin::make_plugin_launcher(module, nullptr); };
+    strategy.make_launcher = [module] {
+      return flowid::plugin::make_plugin_launcher(module, nullptr);
+    };
   } else {
-    strategy.make_resolver = [module] { return flowid::plugin::make_plugin_resolver(module, nullptr); };
+    strategy.make_resolver = [module] {
+      return flowid::plugin::make_plugin_resolver(module, nullptr);
+    };
   }
   return strategy;
 }

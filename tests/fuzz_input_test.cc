@@ -46,7 +46,8 @@ std::filesystem::path fresh_dir(const std::string& name) {
 
 void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 TEST(FuzzInput, TheSameBytesDecodeToTheSameCase) {
@@ -93,8 +94,8 @@ TEST(FuzzInput, APlantedBugsCrashInputDecodesToAReplayableTrace) {
   const auto input = dir / "crash-planted";
   write_bytes(input, *crash);
   const auto out = dir / "out";
-  auto decoded = run_flowid({"fuzz", "--decode-input", input.string(), "--resolver", kPlanted,
-                             "--out", out.string()});
+  auto decoded = run_flowid(
+      {"fuzz", "--decode-input", input.string(), "--resolver", kPlanted, "--out", out.string()});
   EXPECT_EQ(decoded.exit_code, 1) << decoded.out << decoded.err;
   EXPECT_NE(decoded.out.find("violation: I"), std::string::npos) << decoded.out;
   EXPECT_NE(decoded.out.find("reproduce: flowid fuzz --decode-input " + input.string() +
@@ -106,13 +107,12 @@ TEST(FuzzInput, APlantedBugsCrashInputDecodesToAReplayableTrace) {
   ASSERT_TRUE(std::filesystem::exists(out / "decoded-crash-planted.scenario"));
 
   // The trace reproduces the violation against the plugin and not against a sound resolver.
-  EXPECT_EQ(run_flowid({"replay", "--mode", "model", trace.string(), "--resolver", kPlanted})
-                .exit_code,
-            1);
   EXPECT_EQ(
-      run_flowid({"replay", "--mode", "model", trace.string(), "--resolver", "token+recheck"})
-          .exit_code,
-      0);
+      run_flowid({"replay", "--mode", "model", trace.string(), "--resolver", kPlanted}).exit_code,
+      1);
+  EXPECT_EQ(run_flowid({"replay", "--mode", "model", trace.string(), "--resolver", "token+recheck"})
+                .exit_code,
+            0);
   // The saved scenario fails the plugin when run as a matrix row.
   EXPECT_EQ(run_flowid({"matrix", "--scenarios", (out / "decoded-crash-planted.scenario").string(),
                         "--resolver", kPlanted})
@@ -127,8 +127,8 @@ TEST(FuzzInput, AScheduleInputNamesItsReferenceStrategy) {
   const auto names = resolver_names();
   const std::vector<uint8_t> bytes = {static_cast<uint8_t>(3u << 2), 0x10, 0x20, 0x30};
   write_bytes(dir / "input", bytes);
-  auto result = run_flowid({"fuzz", "--decode-input", (dir / "input").string(), "--out",
-                            (dir / "out").string()});
+  auto result = run_flowid(
+      {"fuzz", "--decode-input", (dir / "input").string(), "--out", (dir / "out").string()});
   EXPECT_NE(result.out.find(std::string(names[3 % names.size()]) + " resolver case"),
             std::string::npos)
       << result.out << result.err;
