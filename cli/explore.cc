@@ -18,6 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/explain.h"
@@ -54,6 +56,7 @@ struct ExploreCliOptions {
   uint64_t max_schedules = 0;
   bool progress = false;
   uint32_t shrink_runs = 3000;
+  std::vector<std::string> merge;  // --merge A.json B.json ...: shard reports as one.
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -459,6 +462,100 @@ int run_explore(const ExploreCliOptions& o) {
 
 }  // namespace
 
+// --merge: the --json reports of the shards of one exploration (same strategy, depth and bases)
+// as one report: counts summed, bases back in their unsharded order (base j of shard i/n was base
+// i + j*n), the guarantee line stated again over the joined bases. Exits as the joined run would.
+int run_merge(const ExploreCliOptions& o) {
+  using nlohmann::ordered_json;
+  std::vector<ordered_json> reports;
+  std::vector<std::pair<std::size_t, std::size_t>> shards;
+  for (const auto& path : o.merge) {
+    std::ifstream in(path);
+    auto json = in ? ordered_json::parse(in, nullptr, false) : ordered_json();
+    if (!in || json.is_discarded() || !json.is_object() || json.value("report", "") != "explore") {
+      print_error("explore", "{}: not a readable `flowid explore --json` report", path);
+      return kExitInputError;
+    }
+    std::string error;
+    auto shard = parse_shard(json.value("shard", ""), &error);
+    if (json.value("shard", "") == "1/1") shard = Shard{0, 1};  // an unsharded run.
+    if (!shard) {
+      print_error("explore", "{}: {}", path, error);
+      return kExitInputError;
+    }
+    const ordered_json& first = reports.empty() ? json : reports.front();
+    for (const char* key : {"strategy", "depth", "bases_source"}) {
+      if (json[key] != first[key]) {
+        print_error("explore", "{}: {} {}, {}: {} {}: not shards of one exploration", path, key,
+                    json[key].dump(), o.merge.front(), key, first[key].dump());
+        return kExitInputError;
+      }
+    }
+    for (const auto& [index, count] : shards) {
+      if (count != shard->count) {
+        print_error("explore", "{}: shard {}/{}, {}: shard of {}: not shards of one exploration",
+                    path, shard->index, shard->count, o.merge.front(), count);
+        return kExitInputError;
+      }
+      if (index == shard->index) {
+        print_error("explore", "{}: shard {}/{} given twice", path, index, count);
+        return kExitInputError;
+      }
+    }
+    shards.emplace_back(shard->index, shard->count);
+    reports.push_back(std::move(json));
+  }
+  ordered_json merged = reports.front();
+  merged.erase("shard");
+  std::vector<std::pair<std::size_t, ordered_json>> bases;  // (unsharded position, base).
+  Totals t;
+  for (std::size_t r = 0; r < reports.size(); ++r) {
+    const auto& report = reports[r];
+    t.schedules += report["schedules"].get<uint64_t>();
+    t.states += report["states"].get<uint64_t>();
+    t.pruned += report["pruned"].get<uint64_t>();
+    t.duplicates += report["merged"].get<uint64_t>();
+    t.infeasible += report["infeasible"].get<uint64_t>();
+    t.violations += report["violations"].get<uint64_t>();
+    t.complete = t.complete && report["complete"].get<bool>();
+    const auto& depths = report["schedules_by_depth"];
+    for (std::size_t k = 0; k < depths.size() && k < t.by_depth.size(); ++k) {
+      t.by_depth[k] += depths[k].get<uint64_t>();
+    }
+    std::size_t j = 0;
+    for (const auto& base : report["bases"]) {
+      if (!base["error"].is_null()) ++t.errors;
+      bases.emplace_back(shards[r].first + j * shards[r].second, base);
+      ++j;
+    }
+  }
+  std::sort(bases.begin(), bases.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(shards.begin(), shards.end());
+  merged["shards"] = ordered_json::array();
+  for (const auto& [index, count] : shards) {
+    merged["shards"].push_back(fmt::format("{}/{}", index, count));
+  }
+  merged["schedules"] = t.schedules;
+  merged["states"] = t.states;
+  merged["pruned"] = t.pruned;
+  merged["merged"] = t.duplicates;
+  merged["infeasible"] = t.infeasible;
+  auto& by_depth = merged["schedules_by_depth"] = ordered_json::array();
+  for (std::size_t k = 0; k < reports.front()["schedules_by_depth"].size(); ++k) {
+    by_depth.push_back(t.by_depth[k]);
+  }
+  merged["complete"] = t.complete;
+  merged["violations"] = t.violations;
+  merged["guarantee"] = guarantee_line(t, reports.front()["depth"].get<uint32_t>(), bases.size(),
+                                       reports.front()["strategy"].get<std::string>());
+  merged["bases"] = ordered_json::array();
+  for (auto& [position, base] : bases) merged["bases"].push_back(std::move(base));
+  print_json(merged);
+  if (t.errors > 0) return kExitInputError;
+  return t.violations > 0 ? kExitFindings : kExitOk;
+}
+
 Subcommand add_explore(CLI::App& parent) {
   auto o = std::make_shared<ExploreCliOptions>();
   CLI::App* app = parent.add_subcommand(
@@ -491,6 +588,10 @@ Subcommand add_explore(CLI::App& parent) {
   app->add_option("--shrink-runs", o->shrink_runs,
                   "Bound on candidate runs while shrinking one counterexample");
   app->add_flag("--json", o->json, "One JSON object instead of the human report");
+  app->add_option("--merge", o->merge,
+                  "Join the --json reports of the shards of one exploration into one JSON report "
+                  "on stdout (bases in their unsharded order, the guarantee over all of them)")
+      ->expected(1, -1);
   app->add_option("--junit", o->junit_path, "Also write JUnit XML (one test case per base)");
   app->add_flag("--progress", o->progress,
                 "Progress lines on stderr even when it is not a terminal");
@@ -501,7 +602,7 @@ Subcommand add_explore(CLI::App& parent) {
       "3 a plugin, scenario or output could not be used. docs/exploring.md has the details.",
       "A plugin the same way: flowid explore --resolver ./libmine.so --depth 2 --jobs 2\n"
       "JUnit goes to --junit FILE, or where GTEST_OUTPUT=xml:PATH or XML_OUTPUT_FILE says."));
-  return {app, [o] { return run_explore(*o); }};
+  return {app, [o] { return o->merge.empty() ? run_explore(*o) : run_merge(*o); }};
 }
 
 }  // namespace flowid::cli

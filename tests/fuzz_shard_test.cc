@@ -31,9 +31,17 @@ class FuzzShards : public ::testing::Test {
 
   // Runs one fuzz --json (shard "" = unsharded) and saves its report; returns the path.
   std::string run(const std::string& shard, const std::string& seed = "5") {
-    std::vector<std::string> args = {"fuzz",   "--strategy", "pid-path",     "--budget",
-                                     "600",    "--seed",     seed,           "--keep-going",
-                                     "--json", "--out",      (dir_ / "out").string()};
+    std::vector<std::string> args = {"fuzz",
+                                     "--strategy",
+                                     "pid-path",
+                                     "--budget",
+                                     "600",
+                                     "--seed",
+                                     seed,
+                                     "--keep-going",
+                                     "--json",
+                                     "--out",
+                                     (dir_ / "out").string()};
     if (!shard.empty()) args.insert(args.end(), {"--shard", shard});
     auto result = run_flowid(args);
     EXPECT_EQ(result.exit_code, 1) << result.err;  // pid-path fails.
@@ -77,7 +85,8 @@ TEST_F(FuzzShards, ShardsJoinToTheUnshardedRunsCounts) {
   ASSERT_FALSE(all["findings"].empty());
   for (const auto& f : all["findings"]) {
     bool same = false;
-    for (const auto& g : m["findings"]) same = same || (g["fault"] == f["fault"] && g["case"] == f["case"]);
+    for (const auto& g : m["findings"])
+      same = same || (g["fault"] == f["fault"] && g["case"] == f["case"]);
     EXPECT_TRUE(same) << f.dump();
   }
 }
@@ -102,11 +111,49 @@ TEST_F(FuzzShards, ReportsOfDifferentRunsAreRefused) {
 }
 
 TEST_F(FuzzShards, AMalformedShardIsAUsageError) {
-  auto result = run_flowid({"fuzz", "--strategy", "pid-path", "--budget", "10", "--seed", "1",
-                            "--shard", "2/2"});
+  auto result = run_flowid(
+      {"fuzz", "--strategy", "pid-path", "--budget", "10", "--seed", "1", "--shard", "2/2"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("--shard expects i/n with 0 <= i < n, got '2/2'"), std::string::npos)
       << result.err;
+}
+
+// The same for flowid explore: the shards' bases, joined, are the unsharded run's in its order,
+// with its counts and its guarantee line.
+TEST_F(FuzzShards, ExploreShardsJoinToTheUnshardedExploration) {
+  auto explore = [&](const std::string& shard, const std::string& strategy) {
+    std::vector<std::string> args = {
+        "explore", "--resolver", strategy, "--depth",
+        "1",       "--json",     "--out",  (dir_ / "explore-out").string()};
+    if (!shard.empty()) args.insert(args.end(), {"--shard", shard});
+    auto result = run_flowid(args);
+    const auto path =
+        dir_ / (strategy + "-" + (shard.empty() ? "all" : shard.substr(0, 1)) + ".json");
+    std::ofstream(path) << result.out;
+    return std::pair{result.exit_code, path.string()};
+  };
+  for (const std::string strategy : {"pid-path", "token+recheck"}) {
+    const auto [all_exit, all_path] = explore("", strategy);
+    const json all = load(all_path);
+    std::vector<std::string> args = {"explore", "--merge"};
+    for (const char* shard : {"2/3", "0/3", "1/3"}) args.push_back(explore(shard, strategy).second);
+    auto merged = run_flowid(args);
+    EXPECT_EQ(merged.exit_code, all_exit) << strategy << merged.err;
+    const json m = json::parse(merged.out);
+    EXPECT_EQ(m["shards"], json::array({"0/3", "1/3", "2/3"}));
+    for (const char* key : {"schedules", "states", "violations", "complete", "guarantee",
+                            "schedules_by_depth", "bases"}) {
+      EXPECT_EQ(m[key], all[key]) << strategy << " " << key;
+    }
+  }
+  const auto a = explore("0/2", "pid-path").second;
+  auto twice = run_flowid({"explore", "--merge", a, a});
+  EXPECT_EQ(twice.exit_code, 3);
+  EXPECT_NE(twice.err.find("shard 0/2 given twice"), std::string::npos) << twice.err;
+  const auto b = explore("1/2", "token+recheck").second;
+  auto mixed = run_flowid({"explore", "--merge", a, b});
+  EXPECT_EQ(mixed.exit_code, 3);
+  EXPECT_NE(mixed.err.find("not shards of one exploration"), std::string::npos) << mixed.err;
 }
 
 }  // namespace
