@@ -32,9 +32,13 @@ cmake --build "$build" --parallel "$jobs" --target "${targets[@]}"
 
 for t in "${targets[@]}"; do
   cp "$build/fuzz/$t" "$OUT/"
-  if [ -d "$src/fuzz/corpus/$t" ]; then
+  # flowid_plugin_fuzzer reads the same input layout as schedule_fuzz (harness/fuzz/fuzz_input.h):
+  # it starts from that corpus until it has one of its own.
+  corpus=$src/fuzz/corpus/$t
+  [ -d "$corpus" ] || [ "$t" != flowid_plugin_fuzzer ] || corpus=$src/fuzz/corpus/schedule_fuzz
+  if [ -d "$corpus" ]; then
     rm -f "$OUT/${t}_seed_corpus.zip"
-    (cd "$src/fuzz/corpus/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
+    (cd "$corpus" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
   fi
   if [ -f "$src/fuzz/$t.dict" ]; then
     cp "$src/fuzz/$t.dict" "$OUT/$t.dict"
