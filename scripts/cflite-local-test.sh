@@ -23,8 +23,10 @@ root=$PWD
 start=$SECONDS
 scripts/cflite-check-deps.sh
 
-if ! command -v clang++ >/dev/null 2>&1 || ! command -v zip >/dev/null 2>&1; then
-  echo "cflite-local-test: clang++ and zip are needed (scripts/install-deps.sh)" >&2
+scripts/install-deps.sh
+if ! command -v clang++ >/dev/null 2>&1 || ! command -v zip >/dev/null 2>&1 ||
+  ! command -v unzip >/dev/null 2>&1; then
+  echo "cflite-local-test: clang++, zip and unzip are needed (scripts/install-deps.sh)" >&2
   exit 1
 fi
 if command -v ccache >/dev/null 2>&1; then
