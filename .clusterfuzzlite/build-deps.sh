@@ -19,9 +19,12 @@ while read -r kind name version url sha; do
     apt) apt_packages+=("$url") ;;
   esac
 done <"$deps"
-apt-get update
-apt-get install -y --no-install-recommends "${apt_packages[@]}" zip unzip
-rm -rf /var/lib/apt/lists/*
+# BUILD_DEPS_SKIP_APT=1: the source builds only (a test of this script outside the image).
+if [[ -z ${BUILD_DEPS_SKIP_APT:-} ]]; then
+  apt-get update
+  apt-get install -y --no-install-recommends "${apt_packages[@]}" zip unzip
+  rm -rf /var/lib/apt/lists/*
+fi
 
 while read -r kind name version url sha; do
   case ${kind:-#} in

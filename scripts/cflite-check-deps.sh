@@ -22,8 +22,8 @@ while read -r kind name version url sha; do
     *) echo "cflite-check-deps: $deps: $name: unknown kind '$kind'" >&2; status=1 ;;
   esac
 done <"$deps"
-# The image must build from this file, not from a list of its own.
-for f in .clusterfuzzlite/Dockerfile; do
+# The images (flowid's and the user template's) build from this file, not from lists of their own.
+for f in .clusterfuzzlite/Dockerfile examples/clusterfuzzlite-template/.clusterfuzzlite/Dockerfile; do
   if ! grep -q 'build-deps.sh' "$f" || ! grep -q 'deps.txt' "$f"; then
     echo "cflite-check-deps: $f does not run build-deps.sh on deps.txt" >&2
     status=1
