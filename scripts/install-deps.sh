@@ -14,6 +14,7 @@ packages=(
   libsimdjson-dev                 # JSON importers
   libseccomp-dev                  # live recorder (seccomp user notification)
   clang                           # libFuzzer targets
+  zip unzip                       # seed corpora (scripts/cflite-local-test.sh, .clusterfuzzlite/)
   clang-format                    # scripts/lint.sh (format check)
   nlohmann-json3-dev              # JSON reports (typed, escaped by the library)
   libpugixml-dev                  # JUnit XML reports, and their validation in tests
