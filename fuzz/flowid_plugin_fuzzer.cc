@@ -93,12 +93,21 @@ flowid::fuzz::StrategyUnderTest strategy_of(const Target& target, bool launcher)
   return strategy;
 }
 
+// Loaded before the first input, where giving up is a plain exit rather than a failed input.
+const Target* g_target = nullptr;
+
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  static const Target target = load_target();
+  g_target = &target;
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace flowid;
   using namespace flowid::fuzz;
-  static const Target kTarget = load_target();
+  const Target& kTarget = *g_target;
   static const bool kCanLaunch = plugin::has_launch(*kTarget.module);
   static const StrategyUnderTest kResolver = strategy_of(kTarget, false);
   static const std::optional<StrategyUnderTest> kLauncher =
