@@ -23,6 +23,11 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+// Linux 5.5's flag; older kernel headers (Ubuntu 20.04's 5.4, the ClusterFuzzLite image) lack the
+// name. The kernel this runs on must still have it (start-up says so: Linux 5.5 or newer).
+#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#endif
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
