@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "cli/report.h"
 #include "harness/fuzz/property.h"
 #include "harness/oracle.h"
 
@@ -90,17 +91,12 @@ ordered_json finding_json(const FindingFacts& facts, const fuzz::Counterexample&
 
 namespace {
 
-// "i/n" of a shard report, or nullopt.
-std::optional<std::pair<uint64_t, uint64_t>> shard_of(const ordered_json& report) {
+// The report's "shard" ("i/n", as --shard takes it), or nullopt when it has none or a bad one.
+std::optional<Shard> shard_of(const ordered_json& report) {
   if (!report.contains("shard") || !report["shard"].is_string()) return std::nullopt;
   const std::string text = report["shard"].get<std::string>();
-  const auto slash = text.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  try {
-    return std::pair{std::stoull(text.substr(0, slash)), std::stoull(text.substr(slash + 1))};
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  std::string ignored;
+  return text.empty() ? std::nullopt : parse_shard(text, &ignored);
 }
 
 bool earlier(const ordered_json& candidate, const ordered_json& kept) {
@@ -117,8 +113,8 @@ std::optional<ordered_json> merge_fuzz_reports(const std::vector<ordered_json>& 
     return std::nullopt;
   }
   const ordered_json& first = reports.front();
-  std::vector<uint64_t> seen;
-  uint64_t count = 0;
+  std::vector<std::size_t> seen;
+  std::size_t count = 0;
   for (std::size_t r = 0; r < reports.size(); ++r) {
     const ordered_json& report = reports[r];
     const std::string& name = names[r];
@@ -140,24 +136,24 @@ std::optional<ordered_json> merge_fuzz_reports(const std::vector<ordered_json>& 
         return std::nullopt;
       }
     }
-    if (r == 0) count = shard->second;
-    if (shard->second != count) {
+    if (r == 0) count = shard->count;
+    if (shard->count != count) {
       *error = fmt::format("{}: shard {}/{}, {}: shard of {}: not shards of one run", name,
-                           shard->first, shard->second, names.front(), count);
+                           shard->index, shard->count, names.front(), count);
       return std::nullopt;
     }
-    if (std::find(seen.begin(), seen.end(), shard->first) != seen.end()) {
-      *error = fmt::format("{}: shard {}/{} given twice", name, shard->first, count);
+    if (std::find(seen.begin(), seen.end(), shard->index) != seen.end()) {
+      *error = fmt::format("{}: shard {}/{} given twice", name, shard->index, count);
       return std::nullopt;
     }
-    seen.push_back(shard->first);
+    seen.push_back(shard->index);
   }
   std::sort(seen.begin(), seen.end());
 
   ordered_json merged = first;
   merged.erase("shard");
   merged["shards"] = ordered_json::array();
-  for (uint64_t i : seen) merged["shards"].push_back(fmt::format("{}/{}", i, count));
+  for (std::size_t i : seen) merged["shards"].push_back(fmt::format("{}/{}", i, count));
   uint64_t cases = 0, failing = 0, invalid = 0, checked = 0;
   double seconds = 0, rate = 0;
   ordered_json mismatches = ordered_json::array();

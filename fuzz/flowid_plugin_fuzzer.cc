@@ -76,23 +76,6 @@ Target load_target() {
   return target;
 }
 
-flowid::fuzz::StrategyUnderTest strategy_of(const Target& target, bool launcher) {
-  flowid::fuzz::StrategyUnderTest strategy;
-  strategy.name = target.name;
-  strategy.launcher = launcher;
-  auto module = target.module;
-  if (launcher) {
-    strategy.make_launcher = [module] {
-      return flowid::plugin::make_plugin_launcher(module, nullptr);
-    };
-  } else {
-    strategy.make_resolver = [module] {
-      return flowid::plugin::make_plugin_resolver(module, nullptr);
-    };
-  }
-  return strategy;
-}
-
 // Loaded before the first input, where giving up is a plain exit rather than a failed input.
 const Target* g_target = nullptr;
 
@@ -109,9 +92,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace flowid::fuzz;
   const Target& kTarget = *g_target;
   static const bool kCanLaunch = plugin::has_launch(*kTarget.module);
-  static const StrategyUnderTest kResolver = strategy_of(kTarget, false);
+  static const StrategyUnderTest kResolver =
+      plugin_strategy(kTarget.name, kTarget.module, nullptr, false);
   static const std::optional<StrategyUnderTest> kLauncher =
-      kCanLaunch ? std::optional(strategy_of(kTarget, true)) : std::nullopt;
+      kCanLaunch ? std::optional(plugin_strategy(kTarget.name, kTarget.module, nullptr, true))
+                 : std::nullopt;
   const DecodedInput input = decode_fuzz_input(
       std::span(data, size), kCanLaunch ? std::nullopt : std::optional(false), kTarget.identifiers);
   const StrategyUnderTest& strategy = input.launchers ? *kLauncher : kResolver;

@@ -81,10 +81,7 @@ std::string file_safe_name(const std::string& name_or_path) {
 }  // namespace flowid::plugin
 
 namespace flowid {
-namespace {
 
-// A plugin as the strategy under test: a fresh instance per case, in a worker of pool (the whole
-// case there when the pool's options say so) or in this process.
 fuzz::StrategyUnderTest plugin_strategy(const std::string& name,
                                         std::shared_ptr<const plugin::PluginModule> module,
                                         plugin::WorkerPool* pool, bool launcher) {
@@ -107,8 +104,6 @@ fuzz::StrategyUnderTest plugin_strategy(const std::string& name,
   }
   return strategy;
 }
-
-}  // namespace
 
 std::unique_ptr<Resolver> resolver_for(const std::string& name_or_path, plugin::WorkerPool* pool,
                                        std::string* error) {

@@ -59,6 +59,12 @@ std::optional<fuzz::StrategyUnderTest> launcher_strategy_for(const std::string& 
                                                              plugin::WorkerPool* pool,
                                                              std::string* error);
 
+// A loaded plugin as the strategy under test: a fresh instance per case, in a worker of pool (the
+// whole case there when the pool's options say so) or, with a null pool, in this process.
+fuzz::StrategyUnderTest plugin_strategy(const std::string& name,
+                                        std::shared_ptr<const plugin::PluginModule> module,
+                                        plugin::WorkerPool* pool, bool launcher);
+
 // The strategy under test for `flowid fuzz` / corpus replay: a reference strategy by name, or a
 // plugin (loaded once, a fresh instance per case). nullopt with *error set on failure.
 std::optional<fuzz::StrategyUnderTest> strategy_for(const std::string& name_or_path,
