@@ -27,6 +27,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "harness/filter.h"
@@ -36,36 +39,156 @@
 
 namespace flowid::scenario {
 
-enum class StepKind : uint8_t {
-  kFile,      // file PATH KIND [signing_id=] [team_id=] [runtime] [content=N]
-  kReplace,   // replace PATH KIND ...       (new content at an existing path)
-  kRemove,    // remove PATH
-  kRename,    // rename FROM TO
-  kSpawn,     // spawn NAME PATH [parent=NAME] [responsible=NAME] [uid=N]
-  kExec,      // exec NAME PATH
-  kExit,      // exit NAME [zombie] [status=N]
-  kReap,      // reap NAME
-  kFlow,      // flow FLOW NAME [app=NAME] [host=H] [port=N] [udp] [ipv6] [inbound]
-              //   [app-token=absent|malformed] [process-token=absent|malformed]
-  kAdvance,   // advance DURATION   (5ms, 20us, 1s, 100ns)
-  kFailNext,  // fail-next CALL COUNT DOMAIN:CODE   (F8; e.g. errno:35, osstatus:100003)
-  kDelay,     // delay CALL DURATION                 (F8: every CALL takes this long)
-  kResolve,   // resolve FLOW
-  kLaunch,    // launch PATH requirement="..."
+// The steps a scenario's world script is made of, each a typed value checked when the text is
+// parsed: a bad port, duration, signature kind or outcome is an error naming FILE:LINE before
+// anything runs. Names of processes and flows are checked when the scenario runs (they depend on
+// the steps before). The comment on each step is its text form.
+namespace step {
+
+// The code at a path: PATH KIND [signing_id=S] [team_id=T] [runtime] [content=N].
+struct FileSpec {
+  std::string path;
+  SignatureKind signature = SignatureKind::kUnsigned;
+  std::string signing_id;  // empty: none given (ad-hoc code takes the file name).
+  std::string team_id;
+  bool runtime = false;             // hardened runtime.
+  std::optional<uint32_t> content;  // the content version; absent: one more than before.
+  friend bool operator==(const FileSpec&, const FileSpec&) = default;
 };
+struct InstallFile {  // file PATH KIND ...
+  FileSpec file;
+  friend bool operator==(const InstallFile&, const InstallFile&) = default;
+};
+struct ReplaceFile {  // replace PATH KIND ...       (new content at an existing path)
+  FileSpec file;
+  friend bool operator==(const ReplaceFile&, const ReplaceFile&) = default;
+};
+struct RemoveFile {  // remove PATH
+  std::string path;
+  friend bool operator==(const RemoveFile&, const RemoveFile&) = default;
+};
+struct RenameFile {  // rename FROM TO
+  std::string from;
+  std::string to;
+  friend bool operator==(const RenameFile&, const RenameFile&) = default;
+};
+struct Spawn {  // spawn NAME PATH [parent=NAME] [responsible=NAME] [uid=N]
+  std::string name;
+  std::string path;
+  std::optional<std::string> parent;
+  std::optional<std::string> responsible;
+  std::optional<uint32_t> uid;
+  friend bool operator==(const Spawn&, const Spawn&) = default;
+};
+struct Exec {  // exec NAME PATH
+  std::string name;
+  std::string path;
+  friend bool operator==(const Exec&, const Exec&) = default;
+};
+struct Exit {  // exit NAME [zombie] [status=N]
+  std::string name;
+  bool zombie = false;  // exits but is not reaped.
+  std::optional<int32_t> status;
+  friend bool operator==(const Exit&, const Exit&) = default;
+};
+struct Reap {  // reap NAME
+  std::string name;
+  friend bool operator==(const Reap&, const Reap&) = default;
+};
+// flow FLOW NAME [app=NAME] [host=H] [port=N] [udp] [ipv6] [inbound]
+//   [app-token=absent|malformed|ok] [process-token=absent|malformed|ok]
+struct OpenFlow {
+  std::string flow;
+  std::string process;
+  std::optional<std::string> app;
+  std::optional<std::string> host;
+  std::optional<uint16_t> port;
+  bool udp = false;
+  bool ipv6 = false;
+  bool inbound = false;
+  std::optional<TokenShape> app_token;
+  std::optional<TokenShape> process_token;
+  friend bool operator==(const OpenFlow&, const OpenFlow&) = default;
+};
+struct Advance {  // advance DURATION   (5ms, 20us, 1s, 100ns)
+  uint64_t ns = 0;
+  friend bool operator==(const Advance&, const Advance&) = default;
+};
+struct FailNext {  // fail-next CALL COUNT DOMAIN:CODE   (F8; e.g. errno:35, osstatus:100003)
+  LookupCall call = LookupCall::kGuestByAuditToken;
+  uint32_t count = 1;
+  LookupOutcome outcome;
+  friend bool operator==(const FailNext&, const FailNext&) = default;
+};
+struct Delay {  // delay CALL DURATION                 (F8: every CALL takes this long)
+  LookupCall call = LookupCall::kGuestByAuditToken;
+  uint64_t ns = 0;
+  friend bool operator==(const Delay&, const Delay&) = default;
+};
+struct Resolve {  // resolve FLOW
+  std::string flow;
+  friend bool operator==(const Resolve&, const Resolve&) = default;
+};
+struct Launch {  // launch PATH requirement="..."
+  std::string path;
+  std::string requirement;
+  friend bool operator==(const Launch&, const Launch&) = default;
+};
+
+}  // namespace step
+
+// The alternatives of Step::action, in this order (StepKind is the variant's index).
+using StepAction =
+    std::variant<step::InstallFile, step::ReplaceFile, step::RemoveFile, step::RenameFile,
+                 step::Spawn, step::Exec, step::Exit, step::Reap, step::OpenFlow, step::Advance,
+                 step::FailNext, step::Delay, step::Resolve, step::Launch>;
+enum class StepKind : uint8_t {
+  kFile,
+  kReplace,
+  kRemove,
+  kRename,
+  kSpawn,
+  kExec,
+  kExit,
+  kReap,
+  kFlow,
+  kAdvance,
+  kFailNext,
+  kDelay,
+  kResolve,
+  kLaunch,
+};
+inline constexpr std::size_t kStepKindCount = std::variant_size_v<StepAction>;
+static_assert(static_cast<std::size_t>(StepKind::kLaunch) + 1 == kStepKindCount);
 
 struct Race;
 
 struct Step {
-  StepKind kind = StepKind::kAdvance;
-  int line = 0;
-  std::vector<std::string> args;                             // positional arguments.
-  std::vector<std::pair<std::string, std::string>> options;  // key=value (flags: value "").
+  Step() = default;
+  // A step is its action: step::Exit{...} converts to a Step.
+  template <typename Action>
+  requires std::is_constructible_v<StepAction, Action&&> &&
+      (!std::is_same_v<std::remove_cvref_t<Action>, Step>)
+          Step(Action&& step_action, int source_line = 0)  // NOLINT(google-explicit-constructor)
+      : action(std::forward<Action>(step_action)), line(source_line) {}
+  StepAction action;
+  int line = 0;  // 0 for a step made in code.
   // kResolve / kLaunch: race steps, each run before the given seam call (1-based).
   std::vector<Race> races;
 
-  // The value of option `key`, or nullptr.
-  const std::string* option(std::string_view key) const;
+  StepKind kind() const { return static_cast<StepKind>(action.index()); }
+  template <typename T>
+  const T* as() const {
+    return std::get_if<T>(&action);
+  }
+  template <typename T>
+  T* as() {
+    return std::get_if<T>(&action);
+  }
+  // The positional arguments as the step's line writes them ("evil", "/tmp/evil" for a spawn).
+  std::vector<std::string> operands() const;
+  // Equal actions and races; the source line is where a step came from, not what it is.
+  friend bool operator==(const Step&, const Step&);
 };
 
 // A step run just before seam call `before_call` (1-based) of a resolution or launch. A named
@@ -75,7 +198,17 @@ struct Race {
   Race(uint32_t before, Step race_step) : before_call(before), step(std::move(race_step)) {}
   uint32_t before_call = 0;
   Step step;
+  friend bool operator==(const Race&, const Race&) = default;
 };
+
+// A step as one line of scenario text ("spawn evil /tmp/evil uid=0"), and back. parse_step
+// names `file` and `line` in its error; race-only restrictions are the scenario parser's.
+std::string format_step(const Step& step);
+// Value forms steps use: "osstatus:-67034" / "errno:35" / "kern:4"; "5ms", "250us", "3ns", "0".
+std::string format_outcome(const LookupOutcome& outcome);
+std::string format_duration_ns(uint64_t ns);
+std::optional<Step> parse_step(std::string_view text, std::string_view file, int line,
+                               std::string* error);
 
 struct Expectation {
   std::string strategy;
@@ -179,7 +312,8 @@ RunResult run_launcher(const Scenario& scenario, Launcher& launcher,
 // osstatus:-67034"), where the step ran: model replay applies it to the rebuilt world, so a
 // counterexample that needs a transient failure reproduces from its trace.
 inline constexpr std::string_view kLookupFaultMarkerPrefix = "flowid.fault ";
-std::string lookup_fault_marker(const Step& step);
+std::string lookup_fault_marker(const step::FailNext& fail);
+std::string lookup_fault_marker(const step::Delay& delay);
 bool is_lookup_fault_marker(std::string_view text);
 // Applies a lookup-fault marker to `world`; false (and *error) when the text is not one.
 bool apply_lookup_fault_marker(std::string_view text, World& world, std::string* error);

@@ -85,11 +85,6 @@ const fuzz::Program& program_of(int index) {
   return fuzz::kPrograms[static_cast<std::size_t>(index)];
 }
 
-Step make(StepKind kind, std::vector<std::string> args,
-          std::vector<std::pair<std::string, std::string>> options = {}) {
-  return fuzz::make_step(kind, std::move(args), std::move(options));
-}
-
 void push(Schedule& sut, Step step, FaultSet tag, std::vector<FaultSet> race_tags = {}) {
   step.line = static_cast<int>(sut.built.scenario.steps.size()) + 1;
   race_tags.resize(step.races.size(), kNoFaults);
@@ -99,11 +94,19 @@ void push(Schedule& sut, Step step, FaultSet tag, std::vector<FaultSet> race_tag
 }
 
 Step file_step(int program) {
-  const fuzz::Program& p = program_of(program);
-  std::vector<std::pair<std::string, std::string>> options;
-  if (!p.signing_id.empty()) options.emplace_back("signing_id", std::string(p.signing_id));
-  if (!p.team_id.empty()) options.emplace_back("team_id", std::string(p.team_id));
-  return make(StepKind::kFile, {std::string(p.path), std::string(p.kind)}, std::move(options));
+  return scenario::step::InstallFile{fuzz::file_spec(program_of(program))};
+}
+
+scenario::step::FileSpec unsigned_file(std::string path) {
+  scenario::step::FileSpec file;
+  file.path = std::move(path);
+  return file;
+}
+
+const char* shape_word(TokenShape shape) {
+  return shape == TokenShape::kAbsent      ? "absent"
+         : shape == TokenShape::kMalformed ? "malformed"
+                                           : "ok";
 }
 
 // Daemons run as root (their uid matters to nothing but realism).
@@ -169,16 +172,14 @@ struct Spawn final : Command {
   }
   void run(const Model& m, Schedule& sut) const override {
     if (!m.installed[static_cast<std::size_t>(program)]) push(sut, file_step(program), kNoFaults);
-    std::vector<std::pair<std::string, std::string>> options;
-    if (responsible) options.emplace_back("responsible", process_name(*responsible));
-    if (is_daemon(program)) options.emplace_back("uid", "0");
+    scenario::step::Spawn spawn;
+    spawn.name = process_name(m.processes.size());
+    spawn.path = std::string(program_of(program).path);
+    if (responsible) spawn.responsible = process_name(*responsible);
+    if (is_daemon(program)) spawn.uid = 0;
     FaultSet tag = program == fuzz::kSimTrustd ? fuzz::bit(Fault::kSameName) : kNoFaults;
     if (responsible) tag |= fuzz::bit(Fault::kDelegation);
-    push(sut,
-         make(StepKind::kSpawn,
-              {process_name(m.processes.size()), std::string(program_of(program).path)},
-              std::move(options)),
-         tag);
+    push(sut, std::move(spawn), tag);
   }
   void show(std::ostream& os) const override {
     os << "spawn " << program_of(program).path;
@@ -202,7 +203,7 @@ struct Exec final : Command {
   void run(const Model& m, Schedule& sut) const override {
     if (!m.installed[static_cast<std::size_t>(program)]) push(sut, file_step(program), kNoFaults);
     FaultSet tag = m.pending_flows(process) > 0 ? fuzz::bit(Fault::kExecAfterFlow) : kNoFaults;
-    push(sut, make(StepKind::kExec, {process_name(process), std::string(program_of(program).path)}),
+    push(sut, scenario::step::Exec{process_name(process), std::string(program_of(program).path)},
          tag);
   }
   void show(std::ostream& os) const override {
@@ -232,9 +233,10 @@ struct Exit final : Command {
     FaultSet tag = zombie                         ? fuzz::bit(Fault::kZombie)
                    : m.pending_flows(process) > 0 ? exit_fault(m)
                                                   : kNoFaults;
-    std::vector<std::pair<std::string, std::string>> options;
-    if (zombie) options.emplace_back("zombie", "");
-    push(sut, make(StepKind::kExit, {process_name(process)}, std::move(options)), tag);
+    scenario::step::Exit exit;
+    exit.name = process_name(process);
+    exit.zombie = zombie;
+    push(sut, std::move(exit), tag);
   }
   void show(std::ostream& os) const override {
     os << "exit " << process_name(process) << (zombie ? " zombie" : "");
@@ -251,7 +253,7 @@ struct Reap final : Command {
   }
   void apply(Model& m) const override { m.processes[process].reaped = true; }
   void run(const Model&, Schedule& sut) const override {
-    push(sut, make(StepKind::kReap, {process_name(process)}), fuzz::bit(Fault::kZombie));
+    push(sut, scenario::step::Reap{process_name(process)}, fuzz::bit(Fault::kZombie));
   }
   void show(std::ostream& os) const override { os << "reap " << process_name(process); }
 };
@@ -261,8 +263,8 @@ struct Reap final : Command {
 struct OpenFlow final : Command {
   std::size_t process = 0;
   std::optional<std::size_t> app;
-  std::string app_token;      // "", "absent", "malformed"
-  std::string process_token;  // "", "absent", "malformed"
+  std::optional<TokenShape> app_token;  // absent or malformed (F7); none: well formed.
+  std::optional<TokenShape> process_token;
   std::string host;
   bool udp = false;
 
@@ -272,31 +274,30 @@ struct OpenFlow final : Command {
     if (app)
       require(m.has(Fault::kDelegation) && m.live(*app) && *app != process &&
               m.processes[process].responsible == app);
-    if (!app_token.empty() || !process_token.empty()) require(m.has(Fault::kMalformedToken));
+    if (app_token || process_token) require(m.has(Fault::kMalformedToken));
   }
   void apply(Model& m) const override { m.flows.push_back(ModelFlow{process, false}); }
   void run(const Model& m, Schedule& sut) const override {
-    std::vector<std::pair<std::string, std::string>> options;
+    scenario::step::OpenFlow flow;
+    flow.flow = flow_name(m.flows.size());
+    flow.process = process_name(process);
     FaultSet tag = kNoFaults;
     if (app) {
-      options.emplace_back("app", process_name(*app));
+      flow.app = process_name(*app);
       tag |= fuzz::bit(Fault::kDelegation);
     }
-    if (!host.empty()) options.emplace_back("host", host);
-    if (udp) options.emplace_back("udp", "");
-    if (!app_token.empty()) options.emplace_back("app-token", app_token);
-    if (!process_token.empty()) options.emplace_back("process-token", process_token);
-    if (!app_token.empty() || !process_token.empty()) tag |= fuzz::bit(Fault::kMalformedToken);
-    push(sut,
-         make(StepKind::kFlow, {flow_name(m.flows.size()), process_name(process)},
-              std::move(options)),
-         tag);
+    if (!host.empty()) flow.host = host;
+    flow.udp = udp;
+    flow.app_token = app_token;
+    flow.process_token = process_token;
+    if (app_token || process_token) tag |= fuzz::bit(Fault::kMalformedToken);
+    push(sut, std::move(flow), tag);
   }
   void show(std::ostream& os) const override {
     os << "flow by " << process_name(process);
     if (app) os << " app=" << process_name(*app);
-    if (!app_token.empty()) os << " app-token=" << app_token;
-    if (!process_token.empty()) os << " process-token=" << process_token;
+    if (app_token) os << " app-token=" << shape_word(*app_token);
+    if (process_token) os << " process-token=" << shape_word(*process_token);
   }
 };
 
@@ -312,10 +313,10 @@ enum class RaceKind : uint8_t {
 struct RaceAction {
   RaceKind kind = RaceKind::kExitOwner;
   uint32_t before_call = 1;
-  int program = 0;      // kNewcomer, kExecOwner.
-  bool zombie = false;  // kExitOwner.
-  std::string call;     // kFailNext: the call and the outcome it fails with.
-  std::string outcome;
+  int program = 0;                                   // kNewcomer, kExecOwner.
+  bool zombie = false;                               // kExitOwner.
+  LookupCall call = LookupCall::kGuestByAuditToken;  // kFailNext: the call and its outcome.
+  LookupOutcome outcome;
 };
 
 bool race_enabled(const Model& m, RaceKind kind) {
@@ -401,7 +402,7 @@ struct Resolve final : Command {
   }
   void run(const Model& m, Schedule& sut) const override {
     const std::size_t owner = m.flows[flow].process;
-    Step step = make(StepKind::kResolve, {flow_name(flow)});
+    Step step = scenario::step::Resolve{flow_name(flow)};
     std::vector<FaultSet> race_tags;
     std::size_t next_process = m.processes.size();
     std::array<bool, fuzz::kProgramCount> installed = m.installed;
@@ -419,31 +420,31 @@ struct Resolve final : Command {
       };
       switch (race.kind) {
         case RaceKind::kExitOwner:
-          action = make(StepKind::kExit, {process_name(owner)});
-          if (race.zombie) action.options.emplace_back("zombie", "");
+          action = scenario::step::Exit{process_name(owner), race.zombie, std::nullopt};
           tag = race.zombie ? fuzz::bit(Fault::kZombie) : exit_fault(m);
           break;
         case RaceKind::kNewcomer:
           install(race.program);
-          action = make(StepKind::kSpawn,
-                        {process_name(next_process++), std::string(program_of(race.program).path)});
-          if (is_daemon(race.program)) action.options.emplace_back("uid", "0");
+          action = scenario::step::Spawn{
+              process_name(next_process++), std::string(program_of(race.program).path),
+              std::nullopt, std::nullopt,
+              is_daemon(race.program) ? std::optional<uint32_t>(0) : std::nullopt};
           tag = fuzz::bit(Fault::kPidReuse);
           break;
         case RaceKind::kExecOwner:
           install(race.program);
-          action = make(StepKind::kExec,
-                        {process_name(owner), std::string(program_of(race.program).path)});
+          action =
+              scenario::step::Exec{process_name(owner), std::string(program_of(race.program).path)};
           tag = fuzz::bit(Fault::kExecAfterFlow);
           owner_program = race.program;
           break;
         case RaceKind::kReplaceOwner:
-          action =
-              make(StepKind::kReplace, {std::string(program_of(owner_program).path), "unsigned"});
+          action = scenario::step::ReplaceFile{
+              unsigned_file(std::string(program_of(owner_program).path))};
           tag = fuzz::bit(Fault::kReplacedOnDisk);
           break;
         case RaceKind::kFailNext:
-          action = make(StepKind::kFailNext, {race.call, "1", race.outcome});
+          action = scenario::step::FailNext{race.call, 1, race.outcome};
           tag = fuzz::bit(Fault::kTransientFailure);
           break;
       }
@@ -476,17 +477,21 @@ struct ChangeFile final : Command {
     Step step;
     switch (change) {
       case 0:
-        step = make(StepKind::kReplace, {path, "unsigned"});
+        step = scenario::step::ReplaceFile{unsigned_file(path)};
         break;
-      case 1:
-        step = make(StepKind::kReplace, {path, "developer-id"},
-                    {{"signing_id", "com.example.other"}, {"team_id", "OTHERTEAM1"}});
+      case 1: {
+        scenario::step::FileSpec other_team = unsigned_file(path);
+        other_team.signature = SignatureKind::kDeveloperId;
+        other_team.signing_id = "com.example.other";
+        other_team.team_id = "OTHERTEAM1";
+        step = scenario::step::ReplaceFile{other_team};
         break;
+      }
       case 2:
-        step = make(StepKind::kRemove, {path});
+        step = scenario::step::RemoveFile{path};
         break;
       default:
-        step = make(StepKind::kRename, {path, fmt::format("{}.old{}", path, m.renames + 1)});
+        step = scenario::step::RenameFile{path, fmt::format("{}.old{}", path, m.renames + 1)};
         break;
     }
     push(sut, std::move(step), fuzz::bit(Fault::kReplacedOnDisk));
@@ -498,18 +503,20 @@ struct ChangeFile final : Command {
 
 // Time passes (the filter's lookups arrive late).
 struct Advance final : Command {
-  std::string duration;
+  uint64_t duration_ns = 0;
   void run(const Model&, Schedule& sut) const override {
-    push(sut, make(StepKind::kAdvance, {duration}), kNoFaults);
+    push(sut, scenario::step::Advance{duration_ns}, kNoFaults);
   }
-  void show(std::ostream& os) const override { os << "advance " << duration; }
+  void show(std::ostream& os) const override {
+    os << "advance " << scenario::format_duration_ns(duration_ns);
+  }
 };
 
 // F8: the next lookups of one call fail transiently, or a call becomes slow.
 struct TransientFailure final : Command {
-  std::string call;
+  LookupCall call = LookupCall::kGuestByAuditToken;
   uint32_t count = 1;
-  std::string outcome;
+  LookupOutcome outcome;
   bool slow = false;
 
   void checkPreconditions(const Model& m) const override {
@@ -517,15 +524,17 @@ struct TransientFailure final : Command {
   }
   void run(const Model&, Schedule& sut) const override {
     if (slow) {
-      push(sut, make(StepKind::kDelay, {call, "5ms"}), fuzz::bit(Fault::kTransientFailure));
+      push(sut, scenario::step::Delay{call, kSlowCallNs}, fuzz::bit(Fault::kTransientFailure));
     } else {
-      push(sut, make(StepKind::kFailNext, {call, std::to_string(count), outcome}),
+      push(sut, scenario::step::FailNext{call, count, outcome},
            fuzz::bit(Fault::kTransientFailure));
     }
   }
   void show(std::ostream& os) const override {
-    os << (slow ? "delay " : "fail-next ") << call << " " << (slow ? "5ms" : outcome);
+    os << (slow ? "delay " : "fail-next ") << name_of(call) << " "
+       << (slow ? scenario::format_duration_ns(kSlowCallNs) : scenario::format_outcome(outcome));
   }
+  static constexpr uint64_t kSlowCallNs = 5'000'000;  // 5 ms.
 };
 
 // ---- Generators.
@@ -617,8 +626,10 @@ rc::Gen<CommandPtr> gen_flow(const Model& m) {
       if (app != flow->process) flow->app = app;
     }
     if (malformed && one_in(2)) {
-      static const std::vector<std::string> kAppShapes = {"", "absent", "malformed"};
-      static const std::vector<std::string> kProcessShapes = {"absent", "malformed"};
+      static const std::vector<std::optional<TokenShape>> kAppShapes = {
+          std::nullopt, TokenShape::kAbsent, TokenShape::kMalformed};
+      static const std::vector<std::optional<TokenShape>> kProcessShapes = {TokenShape::kAbsent,
+                                                                            TokenShape::kMalformed};
       flow->app_token = element_of(kAppShapes);
       flow->process_token = element_of(kProcessShapes);
     }
@@ -654,10 +665,9 @@ rc::Gen<CommandPtr> gen_resolve(const Model& m) {
         race.before_call = uniform<uint32_t>(1, kRaceCallMax + 1);
         race.program = element_of(programs);
         race.zombie = zombies && one_in(3);
-        race.call =
-            std::string(fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())]);
-        race.outcome = std::string(
-            fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())]);
+        race.call = fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())];
+        race.outcome =
+            fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())];
         resolve->races.push_back(race);
       }
       std::stable_sort(
@@ -683,9 +693,9 @@ rc::Gen<CommandPtr> gen_change_file(const Model& m) {
 
 rc::Gen<CommandPtr> gen_advance() {
   return rc::gen::exec([]() -> CommandPtr {
-    static const std::vector<std::string> kDurations = {"100us", "2ms", "50ms", "2s"};
+    static const std::vector<uint64_t> kDurations = {100'000, 2'000'000, 50'000'000, 2'000'000'000};
     auto advance = std::make_shared<Advance>();
-    advance->duration = element_of(kDurations);
+    advance->duration_ns = element_of(kDurations);
     return advance;
   });
 }
@@ -693,11 +703,10 @@ rc::Gen<CommandPtr> gen_advance() {
 rc::Gen<CommandPtr> gen_transient() {
   return rc::gen::exec([]() -> CommandPtr {
     auto failure = std::make_shared<TransientFailure>();
-    failure->call =
-        std::string(fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())]);
+    failure->call = fuzz::kResolverCalls[uniform<std::size_t>(0, fuzz::kResolverCalls.size())];
     failure->count = uniform<uint32_t>(1, 3);
-    failure->outcome = std::string(
-        fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())]);
+    failure->outcome =
+        fuzz::kTransientOutcomes[uniform<std::size_t>(0, fuzz::kTransientOutcomes.size())];
     failure->slow = one_in(3);
     return failure;
   });

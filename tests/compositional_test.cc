@@ -142,43 +142,44 @@ Features features_of(const scenario::Scenario& s) {
   std::set<std::string> exited;
   for (const auto& step : s.steps) {
     using scenario::StepKind;
-    if (step.kind == StepKind::kSpawn) path_of[step.args[0]] = step.args[1];
-    if (step.kind == StepKind::kExit) exited.insert(step.args[0]);
-    if (step.kind == StepKind::kFlow) {
-      flow_owner[step.args[0]] = step.args[1];
-      if (const auto* app = step.option("app")) flow_app[step.args[0]] = *app;
-      if (step.option("app-token") || step.option("process-token"))
-        flow_options[step.args[0]] = "token";
+    namespace st = scenario::step;
+    if (const auto* spawn = step.as<st::Spawn>()) path_of[spawn->name] = spawn->path;
+    if (const auto* exit = step.as<st::Exit>()) exited.insert(exit->name);
+    if (const auto* open = step.as<st::OpenFlow>()) {
+      flow_owner[open->flow] = open->process;
+      if (open->app) flow_app[open->flow] = *open->app;
+      if (open->app_token || open->process_token) flow_options[open->flow] = "token";
     }
-    if (step.kind == StepKind::kLaunch) {
+    if (step.kind() == StepKind::kLaunch) {
       int swaps = 0;
-      for (const auto& r : step.races) swaps += r.step.kind != StepKind::kFailNext ? 1 : 0;
+      for (const auto& r : step.races) swaps += r.step.kind() != StepKind::kFailNext ? 1 : 0;
       f.two_swaps_in_a_launch = f.two_swaps_in_a_launch || swaps >= 2;
     }
-    if (step.kind != StepKind::kResolve) continue;
-    const std::string& flow = step.args[0];
+    const auto* resolve = step.as<st::Resolve>();
+    if (resolve == nullptr) continue;
+    const std::string& flow = resolve->flow;
     const std::string owner = flow_owner[flow];
     if (flow_options.count(flow) && exited.count(owner)) f.token_shape_owner_exits = true;
     bool failed_before = false;
     for (const auto& r : step.races) {
-      if (r.step.kind == StepKind::kFailNext) failed_before = true;
-      if (failed_before && r.step.kind != StepKind::kFailNext && r.step.kind != StepKind::kDelay) {
+      const StepKind kind = r.step.kind();
+      const auto* spawn = r.step.as<st::Spawn>();
+      if (kind == StepKind::kFailNext) failed_before = true;
+      if (failed_before && kind != StepKind::kFailNext && kind != StepKind::kDelay) {
         f.failure_then_race = true;
       }
-      if (r.step.kind == StepKind::kSpawn && r.step.args[1].starts_with("/usr/libexec/"))
-        f.daemon_newcomer = true;
-      if (r.step.kind == StepKind::kSpawn && s.world.caller.sandboxed &&
-          path_of[owner].starts_with("/usr/libexec/")) {
+      if (spawn && spawn->path.starts_with("/usr/libexec/")) f.daemon_newcomer = true;
+      if (spawn && s.world.caller.sandboxed && path_of[owner].starts_with("/usr/libexec/")) {
         f.eperm_with_race = true;
       }
-      if (flow_app.count(flow) && r.step.kind == StepKind::kSpawn) {
+      if (flow_app.count(flow) && spawn) {
         for (const auto& q : step.races) {
-          if (q.step.kind == StepKind::kExit && q.step.args[0] == flow_app[flow])
-            f.delegated_app_reused = true;
+          const auto* exit = q.step.as<st::Exit>();
+          if (exit && exit->name == flow_app[flow]) f.delegated_app_reused = true;
         }
       }
-      if (r.step.kind == StepKind::kSpawn) path_of[r.step.args[0]] = r.step.args[1];
-      if (r.step.kind == StepKind::kExit) exited.insert(r.step.args[0]);
+      if (spawn) path_of[spawn->name] = spawn->path;
+      if (const auto* exit = r.step.as<st::Exit>()) exited.insert(exit->name);
     }
     f.several_interferences = f.several_interferences || step.races.size() >= 3;
   }
@@ -259,10 +260,9 @@ TEST(Dictionary, F10ImpostorsBorrowTheDictionarysIdentifiers) {
     Choices choices(seed);
     GeneratedCase c = generate_case(options, choices, "d");
     for (const auto& step : c.scenario.steps) {
-      const auto* id = step.option("signing_id");
-      borrowed =
-          borrowed || (step.kind == scenario::StepKind::kFile && id &&
-                       *id == "org.example.updater" && *step.option("team_id") == "EVILTEAM01");
+      const auto* file = step.as<scenario::step::InstallFile>();
+      borrowed = borrowed || (file && file->file.signing_id == "org.example.updater" &&
+                              file->file.team_id == "EVILTEAM01");
     }
     ASSERT_FALSE(check_realism(c.scenario));
     ASSERT_TRUE(check_scenario(c.scenario, strategy("token+recheck")).ran());
@@ -294,7 +294,7 @@ TEST(Shrink, RemovesADependentPairThatCannotGoAlone) {
   ShrinkResult r = shrink_case(c, sut);
   EXPECT_TRUE(r.verdict.failed());
   for (const auto& step : r.shrunk.scenario.steps) {
-    EXPECT_NE(step.kind, scenario::StepKind::kRename)
+    EXPECT_NE(step.kind(), scenario::StepKind::kRename)
         << scenario::format_scenario(r.shrunk.scenario);
   }
   EXPECT_LE(r.shrunk_size, 7u);
@@ -312,8 +312,8 @@ TEST(Credit, AFaultWhoseRemovalStopsTheScheduleIsNotCredited) {
       "/Applications/Good.app/Contents/MacOS/Good\nresolve f1\n");
   c.step_faults.assign(c.scenario.steps.size(), kNoFaults);
   c.race_faults.assign(c.scenario.steps.size(), {});
-  ASSERT_EQ(c.scenario.steps[3].kind, scenario::StepKind::kRename);
-  ASSERT_EQ(c.scenario.steps[7].kind, scenario::StepKind::kExit);
+  ASSERT_EQ(c.scenario.steps[3].kind(), scenario::StepKind::kRename);
+  ASSERT_EQ(c.scenario.steps[7].kind(), scenario::StepKind::kExit);
   c.step_faults[3] = bit(Fault::kReplacedOnDisk);
   c.step_faults[7] = bit(Fault::kPidReuse);
   c.world_faults = bit(Fault::kPidReuse);

@@ -35,7 +35,7 @@ std::vector<std::string> fixture_scenarios() {
 // effect only in the recorded lookups, which model mode does not consult (the sim answers).
 bool has_lookup_faults(const scenario::Scenario& s) {
   for (const auto& step : s.steps) {
-    if (step.kind == scenario::StepKind::kFailNext || step.kind == scenario::StepKind::kDelay)
+    if (step.kind() == scenario::StepKind::kFailNext || step.kind() == scenario::StepKind::kDelay)
       return true;
   }
   return false;
@@ -45,9 +45,10 @@ void expect_same_steps(const std::vector<scenario::Step>& a, const std::vector<s
                        const std::string& where) {
   ASSERT_EQ(a.size(), b.size()) << where;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].kind, b[i].kind) << where << " step " << i;
-    EXPECT_EQ(a[i].args, b[i].args) << where << " step " << i;
-    EXPECT_EQ(a[i].options, b[i].options) << where << " step " << i;
+    EXPECT_EQ(a[i].kind(), b[i].kind()) << where << " step " << i;
+    EXPECT_TRUE(a[i].action == b[i].action)
+        << where << " step " << i << ": " << scenario::format_step(a[i]) << " vs "
+        << scenario::format_step(b[i]);
     ASSERT_EQ(a[i].races.size(), b[i].races.size()) << where << " step " << i;
     for (std::size_t r = 0; r < a[i].races.size(); ++r) {
       EXPECT_EQ(a[i].races[r].before_call, b[i].races[r].before_call);

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 
 #include "harness/fuzz/campaign.h"
 #include "harness/strategies/catalog.h"
@@ -173,12 +174,12 @@ void check_now(WorldSut& sut) {
   }
 }
 
-scenario::Step step(scenario::StepKind kind, std::vector<std::string> args) {
-  scenario::Step s;
-  s.kind = kind;
-  s.args = std::move(args);
-  s.line = 0;
-  return s;
+// A step written as its scenario line ("spawn p1 /tmp/evil").
+scenario::Step step(const std::string& line) {
+  std::string error;
+  auto s = scenario::parse_step(line, "test", 0, &error);
+  if (!s) throw std::invalid_argument(error);
+  return *s;
 }
 
 struct SpawnCmd : Command {
@@ -187,7 +188,7 @@ struct SpawnCmd : Command {
   void run(const ModelState& m, WorldSut& sut) const override {
     const std::string name = "p" + std::to_string(m.next);
     sut.s.steps.push_back(
-        step(scenario::StepKind::kSpawn, {name, trusted ? "/usr/local/bin/tool" : "/tmp/evil"}));
+        step("spawn " + name + (trusted ? " /usr/local/bin/tool" : " /tmp/evil")));
     check_now(sut);
   }
   void show(std::ostream& os) const override { os << "spawn " << (trusted ? "tool" : "evil"); }
@@ -204,9 +205,9 @@ struct FlowCmd : Command {
   void run(const ModelState& m, WorldSut& sut) const override {
     const std::string proc = m.live[pick % m.live.size()];
     const std::string flow = "f" + std::to_string(++sut.flows);
-    sut.s.steps.push_back(step(scenario::StepKind::kFlow, {flow, proc}));
-    auto resolve = step(scenario::StepKind::kResolve, {flow});
-    if (race_exit) resolve.races.emplace_back(2, step(scenario::StepKind::kExit, {proc}));
+    sut.s.steps.push_back(step("flow " + flow + " " + proc));
+    auto resolve = step("resolve " + flow);
+    if (race_exit) resolve.races.emplace_back(2, step("exit " + proc));
     sut.s.steps.push_back(std::move(resolve));
     check_now(sut);
   }
@@ -222,7 +223,7 @@ struct ExitCmd : Command {
     m.live.erase(m.live.begin() + static_cast<std::ptrdiff_t>(pick % m.live.size()));
   }
   void run(const ModelState& m, WorldSut& sut) const override {
-    sut.s.steps.push_back(step(scenario::StepKind::kExit, {m.live[pick % m.live.size()]}));
+    sut.s.steps.push_back(step("exit " + m.live[pick % m.live.size()]));
     check_now(sut);
   }
   void show(std::ostream& os) const override { os << "exit"; }
@@ -233,10 +234,9 @@ RC_GTEST_PROP(FuzzStateful, TokenStrategiesStayCorrectAsProcessesComeAndGo, ()) 
   sut.s.name = "stateful";
   sut.s.world.pid_policy = PidPolicy::kReuseLastFreed;
   sut.s.world.caller.sandboxed = false;
-  sut.s.steps.push_back(step(scenario::StepKind::kFile, {"/tmp/evil", "unsigned"}));
-  auto tool = step(scenario::StepKind::kFile, {"/usr/local/bin/tool", "developer-id"});
-  tool.options = {{"signing_id", "com.example.tool"}, {"team_id", "TOOLTEAM01"}};
-  sut.s.steps.push_back(tool);
+  sut.s.steps.push_back(step("file /tmp/evil unsigned"));
+  sut.s.steps.push_back(
+      step("file /usr/local/bin/tool developer-id signing_id=com.example.tool team_id=TOOLTEAM01"));
   Rule allow;
   allow.name = "tool";
   allow.signing_id = "com.example.tool";

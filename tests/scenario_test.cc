@@ -138,6 +138,96 @@ TEST(ScenarioParse, ErrorsNameFileAndLine) {
   }
 }
 
+// Steps are typed: every value a step holds is checked when the text is parsed, so a bad one is
+// an error naming the line before anything runs (not when the scenario reaches it).
+TEST(ScenarioParse, BadStepValuesAreParseErrors) {
+  struct Case {
+    std::string line;
+    std::string error;
+  };
+  std::vector<Case> cases = {
+      {"flow f1 a port=70000", "bad port '70000'"},
+      {"flow f1 a app-token=weird", "bad app-token 'weird' (absent, malformed, ok)"},
+      {"flow f1 a udp=yes", "'udp' takes no value"},
+      {"flow f1 a host", "'host' needs a value: host=..."},
+      {"flow f1 a host=a host=b", "'host' is given twice"},
+      {"spawn a /bin/a uid=-1", "bad uid '-1'"},
+      {"exit a status=x", "bad status 'x'"},
+      {"advance 5parsecs", "bad duration '5parsecs' (e.g. 5ms, 20us, 1s)"},
+      {"delay no-such-call 5ms", "unknown call 'no-such-call'"},
+      {"fail-next static-code many errno:35", "bad count 'many'"},
+      {"fail-next static-code 1 errno35", "bad outcome 'errno35' (osstatus:N, errno:N or kern:N)"},
+      {"file /a signed",
+       "unknown signature kind 'signed' (unsigned, ad-hoc, developer-id, "
+       "app-store, platform)"},
+      {"file /a developer-id signing_id=x", "developer-id and app-store code needs team_id=..."},
+      {"file /a platform", "signed code needs signing_id=..."},
+      {"file /a unsigned content=v2", "bad content 'v2'"},
+      {"launch /a", "launch needs requirement=\"...\""},
+  };
+  for (const auto& c : cases) {
+    std::string error;
+    EXPECT_FALSE(parse_scenario("scenario x\n" + c.line + "\n", "t.scenario", &error)) << c.line;
+    EXPECT_EQ(error, "t.scenario:2: " + c.error) << c.line;
+    // The same check inside a race.
+    EXPECT_FALSE(parse_scenario("scenario x\nresolve f1\n  before-call 1: " + c.line + "\n",
+                                "t.scenario", &error))
+        << c.line;
+  }
+}
+
+// A step's line and its typed value say the same thing: written and read back, every step of
+// every fixture is the value it was, and its line is the line it was written as.
+TEST(ScenarioParse, EveryStepRoundTripsThroughItsLine) {
+  std::size_t steps = 0;
+  for (const auto& s : load_all()) {
+    for (const auto& step : s.steps) {
+      std::vector<const Step*> all = {&step};
+      for (const auto& race : step.races) all.push_back(&race.step);
+      for (const Step* one : all) {
+        const std::string line = format_step(*one);
+        std::string error;
+        auto back = parse_step(line, s.file, one->line, &error);
+        ASSERT_TRUE(back) << error;
+        EXPECT_TRUE(back->action == one->action) << line << " vs " << format_step(*back);
+        EXPECT_EQ(format_step(*back), line);
+        ++steps;
+      }
+    }
+  }
+  EXPECT_GT(steps, 100u);
+}
+
+TEST(ScenarioParse, StepsAreTypedValues) {
+  std::string error;
+  auto s = parse_scenario(
+      "scenario x\nflow f1 a host=example.com port=443 udp process-token=malformed\n"
+      "fail-next static-code 2 osstatus:-67034\nadvance 250us\n",
+      "t.scenario", &error);
+  ASSERT_TRUE(s) << error;
+  const auto* flow = s->steps[0].as<step::OpenFlow>();
+  ASSERT_NE(flow, nullptr);
+  EXPECT_EQ(flow->host, "example.com");
+  EXPECT_EQ(flow->port, 443);
+  EXPECT_TRUE(flow->udp);
+  EXPECT_EQ(flow->process_token, TokenShape::kMalformed);
+  EXPECT_FALSE(flow->app_token);
+  const auto* fail = s->steps[1].as<step::FailNext>();
+  ASSERT_NE(fail, nullptr);
+  EXPECT_EQ(fail->call, LookupCall::kStaticCode);
+  EXPECT_EQ(fail->count, 2u);
+  EXPECT_EQ(fail->outcome, (LookupOutcome{OutcomeDomain::kOsStatus, -67034}));
+  EXPECT_EQ(s->steps[2].as<step::Advance>()->ns, 250'000u);
+  EXPECT_EQ(s->steps[1].line, 3);
+  // Lookup-fault markers carry the step's own line and apply it to a world.
+  EXPECT_EQ(lookup_fault_marker(*fail), "flowid.fault fail-next static-code 2 osstatus:-67034");
+  const WorldConfig config;
+  World world(config);
+  EXPECT_TRUE(apply_lookup_fault_marker(lookup_fault_marker(*fail), world, &error)) << error;
+  EXPECT_FALSE(apply_lookup_fault_marker("flowid.fault advance 5ms", world, &error));
+  EXPECT_FALSE(apply_lookup_fault_marker("flowid.fault delay static-code soon", world, &error));
+}
+
 TEST(ScenarioParse, InlineRuleErrorsPointAtTheRuleLine) {
   std::string error;
   EXPECT_FALSE(parse_scenario("scenario x\n\nrule r1 allow cdhash=xyz\n", "t.scenario", &error));

@@ -28,32 +28,25 @@ using scenario::StepKind;
 
 const fuzz::Program& program(int index) { return kPrograms[static_cast<std::size_t>(index)]; }
 
-std::vector<std::pair<std::string, std::string>> identity_options(const fuzz::Program& p) {
-  std::vector<std::pair<std::string, std::string>> options;
-  if (!p.signing_id.empty()) options.emplace_back("signing_id", std::string(p.signing_id));
-  if (!p.team_id.empty()) options.emplace_back("team_id", std::string(p.team_id));
-  return options;
-}
-
-Step file_step(const fuzz::Program& p) {
-  return fuzz::make_step(StepKind::kFile, {std::string(p.path), std::string(p.kind)},
-                         identity_options(p));
-}
+Step file_step(const fuzz::Program& p) { return scenario::step::InstallFile{fuzz::file_spec(p)}; }
 
 bool is_daemon_path(std::string_view path) { return path.starts_with("/usr/libexec/"); }
 
 // ---- The outcomes a failing call can answer, by the API family it belongs to.
 
-constexpr std::array<std::string_view, 8> kSecurityOutcomes = {
-    "osstatus:-67065", "osstatus:100001", "osstatus:100003", "osstatus:-67034",
-    "osstatus:-67050", "osstatus:-67062", "osstatus:-67063", "osstatus:-67071"};
-constexpr std::array<std::string_view, 4> kErrnoOutcomes = {"errno:35", "errno:3", "errno:1",
-                                                            "errno:13"};
-constexpr std::array<std::string_view, 2> kMachOutcomes = {"kern:4", "kern:5"};
+using fuzz::errno_outcome;
+using fuzz::kern;
+using fuzz::osstatus;
+constexpr std::array<LookupOutcome, 8> kSecurityOutcomes = {
+    osstatus(-67065), osstatus(100001), osstatus(100003), osstatus(-67034),
+    osstatus(-67050), osstatus(-67062), osstatus(-67063), osstatus(-67071)};
+constexpr std::array<LookupOutcome, 4> kErrnoOutcomes = {errno_outcome(35), errno_outcome(3),
+                                                         errno_outcome(1), errno_outcome(13)};
+constexpr std::array<LookupOutcome, 2> kMachOutcomes = {kern(4), kern(5)};
 // Slow calls: a little, and long enough for any cache lifetime to pass.
-constexpr std::array<std::string_view, 2> kDelays = {"50ms", "30s"};
+constexpr std::array<uint64_t, 2> kDelays = {50'000'000, 30'000'000'000};
 
-std::span<const std::string_view> failures_of(LookupCall call) {
+std::span<const LookupOutcome> failures_of(LookupCall call) {
   switch (call) {
     case LookupCall::kGuestByAuditToken:
     case LookupCall::kGuestByPid:
@@ -116,8 +109,7 @@ std::string class_path(ProgramClass cls, const std::string& same) {
 bool same_steps(const std::vector<Step>& a, const std::vector<Step>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].kind != b[i].kind || a[i].args != b[i].args || a[i].options != b[i].options)
-      return false;
+    if (a[i].action != b[i].action) return false;
   }
   return true;
 }
@@ -259,13 +251,14 @@ class BaseExplorer {
   // Which base steps are points (call 0), and which processes and files interferences target.
   void index_base() {
     for (const Step& step : prepared_.steps) {
-      if (step.kind == StepKind::kFlow) {
-        add_target(step.args[1]);
-        if (const auto* app = step.option("app")) add_target(*app);
+      if (const auto* flow = step.as<scenario::step::OpenFlow>()) {
+        add_target(flow->process);
+        if (flow->app) add_target(*flow->app);
       }
-      if (step.kind == StepKind::kFile && !originals_.count(step.args[0]))
-        originals_.emplace(step.args[0], step);
-      if (step.kind == StepKind::kLaunch) launch_paths_.push_back(step.args[0]);
+      if (const auto* file = step.as<scenario::step::InstallFile>())
+        originals_.emplace(file->file.path, file->file);  // the first install at a path stays.
+      if (const auto* launch = step.as<scenario::step::Launch>())
+        launch_paths_.push_back(launch->path);
     }
   }
 
@@ -277,7 +270,7 @@ class BaseExplorer {
   // Points before steps where the world is looked at or a process starts, execs or ends (not
   // before a script's own file installs, clock moves or injected failures).
   static bool is_point_step(const Step& step) {
-    switch (step.kind) {
+    switch (step.kind()) {
       case StepKind::kSpawn:
       case StepKind::kExec:
       case StepKind::kExit:
@@ -494,19 +487,21 @@ class BaseExplorer {
       out.push_back(Interference{fault, std::move(label), std::move(steps)});
     };
     if (point.call > 0) {
-      const std::string call(name_of(next_call));
-      for (std::string_view outcome : failures_of(next_call)) {
-        add(Fault::kTransientFailure, fmt::format("{} fails with {}", call, outcome),
-            {fuzz::make_step(StepKind::kFailNext, {call, "1", std::string(outcome)})});
+      const std::string_view call = name_of(next_call);
+      for (const LookupOutcome& outcome : failures_of(next_call)) {
+        add(Fault::kTransientFailure,
+            fmt::format("{} fails with {}", call, scenario::format_outcome(outcome)),
+            {scenario::step::FailNext{next_call, 1, outcome}});
       }
-      for (std::string_view delay : kDelays) {
-        add(Fault::kTransientFailure, fmt::format("{} takes {}", call, delay),
-            {fuzz::make_step(StepKind::kDelay, {call, std::string(delay)})});
+      for (uint64_t delay : kDelays) {
+        add(Fault::kTransientFailure,
+            fmt::format("{} takes {}", call, scenario::format_duration_ns(delay)),
+            {scenario::step::Delay{next_call, delay}});
       }
     }
     const Step& base_step = prepared_.steps[point.step];
-    if (base_step.kind == StepKind::kLaunch) {
-      file_changes(base_step.args[0], state, Fault::kLaunchToctou, add);
+    if (const auto* launch = base_step.as<scenario::step::Launch>()) {
+      file_changes(launch->path, state, Fault::kLaunchToctou, add);
     }
     for (const std::string& name : targets_) {
       auto it = state.processes.find(name);
@@ -516,59 +511,67 @@ class BaseExplorer {
       const CodeIdentity* image = state.world.image_of(it->second.execution());
       const std::string same = image != nullptr ? image->path : std::string();
       if (e->live()) {
-        add(Fault::kExitRace, fmt::format("{} exits", name),
-            {fuzz::make_step(StepKind::kExit, {name})});
-        add(Fault::kZombie, fmt::format("{} exits, a zombie", name),
-            {fuzz::make_step(StepKind::kExit, {name}, {{"zombie", ""}})});
+        add(Fault::kExitRace, fmt::format("{} exits", name), {exit_step(name)});
+        add(Fault::kZombie, fmt::format("{} exits, a zombie", name), {exit_step(name, true)});
         for (ProgramClass cls : kReuseClasses) {
           add(Fault::kPidReuse, fmt::format("{} exits, {} takes its pid", name, class_words(cls)),
-              {fuzz::make_step(StepKind::kExit, {name}), newcomer(name, class_path(cls, same))});
+              {exit_step(name), newcomer(name, class_path(cls, same))});
         }
         for (ProgramClass cls : kExecClasses) {
           add(Fault::kExecAfterFlow, fmt::format("{} execs {}", name, class_words(cls)),
-              {fuzz::make_step(StepKind::kExec, {name, class_path(cls, same)})});
+              {scenario::step::Exec{name, class_path(cls, same)}});
         }
         if (!same.empty()) file_changes(same, state, Fault::kReplacedOnDisk, add);
       } else if (e->state == ExecutionState::kZombie) {
-        add(Fault::kZombie, fmt::format("zombie {} is reaped", name),
-            {fuzz::make_step(StepKind::kReap, {name})});
+        add(Fault::kZombie, fmt::format("zombie {} is reaped", name), {scenario::step::Reap{name}});
         for (ProgramClass cls : kReuseClasses) {
           add(Fault::kPidReuse,
               fmt::format("zombie {} is reaped, {} takes its pid", name, class_words(cls)),
-              {fuzz::make_step(StepKind::kReap, {name}), newcomer(name, class_path(cls, same))});
+              {scenario::step::Reap{name}, newcomer(name, class_path(cls, same))});
         }
       }
     }
     return out;
   }
 
+  static Step exit_step(const std::string& name, bool zombie = false) {
+    scenario::step::Exit exit;
+    exit.name = name;
+    exit.zombie = zombie;
+    return exit;
+  }
+
   static Step newcomer(const std::string& name, const std::string& path) {
-    std::vector<std::pair<std::string, std::string>> options;
-    if (is_daemon_path(path)) options.emplace_back("uid", "0");
-    return fuzz::make_step(StepKind::kSpawn, {name, path}, std::move(options));
+    scenario::step::Spawn spawn;
+    spawn.name = name;
+    spawn.path = path;
+    if (is_daemon_path(path)) spawn.uid = 0;
+    return spawn;
   }
 
   // The file at `path` as first installed, if the base installs it.
-  const Step* original(const std::string& path) const {
+  const scenario::step::FileSpec* original(const std::string& path) const {
     auto it = originals_.find(path);
     return it == originals_.end() ? nullptr : &it->second;
   }
 
   // True when the image is the base's original content at its path (by cdhash for signed code).
   bool is_original(const std::string& path, const Image& image) const {
-    const Step* first = original(path);
+    const scenario::step::FileSpec* first = original(path);
     if (first == nullptr) return true;
-    const std::string* content = first->option("content");
-    const Cdhash expected = build::cdhash_of(fmt::format("{}#{}", path, content ? *content : "1"));
-    if (first->args[1] == "unsigned") return image.identity.signature == SignatureKind::kUnsigned;
+    const Cdhash expected =
+        build::cdhash_of(fmt::format("{}#{}", path, first->content.value_or(1)));
+    if (first->signature == SignatureKind::kUnsigned)
+      return image.identity.signature == SignatureKind::kUnsigned;
     return image.identity.cdhash == expected;
   }
 
-  Step restore_step(const std::string& path, StepKind kind) const {
-    const Step* first = original(path);
-    Step step = fuzz::make_step(kind, {path, first->args[1]}, first->options);
-    if (first->option("content") == nullptr) step.options.emplace_back("content", "1");
-    return step;
+  // Puts the original back: installed again (`replace` false) or as new content at the path.
+  Step restore_step(const std::string& path, bool replace) const {
+    scenario::step::FileSpec file = *original(path);
+    if (!file.content) file.content = 1;
+    if (replace) return scenario::step::ReplaceFile{std::move(file)};
+    return scenario::step::InstallFile{std::move(file)};
   }
 
   template <typename Add>
@@ -580,33 +583,35 @@ class BaseExplorer {
     if (!at) {
       if (state.world.file_at(moved)) {
         add(fault, fmt::format("{} is moved back", path),
-            {fuzz::make_step(StepKind::kRename, {moved, path})});
+            {scenario::step::RenameFile{moved, path}});
       } else if (original(path) != nullptr) {
-        add(fault, fmt::format("{} is put back", path), {restore_step(path, StepKind::kFile)});
+        add(fault, fmt::format("{} is put back", path), {restore_step(path, false)});
       }
       return;
     }
     if (!is_original(path, state.world.image(*at))) {
       if (original(path) != nullptr) {
-        add(fault, fmt::format("{} is put back as it was", path),
-            {restore_step(path, StepKind::kReplace)});
+        add(fault, fmt::format("{} is put back as it was", path), {restore_step(path, true)});
       }
       return;
     }
-    const Step* first = original(path);
+    const scenario::step::FileSpec* first = original(path);
     std::string signing_id = "com.example.other";
-    if (first != nullptr) {
-      if (const auto* id = first->option("signing_id")) signing_id = *id;
-    }
+    if (first != nullptr && !first->signing_id.empty()) signing_id = first->signing_id;
+    scenario::step::FileSpec unsigned_code;
+    unsigned_code.path = path;
     add(fault, fmt::format("{} is replaced by unsigned code", path),
-        {fuzz::make_step(StepKind::kReplace, {path, "unsigned"})});
+        {scenario::step::ReplaceFile{unsigned_code}});
+    scenario::step::FileSpec other_team = unsigned_code;
+    other_team.signature = SignatureKind::kDeveloperId;
+    other_team.signing_id = signing_id;
+    other_team.team_id = "OTHERTEAM1";
     add(fault, fmt::format("{} is replaced by another team's build", path),
-        {fuzz::make_step(StepKind::kReplace, {path, "developer-id"},
-                         {{"signing_id", signing_id}, {"team_id", "OTHERTEAM1"}})});
-    add(fault, fmt::format("{} is removed", path), {fuzz::make_step(StepKind::kRemove, {path})});
+        {scenario::step::ReplaceFile{other_team}});
+    add(fault, fmt::format("{} is removed", path), {scenario::step::RemoveFile{path}});
     if (!state.world.file_at(moved)) {
       add(fault, fmt::format("{} is renamed away", path),
-          {fuzz::make_step(StepKind::kRename, {path, moved})});
+          {scenario::step::RenameFile{path, moved}});
     }
   }
 
@@ -618,7 +623,7 @@ class BaseExplorer {
   fuzz::StrategyUnderTest leaves_;
   StateHash observed_;
   std::vector<std::string> targets_;
-  std::map<std::string, Step> originals_;
+  std::map<std::string, scenario::step::FileSpec> originals_;
   std::vector<std::string> launch_paths_;
   std::map<uint64_t, uint32_t> expanded_;  // state key -> most interferences left when expanded
   BaseReport report_;
@@ -634,7 +639,8 @@ scenario::Scenario prepare_base(const scenario::Scenario& base) {
   for (int index : kNewcomerPrograms) {
     const fuzz::Program& p = program(index);
     const bool installed = std::any_of(base.steps.begin(), base.steps.end(), [&](const Step& step) {
-      return step.kind == StepKind::kFile && step.args[0] == p.path;
+      const auto* file = step.as<scenario::step::InstallFile>();
+      return file != nullptr && file->file.path == p.path;
     });
     if (!installed) prelude.push_back(file_step(p));
   }
@@ -651,22 +657,24 @@ std::vector<std::string> describe_schedule(const scenario::Scenario& prepared,
   std::vector<std::string> lines;
   for (const Placement& p : schedule) {
     const Step& step = prepared.steps[p.at.step];
+    const std::string subject = step.operands().at(0);
+    const StepKind kind = step.kind();
     std::string where;
-    if (step.kind == StepKind::kFlow) {
-      where = fmt::format("before {} is opened", step.args[0]);
-    } else if (step.kind != StepKind::kResolve && step.kind != StepKind::kLaunch) {
+    if (kind == StepKind::kFlow) {
+      where = fmt::format("before {} is opened", subject);
+    } else if (kind != StepKind::kResolve && kind != StepKind::kLaunch) {
       where = fmt::format("before '{} {}'",
-                          step.kind == StepKind::kSpawn  ? "spawn"
-                          : step.kind == StepKind::kExec ? "exec"
-                          : step.kind == StepKind::kExit ? "exit"
-                                                         : "reap",
-                          step.args[0]);
+                          kind == StepKind::kSpawn  ? "spawn"
+                          : kind == StepKind::kExec ? "exec"
+                          : kind == StepKind::kExit ? "exit"
+                                                    : "reap",
+                          subject);
     } else if (p.at.call == 0) {
-      where = fmt::format("before {} {}", step.kind == StepKind::kLaunch ? "launch of" : "resolve",
-                          step.args[0]);
+      where =
+          fmt::format("before {} {}", kind == StepKind::kLaunch ? "launch of" : "resolve", subject);
     } else {
       where = fmt::format("before call {} of {} {}", p.at.call,
-                          step.kind == StepKind::kLaunch ? "launch of" : "resolve", step.args[0]);
+                          kind == StepKind::kLaunch ? "launch of" : "resolve", subject);
     }
     lines.push_back(fmt::format("{} ({}): {}", where, fuzz::fault_id(p.what.fault), p.what.label));
   }

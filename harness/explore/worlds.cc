@@ -32,7 +32,7 @@ std::string q(std::string_view path) {
 }
 
 std::string file_line(const fuzz::Program& p, std::string_view signing_id_override = {}) {
-  std::string line = fmt::format("file {} {}", q(p.path), p.kind);
+  std::string line = fmt::format("file {} {}", q(p.path), name_of(p.kind));
   const std::string_view signing_id =
       signing_id_override.empty() ? p.signing_id : signing_id_override;
   if (!signing_id.empty()) line += fmt::format(" signing_id={}", signing_id);
@@ -46,8 +46,9 @@ std::string identity_rule(std::string_view name, std::string_view action, const 
                           std::string_view signing_id_override = {}) {
   const std::string_view signing_id =
       signing_id_override.empty() ? p.signing_id : signing_id_override;
-  if (signing_id.empty() || p.kind == "ad-hoc" || p.kind == "unsigned") return {};
-  if (p.kind == "platform")
+  if (signing_id.empty() || p.kind == SignatureKind::kAdHoc || p.kind == SignatureKind::kUnsigned)
+    return {};
+  if (p.kind == SignatureKind::kPlatform)
     return fmt::format("rule {} {} signing_id={} platform=true\n", name, action, signing_id);
   return fmt::format("rule {} {} signing_id={} team_id={}\n", name, action, signing_id, p.team_id);
 }

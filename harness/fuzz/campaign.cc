@@ -173,26 +173,29 @@ Counterexample shrink_and_credit(const GeneratedCase& failing, const StrategyUnd
       for (std::size_t s = 0; s < g.scenario.steps.size(); ++s) {
         scenario::Step step = g.scenario.steps[s];
         const bool content = contains(g.step_faults[s], fault);
-        if (content && step.kind != scenario::StepKind::kSpawn &&
-            step.kind != scenario::StepKind::kFlow)
+        if (content && step.kind() != scenario::StepKind::kSpawn &&
+            step.kind() != scenario::StepKind::kFlow)
           continue;
         if (content) {
-          std::erase_if(step.options, [](const auto& o) {
-            return o.first == "app" || o.first == "app-token" || o.first == "process-token" ||
-                   o.first == "responsible";
-          });
+          // Keep the process or flow (later steps name it) without what made it the fault's.
+          if (auto* spawn = step.as<scenario::step::Spawn>()) spawn->responsible.reset();
+          if (auto* flow = step.as<scenario::step::OpenFlow>()) {
+            flow->app.reset();
+            flow->app_token.reset();
+            flow->process_token.reset();
+          }
         }
         std::vector<scenario::Race> races;
         for (std::size_t r = 0; r < step.races.size(); ++r) {
           // As at top level, a spawn stays (later steps name the process): without the exit
           // before it, it is just another program starting.
           const bool race_content = contains(g.race_faults[s][r], fault);
-          if (!race_content || step.races[r].step.kind == scenario::StepKind::kSpawn) {
+          if (!race_content || step.races[r].step.kind() == scenario::StepKind::kSpawn) {
             races.push_back(step.races[r]);
           }
         }
         step.races = std::move(races);
-        if (step.kind == scenario::StepKind::kExit && content) continue;
+        if (step.kind() == scenario::StepKind::kExit && content) continue;
         ablated.steps.push_back(std::move(step));
       }
       if (fault == Fault::kPidReuse) ablated.world.pid_policy = PidPolicy::kSequential;

@@ -46,6 +46,10 @@ namespace {
 
 using scenario::Step;
 using scenario::StepKind;
+using scenario::step::FileSpec;
+using scenario::step::InstallFile;
+using scenario::step::ReplaceFile;
+using scenario::step::Spawn;
 
 constexpr std::string_view kToolRequirement =
     "anchor apple generic and certificate leaf[subject.OU] = \"TOOLTEAM01\"";
@@ -128,11 +132,6 @@ class Builder {
     std::vector<std::pair<Step, FaultSet>> after;  // kAfter steps.
   };
 
-  static Step make(StepKind kind, std::vector<std::string> args,
-                   std::vector<std::pair<std::string, std::string>> options = {}) {
-    return make_step(kind, std::move(args), std::move(options));
-  }
-
   // Appends a top-level step tagged with its fault; race_tags has one tag per race of the step.
   void push(Step step, FaultSet tag, std::vector<FaultSet> race_tags = {}) {
     step.line = static_cast<int>(s_.steps.size()) + 1;
@@ -144,15 +143,12 @@ class Builder {
     out_.step_faults.push_back(tag);
   }
 
-  // The identity options of a program's genuine build (the borrowing impostor's signing id is
-  // the case's borrowed identifier).
-  std::vector<std::pair<std::string, std::string>> identity_options(int program) const {
-    const Program& p = kPrograms[static_cast<std::size_t>(program)];
-    std::vector<std::pair<std::string, std::string>> options;
-    if (program == kImpostorBorrowed) options.emplace_back("signing_id", borrowed_id_);
-    if (!p.signing_id.empty()) options.emplace_back("signing_id", std::string(p.signing_id));
-    if (!p.team_id.empty()) options.emplace_back("team_id", std::string(p.team_id));
-    return options;
+  // A program's genuine build (the borrowing impostor's signing id is the case's borrowed
+  // identifier).
+  FileSpec genuine_file(int program) const {
+    FileSpec file = file_spec(kPrograms[static_cast<std::size_t>(program)]);
+    if (program == kImpostorBorrowed) file.signing_id = borrowed_id_;
+    return file;
   }
 
   // Installs a program's file before its first use. A file an F5 change took away is installed
@@ -160,12 +156,10 @@ class Builder {
   // An interference installs what it runs at its own slot (the file may be gone by then).
   void ensure_file(int program, Lookup* lookup = nullptr, const Slot* slot = nullptr) {
     if (installed_[static_cast<std::size_t>(program)]) return;
-    const Program& p = kPrograms[static_cast<std::size_t>(program)];
     FileState& file = files_[static_cast<std::size_t>(program)];
     const bool reinstall = file.state == FileState::kRemoved || file.state == FileState::kRenamed;
     file.state = FileState::kOriginal;
-    Step step = make(StepKind::kFile, {std::string(p.path), std::string(p.kind)},
-                     identity_options(program));
+    Step step = scenario::step::InstallFile{genuine_file(program)};
     const FaultSet tag = reinstall ? bit(Fault::kReplacedOnDisk) : kNoFaults;
     // A first install can always come earlier, at top level; a reinstall after an F5 removal
     // must come after it, at the interference's slot.
@@ -196,39 +190,46 @@ class Builder {
 
   // The step that starts a process running `program`, registered as procs_.back(); its file is
   // installed first (at the interference's slot when an interference starts it).
-  Step spawn_step(int program, std::vector<std::pair<std::string, std::string>> options,
-                  Lookup* lookup = nullptr, const Slot* slot = nullptr) {
+  // `spawn` gives the options (uid, responsible); its name and path are filled in here.
+  Step spawn_step(int program, scenario::step::Spawn spawn, Lookup* lookup = nullptr,
+                  const Slot* slot = nullptr) {
     ensure_file(program, lookup, slot);
     used_[static_cast<std::size_t>(program)] = true;
-    std::string name = fmt::format("p{}", procs_.size() + 1);
-    procs_.push_back({name, program});
-    return make(StepKind::kSpawn,
-                {std::move(name), std::string(kPrograms[static_cast<std::size_t>(program)].path)},
-                std::move(options));
+    spawn.name = fmt::format("p{}", procs_.size() + 1);
+    spawn.path = std::string(kPrograms[static_cast<std::size_t>(program)].path);
+    procs_.push_back({spawn.name, program});
+    return spawn;
   }
 
   // Spawns a process running `program`; returns its index in procs_.
-  std::size_t spawn(int program, FaultSet tag,
-                    std::vector<std::pair<std::string, std::string>> options = {}) {
+  std::size_t spawn(int program, FaultSet tag, scenario::step::Spawn options = {}) {
     push(spawn_step(program, std::move(options)), tag);
     return procs_.size() - 1;
   }
 
-  std::string open_flow(std::size_t proc, FaultSet tag,
-                        std::vector<std::pair<std::string, std::string>> extra = {}) {
-    std::string name = fmt::format("f{}", ++flow_count_);
-    std::vector<std::pair<std::string, std::string>> options = std::move(extra);
-    if (c_.chance(1, 2)) options.emplace_back("host", std::string(kHosts[c_.below(kHosts.size())]));
-    if (c_.chance(1, 8)) options.emplace_back("udp", "");
-    push(make(StepKind::kFlow, {name, procs_[proc].name}, std::move(options)), tag);
+  static scenario::step::Spawn as_root() {
+    scenario::step::Spawn spawn;
+    spawn.uid = 0;
+    return spawn;
+  }
+
+  // `flow` gives the options (app, token shapes); names, host and protocol are filled in here.
+  std::string open_flow(std::size_t proc, FaultSet tag, scenario::step::OpenFlow flow = {}) {
+    flow.flow = fmt::format("f{}", ++flow_count_);
+    flow.process = procs_[proc].name;
+    if (c_.chance(1, 2)) flow.host = std::string(kHosts[c_.below(kHosts.size())]);
+    if (c_.chance(1, 8)) flow.udp = true;
+    std::string name = flow.flow;
+    push(std::move(flow), tag);
     ++procs_[proc].pending_flows;
     return name;
   }
 
   void maybe_advance(FaultSet tag) {
     if (!c_.chance(1, 3)) return;
-    static constexpr std::array<std::string_view, 4> kDurations = {"100us", "2ms", "50ms", "2s"};
-    push(make(StepKind::kAdvance, {std::string(kDurations[c_.below(kDurations.size())])}), tag);
+    static constexpr std::array<uint64_t, 4> kDurations = {100'000, 2'000'000, 50'000'000,
+                                                           2'000'000'000};
+    push(scenario::step::Advance{kDurations[c_.below(kDurations.size())]}, tag);
   }
 
   // ---- Resolver cases: situations and interferences.
@@ -365,7 +366,7 @@ class Builder {
   }
 
   void resolve(Lookup& lookup) {
-    Step step = make(StepKind::kResolve, {lookup.flow});
+    Step step = scenario::step::Resolve{lookup.flow};
     step.races = std::move(lookup.races);
     push(std::move(step), kNoFaults, std::move(lookup.race_tags));
     if (procs_[lookup.owner].pending_flows > 0) --procs_[lookup.owner].pending_flows;
@@ -437,7 +438,7 @@ class Builder {
     const int program = c_.chance(1, 2) ? kTrustd : kNsurlsessiond;
     rule_plan(program, c_.chance(1, 2) ? RulePlan::kDenyIdentity : RulePlan::kRandom);
     if (c_.chance(1, 2)) no_rule_allow_ = true;
-    lookup.owner = spawn(program, kNoFaults, {{"uid", "0"}});
+    lookup.owner = spawn(program, kNoFaults, as_root());
     lookup.flow = open_flow(lookup.owner, kNoFaults);
     return lookup;
   }
@@ -447,10 +448,14 @@ class Builder {
   Lookup delegated(FaultSet tag) {
     Lookup lookup;
     const std::size_t app = some_process();
-    lookup.owner = spawn(kNsurlsessiond, tag, {{"responsible", procs_[app].name}});
+    scenario::step::Spawn helper;
+    helper.responsible = procs_[app].name;
+    lookup.owner = spawn(kNsurlsessiond, tag, std::move(helper));
     procs_[lookup.owner].helper_for = static_cast<int>(app);
     lookup.app = app;
-    lookup.flow = open_flow(lookup.owner, tag, {{"app", procs_[app].name}});
+    scenario::step::OpenFlow on_behalf;
+    on_behalf.app = procs_[app].name;
+    lookup.flow = open_flow(lookup.owner, tag, std::move(on_behalf));
     ++procs_[app].pending_flows;
     return lookup;
   }
@@ -459,13 +464,13 @@ class Builder {
   Lookup malformed_token(FaultSet tag) {
     Lookup lookup;
     lookup.owner = some_process();
-    static constexpr std::array<std::string_view, 3> kShapes = {"ok", "absent", "malformed"};
-    std::string app_shape(kShapes[c_.below(3)]);
-    std::string process_shape(kShapes[1 + c_.below(2)]);
-    std::vector<std::pair<std::string, std::string>> options;
-    if (app_shape != "ok") options.emplace_back("app-token", app_shape);
-    options.emplace_back("process-token", process_shape);
-    lookup.flow = open_flow(lookup.owner, tag, std::move(options));
+    static constexpr std::array<TokenShape, 3> kShapes = {
+        TokenShape::kWellFormed, TokenShape::kAbsent, TokenShape::kMalformed};
+    const TokenShape app_shape = kShapes[c_.below(3)];
+    scenario::step::OpenFlow flow;
+    if (app_shape != TokenShape::kWellFormed) flow.app_token = app_shape;
+    flow.process_token = kShapes[1 + c_.below(2)];
+    lookup.flow = open_flow(lookup.owner, tag, std::move(flow));
     return lookup;
   }
 
@@ -485,10 +490,8 @@ class Builder {
     ensure_file(genuine);
     used_[static_cast<std::size_t>(genuine)] = true;
     if (c_.chance(1, 2)) {
-      std::vector<std::pair<std::string, std::string>> options;
-      if (genuine == kTrustd) options.emplace_back("uid", "0");
       Lookup other;
-      other.owner = spawn(genuine, kNoFaults, std::move(options));
+      other.owner = spawn(genuine, kNoFaults, genuine == kTrustd ? as_root() : Spawn{});
       other.flow = open_flow(other.owner, kNoFaults);
       resolve(other);
     }
@@ -553,16 +556,17 @@ class Builder {
   }
 
   Step exit_step(std::size_t proc, bool zombie) {
-    std::vector<std::pair<std::string, std::string>> options;
-    if (zombie) options.emplace_back("zombie", "");
     procs_[proc].alive = false;
     procs_[proc].zombie = zombie;
-    return make(StepKind::kExit, {procs_[proc].name}, std::move(options));
+    scenario::step::Exit exit;
+    exit.name = procs_[proc].name;
+    exit.zombie = zombie;
+    return exit;
   }
 
   Step reap_step(std::size_t proc) {
     procs_[proc].zombie = false;
-    return make(StepKind::kReap, {procs_[proc].name});
+    return scenario::step::Reap{procs_[proc].name};
   }
 
   // The program classes a newcomer or an exec may run.
@@ -599,9 +603,8 @@ class Builder {
     if (live(target)) place(lookup, slot, exit_step(target, false), tag);
     if (procs_[target].zombie) place(lookup, slot, reap_step(target), tag);
     const int newcomer = draw_class_program(procs_[target].program, true);
-    std::vector<std::pair<std::string, std::string>> options;
-    if (newcomer == kTrustd || newcomer == kNsurlsessiond) options.emplace_back("uid", "0");
-    Step step = spawn_step(newcomer, std::move(options), &lookup, &slot);
+    const bool daemon = newcomer == kTrustd || newcomer == kNsurlsessiond;
+    Step step = spawn_step(newcomer, daemon ? as_root() : Spawn{}, &lookup, &slot);
     prefer_next_ = procs_.size() - 1;
     place(lookup, slot, std::move(step), tag);
   }
@@ -615,8 +618,8 @@ class Builder {
     procs_[target].program = next;
     prefer_next_ = target;
     place(lookup, slot,
-          make(StepKind::kExec,
-               {procs_[target].name, std::string(kPrograms[static_cast<std::size_t>(next)].path)}),
+          scenario::step::Exec{procs_[target].name,
+                               std::string(kPrograms[static_cast<std::size_t>(next)].path)},
           tag);
   }
 
@@ -629,47 +632,52 @@ class Builder {
     FileState& file = files_[static_cast<std::size_t>(program)];
     const std::string path(p.path);
     auto original = [&]() {
-      auto options = identity_options(program);
-      options.emplace_back("content", "1");
-      return options;
+      FileSpec build = genuine_file(program);
+      build.content = 1;
+      return build;
     };
+    FileSpec unsigned_code;
+    unsigned_code.path = path;
     Step change;
     switch (file.state) {
       case FileState::kOriginal:
       case FileState::kReplaced:
         switch (c_.below(file.state == FileState::kReplaced ? 5 : 4)) {
           case 0:
-            change = make(StepKind::kReplace, {path, "unsigned"});
+            change = ReplaceFile{unsigned_code};
             file.state = FileState::kReplaced;
             break;
-          case 1:
-            change = make(StepKind::kReplace, {path, "developer-id"},
-                          {{"signing_id",
-                            std::string(p.signing_id.empty() ? "com.example.other" : p.signing_id)},
-                           {"team_id", "OTHERTEAM1"}});
+          case 1: {
+            FileSpec other_team = unsigned_code;
+            other_team.signature = SignatureKind::kDeveloperId;
+            other_team.signing_id =
+                std::string(p.signing_id.empty() ? "com.example.other" : p.signing_id);
+            other_team.team_id = "OTHERTEAM1";
+            change = ReplaceFile{other_team};
             file.state = FileState::kReplaced;
             break;
+          }
           case 2:
-            change = make(StepKind::kRemove, {path});
+            change = scenario::step::RemoveFile{path};
             file.state = FileState::kRemoved;
             break;
           case 3:
             file.renamed_to = fmt::format("{}.old{}", path, ++renames_);
-            change = make(StepKind::kRename, {path, file.renamed_to});
+            change = scenario::step::RenameFile{path, file.renamed_to};
             file.state = FileState::kRenamed;
             break;
           default:
-            change = make(StepKind::kReplace, {path, std::string(p.kind)}, original());
+            change = ReplaceFile{original()};
             file.state = FileState::kOriginal;
             break;
         }
         break;
       case FileState::kRemoved:
-        change = make(StepKind::kFile, {path, std::string(p.kind)}, original());
+        change = InstallFile{original()};
         file.state = FileState::kOriginal;
         break;
       case FileState::kRenamed:
-        change = make(StepKind::kRename, {file.renamed_to, path});
+        change = scenario::step::RenameFile{file.renamed_to, path};
         file.state = FileState::kOriginal;
         break;
     }
@@ -685,19 +693,19 @@ class Builder {
       no_rule_allow_ = true;
     }
     if (c_.chance(1, 4)) {
-      static constexpr std::array<std::string_view, 4> kDurations = {"5ms", "50ms", "2s", "30s"};
-      place(lookup, slot,
-            make(StepKind::kDelay, {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
-                                    std::string(kDurations[c_.below(kDurations.size())])}),
-            tag);
+      static constexpr std::array<uint64_t, 4> kDurations = {5'000'000, 50'000'000, 2'000'000'000,
+                                                             30'000'000'000};
+      scenario::step::Delay delay;
+      delay.call = kResolverCalls[c_.below(kResolverCalls.size())];
+      delay.ns = kDurations[c_.below(kDurations.size())];
+      place(lookup, slot, delay, tag);
       return;
     }
-    place(lookup, slot,
-          make(StepKind::kFailNext,
-               {std::string(kResolverCalls[c_.below(kResolverCalls.size())]),
-                std::to_string(1 + c_.below(2)),
-                std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])}),
-          tag);
+    scenario::step::FailNext fail;  // drawn in this order: call, count, outcome.
+    fail.call = kResolverCalls[c_.below(kResolverCalls.size())];
+    fail.count = static_cast<uint32_t>(1 + c_.below(2));
+    fail.outcome = kTransientOutcomes[c_.below(kTransientOutcomes.size())];
+    place(lookup, slot, fail, tag);
   }
 
   // Background activity that changes nothing a resolver depends on: time passes, idle processes
@@ -749,9 +757,9 @@ class Builder {
       // The genuine tool, or (rarely) an unsigned build that a correct launcher refuses.
       const bool genuine = c_.chance(7, 8);
       if (genuine) {
-        push(make(StepKind::kFile, {path, "developer-id"}, tool_identity("TOOLTEAM01")), kNoFaults);
+        push(InstallFile{tool_build(path, "TOOLTEAM01")}, kNoFaults);
       } else {
-        push(make(StepKind::kFile, {path, "unsigned"}), kNoFaults);
+        push(InstallFile{unsigned_build(path)}, kNoFaults);
       }
       LaunchPlan plan;
       plan.path = path;
@@ -763,15 +771,26 @@ class Builder {
           if (auto more = draw_from(kLauncherFaults)) launch_interference(plan, *more);
         }
       }
-      Step launch =
-          make(StepKind::kLaunch, {path}, {{"requirement", std::string(kToolRequirement)}});
+      Step launch = scenario::step::Launch{path, std::string(kToolRequirement)};
       launch.races = std::move(plan.races);
       push(std::move(launch), kNoFaults, std::move(plan.race_tags));
     }
   }
 
-  static std::vector<std::pair<std::string, std::string>> tool_identity(std::string_view team) {
-    return {{"signing_id", "com.example.tool"}, {"team_id", std::string(team)}, {"runtime", ""}};
+  // The tool built by `team` (hardened runtime), and unsigned code, at `path`.
+  static FileSpec tool_build(const std::string& path, std::string_view team) {
+    FileSpec file;
+    file.path = path;
+    file.signature = SignatureKind::kDeveloperId;
+    file.signing_id = "com.example.tool";
+    file.team_id = std::string(team);
+    file.runtime = true;
+    return file;
+  }
+  static FileSpec unsigned_build(const std::string& path) {
+    FileSpec file;
+    file.path = path;
+    return file;
   }
 
   struct LaunchPlan {
@@ -787,12 +806,14 @@ class Builder {
   void launch_interference(LaunchPlan& plan, Fault fault) {
     const FaultSet tag = bit(fault);
     if (fault == Fault::kReplacedOnDisk && plan.races.empty() && !plan.moved_away) {
-      push(make(StepKind::kReplace, {plan.path, "unsigned"}), tag);
+      push(ReplaceFile{unsigned_build(plan.path)}, tag);
       plan.swapped = true;
     } else if (fault == Fault::kTransientFailure) {
-      Step fail = make(StepKind::kFailNext,
-                       {std::string(kLauncherCalls[c_.below(kLauncherCalls.size())]), "1",
-                        std::string(kTransientOutcomes[c_.below(kTransientOutcomes.size())])});
+      scenario::step::FailNext once;  // drawn in this order: call, outcome.
+      once.call = kLauncherCalls[c_.below(kLauncherCalls.size())];
+      once.count = 1;
+      once.outcome = kTransientOutcomes[c_.below(kTransientOutcomes.size())];
+      Step fail = once;
       if (c_.chance(1, 2) && plan.races.empty()) {
         push(std::move(fail), tag);
       } else {
@@ -816,30 +837,30 @@ class Builder {
     if (plan.moved_away) {
       plan.moved_away = false;
       plan.swapped = true;
-      return make(StepKind::kFile, {plan.path, "unsigned"});
+      return InstallFile{unsigned_build(plan.path)};
     }
     if (plan.swapped && plan.genuine && c_.chance(1, 2)) {
       plan.swapped = false;
-      auto identity = tool_identity("TOOLTEAM01");
-      identity.emplace_back("content", "1");
-      return make(StepKind::kReplace, {plan.path, "developer-id"}, std::move(identity));
+      FileSpec original = tool_build(plan.path, "TOOLTEAM01");
+      original.content = 1;
+      return ReplaceFile{original};
     }
     switch (c_.below(4)) {
       case 0:
         plan.swapped = true;
-        return make(StepKind::kReplace, {plan.path, "unsigned"});
+        return ReplaceFile{unsigned_build(plan.path)};
       case 1:
         plan.swapped = true;
-        return make(StepKind::kReplace, {plan.path, "developer-id"}, tool_identity("EVILTEAM01"));
+        return ReplaceFile{tool_build(plan.path, "EVILTEAM01")};
       case 2:
         plan.moved_away = true;
-        return make(StepKind::kRemove, {plan.path});
+        return scenario::step::RemoveFile{plan.path};
       default: {
         // A prepared file renamed over the tool in one step.
         const std::string evil = fmt::format("/tmp/evil-tool{}", ++renames_);
-        push(make(StepKind::kFile, {evil, "unsigned"}), bit(Fault::kLaunchToctou));
+        push(InstallFile{unsigned_build(evil)}, bit(Fault::kLaunchToctou));
         plan.swapped = true;
-        return make(StepKind::kRename, {evil, plan.path});
+        return scenario::step::RenameFile{evil, plan.path};
       }
     }
   }

@@ -20,7 +20,9 @@ RuleSet draw_rules(const RuleDraft& draft, Choices& c) {
     const bool allow = plan == RulePlan::kAllowIdentity || plan == RulePlan::kAllowPath;
     bool by_identity = plan == RulePlan::kAllowIdentity || plan == RulePlan::kDenyIdentity;
     // Unsigned and ad-hoc code has no identity a rule can safely name: a path rule instead.
-    if (p.signing_id.empty() || p.kind == "ad-hoc" || p.kind == "unsigned") by_identity = false;
+    if (p.signing_id.empty() || p.kind == SignatureKind::kAdHoc ||
+        p.kind == SignatureKind::kUnsigned)
+      by_identity = false;
     Rule rule;
     rule.name = fmt::format("r{}-{}", rules.rules.size() + 1, allow ? "allow" : "deny");
     rule.action = allow ? Decision::kAllow : Decision::kDrop;

@@ -12,6 +12,8 @@
 
 #include "harness/filter.h"
 #include "harness/fuzz/generator.h"
+#include "harness/model.h"
+#include "harness/scenario.h"
 
 namespace flowid::fuzz {
 
@@ -19,7 +21,7 @@ namespace flowid::fuzz {
 // the rules key on.
 struct Program {
   std::string_view path;
-  std::string_view kind;  // signature kind name, as the scenario format spells it.
+  SignatureKind kind;
   std::string_view signing_id;
   std::string_view team_id;
   bool trusted;  // a program users typically allow (the target of a pid reuse).
@@ -41,28 +43,30 @@ enum ProgramIndex : int {
   kProgramCount
 };
 inline constexpr std::array<Program, kProgramCount> kPrograms = {{
-    {"/Applications/Good.app/Contents/MacOS/Good", "developer-id", "com.example.good", "GOODTEAM01",
-     true},
-    {"/tmp/evil", "unsigned", "", "", false},
-    {"/usr/local/bin/tool", "developer-id", "com.example.tool", "TOOLTEAM01", true},
-    {"/usr/bin/curl", "platform", "com.apple.curl", "", true},
-    {"/Applications/Safari.app/Contents/MacOS/Safari", "platform", "com.apple.Safari", "", true},
-    {"/tmp/adhoc-build", "ad-hoc", "", "", false},
-    {"/Applications/Miner.app/Contents/MacOS/Miner", "developer-id", "com.example.miner",
-     "MINERTEAM1", false},
-    {"/usr/libexec/trustd", "platform", "com.apple.trustd", "", true},
-    {"/usr/libexec/nsurlsessiond", "platform", "com.apple.nsurlsessiond", "", true},
+    {"/Applications/Good.app/Contents/MacOS/Good", SignatureKind::kDeveloperId, "com.example.good",
+     "GOODTEAM01", true},
+    {"/tmp/evil", SignatureKind::kUnsigned, "", "", false},
+    {"/usr/local/bin/tool", SignatureKind::kDeveloperId, "com.example.tool", "TOOLTEAM01", true},
+    {"/usr/bin/curl", SignatureKind::kPlatform, "com.apple.curl", "", true},
+    {"/Applications/Safari.app/Contents/MacOS/Safari", SignatureKind::kPlatform, "com.apple.Safari",
+     "", true},
+    {"/tmp/adhoc-build", SignatureKind::kAdHoc, "", "", false},
+    {"/Applications/Miner.app/Contents/MacOS/Miner", SignatureKind::kDeveloperId,
+     "com.example.miner", "MINERTEAM1", false},
+    {"/usr/libexec/trustd", SignatureKind::kPlatform, "com.apple.trustd", "", true},
+    {"/usr/libexec/nsurlsessiond", SignatureKind::kPlatform, "com.apple.nsurlsessiond", "", true},
     {"/Library/Developer/CoreSimulator/Volumes/iOS_21A328/Library/Developer/CoreSimulator/Profiles/"
      "Runtimes/iOS 17.0.simruntime/Contents/Resources/RuntimeRoot/usr/libexec/trustd",
-     "platform", "com.apple.trustd", "", false},
+     SignatureKind::kPlatform, "com.apple.trustd", "", false},
     // Same name, other code (F10's family): ad-hoc code that borrows an Apple identifier, and
     // another team's build signed with a trusted program's identifier. Only the signing facts a
     // resolver reports (team, platform, kind) tell them from the genuine program.
-    {"/Users/u/Downloads/curl", "ad-hoc", "com.apple.curl", "", false},
-    {"/Users/u/Downloads/Good", "developer-id", "com.example.good", "EVILTEAM01", false},
+    {"/Users/u/Downloads/curl", SignatureKind::kAdHoc, "com.apple.curl", "", false},
+    {"/Users/u/Downloads/Good", SignatureKind::kDeveloperId, "com.example.good", "EVILTEAM01",
+     false},
     // Another team's build signed with an identifier the code under test names (its signing id
     // comes from GeneratorOptions::borrowed_signing_ids, chosen per case).
-    {"/Users/u/Downloads/Updater", "developer-id", "", "EVILTEAM01", false},
+    {"/Users/u/Downloads/Updater", SignatureKind::kDeveloperId, "", "EVILTEAM01", false},
 }};
 // Programs clean episodes and fault patterns pick from (not the /usr/libexec daemons, which
 // belong to F3, F6 and F10).
@@ -74,30 +78,35 @@ inline constexpr std::array<int, 4> kTrustedPrograms = {kGood, kTool, kCurl, kSa
 inline constexpr std::array<std::string_view, 5> kHosts = {
     "example.com", "api.example.com", "exfil.example.net", "ocsp.apple.com", "tracker.example.net"};
 
-inline constexpr std::array<std::string_view, 11> kResolverCalls = {
-    "guest-by-audit-token", "static-code",    "code-path",
-    "signing-information",  "proc-pidpath",   "proc-pidpath-audittoken",
-    "token-for-pid",        "kill-zero",      "guest-by-pid",
-    "check-validity",       "responsible-pid"};
-inline constexpr std::array<std::string_view, 7> kLauncherCalls = {
-    "check-file",      "spawn",  "spawn-with-requirement", "copy-to-private",
-    "spawn-suspended", "resume", "check-validity"};
+inline constexpr std::array<LookupCall, 11> kResolverCalls = {
+    LookupCall::kGuestByAuditToken,  LookupCall::kStaticCode,    LookupCall::kCodePath,
+    LookupCall::kSigningInformation, LookupCall::kProcPidpath,   LookupCall::kProcPidpathAudittoken,
+    LookupCall::kTokenForPid,        LookupCall::kKillZero,      LookupCall::kGuestByPid,
+    LookupCall::kCheckValidity,      LookupCall::kResponsiblePid};
+inline constexpr std::array<LookupCall, 7> kLauncherCalls = {
+    LookupCall::kCheckFile,     LookupCall::kSpawn,          LookupCall::kSpawnWithRequirement,
+    LookupCall::kCopyToPrivate, LookupCall::kSpawnSuspended, LookupCall::kResume,
+    LookupCall::kCheckValidity};
 // Every outcome a lookup can answer in the model, as a transient failure may produce it: no such
 // code, EPERM, ESRCH, static code changed, requirement failed, unsigned, guest invalid, invalid
 // handle; EAGAIN, ESRCH, EPERM, EACCES as errnos; KERN_INVALID_ARGUMENT and KERN_FAILURE.
-inline constexpr std::array<std::string_view, 14> kTransientOutcomes = {
-    "osstatus:-67065", "osstatus:100001", "osstatus:100003", "osstatus:-67034", "osstatus:-67050",
-    "osstatus:-67062", "osstatus:-67063", "osstatus:-67071", "errno:35",        "errno:3",
-    "errno:1",         "errno:13",        "kern:4",          "kern:5"};
+inline constexpr LookupOutcome osstatus(int32_t code) { return {OutcomeDomain::kOsStatus, code}; }
+inline constexpr LookupOutcome errno_outcome(int32_t code) { return {OutcomeDomain::kErrno, code}; }
+inline constexpr LookupOutcome kern(int32_t code) { return {OutcomeDomain::kKernReturn, code}; }
+inline constexpr std::array<LookupOutcome, 14> kTransientOutcomes = {
+    osstatus(-67065),  osstatus(100001), osstatus(100003), osstatus(-67034),
+    osstatus(-67050),  osstatus(-67062), osstatus(-67063), osstatus(-67071),
+    errno_outcome(35), errno_outcome(3), errno_outcome(1), errno_outcome(13),
+    kern(4),           kern(5)};
 
-// A schedule step with its arguments and key=value options.
-inline scenario::Step make_step(scenario::StepKind kind, std::vector<std::string> args,
-                                std::vector<std::pair<std::string, std::string>> options = {}) {
-  scenario::Step step;
-  step.kind = kind;
-  step.args = std::move(args);
-  step.options = std::move(options);
-  return step;
+// The file step installing a program's genuine build, its identity as the catalogue gives it.
+inline scenario::step::FileSpec file_spec(const Program& p) {
+  scenario::step::FileSpec file;
+  file.path = std::string(p.path);
+  file.signature = p.kind;
+  file.signing_id = std::string(p.signing_id);
+  file.team_id = std::string(p.team_id);
+  return file;
 }
 
 // What the rule generator does for one program.

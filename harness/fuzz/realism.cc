@@ -42,16 +42,18 @@ class RealismChecker {
   }
 
   std::optional<std::string> check(const Step& step) {
-    switch (step.kind) {
+    switch (step.kind()) {
       case StepKind::kReplace:
-      case StepKind::kRemove:
-        if (is_protected_path(step.args[0])) {
-          return broken(step,
-                        fmt::format("R1: {} is protected by SIP and cannot change", step.args[0]));
-        }
+      case StepKind::kRemove: {
+        const std::string& path = step.kind() == StepKind::kRemove
+                                      ? step.as<scenario::step::RemoveFile>()->path
+                                      : step.as<scenario::step::ReplaceFile>()->file.path;
+        if (is_protected_path(path))
+          return broken(step, fmt::format("R1: {} is protected by SIP and cannot change", path));
         break;
+      }
       case StepKind::kRename:
-        for (const auto& path : step.args) {
+        for (const auto& path : step.operands()) {
           if (is_protected_path(path)) {
             return broken(step,
                           fmt::format("R1: {} is protected by SIP and cannot be renamed", path));
@@ -59,18 +61,19 @@ class RealismChecker {
         }
         break;
       case StepKind::kSpawn: {
-        const std::string* responsible = step.option("responsible");
-        responsible_[step.args[0]] = responsible != nullptr ? *responsible : std::string();
+        const auto* spawn = step.as<scenario::step::Spawn>();
+        responsible_[spawn->name] = spawn->responsible.value_or("");
         break;
       }
       case StepKind::kFlow: {
-        const std::string* app = step.option("app");
-        if (app == nullptr || *app == step.args[1]) break;
-        auto it = responsible_.find(step.args[1]);
+        const auto* flow = step.as<scenario::step::OpenFlow>();
+        const std::optional<std::string>& app = flow->app;
+        if (!app || *app == flow->process) break;
+        auto it = responsible_.find(flow->process);
         const std::string acts_for = it == responsible_.end() ? std::string() : it->second;
         if (acts_for != *app) {
           return broken(step,
-                        fmt::format("R2: {} opens a flow for app {} but {}", step.args[1], *app,
+                        fmt::format("R2: {} opens a flow for app {} but {}", flow->process, *app,
                                     acts_for.empty() ? std::string("acts for no app")
                                                      : fmt::format("acts for {}", acts_for)));
         }

@@ -7,6 +7,60 @@
 namespace flowid::fuzz {
 namespace {
 
+// Options a step can lose and stay the step it is, in the order they are tried. Options that
+// carry meaning a step needs (identities, the requirement) or that ARE a fault's content
+// (delegation, malformed tokens, zombies) are not here: removing them would keep the step's fault
+// tag on a step that no longer carries the fault. Each returns false when there is nothing to
+// remove.
+using OptionRemoval = bool (*)(scenario::Step&);
+scenario::step::FileSpec* file_of(scenario::Step& step) {
+  if (auto* install = step.as<scenario::step::InstallFile>()) return &install->file;
+  if (auto* replace = step.as<scenario::step::ReplaceFile>()) return &replace->file;
+  return nullptr;
+}
+template <typename T>
+bool clear(T& field) {
+  if (field == T{}) return false;
+  field = T{};
+  return true;
+}
+constexpr OptionRemoval kOptionRemovals[] = {
+    [](scenario::Step& s) { return file_of(s) != nullptr && clear(file_of(s)->runtime); },
+    [](scenario::Step& s) { return file_of(s) != nullptr && clear(file_of(s)->content); },
+    [](scenario::Step& s) {
+      auto* spawn = s.as<scenario::step::Spawn>();
+      return spawn != nullptr && clear(spawn->parent);
+    },
+    [](scenario::Step& s) {
+      auto* spawn = s.as<scenario::step::Spawn>();
+      return spawn != nullptr && clear(spawn->uid);
+    },
+    [](scenario::Step& s) {
+      auto* exit = s.as<scenario::step::Exit>();
+      return exit != nullptr && clear(exit->status);
+    },
+    [](scenario::Step& s) {
+      auto* flow = s.as<scenario::step::OpenFlow>();
+      return flow != nullptr && clear(flow->host);
+    },
+    [](scenario::Step& s) {
+      auto* flow = s.as<scenario::step::OpenFlow>();
+      return flow != nullptr && clear(flow->port);
+    },
+    [](scenario::Step& s) {
+      auto* flow = s.as<scenario::step::OpenFlow>();
+      return flow != nullptr && clear(flow->udp);
+    },
+    [](scenario::Step& s) {
+      auto* flow = s.as<scenario::step::OpenFlow>();
+      return flow != nullptr && clear(flow->ipv6);
+    },
+    [](scenario::Step& s) {
+      auto* flow = s.as<scenario::step::OpenFlow>();
+      return flow != nullptr && clear(flow->inbound);
+    },
+};
+
 // Named bound on the outer fix-point loop (each round must remove or simplify something).
 constexpr uint32_t kShrinkRoundsMax = 64;
 
@@ -144,7 +198,7 @@ class Shrinker {
   std::vector<Unit> world_units(const GeneratedCase& c) const {
     std::vector<Unit> units;
     for (std::size_t s = 0; s < c.scenario.steps.size(); ++s) {
-      const auto kind = c.scenario.steps[s].kind;
+      const auto kind = c.scenario.steps[s].kind();
       if (kind != scenario::StepKind::kFlow && kind != scenario::StepKind::kResolve &&
           kind != scenario::StepKind::kLaunch) {
         units.push_back({s, std::nullopt});
@@ -155,8 +209,8 @@ class Shrinker {
   }
 
   static bool share_subject(const scenario::Step& a, const scenario::Step& b) {
-    for (const auto& x : a.args) {
-      for (const auto& y : b.args) {
+    for (const auto& x : a.operands()) {
+      for (const auto& y : b.operands()) {
         if (x == y) return true;
       }
     }
@@ -259,24 +313,10 @@ class Shrinker {
       return true;
     });
     for (std::size_t s = 0; s < best.scenario.steps.size() && !exhausted(); ++s) {
-      for (std::size_t o = 0; o < best.scenario.steps[s].options.size() && !exhausted();) {
-        const std::string key = best.scenario.steps[s].options[o].first;
-        // Options that carry meaning a step needs (identities, the requirement) or that ARE a
-        // fault's content (delegation, malformed tokens, zombies) stay: removing them would keep
-        // the step's fault tag on a step that no longer carries the fault.
-        if (key == "signing_id" || key == "team_id" || key == "requirement" ||
-            key == "responsible" || key == "app" || key == "zombie" || key == "app-token" ||
-            key == "process-token") {
-          ++o;
-          continue;
-        }
-        const bool removed = attempt(best, [s, o](GeneratedCase& c) {
-          auto& options = c.scenario.steps[s].options;
-          options.erase(options.begin() + static_cast<std::ptrdiff_t>(o));
-          return true;
-        });
-        progress |= removed;
-        if (!removed) ++o;
+      for (OptionRemoval removal : kOptionRemovals) {
+        if (exhausted()) break;
+        progress |=
+            attempt(best, [s, removal](GeneratedCase& c) { return removal(c.scenario.steps[s]); });
       }
     }
     return progress;
