@@ -24,6 +24,7 @@
 #include "replay/replay.h"
 #include "replay/world_config.h"
 #include "tests/cli_runner.h"
+#include "tests/file_wait.h"
 
 namespace flowid::import {
 namespace {
@@ -840,11 +841,9 @@ void stop_streaming_import_with(int signo) {
   ASSERT_EQ(::write(to_child[1], records.data(), records.size()),
             static_cast<ssize_t>(records.size()));
   // The pipe stays open: the import is waiting for more when the signal comes.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (events_on_disk(trace_path) < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling for the file.
-  }
-  ASSERT_GE(events_on_disk(trace_path), 2u) << "the import never flushed its events";
+  ASSERT_TRUE(flowid::testing::wait_for_file(trace_path, [&] {
+    return events_on_disk(trace_path) >= 2;
+  })) << "the import never flushed its events";
   ASSERT_EQ(::kill(pid, signo), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);

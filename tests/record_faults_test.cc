@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "tests/cli_runner.h"
+#include "tests/file_wait.h"
 #include "tests/loopback_server.h"
 #include "trace/trace.h"
 
@@ -76,24 +77,14 @@ pid_t spawn_flowid(const std::vector<std::string>& args, const TempDir& dir,
   return pid;
 }
 
-// Waits until the trace holds at least `flows` flows (up to 60 s: a sanitizer build of flowid
-// starts slowly).
+// Waits until the trace holds at least `flows` flows (a sanitizer build of flowid starts slowly).
 bool wait_for_flows(const std::string& path, uint64_t flows) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (read_back(path).flows >= flows) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
+  return testing::wait_for_file(path, [&] { return read_back(path).flows >= flows; });
 }
 
 bool wait_for_text(const std::string& path, const std::string& needle) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (slurp(path).find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
+  return testing::wait_for_file(path,
+                                [&] { return slurp(path).find(needle) != std::string::npos; });
 }
 
 // The number right after `prefix`, or right before `suffix`, in text (no std::regex: GCC 12

@@ -22,6 +22,7 @@
 #include "recorder/recorder.h"
 #include "recorder/sha256.h"
 #include "tests/cli_runner.h"
+#include "tests/file_wait.h"
 #include "tests/loopback_server.h"
 #include "trace/trace.h"
 
@@ -507,26 +508,17 @@ std::string slurp(const std::string& path) {
   return text.str();
 }
 
-// Waits until the file holds text containing needle (at most timeout).
-bool wait_for_text(const std::string& path, const std::string& needle,
-                   std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (slurp(path).find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
+// Waits until the file holds text containing needle.
+bool wait_for_text(const std::string& path, const std::string& needle) {
+  return testing::wait_for_file(path,
+                                [&] { return slurp(path).find(needle) != std::string::npos; });
 }
 
-// Waits until a chunk with flows is on disk (up to 60 s), then 300 ms more. Stop tests signal
-// flowid then, not after a fixed delay: a sanitizer build of flowid takes seconds to start
-// (it hashes its own large executable for the spawn event).
-void wait_for_flows(const std::string& path) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && all_of<Flow>(read_trace(path)).empty()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+// Waits until a chunk with flows is on disk. Stop tests signal flowid then, not after a fixed
+// delay: a sanitizer build of flowid takes seconds to start (it hashes its own large executable
+// for the spawn event).
+bool wait_for_flows(const std::string& path) {
+  return testing::wait_for_file(path, [&] { return !all_of<Flow>(read_trace(path)).empty(); });
 }
 
 TEST(RecordStop, SigtermFinishesTheTraceCleanly) {
@@ -537,7 +529,7 @@ TEST(RecordStop, SigtermFinishesTheTraceCleanly) {
   pid_t flowid = spawn_flowid(
       record_args(path, {}, {kProbe, "connect", "127.0.0.1", server.port(), "100000000"}),
       dir.file("out"), dir.file("err"));
-  wait_for_flows(path);
+  ASSERT_TRUE(wait_for_flows(path)) << slurp(dir.file("err"));
   ::kill(flowid, SIGTERM);
   int status = 0;
   ::waitpid(flowid, &status, 0);
@@ -563,11 +555,11 @@ TEST(RecordStop, SigkillKeepsWholeChunksAndTheTreeFailsClosed) {
       spawn_flowid(record_args(path, {"--lifecycle", "supervisor"},
                                {kProbe, "connect", "127.0.0.1", server.port(), "200000"}),
                    dir.file("out"), dir.file("err"));
-  wait_for_flows(path);
+  ASSERT_TRUE(wait_for_flows(path)) << slurp(dir.file("err"));
   ::kill(flowid, SIGKILL);
   ::waitpid(flowid, nullptr, 0);
   // The probe, orphaned, finishes on its own and reports its failures.
-  ASSERT_TRUE(wait_for_text(dir.file("out"), "connects=", std::chrono::seconds(60)));
+  ASSERT_TRUE(wait_for_text(dir.file("out"), "connects="));
   std::string out = slurp(dir.file("out"));
   EXPECT_NE(out.find("errno=38"), std::string::npos) << out;  // ENOSYS: nothing passed unfiltered.
   EXPECT_EQ(out.find("failed=0 "), std::string::npos) << out;
@@ -593,17 +585,16 @@ TEST(RecordSystem, SeesALoopbackConnectionAndItsOwner) {
   LoopbackServer server;
   TempDir dir;
   std::string path = dir.file("system.trace");
-  pid_t flowid = spawn_flowid({"record", "--system", "--duration", "2", "-o", path},
-                              dir.file("out"), dir.file("err"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  // A connection that stays open across a few socket polls.
+  // The connection is open before the recorder starts and stays open until it has finished: its
+  // first socket poll finds it (every socket is new to it), with no timing to get right.
   int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(static_cast<uint16_t>(std::stoi(server.port())));
   ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  pid_t flowid = spawn_flowid({"record", "--system", "--duration", "1", "-o", path},
+                              dir.file("out"), dir.file("err"));
   int status = 0;
   ::waitpid(flowid, &status, 0);
   ::close(client);
