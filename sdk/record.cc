@@ -215,8 +215,8 @@ struct flowid_recorder {
 
   // The hand-off queue.
   std::mutex queue_mutex;
-  std::condition_variable writer_wake;   // a flush, dump or close wants the writer now.
-  std::condition_variable batch_done;    // the writer finished a batch (flush waiters).
+  std::condition_variable writer_wake;  // a flush, dump or close wants the writer now.
+  std::condition_variable batch_done;   // the writer finished a batch (flush waiters).
   std::vector<Event> queue;
   uint64_t queued_seq = 0;   // events accepted so far.
   uint64_t written_seq = 0;  // events the writer has finished with.
@@ -227,7 +227,7 @@ struct flowid_recorder {
 
   // Writer side.
   std::unique_ptr<flowid::trace::TraceWriter> writer;  // file recorders.
-  std::mutex ring_mutex;                                // ring, triggers, dumps counters.
+  std::mutex ring_mutex;                               // ring, triggers, dumps counters.
   std::deque<std::pair<Event, std::size_t>> ring_events;
   std::size_t ring_bytes = 0;
   uint64_t evicted = 0;
@@ -251,8 +251,7 @@ struct flowid_recorder {
       ++pending_drops;
       lock.unlock();
       dropped.fetch_add(1, std::memory_order_relaxed);
-      return fail(FLOWID_REC_DROPPED, "flowid_rec: queue full (" +
-                                          std::to_string(queue_capacity) +
+      return fail(FLOWID_REC_DROPPED, "flowid_rec: queue full (" + std::to_string(queue_capacity) +
                                           " events): event dropped and counted");
     }
     queue.push_back(std::move(event));
@@ -265,9 +264,9 @@ struct flowid_recorder {
     if (hostnames == FLOWID_REC_HOSTNAMES_DROP) return {};
     if (hostnames == FLOWID_REC_HOSTNAMES_HASH) {
       char buffer[24];
-      std::snprintf(buffer, sizeof buffer, "h:%016llx",
-                    static_cast<unsigned long long>(
-                        flowid::hash::bytes(hostname_salt, in, std::strlen(in))));
+      std::snprintf(
+          buffer, sizeof buffer, "h:%016llx",
+          static_cast<unsigned long long>(flowid::hash::bytes(hostname_salt, in, std::strlen(in))));
       return buffer;
     }
     return in;
@@ -420,9 +419,9 @@ flowid_rec_status open_recorder(const char* path, bool ring, const flowid_rec_op
     options = *in;
   }
   if (options.hostnames > FLOWID_REC_HOSTNAMES_DROP)
-    return fail(FLOWID_REC_INVALID_ARGUMENT,
-                "flowid_rec_open: options.hostnames " + std::to_string(options.hostnames) +
-                    " is not a FLOWID_REC_HOSTNAMES_* value");
+    return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_open: options.hostnames " +
+                                                 std::to_string(options.hostnames) +
+                                                 " is not a FLOWID_REC_HOSTNAMES_* value");
   if (options.queue_events == 0 || options.chunk_events == 0 || (ring && options.ring_mib == 0))
     return fail(FLOWID_REC_INVALID_ARGUMENT,
                 "flowid_rec_open: queue_events, chunk_events and ring_mib must be positive");
@@ -465,7 +464,8 @@ flowid_rec_status open_recorder(const char* path, bool ring, const flowid_rec_op
 // Runs an entry point with a recorder, turning exceptions into statuses.
 template <typename F>
 flowid_rec_status guarded(flowid_recorder* r, const char* what, F&& body) {
-  if (r == nullptr) return fail(FLOWID_REC_INVALID_ARGUMENT, std::string(what) + ": recorder is NULL");
+  if (r == nullptr)
+    return fail(FLOWID_REC_INVALID_ARGUMENT, std::string(what) + ": recorder is NULL");
   try {
     return body(*r);
   } catch (const std::bad_alloc&) {
@@ -561,7 +561,8 @@ flowid_rec_status flowid_rec_flow_event(flowid_recorder* recorder, uint64_t time
                                         const flowid_rec_flow* in) {
   t_error.clear();
   return guarded(recorder, "flowid_rec_flow_event", [&](flowid_recorder& r) -> flowid_rec_status {
-    if (in == nullptr) return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_flow_event: flow is NULL");
+    if (in == nullptr)
+      return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_flow_event: flow is NULL");
     const flowid_flow& f = in->flow;
     if (f.direction > FLOWID_DIRECTION_INBOUND)
       return bad("flowid_rec_flow_event", "direction", f.direction);
@@ -693,11 +694,12 @@ flowid_rec_status flowid_rec_exit(flowid_recorder* recorder, uint64_t time_ns,
                                   const flowid_audit_token* token, int32_t status, uint32_t stage) {
   t_error.clear();
   return guarded(recorder, "flowid_rec_exit", [&](flowid_recorder& r) -> flowid_rec_status {
-    if (token == nullptr) return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_exit: token is NULL");
+    if (token == nullptr)
+      return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_exit: token is NULL");
     if (stage > FLOWID_EXIT_REAPED) return bad("flowid_rec_exit", "stage", stage);
     Event e = event_at(r, time_ns);
-    e.body = flowid::ProcessExit{token_from_c(*token), status,
-                                 static_cast<flowid::ExitStage>(stage)};
+    e.body =
+        flowid::ProcessExit{token_from_c(*token), status, static_cast<flowid::ExitStage>(stage)};
     return r.push(std::move(e));
   });
 }
@@ -719,7 +721,8 @@ flowid_rec_status flowid_rec_file(flowid_recorder* recorder, uint64_t time_ns, u
   });
 }
 
-flowid_rec_status flowid_rec_marker(flowid_recorder* recorder, uint64_t time_ns, const char* text_in) {
+flowid_rec_status flowid_rec_marker(flowid_recorder* recorder, uint64_t time_ns,
+                                    const char* text_in) {
   t_error.clear();
   return guarded(recorder, "flowid_rec_marker", [&](flowid_recorder& r) -> flowid_rec_status {
     Event e = event_at(r, time_ns);
@@ -750,7 +753,8 @@ flowid_rec_status flowid_rec_add_trigger(flowid_recorder* recorder,
   t_error.clear();
   return guarded(recorder, "flowid_rec_add_trigger", [&](flowid_recorder& r) -> flowid_rec_status {
     if (!r.ring)
-      return fail(FLOWID_REC_WRONG_MODE, "flowid_rec_add_trigger: " + r.path + " is a file recorder");
+      return fail(FLOWID_REC_WRONG_MODE,
+                  "flowid_rec_add_trigger: " + r.path + " is a file recorder");
     if (trigger == nullptr || trigger->path_prefix == nullptr || *trigger->path_prefix == '\0')
       return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_add_trigger: path_prefix is empty");
     if (trigger->kind > FLOWID_TRIGGER_MARKER)
@@ -770,7 +774,8 @@ flowid_rec_status flowid_rec_add_trigger(flowid_recorder* recorder,
 flowid_rec_status flowid_rec_get_stats(flowid_recorder* recorder, flowid_rec_stats* out) {
   t_error.clear();
   return guarded(recorder, "flowid_rec_get_stats", [&](flowid_recorder& r) -> flowid_rec_status {
-    if (out == nullptr) return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_get_stats: out is NULL");
+    if (out == nullptr)
+      return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_get_stats: out is NULL");
     *out = flowid_rec_stats{};
     {
       std::lock_guard lock(r.queue_mutex);

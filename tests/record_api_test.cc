@@ -1,6 +1,6 @@
 // The embeddable recording API (include/flowid/record.h), as a product uses it.
 //
-// - A content filter written in C (tests/recapi/cfilter.c, compiled as C99) resolves flows
+// - A content filter written in C (examples/recording/cfilter.c, compiled as C99) resolves flows
 //   through a table of OS calls that this test fills from flowid's simulated world, and records
 //   flows, lookups, verdicts and the world's lifecycle through the API. `flowid replay` in
 //   faithful mode, with the same resolver built as a plugin, gives back the filter's verdicts;
@@ -23,10 +23,10 @@
 #include <thread>
 #include <vector>
 
+#include "examples/recording/cfilter.h"
 #include "harness/world.h"
 #include "plugin/bridge.h"
 #include "tests/cli_runner.h"
-#include "tests/recapi/cfilter.h"
 #include "trace/trace.h"
 
 namespace flowid {
@@ -35,8 +35,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("flowid-record-api-" + name + "-" + std::to_string(::getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("flowid-record-api-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -131,9 +131,9 @@ void forward(flowid_recorder* rec, const Event& e) {
           ASSERT_EQ(flowid_rec_exec(rec, e.time_ns, &previous, &token, &image), FLOWID_REC_OK);
         } else if constexpr (std::is_same_v<T, ProcessExit>) {
           auto token = to_c(b.token);
-          ASSERT_EQ(flowid_rec_exit(rec, e.time_ns, &token, b.status,
-                                    static_cast<uint32_t>(b.stage)),
-                    FLOWID_REC_OK);
+          ASSERT_EQ(
+              flowid_rec_exit(rec, e.time_ns, &token, b.status, static_cast<uint32_t>(b.stage)),
+              FLOWID_REC_OK);
         } else if constexpr (std::is_same_v<T, FileChange>) {
           flowid_code_identity image{};
           if (b.image) image = to_c(*b.image);
@@ -257,8 +257,8 @@ TEST(RecordApi, CFilterRecordingReplaysFaithfullyAndIsJudgedInModelMode) {
 
   // Faithful replay of the same C resolver (as a plugin): every verdict as recorded, no call
   // off the recorded script.
-  auto faithful = testing::run_flowid({"replay", "--mode", "faithful", "--resolver",
-                                       FLOWID_CFILTER_PLUGIN, trace_path.string()});
+  auto faithful = testing::run_flowid(
+      {"replay", "--mode", "faithful", "--resolver", FLOWID_CFILTER_PLUGIN, trace_path.string()});
   EXPECT_EQ(faithful.exit_code, 0) << faithful.out << faithful.err;
   // The comparison is real: a pid-keyed resolver asks calls the filter never made.
   auto other = testing::run_flowid(
@@ -539,8 +539,8 @@ TEST(RecordApi, ConcurrentThreadsKeepEachFlowInOrderAndCountWhatTheyDrop) {
 TEST(RecordApi, HostnamesAreKeptHashedOrDroppedAsAsked) {
   const fs::path dir = temp_dir("hostnames");
   std::map<uint32_t, std::string> seen;
-  for (uint32_t mode : {FLOWID_REC_HOSTNAMES_KEEP, FLOWID_REC_HOSTNAMES_HASH,
-                        FLOWID_REC_HOSTNAMES_DROP}) {
+  for (uint32_t mode :
+       {FLOWID_REC_HOSTNAMES_KEEP, FLOWID_REC_HOSTNAMES_HASH, FLOWID_REC_HOSTNAMES_DROP}) {
     const fs::path path = dir / ("h" + std::to_string(mode) + ".trace");
     flowid_rec_options options;
     flowid_rec_options_init(&options);

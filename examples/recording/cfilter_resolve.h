@@ -1,5 +1,5 @@
-/* The resolver and the decision of the C test filter (tests/recapi/cfilter.c), shared with its
- * plugin build (cfilter_plugin.c) so that `flowid replay --resolver libcfilter.so` replays the
+/* The resolver and the decision of the C test filter (examples/recording/cfilter.c), shared with
+ * its plugin build (cfilter_plugin.c) so that `flowid replay --resolver libcfilter.so` replays the
  * very code that made the recording. Written against `os`, a table of OS calls: flowid_seam from
  * include/flowid/plugin.h, which a product fills with SecCodeCopyGuestWithAttributes,
  * proc_pidpath & co., and the test fills from flowid's simulated world.
@@ -54,11 +54,11 @@ static void cfilter_resolve(const flowid_seam* os, const flowid_flow* flow,
     out->status = FLOWID_STATUS_UNKNOWN;
     return;
   }
-  out->status = outcome.domain == FLOWID_DOMAIN_OSSTATUS &&
-                        (outcome.code == FLOWID_OSSTATUS_ESRCH ||
-                         outcome.code == FLOWID_SECCS_GUEST_INVALID)
-                    ? FLOWID_STATUS_GONE
-                    : FLOWID_STATUS_UNKNOWN;
+  out->status =
+      outcome.domain == FLOWID_DOMAIN_OSSTATUS &&
+              (outcome.code == FLOWID_OSSTATUS_ESRCH || outcome.code == FLOWID_SECCS_GUEST_INVALID)
+          ? FLOWID_STATUS_GONE
+          : FLOWID_STATUS_UNKNOWN;
 }
 
 static uint32_t cfilter_decision(uint32_t status) {

@@ -12,11 +12,11 @@ extern "C" {
 #endif
 
 typedef struct cfilter {
-  const flowid_seam* os;                /* the OS calls (not owned). */
-  flowid_recorder* recorder;            /* where to record (not owned). */
+  const flowid_seam* os;                   /* the OS calls (not owned). */
+  flowid_recorder* recorder;               /* where to record (not owned). */
   uint64_t (*now_ns)(void* clock_context); /* the recording's clock. */
   void* clock_context;
-  uint64_t record_failures;             /* recording calls that did not return FLOWID_REC_OK. */
+  uint64_t record_failures; /* recording calls that did not return FLOWID_REC_OK. */
 } cfilter;
 
 /* handleNewFlow: records the flow, resolves it through the recording OS table, decides, records

@@ -151,8 +151,7 @@ static flowid_outcome rec_proc_pidpath_audittoken(void* context, const flowid_au
   return o;
 }
 
-static flowid_outcome rec_token_for_pid(void* context, int32_t pid,
-                                        flowid_audit_token* token_out) {
+static flowid_outcome rec_token_for_pid(void* context, int32_t pid, flowid_audit_token* token_out) {
   const flowid_seam* os = inner(context);
   flowid_outcome o = os->token_for_pid(os->context, pid, token_out);
   flowid_rec_lookup l = lookup_of(FLOWID_CALL_TOKEN_FOR_PID);
