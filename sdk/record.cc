@@ -2,13 +2,15 @@
 // out, through one writer thread per recorder.
 //
 // Design. A recording call converts its C arguments into an Event on the caller's thread (the
-// only allocation the caller pays for: the event's strings), then takes the queue mutex just long
-// enough to move it into a std::vector. A full queue drops the event and counts it; the writer
-// writes the count as a DroppedEvents event after the batch that filled the queue (every drop
-// happened after those events were queued and before the writer took them). The writer thread
-// wakes every kWriterPollMs (or at once for a flush, a dump or a close), swaps the queue with an
-// empty vector and, for a file recorder, appends the batch to a TraceWriter and flushes it: every
-// batch reaches the kernel as whole chunks, so SIGKILL loses only what is still queued (and a
+// only allocation the caller pays for: the event's strings), then moves it into a bounded
+// lock-free queue (Vyukov's bounded queue, one consumer): a caller claims a slot with one
+// compare-and-swap and never waits for another caller, so a recording thread preempted in the
+// middle of a push delays only the writer, never the other recording threads (a mutex here put
+// p99 at 12 us with 4 threads on 2 cores). A full queue drops the event and counts it; the
+// writer writes the count as a DroppedEvents event after the batch it was draining. The writer
+// thread drains the queue, sleeping kWriterPollMs when it is empty (or less: a flush, a dump or a
+// close wakes it), and, for a file recorder, appends each batch to a TraceWriter and flushes it:
+// every batch reaches the kernel as whole chunks, so SIGKILL loses only what is still queued (and a
 // chunk cut mid-write, which the reader reports as truncated). For a ring recorder it moves the
 // batch into a deque bounded by an estimate of the events' memory (sizeof(Event) plus heap string
 // bytes), forgetting the oldest events, and checks each event against the host's triggers; a
@@ -24,6 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -53,15 +56,66 @@ static_assert(FLOWID_FILE_RENAME == static_cast<int>(flowid::FileOp::kRename));
 static_assert(FLOWID_EXIT_REAPED == static_cast<int>(flowid::ExitStage::kReaped));
 
 constexpr int kWriterPollMs = 2;
-constexpr int kLockSpins = 512;
+constexpr std::size_t kMaxBatch = 4096;
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+// Vyukov's bounded MPMC queue, used with one consumer (the writer). Each cell's sequence says
+// whose turn it is: == position, free for the producer that claims that position; == position +
+// 1, holding that position's event for the consumer.
+class EventQueue {
+ public:
+  explicit EventQueue(std::size_t capacity)
+      : capacity_(std::bit_ceil(std::max<std::size_t>(capacity, 2))),
+        mask_(capacity_ - 1),
+        cells_(new Cell[capacity_]) {
+    for (std::size_t i = 0; i < capacity_; ++i)
+      cells_[i].sequence.store(i, std::memory_order_relaxed);
+  }
+  std::size_t capacity() const { return capacity_; }
+  // Positions claimed so far: every event pushed before this call has a lower position.
+  std::size_t claimed() const { return enqueue_.load(std::memory_order_acquire); }
+
+  bool try_push(Event&& event) {
+    std::size_t pos = enqueue_.load(std::memory_order_relaxed);
+    for (;;) {
+      Cell& cell = cells_[pos & mask_];
+      const std::size_t seq = cell.sequence.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::ptrdiff_t>(seq - pos);
+      if (diff == 0) {
+        if (enqueue_.compare_exchange_weak(pos, pos + 1, std::memory_order_acq_rel)) {
+          cell.event = std::move(event);
+          cell.sequence.store(pos + 1, std::memory_order_release);
+          return true;
+        }
+      } else if (diff < 0) {
+        return false;  // full: the cell still holds an event from one lap ago.
+      } else {
+        pos = enqueue_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // The consumer only.
+  bool try_pop(Event& out) {
+    Cell& cell = cells_[dequeue_ & mask_];
+    const std::size_t seq = cell.sequence.load(std::memory_order_acquire);
+    if (seq != dequeue_ + 1) return false;  // empty, or claimed but not yet filled.
+    out = std::move(cell.event);
+    cell.sequence.store(dequeue_ + capacity_, std::memory_order_release);
+    ++dequeue_;
+    return true;
+  }
+
+ private:
+  struct alignas(64) Cell {
+    std::atomic<std::size_t> sequence{0};
+    Event event;
+  };
+  const std::size_t capacity_;
+  const std::size_t mask_;
+  std::unique_ptr<Cell[]> cells_;
+  alignas(64) std::atomic<std::size_t> enqueue_{0};
+  alignas(64) std::size_t dequeue_ = 0;
+};
 constexpr const char* kDroppedReason = "recorder queue full";
 
 thread_local std::string t_error;
@@ -219,20 +273,19 @@ struct flowid_recorder {
   uint32_t hostnames = FLOWID_REC_HOSTNAMES_KEEP;
   uint64_t hostname_salt = 0;
   uint64_t opened_ns = 0;
-  std::size_t queue_capacity = 0;
   std::size_t ring_capacity_bytes = 0;
 
-  // The hand-off queue.
-  std::mutex queue_mutex;
+  // The hand-off queue and the writer's wake-ups.
+  std::unique_ptr<EventQueue> queue;
+  std::atomic<uint64_t> accepted{0};       // events pushed.
+  std::atomic<uint64_t> dropped{0};        // events dropped (queue full), ever.
+  std::atomic<uint64_t> pending_drops{0};  // dropped, not yet written as a DroppedEvents.
+  std::atomic<bool> stopping{false};
+  std::mutex wake_mutex;                // guards urgent, written; the condition variables.
   std::condition_variable writer_wake;  // a flush, dump or close wants the writer now.
   std::condition_variable batch_done;   // the writer finished a batch (flush waiters).
-  std::vector<Event> queue;
-  uint64_t queued_seq = 0;   // events accepted so far.
-  uint64_t written_seq = 0;  // events the writer has finished with.
-  uint64_t pending_drops = 0;
   bool urgent = false;
-  bool stopping = false;
-  std::atomic<uint64_t> dropped{0};
+  uint64_t written = 0;  // queue positions the writer has finished with.
 
   // Writer side.
   std::unique_ptr<flowid::trace::TraceWriter> writer;  // file recorders.
@@ -254,22 +307,16 @@ struct flowid_recorder {
   uint64_t now() const { return monotonic_ns() - opened_ns; }
 
   flowid_rec_status push(Event&& event) {
-    // Holders keep the lock for a push_back, so a short spin almost always gets it; blocking at
-    // once would put the caller to sleep on a futex (about 10 us to wake in a VM) whenever two
-    // threads record at the same moment.
-    std::unique_lock lock(queue_mutex, std::defer_lock);
-    for (int spin = 0; spin < kLockSpins && !lock.try_lock(); ++spin) cpu_relax();
-    if (!lock.owns_lock()) lock.lock();
-    if (stopping) return fail(FLOWID_REC_CLOSED, "flowid_rec: the recorder is closing");
-    if (queue.size() >= queue_capacity) {
-      ++pending_drops;
-      lock.unlock();
+    if (stopping.load(std::memory_order_relaxed))
+      return fail(FLOWID_REC_CLOSED, "flowid_rec: the recorder is closing");
+    if (!queue->try_push(std::move(event))) {
+      pending_drops.fetch_add(1, std::memory_order_relaxed);
       dropped.fetch_add(1, std::memory_order_relaxed);
-      return fail(FLOWID_REC_DROPPED, "flowid_rec: queue full (" + std::to_string(queue_capacity) +
+      return fail(FLOWID_REC_DROPPED, "flowid_rec: queue full (" +
+                                          std::to_string(queue->capacity()) +
                                           " events): event dropped and counted");
     }
-    queue.push_back(std::move(event));
-    ++queued_seq;
+    accepted.fetch_add(1, std::memory_order_relaxed);
     return FLOWID_REC_OK;
   }
 
@@ -290,20 +337,12 @@ struct flowid_recorder {
 
   void run() {
     std::vector<Event> batch;
+    batch.reserve(kMaxBatch + 1);
+    Event event;
     for (;;) {
-      uint64_t drops = 0;
-      bool stop = false;
-      {
-        std::unique_lock lock(queue_mutex);
-        writer_wake.wait_for(lock, std::chrono::milliseconds(kWriterPollMs),
-                             [&] { return urgent || stopping; });
-        urgent = false;
-        stop = stopping;
-        batch.swap(queue);
-        drops = pending_drops;
-        pending_drops = 0;
-      }
+      while (batch.size() < kMaxBatch && queue->try_pop(event)) batch.push_back(std::move(event));
       const std::size_t taken = batch.size();
+      const uint64_t drops = pending_drops.exchange(0, std::memory_order_acq_rel);
       if (drops != 0) {
         Event e;
         e.time_ns = batch.empty() ? now() : batch.back().time_ns;
@@ -316,15 +355,16 @@ struct flowid_recorder {
         note_error(std::string("flowid_rec: writer: ") + ex.what());
       }
       batch.clear();
-      {
-        std::lock_guard lock(queue_mutex);
-        written_seq += taken;
+      std::unique_lock lock(wake_mutex);
+      written += taken;
+      if (taken != 0 || drops != 0) {
+        batch_done.notify_all();
+        continue;  // there may be more.
       }
-      batch_done.notify_all();
-      if (stop) {
-        std::lock_guard lock(queue_mutex);
-        if (queue.empty() && pending_drops == 0) break;
-      }
+      if (stopping.load(std::memory_order_acquire) && written == queue->claimed()) break;
+      writer_wake.wait_for(lock, std::chrono::milliseconds(kWriterPollMs),
+                           [&] { return urgent || stopping.load(std::memory_order_relaxed); });
+      urgent = false;
     }
   }
 
@@ -396,11 +436,13 @@ struct flowid_recorder {
 
   // Waits until the writer has finished with every event queued before the call.
   void wait_written() {
-    std::unique_lock lock(queue_mutex);
-    const uint64_t target = queued_seq;
+    const uint64_t target = queue->claimed();
+    std::unique_lock lock(wake_mutex);
     urgent = true;
     writer_wake.notify_one();
-    batch_done.wait(lock, [&] { return written_seq >= target && pending_drops == 0; });
+    batch_done.wait(lock, [&] {
+      return written >= target && pending_drops.load(std::memory_order_acquire) == 0;
+    });
   }
 };
 
@@ -444,9 +486,8 @@ flowid_rec_status open_recorder(const char* path, bool ring, const flowid_rec_op
   r->opened_ns = monotonic_ns();
   r->hostnames = options.hostnames;
   r->hostname_salt = options.hostname_salt;
-  r->queue_capacity = options.queue_events;
+  r->queue = std::make_unique<EventQueue>(options.queue_events);
   r->ring_capacity_bytes = static_cast<std::size_t>(options.ring_mib) << 20;
-  r->queue.reserve(std::min<std::size_t>(options.queue_events, 4096));
   auto& h = r->header;
   h.recorder = options.recorder_name ? options.recorder_name : "flowid-rec-api 0.1.0";
   h.host = options.host ? options.host : default_host();
@@ -512,7 +553,7 @@ void flowid_rec_options_init(flowid_rec_options* options) {
   if (options == nullptr) return;
   std::memset(options, 0, sizeof *options);
   options->abi_version = FLOWID_RECORD_ABI_VERSION;
-  options->queue_events = 65536;
+  options->queue_events = 16384;
   options->chunk_events = 1024;
   options->ring_mib = 16;
   options->hostnames = FLOWID_REC_HOSTNAMES_KEEP;
@@ -544,8 +585,8 @@ flowid_rec_status flowid_rec_close(flowid_recorder* recorder) {
   if (recorder == nullptr) return FLOWID_REC_OK;
   std::unique_ptr<flowid_recorder> r(recorder);
   {
-    std::lock_guard lock(r->queue_mutex);
-    r->stopping = true;
+    std::lock_guard lock(r->wake_mutex);
+    r->stopping.store(true, std::memory_order_release);
   }
   r->writer_wake.notify_one();
   r->thread.join();
@@ -792,9 +833,9 @@ flowid_rec_status flowid_rec_get_stats(flowid_recorder* recorder, flowid_rec_sta
       return fail(FLOWID_REC_INVALID_ARGUMENT, "flowid_rec_get_stats: out is NULL");
     *out = flowid_rec_stats{};
     {
-      std::lock_guard lock(r.queue_mutex);
-      out->recorded = r.queued_seq;
-      out->written = r.written_seq;
+      std::lock_guard lock(r.wake_mutex);
+      out->recorded = r.accepted.load(std::memory_order_relaxed);
+      out->written = r.written;
     }
     out->dropped = r.dropped.load(std::memory_order_relaxed);
     std::lock_guard lock(r.ring_mutex);

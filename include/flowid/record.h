@@ -30,8 +30,9 @@
  *   is dropped, the call returns FLOWID_REC_DROPPED, and the number dropped is written into the
  *   trace as a "dropped events" event (reason "recorder queue full") where the loss happened.
  *   Only flowid_rec_flush, flowid_rec_dump and flowid_rec_close wait, and say so.
- * - Memory is bounded: the queue (queue_events events) plus, for a ring, ring_mib MiB of events
- *   (estimated as encoded) plus one chunk being encoded.
+ * - Memory is bounded: the queue (queue_events slots of about 450 bytes each, allocated at open:
+ *   7 MiB by default, plus the strings of the events in it), for a ring ring_mib MiB of events
+ *   (their memory as held: about 450 bytes each plus their strings), and one chunk being encoded.
  * - Crash safety: a file recorder's writer hands each batch to the kernel as whole chunks, so a
  *   process killed at any point (SIGKILL included) leaves a trace that reads back clean up to its
  *   last whole chunk; only the events still in the queue, and the chunk being written, are lost.
@@ -104,7 +105,8 @@ typedef struct flowid_rec_options {
   uint64_t start_wall_time_ns; /* wall clock at time 0; 0: taken at open. */
   const flowid_rec_config_entry* config;
   size_t config_count;
-  uint32_t queue_events;  /* hand-off queue capacity in events; default 65536. */
+  uint32_t queue_events;  /* hand-off queue capacity in events (rounded up to a power of two);
+                             default 16384. */
   uint32_t chunk_events;  /* events per trace chunk; default 1024. */
   uint32_t ring_mib;      /* ring size for flowid_rec_open_ring; default 16. */
   uint32_t sync;          /* nonzero: fdatasync after each batch (file recorders). */
