@@ -5,6 +5,9 @@ import FlowidRecord
 import Foundation
 import NetworkExtension
 
+// FLOWID_REC_NOW is UINT64_MAX, a macro Swift may not import: UInt64.max is the same value.
+let flowidRecNow = UInt64.max
+
 final class FilterRecorder {
   private var recorder: OpaquePointer?
   private var nextFlowId: UInt64 = 1
@@ -19,8 +22,8 @@ final class FilterRecorder {
     options.caller_root = 1
     options.hostnames = UInt32(FLOWID_REC_HOSTNAMES_HASH)
     options.hostname_salt = 0x5eed_f10d
-    guard flowid_rec_open_ring(&options, &recorder) == FLOWID_REC_OK else {
-      NSLog("flowid: %s", flowid_rec_error_message())
+    guard flowid_rec_open_ring(&options, &recorder) == Int32(FLOWID_REC_OK) else {
+      NSLog("flowid: %@", String(cString: flowid_rec_error_message()))
       return nil
     }
     dumpPrefix.withCString { prefix in
@@ -63,7 +66,7 @@ final class FilterRecorder {
           rec.flow.remote_hostname = h
           rec.flow.source_app_identifier = a
           rec.flow.remote_address = addr
-          _ = flowid_rec_flow_event(recorder, FLOWID_REC_NOW, &rec)  // copied before it returns.
+          _ = flowid_rec_flow_event(recorder, flowidRecNow, &rec)  // copied before it returns.
         }
       }
     }
@@ -80,15 +83,15 @@ final class FilterRecorder {
     lookup.token = FilterRecorder.words(token)
     lookup.outcome = flowid_outcome(domain: Int32(FLOWID_DOMAIN_OSSTATUS), code: status)
     if status == errSecSuccess { lookup.returned_code = code }
-    _ = flowid_rec_lookup_event(recorder, FLOWID_REC_NOW, &lookup)
+    _ = flowid_rec_lookup_event(recorder, flowidRecNow, &lookup)
   }
 
   // The verdict: the attribution the filter reached and its decision.
-  func recordVerdict(flowId: UInt64, verdict: NEFilterNewFlowVerdict, verified: Bool) {
+  func recordVerdict(flowId: UInt64, dropped: Bool, verified: Bool) {
     var attribution = flowid_attribution()
     attribution.status = UInt32(verified ? FLOWID_STATUS_VERIFIED : FLOWID_STATUS_UNKNOWN)
-    let decision = verdict == .drop() ? FLOWID_DECISION_DROP : FLOWID_DECISION_ALLOW
-    _ = flowid_rec_verdict(recorder, FLOWID_REC_NOW, flowId, UInt32(decision), &attribution,
+    let decision = dropped ? FLOWID_DECISION_DROP : FLOWID_DECISION_ALLOW
+    _ = flowid_rec_verdict(recorder, flowidRecNow, flowId, UInt32(decision), &attribution,
                            "my-filter")
   }
 
