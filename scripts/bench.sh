@@ -119,7 +119,7 @@ explore_scaling() {
   rm -rf "$dir"
 }
 
-all=(trace replay resolve import perturb fuzz fuzz_scaling plugin record zoo explore explore_scaling)
+all=(trace replay resolve import perturb fuzz fuzz_scaling plugin record record_api zoo explore explore_scaling)
 selected=("$@")
 [[ ${#selected[@]} -gt 0 ]] || selected=("${all[@]}")
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
@@ -136,6 +136,7 @@ for b in "${selected[@]}"; do
     fuzz_scaling) run fuzz_scaling fuzz_scaling ;;
     plugin) run plugin "$build/bench/plugin_bench" "$build/examples/plugins/libmine.so" 2 1 ;;
     record) run record "$build/bench/record_bench" --connects 500 --procs 4 --runs 1 ;;
+    record_api) run record_api "$build/bench/record_api_bench" --flows 200000 --threads 4 --ring-mib 64 ;;
     zoo) run zoo "$build/bench/zoo_bench" --engines default --seeds 1 --budget 2s ;;
     explore) run explore explore_depths ;;
     explore_scaling) run explore_scaling explore_scaling ;;
