@@ -371,10 +371,10 @@ void format(const step::OpenFlow& s, Writer& w) {
   w.flag("udp", s.udp);
   w.flag("ipv6", s.ipv6);
   w.flag("inbound", s.inbound);
-  if (s.app_token) w.option("app-token", std::optional<std::string_view>(token_shape_word(*s.app_token)));
+  if (s.app_token)
+    w.option("app-token", std::optional<std::string_view>(token_shape_word(*s.app_token)));
   if (s.process_token)
-    w.option("process-token",
-             std::optional<std::string_view>(token_shape_word(*s.process_token)));
+    w.option("process-token", std::optional<std::string_view>(token_shape_word(*s.process_token)));
 }
 
 // advance DURATION
@@ -506,12 +506,11 @@ std::optional<Step> parse_step_tokens(const std::vector<std::string>& tokens, in
         key, eq == std::string::npos ? std::nullopt : std::optional(token.substr(eq + 1)));
   }
   if (fields.args.size() != v.positional) {
-    *error = fmt::format("'{}' takes {} argument{}", v.name, v.positional,
-                         v.positional == 1 ? "" : "s");
+    *error =
+        fmt::format("'{}' takes {} argument{}", v.name, v.positional, v.positional == 1 ? "" : "s");
     return std::nullopt;
   }
-  Step step(action_of(static_cast<std::size_t>(*kind),
-                      std::make_index_sequence<kStepKindCount>()),
+  Step step(action_of(static_cast<std::size_t>(*kind), std::make_index_sequence<kStepKindCount>()),
             line);
   std::visit([&fields](auto& action) { parse(fields, action); }, step.action);
   if (!fields.error().empty()) {
@@ -569,9 +568,7 @@ std::vector<std::string> Step::operands() const {
   return line.tokens;
 }
 
-bool operator==(const Step& a, const Step& b) {
-  return a.action == b.action && a.races == b.races;
-}
+bool operator==(const Step& a, const Step& b) { return a.action == b.action && a.races == b.races; }
 
 namespace {
 // ---- Rules written inline in a scenario, turned into the rule file format.
