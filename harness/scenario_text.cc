@@ -625,6 +625,92 @@ Cell worse(Cell a, Cell b) {
   return rank(a) >= rank(b) ? a : b;
 }
 
+namespace {
+
+// One `world KEY=VALUE` setting applied to the scenario; the problem, or empty.
+std::string parse_world_setting(const std::string& token, Scenario& scenario) {
+  auto eq = token.find('=');
+  if (eq == std::string::npos) return (fmt::format("expected key=value, got '{}'", token));
+  std::string key = token.substr(0, eq);
+  std::string value = token.substr(eq + 1);
+  if (key == "pid-policy") {
+    if (value == "sequential")
+      scenario.world.pid_policy = PidPolicy::kSequential;
+    else if (value == "lowest-free")
+      scenario.world.pid_policy = PidPolicy::kLowestFree;
+    else if (value == "reuse-last")
+      scenario.world.pid_policy = PidPolicy::kReuseLastFreed;
+    else
+      return (fmt::format("unknown pid-policy '{}' (sequential, lowest-free, reuse-last)", value));
+  } else if (key == "pid-min" || key == "pid-max") {
+    auto n = parse_u64(value);
+    if (!n || *n < 2 || *n > 0x7fffffff) return (fmt::format("bad {} '{}'", key, value));
+    (key == "pid-min" ? scenario.world.pid_min : scenario.world.pid_max) = static_cast<int32_t>(*n);
+  } else if (key == "seed") {
+    auto n = parse_u64(value);
+    if (!n) return (fmt::format("bad seed '{}'", value));
+    scenario.world.seed = *n;
+  } else if (key == "caller") {
+    scenario.world.caller.sandboxed = false;
+    scenario.world.caller.root = false;
+    std::size_t p = 0;
+    while (p <= value.size()) {
+      auto comma = value.find(',', p);
+      if (comma == std::string::npos) comma = value.size();
+      std::string part = value.substr(p, comma - p);
+      if (part == "sandboxed")
+        scenario.world.caller.sandboxed = true;
+      else if (part == "root")
+        scenario.world.caller.root = true;
+      else if (part != "unsandboxed" && part != "user") {
+        return fmt::format("unknown caller trait '{}' (sandboxed, unsandboxed, root, user)", part);
+      }
+      p = comma + 1;
+    }
+  } else if (key == "step-time") {
+    auto ns = parse_duration_ns(value);
+    if (!ns) return (fmt::format("bad step-time '{}' (e.g. 1ms, 20us, 0 for none)", value));
+    scenario.step_time_ns = *ns;
+  } else if (key == "eperm-prefix") {
+    scenario.world.eperm_path_prefixes.push_back(value);
+  } else if (key == "no-eperm") {
+    scenario.world.eperm_path_prefixes.clear();
+  } else {
+    return (
+        fmt::format("unknown world setting '{}' (pid-policy, pid-min, "
+                    "pid-max, seed, caller, step-time, eperm-prefix, no-eperm)",
+                    key));
+  }
+  return {};
+}
+
+// `rule NAME ACTION KEY=VALUE ...` as a [[rule]] table of the rule file format (which checks
+// the keys and values); the problem, or empty.
+std::string rule_toml(const std::vector<std::string>& t, std::string* out) {
+  if (t.size() < 4) {
+    return "'rule NAME ACTION KEY=VALUE ...' (e.g. rule safari allow "
+           "signing_id=com.apple.Safari platform=true)";
+  }
+  std::string toml =
+      "[[rule]]\nname = " + toml_quote(t[1]) + "\naction = " + toml_quote(t[2]) + "\n";
+  for (std::size_t i = 3; i < t.size(); ++i) {
+    auto eq = t[i].find('=');
+    if (eq == std::string::npos) return fmt::format("expected key=value, got '{}'", t[i]);
+    std::string key = t[i].substr(0, eq);
+    std::string value = t[i].substr(eq + 1);
+    if (key == "platform") {
+      if (value != "true" && value != "false") return "platform=true or platform=false";
+      toml += key + " = " + value + "\n";
+    } else {
+      toml += key + " = " + toml_quote(value) + "\n";
+    }
+  }
+  *out = std::move(toml);
+  return {};
+}
+
+}  // namespace
+
 std::optional<Scenario> parse_scenario(std::string_view text, std::string_view file,
                                        std::string* error) {
   Scenario scenario;
@@ -711,94 +797,16 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view f
       scenario.record_with = t[1];
     } else if (verb == "world") {
       for (std::size_t i = 1; i < t.size(); ++i) {
-        auto eq = t[i].find('=');
-        if (eq == std::string::npos)
-          return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
-        std::string key = t[i].substr(0, eq);
-        std::string value = t[i].substr(eq + 1);
-        if (key == "pid-policy") {
-          if (value == "sequential")
-            scenario.world.pid_policy = PidPolicy::kSequential;
-          else if (value == "lowest-free")
-            scenario.world.pid_policy = PidPolicy::kLowestFree;
-          else if (value == "reuse-last")
-            scenario.world.pid_policy = PidPolicy::kReuseLastFreed;
-          else
-            return fail(number,
-                        fmt::format("unknown pid-policy '{}' (sequential, lowest-free, reuse-last)",
-                                    value));
-        } else if (key == "pid-min" || key == "pid-max") {
-          auto n = parse_u64(value);
-          if (!n || *n < 2 || *n > 0x7fffffff)
-            return fail(number, fmt::format("bad {} '{}'", key, value));
-          (key == "pid-min" ? scenario.world.pid_min : scenario.world.pid_max) =
-              static_cast<int32_t>(*n);
-        } else if (key == "seed") {
-          auto n = parse_u64(value);
-          if (!n) return fail(number, fmt::format("bad seed '{}'", value));
-          scenario.world.seed = *n;
-        } else if (key == "caller") {
-          scenario.world.caller.sandboxed = false;
-          scenario.world.caller.root = false;
-          std::size_t p = 0;
-          while (p <= value.size()) {
-            auto comma = value.find(',', p);
-            if (comma == std::string::npos) comma = value.size();
-            std::string part = value.substr(p, comma - p);
-            if (part == "sandboxed")
-              scenario.world.caller.sandboxed = true;
-            else if (part == "root")
-              scenario.world.caller.root = true;
-            else if (part != "unsandboxed" && part != "user") {
-              return fail(
-                  number,
-                  fmt::format("unknown caller trait '{}' (sandboxed, unsandboxed, root, user)",
-                              part));
-            }
-            p = comma + 1;
-          }
-        } else if (key == "step-time") {
-          auto ns = parse_duration_ns(value);
-          if (!ns)
-            return fail(number,
-                        fmt::format("bad step-time '{}' (e.g. 1ms, 20us, 0 for none)", value));
-          scenario.step_time_ns = *ns;
-        } else if (key == "eperm-prefix") {
-          scenario.world.eperm_path_prefixes.push_back(value);
-        } else if (key == "no-eperm") {
-          scenario.world.eperm_path_prefixes.clear();
-        } else {
-          return fail(number,
-                      fmt::format("unknown world setting '{}' (pid-policy, pid-min, "
-                                  "pid-max, seed, caller, step-time, eperm-prefix, no-eperm)",
-                                  key));
-        }
+        std::string what = parse_world_setting(t[i], scenario);
+        if (!what.empty()) return fail(number, what);
       }
     } else if (verb == "rules") {
       if (t.size() != 2) return fail(number, "'rules FILE'");
       scenario.rules_file = t[1];
     } else if (verb == "rule") {
-      // rule NAME ACTION key=value ...
-      if (t.size() < 4)
-        return fail(number,
-                    "'rule NAME ACTION KEY=VALUE ...' (e.g. rule safari allow "
-                    "signing_id=com.apple.Safari platform=true)");
-      std::string toml =
-          "[[rule]]\nname = " + toml_quote(t[1]) + "\naction = " + toml_quote(t[2]) + "\n";
-      for (std::size_t i = 3; i < t.size(); ++i) {
-        auto eq = t[i].find('=');
-        if (eq == std::string::npos)
-          return fail(number, fmt::format("expected key=value, got '{}'", t[i]));
-        std::string key = t[i].substr(0, eq);
-        std::string value = t[i].substr(eq + 1);
-        if (key == "platform") {
-          if (value != "true" && value != "false")
-            return fail(number, "platform=true or platform=false");
-          toml += key + " = " + value + "\n";
-        } else {
-          toml += key + " = " + toml_quote(value) + "\n";
-        }
-      }
+      std::string toml;
+      std::string what = rule_toml(t, &toml);
+      if (!what.empty()) return fail(number, what);
       rule_lines.emplace_back(std::move(toml), number);
     } else if (verb == "policy") {
       for (std::size_t i = 1; i < t.size(); ++i) {
