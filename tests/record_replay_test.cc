@@ -472,7 +472,11 @@ TEST(RecordReplayPidReuse, RaceInsideTheRecordingMisleadsPidPathNotTheToken) {
         record_args(path, {"--lookup-delay-ms", "1500"},
                     {"/bin/bash", "-c", kRaceScript, "race", first_program, kProbe, server.port(),
                      std::to_string(SYS_connect), fifo}));
-    if (result.exit_code != 75 && result.exit_code != 76) break;
+    if (result.exit_code == 75 || result.exit_code == 76) continue;
+    // The script sees A inside connect, not that the supervisor has received A's notification:
+    // killed before that (a loaded machine), A leaves no flow and there was no race. Again.
+    if (result.exit_code == 0 && all_of<Flow>(read_events(path)).size() == 1) continue;
+    break;
   }
   SKIP_UNLESS_NAMESPACE_RUN(result);
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
