@@ -363,27 +363,123 @@ void fill_case(const ReplayOptions& options, replay::TraceReplayResult& result, 
   c.failures_by_kind.assign(by_kind.begin(), by_kind.end());
 }
 
-int run_replay(const ReplayOptions& options) {
+// --mode, --inject and standard input given once; false (the problem printed) when not.
+bool mode_options_valid(const ReplayOptions& options) {
   if (!options.mode.empty() && options.mode != "faithful" && options.mode != "model" &&
       options.mode != "perturbed") {
     print_error("replay", "unknown mode '{}' (modes: faithful, model, perturbed)", options.mode);
-    return kExitUsage;
+    return false;
   }
   if ((options.mode == "perturbed") != !options.inject.empty()) {
     print_error("replay", "--inject LIST goes with --mode perturbed (and perturbed needs it)");
-    return kExitUsage;
+    return false;
   }
   if (!options.inject.empty()) {
     std::string error;
     if (!fuzz::parse_fault_list(options.inject, &error)) {
       print_error("replay", "--inject: {}", error);
-      return kExitUsage;
+      return false;
     }
   }
   if (std::count(options.traces.begin(), options.traces.end(), "-") > 1) {
     print_error("replay", "'-' (standard input) may be given once");
-    return kExitUsage;
+    return false;
   }
+  return true;
+}
+
+// --update-golden has a golden path, and no output (JUnit report, golden file) names an input.
+bool outputs_valid(const ReplayOptions& options, const std::string& junit_path) {
+  if (options.update_golden && options.golden.empty()) {
+    print_error("replay", "--update-golden needs --golden FILE-or-DIR");
+    return false;
+  }
+  std::vector<std::string> inputs = options.traces;
+  if (!options.rules_path.empty()) inputs.push_back(options.rules_path);
+  if (!options.golden.empty() && !options.update_golden) inputs.push_back(options.golden);
+  if (auto error = output_names_input(junit_path, inputs); !junit_path.empty() && !error.empty()) {
+    print_error("replay", "--junit {}", error);
+    return false;
+  }
+  if (options.update_golden) {
+    for (const auto& trace : options.traces) {
+      const std::string golden = golden_path_for(options, trace);
+      if (auto error = output_names_input(golden, options.traces); !error.empty()) {
+        print_error("replay", "--golden {}", error);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Replays one trace into `c` (its golden file read, or rewritten with --update-golden); the
+// exit code it calls for.
+// `resolved` is `options` with standard input ("-") replaced by its copy; `name` is the trace as
+// the user gave it, `path` where it is read.
+int replay_case(const ReplayOptions& options, const ReplayOptions& resolved,
+                const std::string& path, const std::string& name, const std::string& resolver_name,
+                const std::optional<RuleSet>& cli_rules, plugin::WorkerPool* pool, CaseReport& c) {
+  int exit_code = kExitOk;
+  const auto case_start = std::chrono::steady_clock::now();
+  c.name = name;
+
+  std::string golden_path = golden_path_for(options, name);
+  c.golden = golden_path;
+  std::optional<std::vector<Verdict>> golden;
+  if (!golden_path.empty() && !options.update_golden) {
+    auto text = read_file(golden_path);
+    if (!text) {
+      c.errors.push_back(fmt::format("{}: cannot read golden file", golden_path));
+    } else {
+      std::string error;
+      golden = replay::parse_golden(*text, golden_path, &error);
+      if (!golden) c.errors.push_back(error);
+    }
+  }
+  if (!c.errors.empty()) return kExitInputError;
+
+  auto result = replay_once(resolved, path, cli_rules, golden ? &*golden : nullptr, pool);
+  c.flows = result.flows;
+  c.events = result.events;
+  c.digest = result.verdict_digest;
+  for (const auto& issue : result.read_issues) c.errors.push_back(issue);
+  if (result.unmatched_lookups > 0) c.errors.push_back(describe_unmatched(path, result));
+  if (!result.readable) return kExitInputError;
+  if (options.update_golden) {
+    auto old_text = read_file(golden_path);
+    std::string text = replay::format_golden(
+        result.produced,
+        fmt::format("golden verdicts: {} replayed {} with resolver {}",
+                    std::filesystem::path(name).filename().string(),
+                    options.mode.empty() ? "faithful" : options.mode, resolver_name));
+    if (!options.json) print_golden_changes(golden_path, old_text, text);
+    std::string error;
+    if (!write_file_atomically(golden_path, text, &error)) {
+      c.errors.push_back(error);
+      exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
+    }
+    // After an update the produced verdicts are the expectation: only off-script calls and
+    // read problems still count.
+    result.differences.clear();
+  }
+  fill_case(options, result, c);
+  if (options.check_determinism) {
+    auto again = replay_once(resolved, path, cli_rules, golden ? &*golden : nullptr, pool);
+    if (again.verdict_digest != result.verdict_digest) {
+      c.failures.push_back(fmt::format("nondeterministic: verdict digest {:016x} then {:016x}",
+                                       result.verdict_digest, again.verdict_digest));
+    }
+  }
+  c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - case_start).count();
+  if (!c.failures.empty() || c.failures_not_listed > 0)
+    exit_code = std::max(exit_code, static_cast<int>(kExitFindings));
+  if (!c.errors.empty()) exit_code = std::max(exit_code, static_cast<int>(kExitDamagedInput));
+  return exit_code;
+}
+
+int run_replay(const ReplayOptions& options) {
+  if (!mode_options_valid(options)) return kExitUsage;
   const std::string resolver_name =
       options.resolver.empty() ? std::string(kDefaultResolver) : options.resolver;
   // Made before any thread starts: its fork server starts the plugin's workers.
@@ -397,32 +493,10 @@ int run_replay(const ReplayOptions& options) {
       return plugin::looks_like_plugin_path(resolver_name) ? kExitInputError : kExitUsage;
     }
   }
-  if (options.update_golden && options.golden.empty()) {
-    print_error("replay", "--update-golden needs --golden FILE-or-DIR");
-    return kExitUsage;
-  }
   const std::string junit_path = options.junit_path.empty()
                                      ? junit_path_from_environment("flowid-replay")
                                      : options.junit_path;
-  {
-    std::vector<std::string> inputs = options.traces;
-    if (!options.rules_path.empty()) inputs.push_back(options.rules_path);
-    if (!options.golden.empty() && !options.update_golden) inputs.push_back(options.golden);
-    if (auto error = output_names_input(junit_path, inputs);
-        !junit_path.empty() && !error.empty()) {
-      print_error("replay", "--junit {}", error);
-      return kExitUsage;
-    }
-    if (options.update_golden) {
-      for (const auto& trace : options.traces) {
-        const std::string golden = golden_path_for(options, trace);
-        if (auto error = output_names_input(golden, options.traces); !error.empty()) {
-          print_error("replay", "--golden {}", error);
-          return kExitUsage;
-        }
-      }
-    }
-  }
+  if (!outputs_valid(options, junit_path)) return kExitUsage;
   std::optional<RuleSet> cli_rules;
   if (!options.rules_path.empty()) {
     RuleError error;
@@ -483,71 +557,10 @@ int run_replay(const ReplayOptions& options) {
   for (std::size_t i = 0; i < resolved.traces.size(); ++i) {
     if (i % shard->count != shard->index) continue;
     if (!filter_matches(options.filter, options.traces[i])) continue;
-    const std::string& path = resolved.traces[i];
-    const auto case_start = std::chrono::steady_clock::now();
     CaseReport c;
-    c.name = options.traces[i];
-
-    std::string golden_path = golden_path_for(options, options.traces[i]);
-    c.golden = golden_path;
-    std::optional<std::vector<Verdict>> golden;
-    if (!golden_path.empty() && !options.update_golden) {
-      auto text = read_file(golden_path);
-      if (!text) {
-        c.errors.push_back(fmt::format("{}: cannot read golden file", golden_path));
-      } else {
-        std::string error;
-        golden = replay::parse_golden(*text, golden_path, &error);
-        if (!golden) c.errors.push_back(error);
-      }
-    }
-    if (!c.errors.empty()) {
-      report.cases.push_back(std::move(c));
-      exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
-      continue;
-    }
-
-    auto result = replay_once(resolved, path, cli_rules, golden ? &*golden : nullptr, pool.get());
-    c.flows = result.flows;
-    c.events = result.events;
-    c.digest = result.verdict_digest;
-    for (const auto& issue : result.read_issues) c.errors.push_back(issue);
-    if (result.unmatched_lookups > 0) c.errors.push_back(describe_unmatched(path, result));
-    if (!result.readable) {
-      report.cases.push_back(std::move(c));
-      exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
-      continue;
-    }
-    if (options.update_golden) {
-      auto old_text = read_file(golden_path);
-      std::string text = replay::format_golden(
-          result.produced,
-          fmt::format("golden verdicts: {} replayed {} with resolver {}",
-                      std::filesystem::path(options.traces[i]).filename().string(),
-                      options.mode.empty() ? "faithful" : options.mode, resolver_name));
-      if (!options.json) print_golden_changes(golden_path, old_text, text);
-      std::string error;
-      if (!write_file_atomically(golden_path, text, &error)) {
-        c.errors.push_back(error);
-        exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
-      }
-      // After an update the produced verdicts are the expectation: only off-script calls and
-      // read problems still count.
-      result.differences.clear();
-    }
-    fill_case(options, result, c);
-    if (options.check_determinism) {
-      auto again = replay_once(resolved, path, cli_rules, golden ? &*golden : nullptr, pool.get());
-      if (again.verdict_digest != result.verdict_digest) {
-        c.failures.push_back(fmt::format("nondeterministic: verdict digest {:016x} then {:016x}",
-                                         result.verdict_digest, again.verdict_digest));
-      }
-    }
-    c.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - case_start).count();
-    if (!c.failures.empty() || c.failures_not_listed > 0)
-      exit_code = std::max(exit_code, static_cast<int>(kExitFindings));
-    if (!c.errors.empty()) exit_code = std::max(exit_code, static_cast<int>(kExitDamagedInput));
+    exit_code =
+        std::max(exit_code, replay_case(options, resolved, resolved.traces[i], options.traces[i],
+                                        resolver_name, cli_rules, pool.get(), c));
     report.cases.push_back(std::move(c));
   }
   report.seconds =
