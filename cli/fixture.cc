@@ -92,6 +92,95 @@ struct SuiteCell {
   bool passed = true;
 };
 
+// Faithful replay of a fixture's compiled trace (`bytes`) with `strategy` against its golden
+// verdicts, or (--update-golden) writing them; the findings go into `c`. Returns the exit code
+// a golden file that could not be written calls for, else kExitOk.
+int replay_against_golden(const SuiteOptions& options, const scenario::Scenario& scenario,
+                          const std::string& bytes, const std::string& golden_dir,
+                          const std::string& stem, const std::string& strategy, CaseReport& c) {
+  int exit_code = kExitOk;
+  std::string error;
+  const std::string golden_path = fmt::format("{}/{}.{}.golden", golden_dir, stem, strategy);
+  c.golden = golden_path;
+  auto reader = trace::memory_reader(bytes);
+  auto resolver = make_resolver(strategy);
+  Filter filter(scenario.rules);
+  std::optional<std::vector<Verdict>> golden;
+  if (!options.update_golden) {
+    auto text = read_text(golden_path);
+    if (!text) {
+      c.failures.push_back(
+          fmt::format("{}: no golden file (run `flowid suite --update-golden`)", golden_path));
+    } else {
+      golden = replay::parse_golden(*text, golden_path, &error);
+      if (!golden) c.errors.push_back(error);
+    }
+  }
+  replay::FaithfulOptions faithful;
+  faithful.golden = golden ? &*golden : nullptr;
+  auto result = replay::replay_faithful(c.name, *reader, *resolver, filter, faithful);
+  c.flows = result.flows;
+  c.events = result.events;
+  c.digest = result.verdict_digest;
+  for (const auto& call : result.off_script) {
+    c.failures.push_back(
+        fmt::format("flow {}: off-script {}", call.flow_id, replay::describe(call)));
+  }
+  if (options.update_golden) {
+    std::string text = replay::format_golden(
+        result.produced,
+        fmt::format("golden verdicts: fixtures/scenarios/{}.scenario replayed faithfully with {}",
+                    stem, strategy));
+    auto old = read_text(golden_path);
+    if (!old || *old != text) {
+      if (write_file_atomically(golden_path, text, &error)) {
+        fmt::print(stderr, "{}: {}\n", golden_path, old ? "updated" : "created");
+      } else {
+        c.errors.push_back(error);
+        exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
+      }
+    }
+  } else if (golden) {
+    for (const auto& d : result.differences) {
+      c.failures.push_back(fmt::format("flow {}: golden differs: {}", d.flow_id, d.what));
+    }
+  }
+  return exit_code;
+}
+
+// The suite as a table of cells (fixtures x strategies), then every failed run's findings.
+void print_suite_table(const SuiteReport& report, const std::vector<std::string>& columns,
+                       const std::vector<std::pair<std::string, std::vector<SuiteCell>>>& table) {
+  std::string header = "| fixture |";
+  std::string rule = "| --- |";
+  for (const auto& c : columns) {
+    header += " " + c + " |";
+    rule += " --- |";
+  }
+  fmt::print("{}\n\n{}\n{}\n", report.title, header, rule);
+  for (const auto& [name, cells] : table) {
+    std::string line = "| " + name + " |";
+    for (const auto& cell : cells) line += " " + cell.text + " |";
+    fmt::print("{}\n", line);
+  }
+  std::size_t failed = 0;
+  for (const auto& c : report.cases) failed += !c.passed();
+  fmt::print(
+      "\ncells: the oracle's verdict on each strategy (correct, downgraded = labelled "
+      "unverified,\n"
+      "gone or unknown, MISATTRIBUTED, BYPASSED). Every run is also replayed faithfully from "
+      "the\n"
+      "compiled trace and compared with fixtures/golden.\n");
+  fmt::print("{} runs: {} passed, {} failed\n", report.cases.size(), report.cases.size() - failed,
+             failed);
+  for (const auto& c : report.cases) {
+    if (c.passed()) continue;
+    fmt::print("FAIL {}\n", c.name);
+    for (const auto& e : c.errors) fmt::print("    error: {}\n", e);
+    for (const auto& f : c.failures) fmt::print("    {}\n", f);
+  }
+}
+
 int run_suite(const SuiteOptions& options) {
   std::string dir = options.fixtures_dir;
   if (dir.empty()) {
@@ -179,53 +268,8 @@ int run_suite(const SuiteOptions& options) {
         }
       }
       if (!is_launcher) {
-        // Faithful replay of the compiled trace against the golden verdicts.
-        const std::string golden_path = fmt::format("{}/{}.{}.golden", golden_dir, stem, strategy);
-        c.golden = golden_path;
-        auto reader = trace::memory_reader(bytes);
-        auto resolver = make_resolver(strategy);
-        Filter filter(s->rules);
-        std::optional<std::vector<Verdict>> golden;
-        if (!options.update_golden) {
-          auto text = read_text(golden_path);
-          if (!text) {
-            c.failures.push_back(fmt::format(
-                "{}: no golden file (run `flowid suite --update-golden`)", golden_path));
-          } else {
-            golden = replay::parse_golden(*text, golden_path, &error);
-            if (!golden) c.errors.push_back(error);
-          }
-        }
-        replay::FaithfulOptions faithful;
-        faithful.golden = golden ? &*golden : nullptr;
-        auto result = replay::replay_faithful(c.name, *reader, *resolver, filter, faithful);
-        c.flows = result.flows;
-        c.events = result.events;
-        c.digest = result.verdict_digest;
-        for (const auto& call : result.off_script) {
-          c.failures.push_back(
-              fmt::format("flow {}: off-script {}", call.flow_id, replay::describe(call)));
-        }
-        if (options.update_golden) {
-          std::string text = replay::format_golden(
-              result.produced,
-              fmt::format(
-                  "golden verdicts: fixtures/scenarios/{}.scenario replayed faithfully with {}",
-                  stem, strategy));
-          auto old = read_text(golden_path);
-          if (!old || *old != text) {
-            if (write_file_atomically(golden_path, text, &error)) {
-              fmt::print(stderr, "{}: {}\n", golden_path, old ? "updated" : "created");
-            } else {
-              c.errors.push_back(error);
-              exit_code = std::max(exit_code, static_cast<int>(kExitInputError));
-            }
-          }
-        } else if (golden) {
-          for (const auto& d : result.differences) {
-            c.failures.push_back(fmt::format("flow {}: golden differs: {}", d.flow_id, d.what));
-          }
-        }
+        exit_code = std::max(
+            exit_code, replay_against_golden(options, *s, bytes, golden_dir, stem, strategy, c));
       }
       c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       cell.passed = c.passed();
@@ -253,34 +297,7 @@ int run_suite(const SuiteOptions& options) {
   if (options.json) {
     print_report(report, true, false);
   } else {
-    std::string header = "| fixture |";
-    std::string rule = "| --- |";
-    for (const auto& c : columns) {
-      header += " " + c + " |";
-      rule += " --- |";
-    }
-    fmt::print("{}\n\n{}\n{}\n", report.title, header, rule);
-    for (const auto& [name, cells] : table) {
-      std::string line = "| " + name + " |";
-      for (const auto& cell : cells) line += " " + cell.text + " |";
-      fmt::print("{}\n", line);
-    }
-    std::size_t failed = 0;
-    for (const auto& c : report.cases) failed += !c.passed();
-    fmt::print(
-        "\ncells: the oracle's verdict on each strategy (correct, downgraded = labelled "
-        "unverified,\n"
-        "gone or unknown, MISATTRIBUTED, BYPASSED). Every run is also replayed faithfully from "
-        "the\n"
-        "compiled trace and compared with fixtures/golden.\n");
-    fmt::print("{} runs: {} passed, {} failed\n", report.cases.size(), report.cases.size() - failed,
-               failed);
-    for (const auto& c : report.cases) {
-      if (c.passed()) continue;
-      fmt::print("FAIL {}\n", c.name);
-      for (const auto& e : c.errors) fmt::print("    error: {}\n", e);
-      for (const auto& f : c.failures) fmt::print("    {}\n", f);
-    }
+    print_suite_table(report, columns, table);
   }
   if (!junit_path.empty()) {
     std::string error;
