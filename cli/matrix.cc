@@ -163,7 +163,9 @@ void print_run_details(const RunRecord& run) {
   }
 }
 
-int run_matrix(const MatrixOptions& options) {
+// The scenarios: the bundled ones, a folder, one file, or "-" (standard input). Returns the exit
+// code (the problem printed) when they cannot be read, else kExitOk.
+int load_matrix_scenarios(const MatrixOptions& options, std::vector<scenario::Scenario>* out) {
   std::string dir = options.scenarios_dir;
   if (dir.empty()) {
     std::string error;
@@ -190,7 +192,6 @@ int run_matrix(const MatrixOptions& options) {
     print_error("matrix", "{}: no *.scenario files", dir);
     return kExitInputError;
   }
-  std::vector<scenario::Scenario> scenarios;
   for (const auto& file : files) {
     std::string error;
     auto s = replay::load_scenario(file, &error);
@@ -198,10 +199,15 @@ int run_matrix(const MatrixOptions& options) {
       print_error("matrix", "{}", error);
       return kExitInputError;
     }
-    scenarios.push_back(std::move(*s));
+    out->push_back(std::move(*s));
   }
+  return kExitOk;
+}
 
-  std::vector<StrategyRow> rows;
+// The rows: the reference strategies asked for (all by default), then each plugin given by path
+// (a launcher row too when it has a launch entry). Returns the exit code for an unknown name or
+// a plugin that does not load, else kExitOk.
+int matrix_rows(const MatrixOptions& options, std::vector<StrategyRow>* out) {
   auto wanted = [&options](std::string_view name) {
     if (options.strategies.empty() && options.launchers.empty()) return true;
     return std::find(options.strategies.begin(), options.strategies.end(), name) !=
@@ -210,10 +216,10 @@ int run_matrix(const MatrixOptions& options) {
                options.launchers.end();
   };
   for (auto name : resolver_names()) {
-    if (wanted(name)) rows.push_back({std::string(name), false, {}});
+    if (wanted(name)) out->push_back({std::string(name), false, {}});
   }
   for (auto name : launcher_names()) {
-    if (wanted(name)) rows.push_back({std::string(name), true, {}});
+    if (wanted(name)) out->push_back({std::string(name), true, {}});
   }
   for (const auto& name : options.strategies) {
     if (plugin::looks_like_plugin_path(name)) {
@@ -225,8 +231,8 @@ int run_matrix(const MatrixOptions& options) {
         print_error("matrix", "{}", error);
         return kExitInputError;
       }
-      rows.push_back({name, false, {}});
-      if (plugin::has_launch(*module)) rows.push_back({name, true, {}});
+      out->push_back({name, false, {}});
+      if (plugin::has_launch(*module)) out->push_back({name, true, {}});
       continue;
     }
     if (!make_resolver(name) && !make_launcher(name)) {
@@ -243,7 +249,7 @@ int run_matrix(const MatrixOptions& options) {
         print_error("matrix", "{}", error);
         return kExitInputError;
       }
-      rows.push_back({name, true, {}});
+      out->push_back({name, true, {}});
       continue;
     }
     if (!make_launcher(name)) {
@@ -251,6 +257,14 @@ int run_matrix(const MatrixOptions& options) {
       return kExitUsage;
     }
   }
+  return kExitOk;
+}
+
+int run_matrix(const MatrixOptions& options) {
+  std::vector<scenario::Scenario> scenarios;
+  if (int code = load_matrix_scenarios(options, &scenarios); code != kExitOk) return code;
+  std::vector<StrategyRow> rows;
+  if (int code = matrix_rows(options, &rows); code != kExitOk) return code;
 
   std::vector<std::string> names = options.strategies;
   names.insert(names.end(), options.launchers.begin(), options.launchers.end());
