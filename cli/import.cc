@@ -132,31 +132,11 @@ void print_counts(std::string_view title, const std::map<std::string, uint64_t, 
   for (const auto& [reason, count] : m) fmt::print(stderr, "    {:>8}  {}\n", count, reason);
 }
 
-int run_import_command(const ImportCliOptions& options) {
-  std::optional<import::Format> forced;
-  if (!options.format.empty()) {
-    forced = import::parse_format(options.format);
-    if (!forced) {
-      fmt::print(stderr,
-                 "flowid import: unknown format '{}' (formats: eslogger, nefilterflow, "
-                 "tetragon, auditd)\n",
-                 options.format);
-      return kExitUsage;
-    }
-  }
-  if (auto error = output_names_input(options.output, options.inputs); !error.empty()) {
-    print_error("import", "{}", error);
-    return kExitUsage;
-  }
-  if (std::count(options.inputs.begin(), options.inputs.end(), "-") > 1) {
-    print_error("import", "'-' (standard input) may be given once");
-    return kExitUsage;
-  }
-  install_stop_handlers();
-  std::vector<std::unique_ptr<OpenInput>> opened;
-  std::vector<import::InputSpec> specs;
-  uint64_t total_bytes = 0;
-  bool size_known = true;
+// Opens every input and names its format (--format, or detected from its first bytes). Returns
+// the exit code (the problem printed) when one cannot be opened or recognised, else kExitOk.
+int open_import_inputs(const ImportCliOptions& options, const std::optional<import::Format>& forced,
+                       std::vector<std::unique_ptr<OpenInput>>* opened,
+                       std::vector<import::InputSpec>* specs) {
   for (const auto& name : options.inputs) {
     auto input = std::make_unique<OpenInput>();
     std::string error;
@@ -176,14 +156,18 @@ int run_import_command(const ImportCliOptions& options) {
       }
       spec.format = *detected;
     }
-    if (input->size_bytes == 0) size_known = false;
-    total_bytes += input->size_bytes;
-    specs.push_back(spec);
-    opened.push_back(std::move(input));
+    specs->push_back(spec);
+    opened->push_back(std::move(input));
   }
+  return kExitOk;
+}
 
+// A byte source per input: the bytes read for detection first, then the descriptor, polled so
+// that an idle stream lets the importer flush (kSourceIdle) and an interrupt ends the read.
+std::vector<import::ByteSource> byte_sources(
+    const std::vector<std::unique_ptr<OpenInput>>& opened) {
   std::vector<import::ByteSource> sources;
-  for (auto& input_ptr : opened) {
+  for (const auto& input_ptr : opened) {
     OpenInput* input = input_ptr.get();
     sources.push_back([input](char* buffer, std::size_t capacity, std::string* error) -> int64_t {
       if (input->head_offset < input->head.size()) {
@@ -208,6 +192,60 @@ int run_import_command(const ImportCliOptions& options) {
       }
     });
   }
+  return sources;
+}
+
+// What was read and written, the bad records skipped and what was not modelled, on stderr.
+void print_import_summary(const ImportCliOptions& options, const import::ImportStats& stats,
+                          double seconds) {
+  fmt::print(stderr,
+             "flowid import: {} -> {}: {} records from {} bytes in {:.2f} s; {} events "
+             "({})\n",
+             fmt::join(options.inputs, " "), options.output, stats.records, stats.input_bytes,
+             seconds, stats.events, summary_line(stats));
+  if (stats.skipped_records) {
+    fmt::print(stderr, "  {} bad records skipped (--lenient; counted in the trace footer):\n",
+               stats.skipped_records);
+    for (const auto& [reason, count] : stats.skipped_by_reason) {
+      fmt::print(stderr, "    {:>8}  {}\n", count, reason);
+    }
+    for (const auto& first : stats.first_skipped) fmt::print(stderr, "    e.g. {}\n", first);
+  }
+  print_counts("records ignored (not modelled)", stats.ignored_by_reason);
+  print_counts("things not mapped as recorded (inferred or left absent)", stats.unmapped_by_reason);
+}
+
+int run_import_command(const ImportCliOptions& options) {
+  std::optional<import::Format> forced;
+  if (!options.format.empty()) {
+    forced = import::parse_format(options.format);
+    if (!forced) {
+      fmt::print(stderr,
+                 "flowid import: unknown format '{}' (formats: eslogger, nefilterflow, "
+                 "tetragon, auditd)\n",
+                 options.format);
+      return kExitUsage;
+    }
+  }
+  if (auto error = output_names_input(options.output, options.inputs); !error.empty()) {
+    print_error("import", "{}", error);
+    return kExitUsage;
+  }
+  if (std::count(options.inputs.begin(), options.inputs.end(), "-") > 1) {
+    print_error("import", "'-' (standard input) may be given once");
+    return kExitUsage;
+  }
+  install_stop_handlers();
+  std::vector<std::unique_ptr<OpenInput>> opened;
+  std::vector<import::InputSpec> specs;
+  if (int code = open_import_inputs(options, forced, &opened, &specs); code != kExitOk) return code;
+  uint64_t total_bytes = 0;
+  bool size_known = true;
+  for (const auto& input : opened) {
+    if (input->size_bytes == 0) size_known = false;
+    total_bytes += input->size_bytes;
+  }
+  std::vector<import::ByteSource> sources = byte_sources(opened);
 
   trace::WriterOptions writer_options;
   writer_options.compression = options.zstd ? trace::Compression::kZstd : trace::Compression::kNone;
@@ -260,24 +298,8 @@ int run_import_command(const ImportCliOptions& options) {
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!options.quiet || status != import::ImportStatus::kOk) {
-    fmt::print(stderr,
-               "flowid import: {} -> {}: {} records from {} bytes in {:.2f} s; {} events "
-               "({})\n",
-               fmt::join(options.inputs, " "), options.output, stats.records, stats.input_bytes,
-               seconds, stats.events, summary_line(stats));
-    if (stats.skipped_records) {
-      fmt::print(stderr, "  {} bad records skipped (--lenient; counted in the trace footer):\n",
-                 stats.skipped_records);
-      for (const auto& [reason, count] : stats.skipped_by_reason) {
-        fmt::print(stderr, "    {:>8}  {}\n", count, reason);
-      }
-      for (const auto& first : stats.first_skipped) fmt::print(stderr, "    e.g. {}\n", first);
-    }
-    print_counts("records ignored (not modelled)", stats.ignored_by_reason);
-    print_counts("things not mapped as recorded (inferred or left absent)",
-                 stats.unmapped_by_reason);
-  }
+  if (!options.quiet || status != import::ImportStatus::kOk)
+    print_import_summary(options, stats, seconds);
   if (status != import::ImportStatus::kOutputFailed) {
     std::string error;
     if (!pending.commit(&error)) {
